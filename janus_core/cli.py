@@ -1,0 +1,329 @@
+"""The ``janus`` command line. Heavy modules are imported inside commands so ``--help`` stays fast."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .errors import JanusError, SpecError
+
+if TYPE_CHECKING:
+    from .plugins import Plugins
+    from .spec import Spec
+
+
+def _plugin_values(ctx: click.Context) -> list[str]:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    return root.obj.setdefault("plugins", [])
+
+
+def _collect_plugins(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    _plugin_values(ctx).extend(v for v in values if v not in _plugin_values(ctx))
+    return values
+
+
+PLUGIN_HELP = ("Load a plugin for this run: an importable module name or a path to a .py file. "
+               "Repeat for several. Entry-point plugins of the 'janus' group always load.")
+
+
+def plugin_option(f):
+    return click.option("--plugin", "plugin_specs", multiple=True, metavar="MODULE|FILE.py", expose_value=False,
+                        callback=_collect_plugins, is_eager=True, help=PLUGIN_HELP)(f)
+
+
+def get_plugins(ctx: click.Context) -> Plugins:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    plugins = root.obj.get("loaded")
+    if plugins is None:
+        from .plugins import load_plugins
+
+        plugins = root.obj["loaded"] = load_plugins(_plugin_values(ctx))
+    else:
+        for spec in _plugin_values(ctx):
+            plugins.load(spec)
+    return plugins
+
+
+def reports_errors(f):
+    """Show JanusErrors as plain messages (exit 1) instead of tracebacks."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.secho(str(problem), fg="red", err=True)
+            sys.exit(1)
+        except JanusError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+class JanusGroup(click.Group):
+    """Adds commands that plugins register (``register_commands``) when commands are listed."""
+
+    def _plugin_commands(self, ctx: click.Context) -> None:
+        if getattr(self, "_plugins_added", False):
+            return
+        self._plugins_added = True
+        try:
+            get_plugins(ctx).add_commands(self)
+        except JanusError as exc:
+            click.secho(f"warning: {exc}", fg="yellow", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._plugin_commands(ctx)
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=JanusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="janus-data", prog_name="janus")
+@plugin_option
+def cli() -> None:
+    """Janus: synthetic fine-tuning data from a described situation.
+
+    A spec folder holds setup.yaml (roles, prompts, directions, output type) and diagram.mermaid
+    (a Mermaid erDiagram). Janus walks the diagram to write seed prompts, asks a model for seed
+    records, evolves them along directions and writes a dataset.
+    """
+
+
+def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
+    """Load the spec with the registered diagram readers and check names against plugins."""
+    from .spec import check_plugins, load_spec
+
+    plugins = get_plugins(ctx)
+    registry = plugins.registry
+    readers = [r.obj for r in registry.diagram_readers.values()]
+
+    def read_diagram(text: str, where: str):
+        for reader in readers:
+            if reader.detect(text):
+                return reader.read(text, where)
+        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
+        if fallback is None:
+            raise JanusError("no diagram reader is registered (is the janus_erdiagram plugin installed?)")
+        return fallback.read(text, where)
+
+    spec = load_spec(path, read_diagram)
+    directions = {name: r.obj for name, r in registry.directions.items()}
+    notes = check_plugins(spec, registry.output_types, directions)
+    return spec, plugins, spec.notes + notes
+
+
+def _plan_contexts(spec: Spec, seed: int):
+    from .graph import build_graph, plan
+
+    graph = build_graph(spec.diagram)
+    w = spec.setup.walk
+    return graph, plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
+
+
+SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+
+
+@cli.command()
+@SPEC_ARG
+@plugin_option
+@click.pass_context
+@reports_errors
+def validate(ctx: click.Context, spec: str) -> None:
+    """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
+
+    Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
+    """
+    loaded, _plugins, notes = load_checked_spec(ctx, spec)
+    graph, contexts = _plan_contexts(loaded, 0)
+    s = loaded.setup
+    seeds = len(contexts) * len(s.seed_directions) * s.s_factor
+    derived = seeds * len(s.derivational_directions) * s.d_factor
+    click.secho(f"ok: {loaded.setup_path}", fg="green")
+    click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
+    click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
+    click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
+    for note in notes:
+        click.secho(f"  note: {note}", fg="yellow")
+
+
+@cli.command()
+@SPEC_ARG
+@click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
+@click.option("--json", "as_json", is_flag=True, help="Print nodes, edges and the walk plan as JSON.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
+    """Print the diagram's graph (entities, relationships) and its walk plan."""
+    from .graph import coverage
+    from .mermaid import cardinality_phrase
+
+    loaded, _plugins, _notes = load_checked_spec(ctx, spec)
+    g, contexts = _plan_contexts(loaded, seed)
+    if as_json:
+        data = {"nodes": [{"name": n, **{k: v for k, v in d.items() if k != "attributes"},
+                           "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],
+                "edges": [{"from": u, "to": v, "key": k, **d} for u, v, k, d in g.edges(keys=True, data=True)],
+                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts]}
+        click.echo(json.dumps(data, indent=2, default=list))
+    else:
+        click.secho(f"Entities ({g.number_of_nodes()})", bold=True)
+        for node, data in g.nodes(data=True):
+            attrs = ", ".join(f"{a.type} {a.name}" + (f" {','.join(a.keys)}" if a.keys else "")
+                              for a in data["attributes"])
+            extras = "; ".join(f"{k}: {v}" for k, v in data["details"].items())
+            click.echo(f"  {node}" + (f" [{data['alias']}]" if data["alias"] else "")
+                       + (f"  {{{attrs}}}" if attrs else "") + (f"  ({extras})" if extras else ""))
+        click.secho(f"Relationships ({g.number_of_edges()})", bold=True)
+        for u, v, _k, d in g.edges(keys=True, data=True):
+            link = "--" if d["identifying"] else ".."
+            extras = "; ".join(f"{k}: {val}" for k, val in d["details"].items())
+            click.echo(f"  {u} {link} {v}: {d['label']!r} ({cardinality_phrase(d['left_cardinality'])} to "
+                       f"{cardinality_phrase(d['right_cardinality'])})" + (f"  [{extras}]" if extras else ""))
+        click.secho(f"Walk plan ({len(contexts)} seed contexts)", bold=True)
+        for c in contexts:
+            click.echo(f"  {c.id}  entities: {', '.join(c.entities)}")
+        nodes, edges = coverage(g, contexts)
+        state = "every entity and relationship" if not nodes and not edges else \
+            f"missing {len(nodes)} entities, {len(edges)} relationships"
+        click.echo(f"Coverage: {state}")
+    if png:
+        from .graph import draw_png
+
+        draw_png(g, png)
+        click.echo(f"drew {png}", err=True)
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE", param_hint="--option")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    return options
+
+
+@cli.command()
+@SPEC_ARG
+@click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, "
+              "else 'local', the embedded model.")
+@click.option("--model", help="Model name for the backend. Default: setup.yaml model.name, else the "
+              "backend's default.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
+              "Overrides setup.yaml model.options. Keys are read from environment variables, never here.")
+@click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
+              "Default: setup.yaml output_type.")
+@click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
+              "(default: setup.yaml s_factor).")
+@click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
+              "(default: setup.yaml d_factor).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl.")
+@click.option("--sink", help="Sink that writes --out (default: chosen by the file's suffix, jsonl).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (otherwise Janus refuses).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for walks, direction wording and sampling; the same seed gives the same requests.")
+@click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: setup.yaml).")
+@click.option("--concurrency", type=click.IntRange(1), default=32, show_default=True,
+              help="Requests in flight at once (a backend may allow fewer; the embedded model runs one).")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
+              help="Extra attempts for a request whose reply fails or does not parse.")
+@click.option("--max-seeds", type=click.IntRange(1), help="Stop planning after this many seed requests "
+              "(a quick trial; coverage of the diagram may be partial).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def generate(ctx: click.Context, spec: str, backend: str | None, model: str | None, options: tuple[str, ...],
+             output_type: str | None, s_factor: int | None, d_factor: int | None, out: str | None,
+             sink: str | None, overwrite: bool, seed: int, temperature: float | None, concurrency: int,
+             retries: int, max_seeds: int | None, quiet: bool) -> None:
+    """Generate a dataset from a spec folder and write it as records finish."""
+    from .run import RunSettings, run_generation
+
+    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    updates: dict[str, Any] = {}
+    if output_type:
+        updates["output_type"] = output_type
+    if s_factor:
+        updates["s_factor"] = s_factor
+    if d_factor is not None:
+        updates["d_factor"] = d_factor
+    if updates:
+        loaded.setup = loaded.setup.model_copy(update=updates)
+        plugins.registry.get("output_types", loaded.setup.output_type)
+    settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
+                           overwrite=overwrite, seed=seed, temperature=temperature, concurrency=concurrency,
+                           retries=retries, max_seeds=max_seeds, quiet=quiet)
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    summary = run_generation(loaded, plugins, settings)
+    if summary.records == 0:
+        sys.exit(1)
+
+
+@cli.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List loaded plugins, the package each comes from, and what each registers."""
+    from .plugins import KINDS
+
+    plugins = get_plugins(ctx)
+    registry = plugins.registry
+    rows: dict[str, dict[str, Any]] = {}
+    for name, plugin in plugins.pm.list_name_plugin():
+        rows[name] = {"name": name, "from": plugins.origin(plugin), **{k: [] for k in KINDS}}
+    for kind in KINDS:
+        for reg_name, reg in getattr(registry, kind).items():
+            rows.setdefault(reg.plugin, {"name": reg.plugin, "from": "?", **{k: [] for k in KINDS}})
+            rows[reg.plugin][kind].append(reg_name)
+    if as_json:
+        click.echo(json.dumps(list(rows.values()), indent=2))
+        return
+    for row in rows.values():
+        click.secho(f"{row['name']}  ({row['from']})", bold=True)
+        for kind in KINDS:
+            if row[kind]:
+                click.echo(f"  {kind.replace('_', ' ')}: {', '.join(row[kind])}")
+
+
+@cli.command()
+@plugin_option
+@click.pass_context
+@reports_errors
+def directions(ctx: click.Context) -> None:
+    """List every registered evolving direction with its pack and description."""
+    registry = get_plugins(ctx).registry
+    for name, reg in sorted(registry.directions.items(), key=lambda kv: (kv[1].obj.pack, kv[0])):
+        click.echo(f"{reg.obj.pack:>14}  {name:<20} {reg.obj.description}")
+
+
+def main() -> None:
+    cli(prog_name="janus")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

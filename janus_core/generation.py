@@ -1,0 +1,143 @@
+"""The generation plan: which requests to make, and how replies become records.
+
+Pure functions of the spec, the walk plan and the chosen plugins; the engine does the I/O.
+Seeds: every seed context x every seed direction x ``s_factor``. Derivations: every seed x every
+derivational direction x ``d_factor``; a derivation continues (conversation) or rewrites
+(instruct) the record it evolves and keeps its lineage.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import SeedContext
+from .interfaces import CompletionRequest, Direction, Limits, Message, OutputType
+from .prompts import render, transcript
+from .records import Record, record_id, sha256_of
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Job:
+    """One planned request."""
+
+    key: str
+    context: SeedContext
+    direction: Direction
+    parent: Record | None = None
+
+    @property
+    def kind(self) -> str:
+        return "seed" if self.parent is None else "derive"
+
+
+class ParseFailure(ValueError):
+    """A reply that is not usable JSON for the output type."""
+
+
+def decode(text: str) -> Any:
+    """JSON from a reply: strict first, then mended with json-repair (code fences, trailing text)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    import json_repair
+
+    data = json_repair.loads(text)
+    if data in ("", None, [], {}):
+        raise ParseFailure("reply is not JSON")
+    return data
+
+
+class Plan:
+    """Builds requests for jobs and records from replies."""
+
+    def __init__(self, spec: Spec, contexts: list[SeedContext], output_type: OutputType,
+                 directions: dict[str, Direction], limits: Limits, seed: int = 0,
+                 temperature: float | None = None, max_tokens: int | None = None):
+        self.spec = spec
+        self.setup = spec.setup
+        self.contexts = contexts
+        self.output_type = output_type
+        self.limits = limits
+        self.seed = seed
+        self.temperature = self.setup.model.temperature if temperature is None else temperature
+        self.max_tokens = max_tokens or self.setup.model.max_tokens
+        self.seed_directions = [self._direction(d, directions) for d in self.setup.seed_directions]
+        self.derive_directions = [self._direction(d, directions) for d in self.setup.derivational_directions]
+        self.schema = output_type.schema(limits)
+
+    @staticmethod
+    def _direction(name: str, directions: dict[str, Direction]) -> Direction:
+        return directions[name] if name in directions else Direction.free_text(name)
+
+    # --- jobs ----------------------------------------------------------------------------------
+
+    def seed_jobs(self) -> list[Job]:
+        return [Job(f"seed|{ctx.id}|{d.name}|{i}", ctx, d)
+                for ctx in self.contexts for d in self.seed_directions for i in range(self.setup.s_factor)]
+
+    def derive_jobs(self, record: Record, context: SeedContext) -> list[Job]:
+        return [Job(f"derive|{record.id}|{d.name}|{i}", context, d, record)
+                for d in self.derive_directions for i in range(self.setup.d_factor)]
+
+    @property
+    def derivations_per_seed(self) -> int:
+        return len(self.derive_directions) * self.setup.d_factor
+
+    # --- prompts -------------------------------------------------------------------------------
+
+    def _rng(self, job: Job, attempt: int) -> random.Random:
+        return random.Random(f"{self.seed}|{job.key}|{attempt}")
+
+    def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
+        s = self.setup
+        values = {"diagram": self.spec.diagram.source.strip(), "context": job.context.description,
+                  "direction": job.direction.instruction(rng), "user_role": s.user_role,
+                  "assistant_role": s.assistant_role, "description": s.description,
+                  "entities": list(job.context.entities),
+                  "output_format": self.output_type.output_format(self.limits, derive=job.parent is not None),
+                  "previous": ""}
+        if job.parent is not None:
+            shown = [m for m in job.parent.messages if m["role"] != "system"]
+            values["previous"] = transcript(shown, s.user_role, s.assistant_role)
+        return values
+
+    def request(self, job: Job, attempt: int = 0) -> CompletionRequest:
+        rng = self._rng(job, attempt)
+        values = self._values(job, rng)
+        template = self.setup.seed_prompt if job.parent is None else self.setup.derivational_prompt
+        messages: list[Message] = [{"role": "user", "content": render(template, **values)}]
+        return CompletionRequest(messages=messages, schema=self.schema, schema_name=self.output_type.name,
+                                 max_tokens=self.max_tokens, temperature=self.temperature,
+                                 seed=rng.randrange(2**31))
+
+    def system_message(self) -> list[Message]:
+        if not self.setup.system_prompt:
+            return []
+        text = render(self.setup.system_prompt, user_role=self.setup.user_role,
+                      assistant_role=self.setup.assistant_role, description=self.setup.description)
+        return [{"role": "system", "content": text}]
+
+    # --- records -------------------------------------------------------------------------------
+
+    def record(self, job: Job, request: CompletionRequest, text: str, model: str) -> Record:
+        """A record from a reply; raises ParseFailure when the reply does not fit the output type."""
+        try:
+            new = self.output_type.parse(decode(text))
+        except ParseFailure:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise ParseFailure(str(exc)) from None
+        parent = job.parent
+        messages = (self.system_message() + new if parent is None
+                    else self.output_type.derive(parent.messages, new))
+        rid = record_id(job.key)
+        return Record(messages=messages, id=rid, seed_id=parent.seed_id if parent else rid,
+                      parent_id=parent.id if parent else None, direction=job.direction.name,
+                      walk=job.context.provenance(), model=model,
+                      prompt_sha256=sha256_of(request.messages), output_type=self.output_type.name,
+                      depth=parent.depth + 1 if parent else 0)

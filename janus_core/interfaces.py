@@ -1,0 +1,155 @@
+"""What plugins implement and exchange: requests, completions, directions, output types, sinks.
+
+Kept free of heavy imports so that loading plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .records import Record
+
+Message = dict[str, str]
+
+
+@dataclass
+class CompletionRequest:
+    """One call to a backend: chat messages and, where the output type has one, a JSON schema."""
+
+    messages: list[Message]
+    schema: dict[str, Any] | None = None
+    schema_name: str = "reply"
+    max_tokens: int | None = None
+    temperature: float = 0.8
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    """A backend's answer: the text, and what is known of its cost."""
+
+    text: str
+    model: str
+    finish_reason: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one reply may hold; output types turn them into JSON-schema limits."""
+
+    turns: int = 3
+    message_chars: int = 600
+
+
+class Backend:
+    """Base class for backends; subclasses set ``name``/``description`` and implement ``complete``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    #: Requests the backend serves at once; the engine never sends more than this concurrently.
+    max_concurrency: ClassVar[int | None] = None
+    #: Reply bounds to use when the spec sets none (small models need small replies).
+    suggested_limits: ClassVar[Limits | None] = None
+    #: Backend options (``--option key=value`` or setup.yaml model.options) and what each does.
+    option_help: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        self.model = model or self.default_model
+        self.options = dict(options or {})
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections or models."""
+
+
+@dataclass(frozen=True)
+class Direction:
+    """An evolving direction: how a seed is written or how a record evolves."""
+
+    name: str
+    pack: str
+    description: str
+    #: Text rendered into {{ direction }}; one is chosen at random when several are given.
+    instructions: tuple[str, ...] = ()
+
+    def instruction(self, rng: random.Random) -> str:
+        options = self.instructions or (self.description,)
+        return options[rng.randrange(len(options))]
+
+    @classmethod
+    def free_text(cls, text: str) -> Direction:
+        """A direction from a string that is not a registered name: used as a style instruction."""
+        return cls(name=text, pack="free-text", description=f"Style: {text}", instructions=(f"Style: {text}",))
+
+
+@runtime_checkable
+class OutputType(Protocol):
+    """Turns a reply into messages; see janus_outputs for the built-in ones."""
+
+    name: str
+    description: str
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        """JSON schema of one reply."""
+        ...
+
+    def output_format(self, limits: Limits, derive: bool) -> str:
+        """Instructions for the prompt's {{ output_format }}: what to write and in which JSON shape."""
+        ...
+
+    def parse(self, data: Any) -> list[Message]:
+        """Messages (user/assistant) from a reply already decoded from JSON; ValueError if unusable."""
+        ...
+
+    def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
+        """The messages of a record derived from ``parent`` whose reply parsed to ``new``."""
+        ...
+
+
+class Sink:
+    """Base class for dataset writers."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: Path, options: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.options = dict(options or {})
+
+    def open(self) -> None: ...
+
+    def write(self, records: list[Record]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DiagramReader:
+    """Reads one kind of diagram file into a Diagram."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    detect: Any  # Callable[[str], bool]
+    read: Any  # Callable[[str, str], janus_core.mermaid.Diagram]
+    description: str = ""
+
+
+@dataclass
+class Registered:
+    """One registered object and the plugin that registered it."""
+
+    name: str
+    obj: Any
+    plugin: str
+    extra: dict[str, Any] = field(default_factory=dict)

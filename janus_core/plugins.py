@@ -1,0 +1,136 @@
+"""The plugin manager: entry points of the ``janus`` group, ``--plugin`` modules and files.
+
+Built-in features live in ``plugins/`` and are found through the same entry points a third-party
+package uses; nothing is registered by hand here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, did_you_mean
+from .interfaces import Registered
+
+ENTRY_POINT_GROUP = "janus"
+KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers")
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by kind and name."""
+
+    backends: dict[str, Registered] = field(default_factory=dict)
+    directions: dict[str, Registered] = field(default_factory=dict)
+    output_types: dict[str, Registered] = field(default_factory=dict)
+    sinks: dict[str, Registered] = field(default_factory=dict)
+    diagram_readers: dict[str, Registered] = field(default_factory=dict)
+
+    def get(self, kind: str, name: str) -> Any:
+        """The object registered under ``name``; PluginError with a did-you-mean if none is."""
+        table: dict[str, Registered] = getattr(self, kind)
+        if name not in table:
+            singular = kind[:-1].replace("_", " ")
+            known = ", ".join(sorted(table)) or "none"
+            raise PluginError(f"no {singular} named '{name}'.{did_you_mean(name, table)} "
+                              f"Registered: {known}. See 'janus plugins'.")
+        return table[name].obj
+
+
+def _object_name(obj: Any) -> str:
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{obj!r} was registered without a 'name'")
+    return name
+
+
+class Plugins:
+    """A pluggy PluginManager with Janus's hooks, plus where each plugin came from."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("janus")
+        self.pm.add_hookspecs(hookspecs)
+        self._registry: Registry | None = None
+
+    def load_entry_points(self) -> None:
+        """Load every plugin advertised in the ``janus`` entry-point group."""
+        try:
+            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:  # a broken third-party package must not hide which one it is
+            raise PluginError(f"a plugin of the '{ENTRY_POINT_GROUP}' entry-point group failed to load: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        self._registry = None
+
+    def load(self, spec: str) -> None:
+        """Load a ``--plugin`` value: an importable module name or a path to a .py file."""
+        path = Path(spec)
+        if spec.endswith(".py") or path.is_file():
+            if not path.is_file():
+                raise PluginError(f"--plugin {spec}: no such file")
+            name = f"janus_plugin_{path.stem}"
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise PluginError(f"--plugin {spec}: not a Python file")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except Exception as exc:
+                raise PluginError(f"--plugin {spec}: {type(exc).__name__}: {exc}") from exc
+            label = str(path)
+        else:
+            try:
+                module = importlib.import_module(spec)
+            except ImportError as exc:
+                raise PluginError(f"--plugin {spec}: cannot import it ({exc}); give a module name "
+                                  "on the Python path or a path to a .py file") from exc
+            label = spec
+        if self.pm.is_registered(module):
+            return
+        self.pm.register(module, name=label)
+        self._registry = None
+
+    def origin(self, plugin: object) -> str:
+        """'package version' for entry-point plugins, 'path or module (--plugin)' otherwise."""
+        for plug, dist in self.pm.list_plugin_distinfo():
+            if plug is plugin:
+                return f"{dist.project_name} {dist.version}"
+        return "--plugin"
+
+    @property
+    def registry(self) -> Registry:
+        """Collect what every plugin registers; plugins loaded later replace earlier names."""
+        if self._registry is None:
+            registry = Registry()
+            for kind in KINDS:
+                caller = getattr(self.pm.hook, f"register_{kind}")
+                # pluggy lists implementations oldest first; call them so that later wins.
+                for impl in caller.get_hookimpls():
+                    table = getattr(registry, kind)
+
+                    def register(obj: Any, _table=table, _impl=impl, **extra: Any) -> None:
+                        name = _object_name(obj)
+                        _table[name] = Registered(name, obj, _impl.plugin_name, extra)
+
+                    impl.function(register=register)
+            self._registry = registry
+        return self._registry
+
+    def add_commands(self, cli: Any) -> None:
+        self.pm.hook.register_commands(cli=cli)
+
+
+def load_plugins(extra: tuple[str, ...] | list[str] = ()) -> Plugins:
+    """Entry-point plugins, then each ``--plugin`` value in order."""
+    plugins = Plugins()
+    plugins.load_entry_points()
+    for spec in extra:
+        plugins.load(spec)
+    return plugins

@@ -1,0 +1,74 @@
+"""Prompt templates (Jinja2) and the named placeholders they may use."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+#: Placeholders a template in setup.yaml may use, and what each holds.
+PLACEHOLDERS = {
+    "diagram": "the diagram's Mermaid text",
+    "context": "the walked part of the diagram, in plain words",
+    "direction": "the evolving direction's instruction",
+    "user_role": "the user's role (setup.yaml user_role)",
+    "assistant_role": "the assistant's role (setup.yaml assistant_role)",
+    "description": "setup.yaml description (may be empty)",
+    "output_format": "what to write and the JSON shape to answer in (from the output type)",
+    "previous": "derivational prompts only: the record being evolved, as a transcript",
+    "entities": "names of the entities in the walked context (a list)",
+}
+
+SEED_PROMPT = """\
+You write realistic training data for an AI assistant.
+The assistant plays the {{ assistant_role }}; the user plays the {{ user_role }}.
+{% if description %}About the situation: {{ description }}
+{% endif %}
+The situation is described by this entity-relationship diagram (Mermaid):
+{{ diagram }}
+
+Focus on this part of it:
+{{ context }}
+
+Direction: {{ direction }}
+
+{{ output_format }}"""
+
+DERIVATIONAL_PROMPT = """\
+You write realistic training data for an AI assistant.
+The assistant plays the {{ assistant_role }}; the user plays the {{ user_role }}.
+{% if description %}About the situation: {{ description }}
+{% endif %}
+The situation is described by this entity-relationship diagram (Mermaid):
+{{ diagram }}
+
+Here is an existing example:
+{{ previous }}
+
+Evolve it in this direction: {{ direction }}
+
+{{ output_format }}"""
+
+
+@cache
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                              autoescape=False)
+
+
+def undeclared(template: str) -> set[str]:
+    """Placeholders a template uses; raises jinja2.TemplateSyntaxError on bad syntax."""
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(_environment().parse(template))
+
+
+def render(template: str, **values: Any) -> str:
+    return _environment().from_string(template).render(**values).strip()
+
+
+def transcript(messages: list[dict[str, str]], user_role: str, assistant_role: str) -> str:
+    """Messages as a readable transcript, for {{ previous }}."""
+    names = {"user": user_role, "assistant": assistant_role, "system": "SYSTEM"}
+    return "\n".join(f"[{names.get(m['role'], m['role'])}] {m['content']}" for m in messages)

@@ -1,0 +1,53 @@
+"""The one record format inside Janus: OpenAI-style ``messages`` plus provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .interfaces import Message
+
+#: Fields every written record carries besides ``messages``.
+PROVENANCE = ("id", "seed_id", "parent_id", "direction", "walk", "model", "prompt_sha256", "created_at")
+
+
+def sha256_of(value: Any) -> str:
+    """Stable hash of JSON-serialisable data (keys sorted)."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def record_id(key: str) -> str:
+    """A short id derived from a record's place in the plan, so reruns give the same ids."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Record:
+    """One training example and where it came from."""
+
+    messages: list[Message]
+    id: str
+    seed_id: str
+    parent_id: str | None
+    direction: str
+    walk: dict[str, Any]
+    model: str
+    prompt_sha256: str
+    output_type: str
+    depth: int = 0
+    created_at: str = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

@@ -1,0 +1,343 @@
+"""A spec folder: setup.yaml (validated with pydantic) and its diagram.
+
+Every problem is reported as ``file:line:col: message`` with a hint; unknown keys get a
+did-you-mean. ``load_spec`` reads and checks the files; ``check_plugins`` checks the names the
+spec uses against what the loaded plugins registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Problem, SpecError, did_you_mean, display_path
+from .graph import DEFAULT_STRATEGIES
+from .interfaces import Limits
+from .mermaid import Diagram, parse_erdiagram
+from .prompts import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
+
+SETUP_FILE = "setup.yaml"
+DIAGRAM_FILE = "diagram.mermaid"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WalkOptions(_Strict):
+    """How the diagram is walked into seed contexts."""
+
+    strategies: list[Literal["relationship", "neighbourhood", "path", "random"]] = Field(
+        default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
+    max_path_length: int = Field(3, ge=2, le=8)
+    random_walks: int = Field(0, ge=0, le=10_000)
+    cover: bool = True
+
+
+class LimitOptions(_Strict):
+    """Bounds on one reply; backends such as the embedded model suggest smaller ones."""
+
+    turns: int | None = Field(None, ge=1, le=20)
+    message_chars: int | None = Field(None, ge=20, le=20_000)
+
+
+class ModelOptions(_Strict):
+    """Which backend and model answer, and how."""
+
+    backend: str | None = None
+    name: str | None = None
+    temperature: float = Field(0.8, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=16)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Setup(_Strict):
+    """setup.yaml."""
+
+    user_role: str = Field(min_length=1)
+    assistant_role: str = Field(min_length=1)
+    assistant_in_diagram: bool = True
+    description: str = ""
+    output_type: str = "conversation"
+    system_prompt: str | None = None
+    seed_prompt: str = SEED_PROMPT
+    derivational_prompt: str = DERIVATIONAL_PROMPT
+    seed_directions: list[str] = Field(default_factory=lambda: ["general"], min_length=1)
+    derivational_directions: list[str] = Field(default_factory=lambda: ["general"])
+    s_factor: int = Field(1, ge=1, le=1000)
+    d_factor: int = Field(1, ge=0, le=1000)
+    walk: WalkOptions = Field(default_factory=WalkOptions)
+    limits: LimitOptions = Field(default_factory=LimitOptions)
+    model: ModelOptions = Field(default_factory=ModelOptions)
+    er_diagram: str | None = None
+    er_diagram_path: str | None = None
+
+    def limits_for(self, suggested: Limits | None) -> Limits:
+        """The spec's limits, falling back to the backend's suggestion, then the defaults."""
+        base = suggested or Limits()
+        return Limits(turns=self.limits.turns or base.turns,
+                      message_chars=self.limits.message_chars or base.message_chars)
+
+
+TEMPLATE_FIELDS = ("system_prompt", "seed_prompt", "derivational_prompt")
+
+
+@dataclass
+class Spec:
+    """A loaded, checked spec folder."""
+
+    folder: Path
+    setup_path: Path
+    setup: Setup
+    diagram: Diagram
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.folder.resolve().name
+
+
+# --- YAML with positions -----------------------------------------------------------------------
+
+class _Located:
+    """setup.yaml's text with the line and column of every key and value."""
+
+    def __init__(self, text: str, path: str):
+        self.text, self.path = text, path
+        self.keys: dict[tuple, tuple[int, int]] = {}
+        self.values: dict[tuple, yaml.Node] = {}
+        self.duplicates: list[Problem] = []
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise SpecError(Problem(path, line, col, f"invalid YAML: {exc.problem or exc}",
+                                    "check indentation and quoting around this place")) from None
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: tuple) -> None:
+        self.values[path] = node
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                k = key.value
+                if k in seen:
+                    self.duplicates.append(Problem(self.path, key.start_mark.line + 1, key.start_mark.column + 1,
+                                                   f"key '{k}' appears twice", "keep one of them"))
+                seen.add(k)
+                self.keys[(*path, k)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+                self._walk(value, (*path, k))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*path, i))
+
+    def at(self, path: tuple, key: bool = False) -> tuple[int, int]:
+        """Line and column of a value (or of its key), falling back to the nearest parent."""
+        while path:
+            if key and path in self.keys:
+                return self.keys[path]
+            if path in self.values:
+                mark = self.values[path].start_mark
+                return mark.line + 1, mark.column + 1
+            path = path[:-1]
+        return 1, 1
+
+    def content_start(self, path: tuple) -> tuple[int, int]:
+        """Where the text of a scalar starts (the line after '|' for block scalars)."""
+        node = self.values.get(path)
+        if node is None:
+            return 1, 1
+        if getattr(node, "style", None) in ("|", ">"):
+            lines = self.text.splitlines()
+            n = node.start_mark.line + 1
+            indent = len(lines[n]) - len(lines[n].lstrip()) if n < len(lines) else 0
+            return n + 1, indent + 1
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for did-you-mean on unknown keys)."""
+    model: Any = Setup
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(loc[:-1])
+            known = list(owner.model_fields) if owner else []
+            line, col = located.at(loc, key=True)
+            problems.append(Problem(located.path, line, col, f"unknown key '{dotted}'.{did_you_mean(str(loc[-1]), known)}",
+                                    f"known keys here: {', '.join(known)}"))
+        elif err["type"] == "missing":
+            line, col = located.at(loc[:-1])
+            problems.append(Problem(located.path, line, col, f"missing required key '{dotted}'",
+                                    f"add '{loc[-1]}: ...' (see the README's annotated setup.yaml)"))
+        else:
+            line, col = located.at(loc)
+            got = err.get("input")
+            problems.append(Problem(located.path, line, col, f"{dotted}: {err['msg']} (got {got!r})",
+                                    "fix the value as the message says"))
+    return problems
+
+
+def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
+    from jinja2 import TemplateSyntaxError
+
+    problems = []
+    for name in TEMPLATE_FIELDS:
+        template = getattr(setup, name)
+        if template is None or name not in setup.model_fields_set:
+            continue
+        line, col = located.content_start((name,))
+        try:
+            used = undeclared(template)
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(located.path, line + (exc.lineno or 1) - 1, col,
+                                    f"{name}: template syntax error: {exc.message}",
+                                    "placeholders are written {{ name }}; blocks {% if x %}...{% endif %}"))
+            continue
+        for var in sorted(used - set(PLACEHOLDERS)):
+            offset = next((i for i, text in enumerate(template.splitlines()) if var in text), 0)
+            problems.append(Problem(located.path, line + offset, col,
+                                    f"{name}: unknown placeholder '{{{{ {var} }}}}'.{did_you_mean(var, PLACEHOLDERS)}",
+                                    "known placeholders: " + ", ".join(PLACEHOLDERS)))
+    return problems
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+DiagramReaderFn = Callable[[str, str], Diagram]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(Problem(display_path(path), 1, 1, f"not UTF-8 text ({exc.reason})",
+                                "save the file as UTF-8")) from None
+
+
+def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Problem]:
+    """Problems found in an inline diagram, moved to where it sits in setup.yaml."""
+    return [Problem(path, p.line + line - 1, p.column + col - 1, p.message, p.hint) for p in problems]
+
+
+def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagram) -> Spec:
+    """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found."""
+    target = Path(target)
+    setup_path = target if target.is_file() else target / SETUP_FILE
+    folder = setup_path.parent
+    shown = display_path(setup_path)
+    if not folder.is_dir():
+        raise SpecError(Problem(display_path(target), 1, 1, "no such spec folder",
+                                "give a folder holding setup.yaml and diagram.mermaid"))
+    if not setup_path.is_file():
+        raise SpecError(Problem(shown, 1, 1, "setup.yaml is missing",
+                                "create it with at least user_role and assistant_role"))
+    located = _Located(_read_text(setup_path), shown)
+    if not isinstance(located.data, dict):
+        kind = "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"
+        raise SpecError(Problem(shown, 1, 1, f"setup.yaml is {kind}",
+                                "write 'key: value' lines such as 'user_role: COUNSELEE'"))
+    problems = list(located.duplicates)
+    try:
+        setup = Setup.model_validate(located.data)
+    except ValidationError as exc:
+        raise SpecError(problems + _problems_from(exc, located)) from None
+    problems += _template_problems(setup, located)
+    if setup.er_diagram is not None and setup.er_diagram_path is not None:
+        line, col = located.at(("er_diagram_path",), key=True)
+        problems.append(Problem(shown, line, col, "both er_diagram and er_diagram_path are set",
+                                "keep one: the diagram inline or the path to its file"))
+    if problems:
+        raise SpecError(problems)
+
+    if setup.er_diagram is not None:
+        line, col = located.content_start(("er_diagram",))
+        try:
+            diagram = read_diagram(setup.er_diagram, shown)
+        except SpecError as exc:
+            raise SpecError(_shift(exc.problems, shown, line, col)) from None
+    else:
+        diagram_path = folder / (setup.er_diagram_path or DIAGRAM_FILE)
+        if not diagram_path.is_file():
+            where = located.at(("er_diagram_path",)) if setup.er_diagram_path else (1, 1)
+            raise SpecError(Problem(shown, *where, f"diagram file {display_path(diagram_path)} not found",
+                                    "add diagram.mermaid beside setup.yaml, or set er_diagram_path "
+                                    "or an inline er_diagram"))
+        diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
+
+    spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram)
+    problems = _role_problems(spec, located)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _entity_names(diagram: Diagram) -> dict[str, str]:
+    names = {name: name for name in diagram.entities}
+    names.update({e.alias: e.name for e in diagram.entities.values() if e.alias})
+    return names
+
+
+def _role_problems(spec: Spec, located: _Located) -> list[Problem]:
+    names = _entity_names(spec.diagram)
+    listing = ", ".join(spec.diagram.entities)
+    problems = []
+    setup = spec.setup
+    if setup.user_role not in names:
+        line, col = located.at(("user_role",))
+        problems.append(Problem(located.path, line, col,
+                                f"user_role '{setup.user_role}' is not an entity of the diagram."
+                                f"{did_you_mean(setup.user_role, names)}",
+                                f"entities: {listing}"))
+    if setup.assistant_role not in names:
+        if setup.assistant_in_diagram:
+            line, col = located.at(("assistant_role",))
+            problems.append(Problem(located.path, line, col,
+                                    f"assistant_role '{setup.assistant_role}' is not an entity of the diagram."
+                                    f"{did_you_mean(setup.assistant_role, names)}",
+                                    f"entities: {listing}. If the assistant is deliberately outside the "
+                                    "diagram (a general helper, say), add 'assistant_in_diagram: false'"))
+        else:
+            spec.notes.append(f"assistant_role '{setup.assistant_role}' is outside the diagram "
+                              "(assistant_in_diagram: false)")
+    elif not setup.assistant_in_diagram:
+        spec.notes.append(f"assistant_in_diagram is false, but '{setup.assistant_role}' is an entity of the diagram")
+    return problems
+
+
+def check_plugins(spec: Spec, output_types: dict, directions: dict) -> list[str]:
+    """Raise SpecError for an unknown output type; return notes (free-text directions)."""
+    setup = spec.setup
+    located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
+    if setup.output_type not in output_types:
+        line, col = located.at(("output_type",))
+        raise SpecError(Problem(located.path, line, col,
+                                f"unknown output_type '{setup.output_type}'.{did_you_mean(setup.output_type, output_types)}",
+                                f"registered output types: {', '.join(sorted(output_types))}"))
+    notes = []
+    for key in ("seed_directions", "derivational_directions"):
+        for text in getattr(setup, key):
+            if text not in directions:
+                notes.append(f"{key}: '{text}' is not a registered direction; it is used as a free-text "
+                             f"style direction.{did_you_mean(text, directions)}")
+    return notes
