@@ -345,11 +345,11 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
                 return Problem(path, line, col, f"bad {side} cardinality {marker!r} in {source_line.strip()!r}",
                                f"on the {side} use one of {', '.join(valid)} (or words such as 'one or more')")
 
+    rest = source_line[column - 1:] if column else ""
+    if rest.startswith('"') and rest.count('"') % 2 == 1:
+        return Problem(path, line, column, f"unterminated quoted string {rest.strip()!r}",
+                       'close it with a " on the same line')
     if isinstance(exc, UnexpectedCharacters):
-        rest = source_line[column - 1:] if column else ""
-        if rest.startswith('"') and rest.count('"') % 2 == 1:
-            return Problem(path, line, column, f"unterminated quoted string {rest.strip()!r}",
-                           'close it with a " on the same line')
         char = source_line[column - 1] if column and 0 < column <= len(source_line) else exc.char
         return Problem(path, line, column, f"unexpected {char!r} in {source_line.strip()!r}",
                        f"expected {_expected(exc.allowed or [])}")

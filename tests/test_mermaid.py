@@ -1,0 +1,131 @@
+"""The erDiagram parser: a corpus of snippets, round trips, comments, and located errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SAMPLES
+
+from janus_core.errors import SpecError
+from janus_core.mermaid import parse_erdiagram
+
+# (snippet, entity names, [(left, right, left card, right card, identifying, label)])
+CORPUS = [
+    ("erDiagram\n  A ||--|| B : x", ["A", "B"], [("A", "B", "exactly-one", "exactly-one", True, "x")]),
+    ("erDiagram\n  A |o--o| B : x", ["A", "B"], [("A", "B", "zero-or-one", "zero-or-one", True, "x")]),
+    ("erDiagram\n  A }o--o{ B : x", ["A", "B"], [("A", "B", "zero-or-more", "zero-or-more", True, "x")]),
+    ("erDiagram\n  A }|--|{ B : x", ["A", "B"], [("A", "B", "one-or-more", "one-or-more", True, "x")]),
+    ("erDiagram\n  A o|..|| B : x", ["A", "B"], [("A", "B", "zero-or-one", "exactly-one", False, "x")]),
+    ("erDiagram\n  A ||..o{ B : \"has many\"", ["A", "B"],
+     [("A", "B", "exactly-one", "zero-or-more", False, "has many")]),
+    ("erDiagram\n  CUSTOMER ||--o{ ORDER : places\n  ORDER ||--|{ LINE-ITEM : contains",
+     ["CUSTOMER", "ORDER", "LINE-ITEM"],
+     [("CUSTOMER", "ORDER", "exactly-one", "zero-or-more", True, "places"),
+      ("ORDER", "LINE-ITEM", "exactly-one", "one-or-more", True, "contains")]),
+    ("erDiagram\n  CAR 1 to zero or more NAMED-DRIVER : allows", ["CAR", "NAMED-DRIVER"],
+     [("CAR", "NAMED-DRIVER", "exactly-one", "zero-or-more", True, "allows")]),
+    ("erDiagram\n  A one or more optionally to only one B : x", ["A", "B"],
+     [("A", "B", "one-or-more", "exactly-one", False, "x")]),
+    ("erDiagram\n  A zero or one to one or many B : x", ["A", "B"],
+     [("A", "B", "zero-or-one", "one-or-more", True, "x")]),
+    ("erDiagram\n  A one or zero to zero or many B : x", ["A", "B"],
+     [("A", "B", "zero-or-one", "zero-or-more", True, "x")]),
+    ("erDiagram\n  A many(0) to many(1) B : x", ["A", "B"],
+     [("A", "B", "zero-or-more", "one-or-more", True, "x")]),
+    ("erDiagram\n  A 0+ optionally to 1+ B : x", ["A", "B"],
+     [("A", "B", "zero-or-more", "one-or-more", False, "x")]),
+    ("erDiagram\n  \"Person Record\" ||--o{ \"Home Address\" : \"lives at\"", ["Person Record", "Home Address"],
+     [("Person Record", "Home Address", "exactly-one", "zero-or-more", True, "lives at")]),
+    ("erDiagram\n  p[\"Person\"] {\n    string name\n  }\n  p ||--o{ a : owns", ["p", "a"],
+     [("p", "a", "exactly-one", "zero-or-more", True, "owns")]),
+    ("erDiagram\n  CUSTOMER {\n    string name PK \"the key\"\n    int id PK, FK\n    string email UK\n  }", ["CUSTOMER"], []),
+    ("erDiagram\n  direction LR\n  A ||--o{ B : x", ["A", "B"], [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("---\ntitle: Shop\n---\nerDiagram\n  A ||--o{ B : x", ["A", "B"],
+     [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("%% leading comment\nerDiagram\n  A ||--o{ B : x\n  %% Frequency: Weekly", ["A", "B"],
+     [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("erDiagram\n  A ||--o{ B : \"\"", ["A", "B"], [("A", "B", "exactly-one", "zero-or-more", True, "")]),
+    ("erDiagram\n  LONELY", ["LONELY"], []),
+    ("erDiagram\n  A:::hot ||--o{ B : x\n  classDef hot fill:#f96\n  accTitle: Orders", ["A", "B"],
+     [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("erDiagram\n\n\n  A ||--o{ B : x\n\n", ["A", "B"], [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("erDiagram\n  A ||--o{ A : \"refers to\"", ["A"], [("A", "A", "exactly-one", "zero-or-more", True, "refers to")]),
+    ("erDiagram\n  A { string x }\n  B {\n    varchar(255) title\n    decimal(10,2) price\n  }", ["A", "B"], []),
+    ("%%{init: {'theme': 'dark'}}%%\nerDiagram\n  A ||--|{ B : x", ["A", "B"],
+     [("A", "B", "exactly-one", "one-or-more", True, "x")]),
+]
+
+
+@pytest.mark.parametrize("text, entities, relationships", CORPUS, ids=[f"snippet{i}" for i in range(len(CORPUS))])
+def test_corpus_parses_and_round_trips(text, entities, relationships):
+    diagram = parse_erdiagram(text)
+    assert list(diagram.entities) == entities
+    got = [(r.left, r.right, r.left_cardinality, r.right_cardinality, r.identifying, r.label)
+           for r in diagram.relationships]
+    assert got == relationships
+    again = parse_erdiagram(diagram.to_mermaid())
+    assert again == diagram
+    assert again.to_mermaid() == diagram.to_mermaid()
+
+
+def test_corpus_is_large_enough():
+    assert len(CORPUS) >= 20
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.iterdir() if (p / "diagram.mermaid").is_file()))
+def test_samples_round_trip(sample):
+    diagram = parse_erdiagram((SAMPLES / sample / "diagram.mermaid").read_text())
+    assert diagram.entities
+    assert parse_erdiagram(diagram.to_mermaid()) == diagram
+
+
+def test_comments_attach_to_preceding_relationship_as_details():
+    d = parse_erdiagram((SAMPLES / "marriage_counsel" / "diagram.mermaid").read_text())
+    rel = d.relationships[0]
+    assert rel.details == {"Start date": "2024-02-14", "Frequency": "Weekly", "Topic": "marriage guidance"}
+    assert rel.notes == ["Comments for relationship attributes"]
+
+
+def test_comments_attach_to_preceding_entity_and_inside_blocks():
+    d = parse_erdiagram("erDiagram\n  A {\n    string x\n    %% Owner: ops\n  }\n  %% Tier: gold\n"
+                        "  A ||--o{ B : has\n  %% Why: audit\n")
+    assert d.entities["A"].details == {"Owner": "ops", "Tier": "gold"}
+    assert d.relationships[0].details == {"Why": "audit"}
+    assert d.entities["B"].details == {}
+
+
+def test_attributes_keys_comments_and_alias():
+    d = parse_erdiagram('erDiagram\n  p["Person"] {\n    string name PK "full name"\n    int id PK, FK\n  }')
+    e = d.entities["p"]
+    assert e.alias == "Person"
+    assert [(a.type, a.name, a.keys, a.comment) for a in e.attributes] == [
+        ("string", "name", ("PK",), "full name"), ("int", "id", ("PK", "FK"), None)]
+
+
+def test_title_and_direction():
+    d = parse_erdiagram("---\ntitle: The shop\n---\nerDiagram\n  direction RL\n  A ||--o{ B : x")
+    assert (d.title, d.direction) == ("The shop", "RL")
+    d2 = parse_erdiagram("erDiagram\n  title Orders and customers\n  A ||--o{ B : x")
+    assert d2.title == "Orders and customers"
+
+
+def test_positions_are_recorded():
+    d = parse_erdiagram("erDiagram\n\n    A ||--o{ B : x")
+    assert (d.relationships[0].line, d.relationships[0].column) == (3, 5)
+    assert (d.entities["B"].line, d.entities["B"].column) == (3, 14)
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ("erDiagram\n  A |x--o{ B : y", "t.mermaid:2:5", "bad left cardinality '|x'"),
+    ("erDiagram\n  A ||--ox B : y", "t.mermaid:2:9", "bad right cardinality 'ox'"),
+    ("erDiagram\n  A {\n    string x\n", "t.mermaid:2:5", "never closed"),
+    ("graph TD\n  A-->B", "t.mermaid:1:1", "expected 'erDiagram'"),
+    ("erDiagram\n  A ||--o{ B : \"open", "t.mermaid:2:16", "unterminated quoted string"),
+    ("erDiagram\n  A {\n    string\n  }", "t.mermaid:3:11", "unexpected the end of the line"),
+    ("   \n", "t.mermaid:1:1", "empty"),
+])
+def test_errors_name_line_and_column(text, where, words):
+    with pytest.raises(SpecError) as info:
+        parse_erdiagram(text, "t.mermaid")
+    message = str(info.value)
+    assert message.startswith(where), message
+    assert words in message
