@@ -184,7 +184,8 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
             owner = _model_at(loc[:-1])
             known = list(owner.model_fields) if owner else []
             line, col = located.at(loc, key=True)
-            problems.append(Problem(located.path, line, col, f"unknown key '{dotted}'.{did_you_mean(str(loc[-1]), known)}",
+            guess = did_you_mean(str(loc[-1]), known)
+            problems.append(Problem(located.path, line, col, f"unknown key '{dotted}'.{guess}",
                                     f"known keys here: {', '.join(known)}"))
         elif err["type"] == "missing":
             line, col = located.at(loc[:-1])
@@ -332,7 +333,8 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict) -> list[str]
     if setup.output_type not in output_types:
         line, col = located.at(("output_type",))
         raise SpecError(Problem(located.path, line, col,
-                                f"unknown output_type '{setup.output_type}'.{did_you_mean(setup.output_type, output_types)}",
+                                f"unknown output_type '{setup.output_type}'."
+                                f"{did_you_mean(setup.output_type, output_types)}",
                                 f"registered output types: {', '.join(sorted(output_types))}"))
     notes = []
     for key in ("seed_directions", "derivational_directions"):

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from janus_core import hookimpl
 from janus_core.errors import BackendError
@@ -37,7 +37,7 @@ class LocalBackend(Backend):
     max_concurrency = 1
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=240)
-    option_help = {
+    option_help: ClassVar[dict[str, str]] = {
         "model_path": "path to another GGUF file (default: the bundled SmolLM2-135M-Instruct)",
         "threads": "CPU threads for llama.cpp (default: all cores)",
         "n_ctx": "context window in tokens (default 4096)",

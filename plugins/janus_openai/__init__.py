@@ -7,7 +7,7 @@ never leaves the process except in the request's Authorization header.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from janus_core import hookimpl
 from janus_core.errors import BackendError
@@ -18,7 +18,7 @@ class OpenAIBackend(Backend):
     name = "openai"
     description = "OpenAI Chat Completions, or any OpenAI-compatible server (base_url option)"
     default_model = "gpt-4o-mini"
-    option_help = {
+    option_help: ClassVar[dict[str, str]] = {
         "base_url": "server URL such as http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
         "api_key_env": "environment variable that holds the key (default OPENAI_API_KEY)",
         "structured": "json_schema (default), json_object or none: how the reply's JSON shape is asked for",

@@ -1,0 +1,50 @@
+"""A test backend plugin (loaded with --plugin): answers any schema with made-up valid JSON.
+
+Replies name the request's direction line, so tests can see which direction was used. Set
+``fail_first`` to answer each request's first attempt with broken JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from janus_core import hookimpl
+from janus_core.interfaces import Backend, Completion
+
+_seen: set[str] = set()
+
+
+def _fill(schema, hint):
+    kind = schema.get("type")
+    if kind == "object":
+        return {key: _fill(sub, f"{hint} {key}") for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_fill(schema["items"], hint) for _ in range(schema.get("minItems", 1) or 1)]
+    if kind == "string":
+        return hint[: schema.get("maxLength", 200)]
+    return 1
+
+
+class SchemaFiller(Backend):
+    name = "schema-filler"
+    description = "test double: valid JSON for any schema"
+    default_model = "filler-1"
+    option_help: ClassVar[dict[str, str]] = {"fail_first": "answer each request's first attempt with broken JSON"}
+
+    async def complete(self, request):
+        import json
+
+        prompt = request.messages[-1]["content"]
+        direction = re.search(r"(?:Direction|direction): (.*)", prompt)
+        hint = direction.group(1).strip() if direction else "none"
+        if self.options.get("fail_first") and prompt not in _seen:
+            _seen.add(prompt)
+            return Completion(text='{"turns": [', model=self.model, finish_reason="length")
+        return Completion(text=json.dumps(_fill(request.schema, hint)), model=self.model,
+                          finish_reason="stop", tokens_in=len(prompt) // 4, tokens_out=10)
+
+
+@hookimpl
+def register_backends(register):
+    register(SchemaFiller)
