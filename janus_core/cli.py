@@ -230,7 +230,8 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               "backend's default.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
-              "Overrides setup.yaml model.options. Keys are read from environment variables, never here.")
+              "Overrides setup.yaml model.options. API keys are never options: they come from "
+              "environment variables.")
 @click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
               "Default: setup.yaml output_type.")
 @click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
