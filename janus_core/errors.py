@@ -40,7 +40,40 @@ class PluginError(JanusError):
 
 
 class BackendError(JanusError):
-    """A backend could not be set up or answered with something unusable."""
+    """A backend could not be set up, or a request failed.
+
+    ``transient`` errors (rate limits, 5xx, timeouts, dropped connections) are retried with
+    backoff; others (400, 401, 403, refusals) are not. ``retry_after`` is the provider's hint in
+    seconds; ``rate_limited`` marks a 429 so the engine slows down.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None,
+                 status: int | None = None, rate_limited: bool = False):
+        super().__init__(message)
+        self.transient = transient or rate_limited
+        self.retry_after = retry_after
+        self.status = status
+        self.rate_limited = rate_limited
+
+
+def classify_status(status: int) -> dict:
+    """BackendError keyword arguments for an HTTP status: 429 and 5xx are transient."""
+    return {"status": status, "rate_limited": status == 429,
+            "transient": status in (408, 409, 425, 429) or status >= 500}
+
+
+def retry_after_seconds(headers) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds) headers, if present."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -1,0 +1,127 @@
+"""The run journal: SQLite in WAL mode next to the output.
+
+It holds a content-addressed request cache (so a rerun never pays twice for a request), every
+finished record (so a rerun never writes one twice), and a failure ledger with a reason for each
+failure. The dataset file is rebuilt from it, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .interfaces import Completion
+from .records import Record, now
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT PRIMARY KEY, text TEXT NOT NULL, model TEXT, finish_reason TEXT,
+    tokens_in INTEGER NOT NULL DEFAULT 0, tokens_out INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_key TEXT UNIQUE NOT NULL,
+    data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    job_key TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT NOT NULL, job TEXT NOT NULL,
+    created_at TEXT NOT NULL);
+"""
+
+
+def journal_path(out: Path) -> Path:
+    """``out/data.jsonl`` -> ``out/data.jsonl.journal.sqlite``."""
+    return out.with_name(out.name + ".journal.sqlite")
+
+
+class Journal:
+    """One run's durable state. Every write is committed before it returns."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # --- request cache -------------------------------------------------------------------------
+
+    def cached(self, key: str) -> tuple[Completion, float] | None:
+        row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost FROM requests "
+                              "WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return Completion(text=row[0], model=row[1], finish_reason=row[2], tokens_in=row[3],
+                          tokens_out=row[4]), row[5]
+
+    def cache(self, key: str, completion: Completion, cost: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, completion.text, completion.model, completion.finish_reason,
+                         completion.tokens_in, completion.tokens_out, cost, now()))
+
+    # --- records -------------------------------------------------------------------------------
+
+    def record_for(self, job_key: str) -> Record | None:
+        row = self.db.execute("SELECT data FROM records WHERE job_key = ?", (job_key,)).fetchone()
+        return Record.from_dict(json.loads(row[0])) if row else None
+
+    def add_record(self, job_key: str, record: Record) -> bool:
+        """Store a finished record (and clear any earlier failure of its job); False if already there."""
+        with self.db:
+            cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
+                                  (record.id, job_key, json.dumps(record.to_dict(), ensure_ascii=False)))
+            self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
+        return cur.rowcount == 1
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
+            yield json.loads(data)
+
+    def count_records(self) -> int:
+        return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    # --- failure ledger ------------------------------------------------------------------------
+
+    def add_failure(self, job_key: str, reason: str, detail: str, job: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                        (job_key, reason, detail[:2000], json.dumps(job), now()))
+
+    def failure_for(self, job_key: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT reason, detail FROM failures WHERE job_key = ?", (job_key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def failures(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT job_key, reason, detail, job, created_at FROM failures ORDER BY created_at")
+        return [{"job_key": k, "reason": r, "detail": d, "job": json.loads(j), "created_at": c}
+                for k, r, d, j, c in rows]
+
+    def failure_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT reason, count(*) FROM failures GROUP BY reason").fetchall())
+
+    # --- export --------------------------------------------------------------------------------
+
+    def export_jsonl(self, out: Path) -> int:
+        """Rewrite ``out`` from the journal atomically; returns the number of records."""
+        tmp = out.with_name(out.name + ".tmp")
+        count = 0
+        with tmp.open("w", encoding="utf-8") as f:
+            for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
+                f.write(data + "\n")
+                count += 1
+        tmp.replace(out)
+        return count
