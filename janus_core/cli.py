@@ -238,28 +238,46 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               "(default: setup.yaml s_factor).")
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
               "(default: setup.yaml d_factor).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl. "
+              "Its journal (FILE.journal.sqlite) sits beside it; rerunning the same command continues the run.")
 @click.option("--sink", help="Sink that writes --out (default: chosen by the file's suffix, jsonl).")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (otherwise Janus refuses).")
+@click.option("--overwrite", is_flag=True, help="Start over: delete --out and its journal first.")
+@click.option("--retry-failed", is_flag=True, help="Rerun the requests the failure ledger holds (they are "
+              "skipped on a plain rerun).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for walks, direction wording and sampling; the same seed gives the same requests.")
 @click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: setup.yaml).")
 @click.option("--concurrency", type=click.IntRange(1), default=32, show_default=True,
               help="Requests in flight at once (a backend may allow fewer; the embedded model runs one).")
-@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
-              help="Extra attempts for a request whose reply fails or does not parse.")
-@click.option("--max-seeds", type=click.IntRange(1), help="Stop planning after this many seed requests "
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Most requests per minute to send. "
+              "Without it Janus sends as fast as --concurrency allows and slows down on 429s.")
+@click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send.")
+@click.option("--retries", type=click.IntRange(0), default=4, show_default=True,
+              help="Retries of a request after a transient error (429, 5xx, timeout), with exponential backoff.")
+@click.option("--max-requests", type=click.IntRange(1), help="Stop cleanly after paying for this many requests.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop cleanly once this many "
+              "dollars are spent (prices from litellm's table).")
+@click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
               "(a quick trial; coverage of the diagram may be partial).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar; only the summary.")
+@click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
+@click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
 @plugin_option
 @click.pass_context
 @reports_errors
 def generate(ctx: click.Context, spec: str, backend: str | None, model: str | None, options: tuple[str, ...],
              output_type: str | None, s_factor: int | None, d_factor: int | None, out: str | None,
-             sink: str | None, overwrite: bool, seed: int, temperature: float | None, concurrency: int,
-             retries: int, max_seeds: int | None, quiet: bool) -> None:
-    """Generate a dataset from a spec folder and write it as records finish."""
+             sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
+             concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
+             max_cost: float | None, max_seeds: int | None, dry_run: bool, quiet: bool, log_json: bool) -> None:
+    """Generate a dataset from a spec folder and write it as records finish.
+
+    Everything is journaled beside the output: rerunning the same command after a crash or a
+    stop continues where it ended, pays for no request twice and writes no record twice.
+    """
+    from .engine import EngineSettings
     from .run import RunSettings, run_generation
+    from .run import dry_run as plan_only
 
     loaded, plugins, notes = load_checked_spec(ctx, spec)
     updates: dict[str, Any] = {}
@@ -272,13 +290,30 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)
         plugins.registry.get("output_types", loaded.setup.output_type)
+    engine = EngineSettings(concurrency=concurrency, retries=retries, requests_per_minute=rpm,
+                            tokens_per_minute=tpm, max_cost=max_cost, max_requests=max_requests,
+                            retry_failed=retry_failed, max_seeds=max_seeds)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
-                           overwrite=overwrite, seed=seed, temperature=temperature, concurrency=concurrency,
-                           retries=retries, max_seeds=max_seeds, quiet=quiet)
+                           overwrite=overwrite, seed=seed, temperature=temperature, engine=engine,
+                           dry_run=dry_run, quiet=quiet, log_json=log_json)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
-    summary = run_generation(loaded, plugins, settings)
-    if summary.records == 0:
+    if dry_run:
+        estimate = plan_only(loaded, plugins, settings)
+        if log_json:
+            click.echo(json.dumps(estimate))
+            return
+        cost = "unknown (no price for this model)" if estimate["estimated_cost"] is None \
+            else f"${estimate['estimated_cost']:.4f}"
+        click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
+                   f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
+        click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
+                   f"estimated cost: {cost}")
+        if estimate["already_done"]:
+            click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
+        return
+    stats = run_generation(loaded, plugins, settings)
+    if stats.records + stats.resumed == 0 and not stats.stopped:
         sys.exit(1)
 
 

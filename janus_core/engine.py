@@ -1,143 +1,292 @@
-"""The asyncio engine: runs a plan's jobs against a backend with bounded concurrency.
+"""The asyncio engine: runs a plan's jobs against a backend, fast and without losing anything.
 
-Seeds go first; each finished seed queues its derivations. Every finished record goes to the
-sinks at once. A reply that does not parse, or a failed request, is retried with a new sampling
-seed up to ``retries`` times, then counted as a failure with its reason.
+- Up to ``concurrency`` requests in flight, paced by requests and tokens per minute; a 429 slows
+  the pace (AIMD) and holds new requests until its Retry-After has passed.
+- Transient errors (429, 5xx, timeouts, dropped connections) are retried with exponential
+  backoff and jitter; permanent ones (400, 401, 403, refusals) are not.
+- A reply that does not parse is re-asked once with the error shown to the model; a truncated
+  one (finish_reason "length") is re-asked once with twice the room.
+- Every response is cached in the journal before it is used, every record is in the journal
+  before it is counted or written, and every failure lands in the ledger with its reason. A
+  rerun skips what is done, pays for no request twice and writes no record twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from .cost import cost_of
 from .errors import BackendError
 from .generation import Job, ParseFailure, Plan
-from .interfaces import Backend, Sink
+from .interfaces import Backend, Completion, CompletionRequest, Sink
 from .records import Record
+from .store import Journal
+from .throttle import AdaptiveRate, TokenBudget
 
 
 @dataclass
-class Summary:
-    """What a run did."""
+class EngineSettings:
+    concurrency: int = 32
+    retries: int = 4
+    requests_per_minute: float | None = None
+    tokens_per_minute: int | None = None
+    max_cost: float | None = None
+    max_requests: int | None = None
+    retry_failed: bool = False
+    max_seeds: int | None = None
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
 
+
+@dataclass
+class Stats:
+    """What a run did; read by progress displays while it runs."""
+
+    planned: int = 0
     records: int = 0
+    resumed: int = 0
     requests: int = 0
+    cached: int = 0
+    in_flight: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    cost: float = 0.0
     failures: Counter = field(default_factory=Counter)
+    earlier_failures: int = 0
     skipped: int = 0
+    rate_limited: int = 0
     seconds: float = 0.0
+    stopped: str | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return sum(self.failures.values())
 
+    @property
+    def done(self) -> int:
+        return self.records + self.resumed + self.failed + self.earlier_failures + self.skipped
+
 
 @dataclass
 class Events:
-    """Callbacks the CLI uses to show progress; all optional."""
+    """Optional callbacks (the CLI's progress display polls ``Stats`` instead)."""
 
     on_record: Callable[[Record], None] = lambda record: None
     on_failure: Callable[[Job, str, str], None] = lambda job, reason, detail: None
-    on_planned: Callable[[int], None] = lambda total: None
-    on_skipped: Callable[[int], None] = lambda count: None
-
-
-def _reason(exc: Exception, truncated: bool) -> str:
-    if isinstance(exc, ParseFailure):
-        return "truncation" if truncated else "schema"
-    return "transport"
-
-
-class Engine:
-    def __init__(self, plan: Plan, backend: Backend, sinks: list[Sink], concurrency: int = 32,
-                 retries: int = 2, events: Events | None = None, max_seeds: int | None = None):
-        self.plan = plan
-        self.backend = backend
-        self.sinks = sinks
-        limit = backend.max_concurrency or concurrency
-        self.concurrency = max(1, min(concurrency, limit))
-        self.retries = retries
-        self.events = events or Events()
-        self.max_seeds = max_seeds
-        self.summary = Summary()
-
-    async def _attempt(self, job: Job) -> Record:
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            request = self.plan.request(job, attempt)
-            truncated = False
-            try:
-                self.summary.requests += 1
-                completion = await self.backend.complete(request)
-                self.summary.tokens_in += completion.tokens_in
-                self.summary.tokens_out += completion.tokens_out
-                truncated = completion.finish_reason == "length"
-                return self.plan.record(job, request, completion.text, completion.model)
-            except (ParseFailure, BackendError) as exc:
-                last = exc
-                last_reason = _reason(exc, truncated)
-        assert last is not None
-        raise _Failed(last_reason, str(last))
-
-    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
-        while True:
-            job = await queue.get()
-            try:
-                record = await self._attempt(job)
-            except _Failed as failed:
-                self.summary.failures[failed.reason] += 1
-                if len(self.summary.errors) < 20:
-                    self.summary.errors.append(f"{job.key}: {failed.reason}: {failed.detail}")
-                self.events.on_failure(job, failed.reason, failed.detail)
-                if job.parent is None:
-                    self.summary.skipped += self.plan.derivations_per_seed
-                    self.events.on_skipped(self.plan.derivations_per_seed)
-            except Exception as exc:  # an unexpected bug must not hang the queue
-                self.summary.failures["error"] += 1
-                self.summary.errors.append(f"{job.key}: {type(exc).__name__}: {exc}")
-                self.events.on_failure(job, "error", str(exc))
-            else:
-                for sink in self.sinks:
-                    sink.write([record])
-                self.summary.records += 1
-                self.events.on_record(record)
-                if job.parent is None:
-                    for child in self.plan.derive_jobs(record, job.context):
-                        queue.put_nowait(child)
-            finally:
-                queue.task_done()
-
-    def planned(self) -> int:
-        seeds = len(self._seed_jobs())
-        return seeds + seeds * self.plan.derivations_per_seed
-
-    def _seed_jobs(self) -> list[Job]:
-        jobs = self.plan.seed_jobs()
-        return jobs[: self.max_seeds] if self.max_seeds else jobs
-
-    async def run(self) -> Summary:
-        started = time.perf_counter()
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in self._seed_jobs():
-            queue.put_nowait(job)
-        self.events.on_planned(self.planned())
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
-        try:
-            await queue.join()
-        finally:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            self.summary.seconds = time.perf_counter() - started
-        return self.summary
 
 
 class _Failed(Exception):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
+
+
+class _Budget(Exception):
+    """The run reached --max-requests or --max-cost."""
+
+
+def request_key(backend: Backend, request: CompletionRequest, schema_json: str) -> str:
+    """Content address of a request: backend, model, parameters, messages and schema."""
+    head = f"{backend.name}|{backend.model}|{request.temperature}|{request.max_tokens}|{request.seed}|"
+    blob = head + json.dumps(request.messages, ensure_ascii=False) + "|" + schema_json
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.transient
+
+
+class Engine:
+    def __init__(self, plan: Plan, backend: Backend, journal: Journal, sinks: list[Sink],
+                 settings: EngineSettings | None = None, events: Events | None = None):
+        self.plan = plan
+        self.backend = backend
+        self.journal = journal
+        self.sinks = sinks
+        self.settings = settings or EngineSettings()
+        self.events = events or Events()
+        limit = backend.max_concurrency or self.settings.concurrency
+        self.concurrency = max(1, min(self.settings.concurrency, limit))
+        self.rate = AdaptiveRate(self.settings.requests_per_minute)
+        self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None
+        self.stats = Stats()
+        self._schema_json = json.dumps(plan.schema, sort_keys=True)
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+
+    # --- one request ---------------------------------------------------------------------------
+
+    def _check_budget(self) -> None:
+        s = self.settings
+        if s.max_requests is not None and self.stats.requests + self.stats.in_flight >= s.max_requests:
+            raise _Budget(f"--max-requests {s.max_requests} reached")
+        if s.max_cost is not None and self.stats.cost >= s.max_cost:
+            raise _Budget(f"--max-cost {s.max_cost} reached (spent {self.stats.cost:.4f})")
+
+    def _estimate_tokens(self, request: CompletionRequest) -> int:
+        chars = sum(len(m["content"]) for m in request.messages)
+        return chars // 4 + (request.max_tokens or 512)
+
+    async def _send(self, request: CompletionRequest, key: str) -> Completion:
+        self._check_budget()
+        await self.rate.acquire()
+        estimate = self._estimate_tokens(request) if self.tokens else 0
+        if self.tokens:
+            await self.tokens.take(estimate)
+        self.stats.in_flight += 1
+        try:
+            completion = await self.backend.complete(request)
+        except BackendError as exc:
+            if exc.rate_limited:
+                self.stats.rate_limited += 1
+                self.rate.limited(exc.retry_after)
+            raise
+        finally:
+            self.stats.in_flight -= 1
+        self.rate.success()
+        if self.tokens:
+            self.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
+        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
+        self.journal.cache(key, completion, cost)
+        self.stats.requests += 1
+        self.stats.tokens_in += completion.tokens_in
+        self.stats.tokens_out += completion.tokens_out
+        self.stats.cost += cost
+        return completion
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """A completion from the journal's cache, or from the backend with transient retries."""
+        key = request_key(self.backend, request, self._schema_json)
+        hit = self.journal.cached(key)
+        if hit is not None:
+            self.stats.cached += 1
+            return hit[0]
+
+        def wait(state) -> float:
+            base = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)(state)
+            exc = state.outcome.exception() if state.outcome else None
+            hint = getattr(exc, "retry_after", None) or 0.0
+            return max(base, hint)
+
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.settings.retries + 1), wait=wait,
+                                 retry=retry_if_exception(_transient), reraise=True)
+        async for attempt in retrying:
+            with attempt:
+                return await self._send(request, key)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def produce(self, job: Job) -> Record:
+        """A record for a job: the request, then at most one re-ask for a bad or truncated reply."""
+        request = self.plan.request(job)
+        reasked = False
+        usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+        while True:
+            try:
+                completion = await self.complete(request)
+            except BackendError as exc:
+                reason = "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
+                raise _Failed(reason, str(exc)) from None
+            truncated = completion.finish_reason == "length"
+            model = completion.model or self.backend.model
+            usage["tokens_in"] += completion.tokens_in
+            usage["tokens_out"] += completion.tokens_out
+            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+            try:
+                record = self.plan.record(job, request, completion.text, model)
+                record.usage = usage
+                return record
+            except ParseFailure as exc:
+                if reasked:
+                    raise _Failed("truncation" if truncated else "schema", str(exc)) from None
+                reasked = True
+                request = (self.plan.more_room(request, completion) if truncated
+                           else self.plan.reask(request, completion.text, str(exc)))
+
+    # --- the queue -----------------------------------------------------------------------------
+
+    def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
+        if fresh:
+            if self.journal.add_record(job.key, record):
+                for sink in self.sinks:
+                    sink.write([record])
+                self.stats.records += 1
+                self.events.on_record(record)
+        else:
+            self.stats.resumed += 1
+        if job.parent is None:
+            for child in self.plan.derive_jobs(record, job.context):
+                self._queue.put_nowait(child)
+
+    def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
+        if fresh:
+            self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind})
+            self.stats.failures[reason] += 1
+            if len(self.stats.errors) < 20:
+                self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
+            self.events.on_failure(job, reason, detail)
+        else:
+            self.stats.earlier_failures += 1
+        if job.parent is None:
+            self.stats.skipped += self.plan.derivations_per_seed
+
+    async def _handle(self, job: Job) -> None:
+        stored = self.journal.record_for(job.key)
+        if stored is not None:
+            self._finish(job, stored, fresh=False)
+            return
+        if not self.settings.retry_failed:
+            earlier = self.journal.failure_for(job.key)
+            if earlier is not None:
+                self._fail(job, *earlier, fresh=False)
+                return
+        if self.stats.stopped:
+            return
+        try:
+            record = await self.produce(job)
+        except _Failed as failed:
+            self._fail(job, failed.reason, failed.detail, fresh=True)
+        except _Budget as budget:
+            self.stats.stopped = str(budget)
+        else:
+            self._finish(job, record, fresh=True)
+
+    async def _worker(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._handle(job)
+            except Exception as exc:  # a bug must not hang the queue; it is still recorded
+                self.stats.failures["error"] += 1
+                self.stats.errors.append(f"{job.key[:60]}: {type(exc).__name__}: {exc}")
+                self.journal.add_failure(job.key, "error", f"{type(exc).__name__}: {exc}",
+                                         {"key": job.key, "kind": job.kind})
+            finally:
+                self._queue.task_done()
+
+    def seed_jobs(self) -> list[Job]:
+        jobs = self.plan.seed_jobs()
+        return jobs[: self.settings.max_seeds] if self.settings.max_seeds else jobs
+
+    async def run(self) -> Stats:
+        started = time.perf_counter()
+        seeds = self.seed_jobs()
+        self.stats.planned = len(seeds) * (1 + self.plan.derivations_per_seed)
+        for job in seeds:
+            self._queue.put_nowait(job)
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        try:
+            await self._queue.join()
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            self.stats.seconds = time.perf_counter() - started
+        return self.stats

@@ -44,16 +44,18 @@ class BackendError(JanusError):
 
     ``transient`` errors (rate limits, 5xx, timeouts, dropped connections) are retried with
     backoff; others (400, 401, 403, refusals) are not. ``retry_after`` is the provider's hint in
-    seconds; ``rate_limited`` marks a 429 so the engine slows down.
+    seconds; ``rate_limited`` marks a 429 so the engine slows down; ``refusal`` marks content the
+    provider would not produce.
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None,
-                 status: int | None = None, rate_limited: bool = False):
+                 status: int | None = None, rate_limited: bool = False, refusal: bool = False):
         super().__init__(message)
         self.transient = transient or rate_limited
         self.retry_after = retry_after
         self.status = status
         self.rate_limited = rate_limited
+        self.refusal = refusal
 
 
 def classify_status(status: int) -> dict:

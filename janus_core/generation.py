@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .graph import SeedContext
-from .interfaces import CompletionRequest, Direction, Limits, Message, OutputType
+from .interfaces import Completion, CompletionRequest, Direction, Limits, Message, OutputType
 from .prompts import render, transcript
 from .records import Record, record_id, sha256_of
 from .spec import Spec
@@ -114,6 +114,19 @@ class Plan:
         return CompletionRequest(messages=messages, schema=self.schema, schema_name=self.output_type.name,
                                  max_tokens=self.max_tokens, temperature=self.temperature,
                                  seed=rng.randrange(2**31))
+
+    def reask(self, request: CompletionRequest, reply: str, error: str) -> CompletionRequest:
+        """The same request once more, showing the model its unusable reply and why."""
+        messages = [*request.messages, {"role": "assistant", "content": reply[:4000]},
+                    {"role": "user", "content": f"That reply is not usable: {error}. Answer again with JSON "
+                                                "only, in exactly the shape asked for."}]
+        return replace(request, messages=messages)
+
+    @staticmethod
+    def more_room(request: CompletionRequest, completion: Completion) -> CompletionRequest:
+        """The same request with twice the output tokens, after a truncated reply."""
+        current = request.max_tokens or max(completion.tokens_out, 256)
+        return replace(request, max_tokens=current * 2)
 
     def system_message(self) -> list[Message]:
         if not self.setup.system_prompt:

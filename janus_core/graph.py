@@ -89,17 +89,19 @@ def describe_edge(graph: nx.MultiDiGraph, edge: Edge) -> str:
     return text
 
 
-def describe(graph: nx.MultiDiGraph, entities: tuple[str, ...], edges: tuple[Edge, ...]) -> str:
-    lines = ["Entities:"] + [describe_entity(graph, n) for n in entities]
+def describe(graph: nx.MultiDiGraph, entities: tuple[str, ...], edges: tuple[Edge, ...],
+             focus: str | None = None) -> str:
+    lines = [f"Seen from {_label(graph, focus)}: its situation and everything it relates to."] if focus else []
+    lines += ["Entities:"] + [describe_entity(graph, n) for n in entities]
     if edges:
         lines += ["Relationships:"] + [describe_edge(graph, e) for e in edges]
     return "\n".join(lines)
 
 
-def _context(graph: nx.MultiDiGraph, cid: str, strategy: str, nodes, edges) -> SeedContext:
+def _context(graph: nx.MultiDiGraph, cid: str, strategy: str, nodes, edges, focus: str | None = None) -> SeedContext:
     nodes = tuple(dict.fromkeys(nodes))
     edges = tuple(edges)
-    return SeedContext(cid, strategy, nodes, edges, describe(graph, nodes, edges))
+    return SeedContext(cid, strategy, nodes, edges, describe(graph, nodes, edges, focus))
 
 
 # --- strategies --------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ def by_neighbourhood(graph: nx.MultiDiGraph, **_: object) -> Iterator[SeedContex
     for node in graph.nodes:
         edges = _incident(graph, node)
         yield _context(graph, f"neighbourhood:{node}", "neighbourhood",
-                       [node] + [_other(e, node) for e in edges], edges)
+                       [node] + [_other(e, node) for e in edges], edges, focus=node)
 
 
 def by_path(graph: nx.MultiDiGraph, max_path_length: int = 3, max_contexts: int = 200,

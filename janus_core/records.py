@@ -43,6 +43,8 @@ class Record:
     prompt_sha256: str
     output_type: str
     depth: int = 0
+    #: Tokens and dollars spent on the request(s) that produced this record.
+    usage: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,18 +1,26 @@
-"""One generation run: pick the plugins a spec asks for, drive the engine, show progress, summarise."""
+"""One generation run: pick the plugins a spec asks for, resume from the journal, drive the engine,
+show progress and print the summary."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import Engine, Events, Summary
+from .cost import prices
+from .engine import Engine, EngineSettings, Stats
 from .errors import JanusError
 from .generation import Plan
 from .graph import build_graph, plan
 from .plugins import Plugins
+from .records import sha256_of
+from .schema import max_json_chars
 from .spec import Spec
+from .store import Journal, journal_path
 
 DEFAULT_BACKEND = "local"
 
@@ -27,10 +35,10 @@ class RunSettings:
     overwrite: bool = False
     seed: int = 0
     temperature: float | None = None
-    concurrency: int = 32
-    retries: int = 2
-    max_seeds: int | None = None
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    dry_run: bool = False
     quiet: bool = False
+    log_json: bool = False
 
 
 def output_path(spec: Spec, settings: RunSettings) -> Path:
@@ -50,68 +58,156 @@ def choose_sink(plugins: Plugins, path: Path, name: str | None) -> Any:
                      f"({', '.join(sorted(sinks))})")
 
 
-def make_backend(plugins: Plugins, spec: Spec, settings: RunSettings) -> Any:
+def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple[Any, str | None, dict]:
     model_options = spec.setup.model
     name = settings.backend or model_options.backend or DEFAULT_BACKEND
     backend_cls = plugins.registry.get("backends", name)
-    options = {**model_options.options, **settings.options}
-    return backend_cls(model=settings.model or model_options.name, options=options)
+    return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
 
 
-def build_engine(spec: Spec, plugins: Plugins, settings: RunSettings, sinks: list[Any],
-                 events: Events | None = None) -> tuple[Engine, Any]:
-    backend = make_backend(plugins, spec, settings)
+def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
     graph = build_graph(spec.diagram)
     w = spec.setup.walk
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, settings.seed, w.cover)
-    limits = spec.setup.limits_for(getattr(backend, "suggested_limits", None))
-    the_plan = Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
-                    temperature=settings.temperature)
-    engine = Engine(the_plan, backend, sinks, concurrency=settings.concurrency, retries=settings.retries,
-                    events=events, max_seeds=settings.max_seeds)
-    return engine, backend
+    limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
+    return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
+                temperature=settings.temperature)
 
 
-async def _drive(engine: Engine, backend: Any) -> Summary:
-    try:
-        return await engine.run()
-    finally:
-        await backend.aclose()
+def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str:
+    """What must match for a rerun to continue a journal (s/d factors may grow a run)."""
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor"})
+    return sha256_of({"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
+                      "seed": settings.seed, "temperature": settings.temperature})
 
 
-def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Summary:
-    """Run the whole plan, writing records as they finish; print a summary to stderr."""
+def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
+    path = journal_path(out)
+    if overwrite:
+        for p in (out, path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            p.unlink(missing_ok=True)
+    elif out.exists() and not path.exists():
+        raise JanusError(f"{out} exists and has no journal, so Janus cannot continue it; pass --overwrite to "
+                         "replace it or --out to write elsewhere")
+    journal = Journal(path)
+    earlier = journal.get_meta("fingerprint")
+    if earlier is None:
+        journal.set_meta("fingerprint", key)
+    elif earlier != key:
+        journal.close()
+        raise JanusError(f"{out} was generated from a different spec, backend, model, seed or temperature; "
+                         "pass --overwrite to start over or --out to write elsewhere")
+    return journal
+
+
+# --- dry run -----------------------------------------------------------------------------------
+
+def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, Any]:
+    """Planned requests and an estimated cost, without calling anything."""
+    backend_cls, model, _options = backend_choice(plugins, spec, settings)
+    model = model or backend_cls.default_model
+    the_plan = make_plan(spec, plugins, settings, backend_cls)
+    seeds = the_plan.seed_jobs()
+    if settings.engine.max_seeds:
+        seeds = seeds[: settings.engine.max_seeds]
+    derivations = len(seeds) * the_plan.derivations_per_seed
+    seed_in = sum(len(the_plan.request(job).messages[0]["content"]) for job in seeds) / 4
+    reply = (max_json_chars(the_plan.schema) or 4000) / 2 / 4  # half the largest reply, 4 chars a token
+    derive_in = derivations * (seed_in / max(len(seeds), 1) + reply)
+    tokens_in = int(seed_in + derive_in)
+    tokens_out = int(reply * (len(seeds) + derivations))
+    price = prices(model)
+    done = 0
+    out = output_path(spec, settings)
+    if journal_path(out).exists():
+        journal = Journal(journal_path(out))
+        done = journal.count_records()
+        journal.close()
+    return {"backend": backend_cls.name, "model": model, "seed_requests": len(seeds),
+            "derivation_requests": derivations, "requests": len(seeds) + derivations,
+            "already_done": done, "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
+            "estimated_cost": None if price is None else round(tokens_in * price[0] + tokens_out * price[1], 4)}
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats:
+    """Run (or continue) the plan, writing records as they finish; print a summary to stderr."""
     from rich.console import Console
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     out = output_path(spec, settings)
-    if out.exists() and not settings.overwrite:
-        raise JanusError(f"{out} exists; pass --overwrite to replace it or --out to write elsewhere")
     sink_cls = choose_sink(plugins, out, settings.sink)
-    if out.exists():
-        out.unlink()
+    backend_cls, model, options = backend_choice(plugins, spec, settings)
+    the_plan = make_plan(spec, plugins, settings, backend_cls)
+    backend = backend_cls(model=model, options=options)
+    journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings), settings.overwrite)
     sink = sink_cls(out, {})
-    progress = _progress(console, settings.quiet)
-    events = _events(progress)
-    engine, backend = build_engine(spec, plugins, settings, [sink], events)
-    console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
-                  f"({backend.model}), {engine.concurrency} in flight -> {out}")
+    engine = Engine(the_plan, backend, journal, [sink], settings.engine)
+    resumed = journal.count_records()
+    if not settings.log_json:
+        console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
+                      f"({backend.model}), {engine.concurrency} in flight -> {out}"
+                      + (f" (continuing: {resumed} records done)" if resumed else ""))
+    # the dataset file is rebuilt from the journal, so a torn last line from a crash disappears
+    out.unlink(missing_ok=True)
     sink.open()
     try:
-        with progress:
-            summary = asyncio.run(_drive(engine, backend))
+        for batch in _stored_batches(journal):
+            sink.write(batch)
+        stats = asyncio.run(_drive(engine, backend, console, settings))
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: the records finished so far are in {out}")
+        console.print(f"[yellow]interrupted[/]: finished records are in {out}; rerun the same command to continue")
         raise SystemExit(130) from None
     finally:
         sink.close()
-    _print_summary(console, summary, out)
-    return summary
+        journal.close()
+    if settings.log_json:
+        print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
+    else:
+        _print_summary(console, stats, out)
+    return stats
 
 
-def _progress(console: Any, quiet: bool) -> Any:
+def _stored_batches(journal: Journal, size: int = 1000):
+    from .records import Record
+
+    batch = []
+    for data in journal.records():
+        batch.append(Record.from_dict(data))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _drive(engine: Engine, backend: Any, console: Any, settings: RunSettings) -> Stats:
+    show = _json_progress if settings.log_json else _rich_progress
+    ticker = None if settings.quiet else asyncio.create_task(show(engine.stats, console))
+    try:
+        return await engine.run()
+    finally:
+        if ticker:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        await backend.aclose()
+
+
+async def _json_progress(stats: Stats, console: Any) -> None:
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(1.0)
+        print(json.dumps({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
+                          "done": stats.done, "planned": stats.planned, "records": stats.records,
+                          "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
+                          "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
+                          "cost": round(stats.cost, 6)}), file=sys.stderr, flush=True)
+
+
+async def _rich_progress(stats: Stats, console: Any) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -121,35 +217,47 @@ def _progress(console: Any, quiet: bool) -> Any:
         TimeRemainingColumn,
     )
 
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console, disable=quiet, transient=False)
+    progress = Progress(TextColumn("records"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[failed]} failed  {task.fields[flight]} in flight  "
+                                   "{task.fields[tokens]} tokens  ${task.fields[cost]}"),
+                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                        console=console, transient=False)
+    task = progress.add_task("records", total=None, failed=0, flight=0, tokens=0, cost="0.00")
+    with progress:
+        try:
+            while True:
+                progress.update(task, total=stats.planned or None, completed=stats.done,
+                                failed=stats.failed + stats.earlier_failures, flight=stats.in_flight,
+                                tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
+                await asyncio.sleep(0.25)
+        finally:
+            progress.update(task, total=stats.planned or None, completed=stats.done,
+                            failed=stats.failed + stats.earlier_failures, flight=0,
+                            tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
 
 
-def _events(progress: Any) -> Events:
-    task = progress.add_task("records", total=None, failed=0)
-    state = {"failed": 0}
-
-    def on_failure(job: Any, reason: str, detail: str) -> None:
-        state["failed"] += 1
-        progress.update(task, advance=1, failed=state["failed"])
-
-    def on_skipped(count: int) -> None:
-        current = progress.tasks[0].total or 0
-        progress.update(task, total=max(0, current - count))
-
-    return Events(on_record=lambda record: progress.update(task, advance=1),
-                    on_failure=on_failure,
-                    on_planned=lambda total: progress.update(task, total=total),
-                    on_skipped=on_skipped)
+def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
+    return {"out": str(out), "records": stats.records, "resumed": stats.resumed, "requests": stats.requests,
+            "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
+            "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
+            "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
+            "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
+            "stopped": stats.stopped}
 
 
-def _print_summary(console: Any, summary: Summary, out: Path) -> None:
-    rate = summary.requests / summary.seconds if summary.seconds else 0.0
-    failures = ", ".join(f"{k} {v}" for k, v in sorted(summary.failures.items())) or "none"
-    console.print(f"[green]{summary.records} records[/] -> {out}")
-    console.print(f"  requests {summary.requests} ({rate:.1f}/s), failures: {failures}"
-                  + (f", skipped derivations {summary.skipped}" if summary.skipped else ""))
-    console.print(f"  tokens in {summary.tokens_in}, out {summary.tokens_out}, wall {summary.seconds:.1f} s")
-    for line in summary.errors[:5]:
+def _print_summary(console: Any, stats: Stats, out: Path) -> None:
+    s = summary_dict(stats, out)
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(stats.failures.items())) or "none"
+    console.print(f"[green]{stats.records} new records[/]" + (f" + {stats.resumed} from before" if stats.resumed
+                                                                else "") + f" -> {out}")
+    console.print(f"  requests {stats.requests} ({s['requests_per_second']}/s), cached {stats.cached}, "
+                  f"429s {stats.rate_limited}, failures: {failures}"
+                  + (f", earlier failures {stats.earlier_failures} (--retry-failed reruns them)"
+                     if stats.earlier_failures else "")
+                  + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
+    console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
+                  f"wall {stats.seconds:.1f} s")
+    if stats.stopped:
+        console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
+    for line in stats.errors[:5]:
         console.print(f"  [dim]{line}[/]")

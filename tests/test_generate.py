@@ -81,23 +81,25 @@ def test_same_seed_same_requests_and_ids(cli, tmp_path):
     assert {r["prompt_sha256"] for r in read_jsonl(a)} != {r["prompt_sha256"] for r in read_jsonl(c)}
 
 
-def test_unparseable_first_replies_are_retried(cli, tmp_path):
+def test_truncated_replies_are_reasked_with_more_room(cli, tmp_path):
     out = tmp_path / "o.jsonl"
     result = generate(cli, SAMPLES / "marriage_counsel", out, "--option", "fail_first=true")
     assert result.exit_code == 0
     assert len(read_jsonl(out)) == 9
+    # each prompt's first reply is truncated, so every record took a second request
+    assert "requests 18 " in result.stderr
 
 
-def test_failures_without_retries_skip_derivations(cli, tmp_path):
+def test_failed_seeds_skip_their_derivations(cli, tmp_path):
     out = tmp_path / "o.jsonl"
-    result = generate(cli, SAMPLES / "marriage_counsel", out, "--option", "fail_first=true", "--retries", "0")
-    # every seed's only attempt fails: nothing to derive from, so nothing is written
+    result = generate(cli, SAMPLES / "marriage_counsel", out, "--option", "fail_always=true")
+    # every seed fails after its re-ask: nothing to derive from, so nothing is written
     assert result.exit_code == 1
     assert "truncation 3" in result.stderr
     assert "skipped derivations 6" in result.stderr
 
 
-def test_refuses_to_overwrite(cli, tmp_path):
+def test_refuses_to_touch_a_file_it_did_not_write(cli, tmp_path):
     out = tmp_path / "o.jsonl"
     out.write_text("keep me\n")
     result = generate(cli, SAMPLES / "marriage_counsel", out)

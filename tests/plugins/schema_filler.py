@@ -1,7 +1,7 @@
 """A test backend plugin (loaded with --plugin): answers any schema with made-up valid JSON.
 
-Replies name the request's direction line, so tests can see which direction was used. Set
-``fail_first`` to answer each request's first attempt with broken JSON.
+Replies name the request's direction line, so tests can see which direction was used. Options
+``fail_first`` and ``fail_always`` answer with truncated JSON (finish_reason "length").
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ class SchemaFiller(Backend):
     name = "schema-filler"
     description = "test double: valid JSON for any schema"
     default_model = "filler-1"
-    option_help: ClassVar[dict[str, str]] = {"fail_first": "answer each request's first attempt with broken JSON"}
+    option_help: ClassVar[dict[str, str]] = {
+        "fail_first": "answer each job's first request with truncated JSON",
+        "fail_always": "answer every request with truncated JSON",
+    }
 
     async def complete(self, request):
         import json
@@ -38,8 +41,9 @@ class SchemaFiller(Backend):
         prompt = request.messages[-1]["content"]
         direction = re.search(r"(?:Direction|direction): (.*)", prompt)
         hint = direction.group(1).strip() if direction else "none"
-        if self.options.get("fail_first") and prompt not in _seen:
-            _seen.add(prompt)
+        seen_key = f"{request.seed}|{prompt}"
+        if self.options.get("fail_always") or (self.options.get("fail_first") and seen_key not in _seen):
+            _seen.add(seen_key)
             return Completion(text='{"turns": [', model=self.model, finish_reason="length")
         return Completion(text=json.dumps(_fill(request.schema, hint)), model=self.model,
                           finish_reason="stop", tokens_in=len(prompt) // 4, tokens_out=10)
