@@ -1,0 +1,94 @@
+"""Any provider litellm supports (Anthropic, Mistral, Bedrock, vLLM, Ollama ...), through litellm.
+
+Model names carry the provider, as litellm expects: ``anthropic/claude-sonnet-4-5``,
+``ollama/llama3.1``, ``hosted_vllm/my-model``. Keys come from the provider's usual environment
+variable (``ANTHROPIC_API_KEY`` ...), read by litellm itself, or from the variable named by the
+``api_key_env`` option. litellm's own retries are off: the engine retries, paces and counts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from janus_core import hookimpl
+from janus_core.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.interfaces import Backend, Completion, CompletionRequest
+
+
+class LiteLLMBackend(Backend):
+    name = "litellm"
+    description = "any provider litellm supports (model names like anthropic/..., ollama/..., hosted_vllm/...)"
+    default_model = "openai/gpt-4o-mini"
+    option_help: ClassVar[dict[str, str]] = {
+        "api_base": "server URL, e.g. http://127.0.0.1:11434 for Ollama or http://127.0.0.1:8000/v1 for vLLM",
+        "api_key_env": "environment variable holding the key (default: the provider's usual one)",
+        "structured": "json_schema (default), json_object or none: how the reply's JSON shape is asked for",
+        "timeout": "seconds before a request is abandoned (default 120)",
+    }
+
+    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        super().__init__(model, options)
+        unknown = set(self.options) - set(self.option_help)
+        if unknown:
+            raise BackendError(f"litellm backend: unknown option(s) {', '.join(sorted(unknown))}; "
+                               f"known: {', '.join(self.option_help)}")
+        key_env = self.options.get("api_key_env")
+        self._key = os.environ.get(key_env) if key_env else None
+        if key_env and not self._key:
+            raise BackendError(f"litellm backend: the environment variable {key_env} is not set")
+        self.structured = self.options.get("structured", "json_schema")
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key and len(self._key) > 8 else text
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        try:
+            import litellm
+        except ImportError as exc:
+            raise BackendError("the litellm backend needs litellm: pip install 'litellm<1.107'") from exc
+        kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages,
+                                  "temperature": request.temperature, "num_retries": 0,
+                                  "timeout": float(self.options.get("timeout", 120))}
+        if self.options.get("api_base"):
+            kwargs["api_base"] = self.options["api_base"]
+        if self._key:
+            kwargs["api_key"] = self._key
+        if request.max_tokens:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.schema is not None and self.structured == "json_schema":
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.schema_name, "schema": request.schema, "strict": False}}
+        elif request.schema is not None and self.structured == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        try:
+            reply = await litellm.acompletion(**kwargs)
+        except litellm.exceptions.ContentPolicyViolationError as exc:
+            raise BackendError(self._redact(f"litellm backend: the model refused: {exc}"), refusal=True) from None
+        except litellm.exceptions.APIConnectionError as exc:
+            raise BackendError(self._redact(f"litellm backend: cannot connect: {exc}"), transient=True) from None
+        except litellm.exceptions.Timeout as exc:
+            raise BackendError(self._redact(f"litellm backend: timed out: {exc}"), transient=True) from None
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if not isinstance(status, int):
+                raise
+            response = getattr(exc, "response", None)
+            raise BackendError(self._redact(f"litellm backend: HTTP {status}: {exc}"),
+                               retry_after=retry_after_seconds(getattr(response, "headers", None)),
+                               **classify_status(status)) from None
+        choice = reply.choices[0]
+        usage = getattr(reply, "usage", None)
+        if choice.finish_reason == "content_filter":
+            raise BackendError("litellm backend: the model refused (content filter)", refusal=True)
+        return Completion(text=choice.message.content or "", model=reply.model or self.model,
+                          finish_reason=choice.finish_reason,
+                          tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
+                          tokens_out=getattr(usage, "completion_tokens", 0) or 0)
+
+
+@hookimpl
+def register_backends(register):
+    register(LiteLLMBackend)
