@@ -104,7 +104,7 @@ def test_truncated_json_is_reasked_with_more_room(cli, tmp_path, backend):
 
 
 def test_401_is_permanent_and_not_retried(cli, tmp_path, backend):
-    result, server, out, _ = run(cli, tmp_path, backend, [Fault(401)] * 3)
+    result, server, _out, _ = run(cli, tmp_path, backend, [Fault(401)] * 3)
     assert result.exit_code == 1
     assert len(server.requests) == 1
     assert "transport 1" in result.output
