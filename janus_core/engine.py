@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from .cost import cost_of
+from .cost import cost_of, price_table
 from .errors import BackendError
 from .generation import Job, ParseFailure, Plan
 from .interfaces import Backend, Completion, CompletionRequest, Sink
@@ -64,6 +64,7 @@ class Stats:
     skipped: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     stopped: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -96,8 +97,9 @@ class _Budget(Exception):
 
 def request_key(backend: Backend, request: CompletionRequest, schema_json: str) -> str:
     """Content address of a request: backend, model, parameters, messages and schema."""
-    head = f"{backend.name}|{backend.model}|{request.temperature}|{request.max_tokens}|{request.seed}|"
-    blob = head + json.dumps(request.messages, ensure_ascii=False) + "|" + schema_json
+    head = f"{backend.name}\x1f{backend.model}\x1f{request.temperature}\x1f{request.max_tokens}\x1f{request.seed}"
+    body = "\x1f".join(f"{m['role']}\x1e{m['content']}" for m in request.messages)
+    blob = f"{head}\x1d{body}\x1d{schema_json}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -121,6 +123,10 @@ class Engine:
         self.stats = Stats()
         self._schema_json = json.dumps(plan.schema, sort_keys=True)
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        # Responses not yet journaled. One that becomes a record is journaled as that record, in
+        # the same synchronous step (no await in between), so it cannot be lost and paid again;
+        # one that does not (a reply to re-ask) goes to the request cache.
+        self._pending: dict[str, tuple[Completion, float]] = {}
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -155,20 +161,21 @@ class Engine:
         if self.tokens:
             self.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
         cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
-        self.journal.cache(key, completion, cost)
+        self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
         self.stats.tokens_out += completion.tokens_out
         self.stats.cost += cost
         return completion
 
-    async def complete(self, request: CompletionRequest) -> Completion:
-        """A completion from the journal's cache, or from the backend with transient retries."""
+    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
+        """A completion (and its request key) from the journal's cache, or from the backend with
+        transient retries."""
         key = request_key(self.backend, request, self._schema_json)
         hit = self.journal.cached(key)
         if hit is not None:
             self.stats.cached += 1
-            return hit[0]
+            return key, hit[0]
 
         def wait(state) -> float:
             base = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)(state)
@@ -180,7 +187,7 @@ class Engine:
                                  retry=retry_if_exception(_transient), reraise=True)
         async for attempt in retrying:
             with attempt:
-                return await self._send(request, key)
+                return key, await self._send(request, key)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def produce(self, job: Job) -> Record:
@@ -190,7 +197,7 @@ class Engine:
         usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
         while True:
             try:
-                completion = await self.complete(request)
+                key, completion = await self.complete(request)
             except BackendError as exc:
                 reason = "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
                 raise _Failed(reason, str(exc)) from None
@@ -202,8 +209,12 @@ class Engine:
             try:
                 record = self.plan.record(job, request, completion.text, model)
                 record.usage = usage
+                self._pending.pop(key, None)
                 return record
             except ParseFailure as exc:
+                pending = self._pending.pop(key, None)
+                if pending is not None:
+                    self.journal.cache(key, *pending)
                 if reasked:
                     raise _Failed("truncation" if truncated else "schema", str(exc)) from None
                 reasked = True
@@ -276,7 +287,9 @@ class Engine:
         return jobs[: self.settings.max_seeds] if self.settings.max_seeds else jobs
 
     async def run(self) -> Stats:
-        started = time.perf_counter()
+        await self.backend.start()
+        price_table()  # load litellm's price file now, not inside the first request
+        started, cpu = time.perf_counter(), time.process_time()
         seeds = self.seed_jobs()
         self.stats.planned = len(seeds) * (1 + self.plan.derivations_per_seed)
         for job in seeds:
@@ -289,4 +302,5 @@ class Engine:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             self.stats.seconds = time.perf_counter() - started
+            self.stats.cpu_seconds = time.process_time() - cpu
         return self.stats

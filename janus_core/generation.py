@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from .graph import SeedContext
@@ -128,7 +129,9 @@ class Plan:
         current = request.max_tokens or max(completion.tokens_out, 256)
         return replace(request, max_tokens=current * 2)
 
-    def system_message(self) -> list[Message]:
+    @cached_property
+    def system_messages(self) -> list[Message]:
+        """The system message every seed record starts with (none without setup.yaml system_prompt)."""
         if not self.setup.system_prompt:
             return []
         text = render(self.setup.system_prompt, user_role=self.setup.user_role,
@@ -146,7 +149,7 @@ class Plan:
         except (ValueError, TypeError) as exc:
             raise ParseFailure(str(exc)) from None
         parent = job.parent
-        messages = (self.system_message() + new if parent is None
+        messages = (self.system_messages + new if parent is None
                     else self.output_type.derive(parent.messages, new))
         rid = record_id(job.key)
         return Record(messages=messages, id=rid, seed_id=parent.seed_id if parent else rid,

@@ -64,6 +64,9 @@ class Backend:
         self.model = model or self.default_model
         self.options = dict(options or {})
 
+    async def start(self) -> None:
+        """Open connections or load models before the first request (optional)."""
+
     async def complete(self, request: CompletionRequest) -> Completion:
         raise NotImplementedError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 #: Placeholders a template in setup.yaml may use, and what each holds.
@@ -64,8 +64,13 @@ def undeclared(template: str) -> set[str]:
     return meta.find_undeclared_variables(_environment().parse(template))
 
 
+@lru_cache(maxsize=128)
+def _compiled(template: str):
+    return _environment().from_string(template)
+
+
 def render(template: str, **values: Any) -> str:
-    return _environment().from_string(template).render(**values).strip()
+    return _compiled(template).render(**values).strip()
 
 
 def transcript(messages: list[dict[str, str]], user_role: str, assistant_role: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,9 +46,20 @@ class Record:
     #: Tokens and dollars spent on the request(s) that produced this record.
     usage: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # explicit rather than dataclasses.asdict, which deep-copies and is slow per record
+        return {"messages": self.messages, "id": self.id, "seed_id": self.seed_id, "parent_id": self.parent_id,
+                "direction": self.direction, "walk": self.walk, "model": self.model,
+                "prompt_sha256": self.prompt_sha256, "output_type": self.output_type, "depth": self.depth,
+                "usage": self.usage, "created_at": self.created_at}
+
+    def to_json(self) -> str:
+        """The record as one line of JSON, encoded once and shared by the journal and the sinks."""
+        if self._json is None:
+            self._json = json.dumps(self.to_dict(), ensure_ascii=False)
+        return self._json
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:

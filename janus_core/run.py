@@ -241,6 +241,7 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
+            "cpu_seconds": round(stats.cpu_seconds, 3),
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped}
 

@@ -46,6 +46,9 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
         self.db.executescript(SCHEMA)
+        # A journal without records, failures or cached requests needs no look-ups per job.
+        self.fresh = not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                             for table in ("records", "failures", "requests"))
 
     def close(self) -> None:
         self.db.close()
@@ -62,6 +65,8 @@ class Journal:
     # --- request cache -------------------------------------------------------------------------
 
     def cached(self, key: str) -> tuple[Completion, float] | None:
+        if self.fresh:
+            return None
         row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost FROM requests "
                               "WHERE key = ?", (key,)).fetchone()
         if row is None:
@@ -77,14 +82,21 @@ class Journal:
     # --- records -------------------------------------------------------------------------------
 
     def record_for(self, job_key: str) -> Record | None:
+        if self.fresh:
+            return None
         row = self.db.execute("SELECT data FROM records WHERE job_key = ?", (job_key,)).fetchone()
         return Record.from_dict(json.loads(row[0])) if row else None
 
     def add_record(self, job_key: str, record: Record) -> bool:
         """Store a finished record (and clear any earlier failure of its job); False if already there."""
+        data = record.to_json()
+        if self.fresh:
+            cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
+                                  (record.id, job_key, data))
+            return cur.rowcount == 1
         with self.db:
             cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
-                                  (record.id, job_key, json.dumps(record.to_dict(), ensure_ascii=False)))
+                                  (record.id, job_key, data))
             self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
         return cur.rowcount == 1
 
@@ -102,6 +114,8 @@ class Journal:
                         (job_key, reason, detail[:2000], json.dumps(job), now()))
 
     def failure_for(self, job_key: str) -> tuple[str, str] | None:
+        if self.fresh:
+            return None
         row = self.db.execute("SELECT reason, detail FROM failures WHERE job_key = ?", (job_key,)).fetchone()
         return (row[0], row[1]) if row else None
 

@@ -43,6 +43,8 @@ class AdaptiveRate:
             start = max(start, self.next_at)
             self.next_at = start + 1 / self.rate
         self.started.append(start)
+        while self.started[0] < now - 10.0:
+            self.started.popleft()
         return start - now
 
     async def acquire(self) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import IO
 
 from janus_core import hookimpl
@@ -11,7 +9,11 @@ from janus_core.interfaces import Sink
 
 
 class JsonlSink(Sink):
-    """One JSON object per line; each write is flushed and fsynced so a crash keeps it."""
+    """One JSON object per line, flushed as records finish.
+
+    Durability is the journal's job (every record is committed there first and the file is
+    rebuilt from it on the next run), so writes are flushed to the OS but not fsynced.
+    """
 
     name = "jsonl"
     description = "JSON Lines: one record per line (messages plus provenance)"
@@ -23,9 +25,8 @@ class JsonlSink(Sink):
 
     def write(self, records) -> None:
         for record in records:
-            self._file.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            self._file.write(record.to_json() + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()

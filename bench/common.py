@@ -1,0 +1,56 @@
+"""Helpers shared by the benchmarks: start the stub server, run `janus generate`, read its summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "clinic"
+
+
+class StubServer:
+    def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None):
+        cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
+        if rpm:
+            cmd += ["--rpm", str(rpm)]
+        if log:
+            cmd += ["--log", str(log)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.split()[1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def __enter__(self) -> StubServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def janus_cmd(base_url: str, out: Path, *extra: str, spec: Path = SAMPLE) -> list[str]:
+    return [sys.executable, "-m", "janus_core.cli", "generate", str(spec), "--backend", "openai",
+            "--model", "gpt-4o-mini", "--option", f"base_url={base_url}", "--out", str(out), "--log-json",
+            "--quiet", "--overwrite", *extra]
+
+
+def run_janus(cmd: list[str]) -> tuple[dict, float]:
+    """Run janus to completion; returns its JSON summary and the CPU seconds it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "OPENAI_API_KEY": "bench-key-not-secret"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"janus failed:\n{result.stderr[-3000:]}")
+    summary = next(json.loads(line) for line in reversed(result.stderr.splitlines())
+                   if line.startswith("{") and '"summary"' in line)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return summary, cpu

@@ -1,0 +1,104 @@
+"""A fast OpenAI-compatible stand-in for benchmarks (aiohttp, its own process).
+
+    python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600] [--log FILE]
+
+Prints "PORT <n>" once listening. Replies are valid for Janus's instruct and conversation
+schemas. With --rpm it enforces the limit with a token bucket (one second of burst) and
+answers 429 with Retry-After and retry-after-ms. With --log it appends, per answered request,
+"<unix time> <status> <request key>" where the key hashes the messages and the seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import math
+import time
+
+from aiohttp import web
+
+INSTRUCT = json.dumps({"instruction": "How do we plan the week together?", "response": "Start with one shared hour."})
+CONVERSATION = json.dumps({"turns": [{"user": "We keep arguing about chores.",
+                                      "assistant": "Let us list them and split them fairly."}]})
+
+
+class Bucket:
+    def __init__(self, per_minute: float):
+        self.rate = per_minute / 60
+        self.capacity = max(1.0, self.rate)  # one second of burst
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """0 if a request may pass, else seconds until one may."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def make_app(latency: float, rpm: float | None, log_path: str | None) -> web.Application:
+    bucket = Bucket(rpm) if rpm else None
+    log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115 - lives as long as the app
+    counts = {"ok": 0, "429": 0}
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        key = hashlib.sha256((json.dumps(body.get("messages")) + str(body.get("seed"))).encode()).hexdigest()[:20]
+        if bucket is not None:
+            wait = bucket.take()
+            if wait > 0:
+                counts["429"] += 1
+                if log:
+                    log.write(f"{time.time():.4f} 429 {key}\n")
+                return web.json_response({"error": {"message": "rate limit", "type": "rate_limit"}}, status=429,
+                                         headers={"Retry-After": str(math.ceil(wait)),
+                                                  "retry-after-ms": str(int(wait * 1000) + 1)})
+        await asyncio.sleep(latency)
+        schema = json.dumps(body.get("response_format", {}))
+        content = CONVERSATION if "turns" in schema else INSTRUCT
+        counts["ok"] += 1
+        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "stub"),
+                 "choices": [{"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": content}}],
+                 "usage": {"prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130}}
+        response = web.json_response(reply)
+        if log:
+            log.write(f"{time.time():.4f} 200 {key}\n")
+        return response
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(counts)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/stats", stats)
+    return app
+
+
+async def serve(port: int, latency: float, rpm: float | None, log_path: str | None) -> None:
+    runner = web.AppRunner(make_app(latency, rpm, log_path), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
+    await site.start()
+    print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--rpm", type=float)
+    parser.add_argument("--log")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.latency, args.rpm, args.log))
+
+
+if __name__ == "__main__":
+    main()
