@@ -143,7 +143,7 @@ class Engine:
 
     async def _send(self, request: CompletionRequest, key: str) -> Completion:
         self._check_budget()
-        await self.rate.acquire()
+        sent_at = await self.rate.acquire()
         estimate = self._estimate_tokens(request) if self.tokens else 0
         if self.tokens:
             await self.tokens.take(estimate)
@@ -153,7 +153,7 @@ class Engine:
         except BackendError as exc:
             if exc.rate_limited:
                 self.stats.rate_limited += 1
-                self.rate.limited(exc.retry_after)
+                self.rate.limited(exc.retry_after, sent_at)
             raise
         finally:
             self.stats.in_flight -= 1

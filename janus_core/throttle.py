@@ -10,70 +10,72 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 
 
 class AdaptiveRate:
-    """Paces request starts. ``per_minute=None`` starts unpaced until the first 429."""
+    """Paces request starts. ``per_minute=None`` starts unpaced until the first 429.
 
-    def __init__(self, per_minute: float | None = None, decrease: float = 0.85, increase_every: int = 20,
-                 clock=time.monotonic):
+    A 429 for a request sent after the last cut is a new congestion event: the pace drops to
+    ``decrease`` times the pace at that moment and that becomes the known-safe pace. 429s for
+    requests sent before the cut only extend the pause. Without 429s the pace grows: quickly
+    (``fast`` per second) while no safe pace is known, as after an unpaced start, then slowly
+    (``slow`` per second), probing the limit, up to the configured ceiling.
+    """
+
+    def __init__(self, per_minute: float | None = None, decrease: float = 0.9, fast: float = 0.25,
+                 slow: float = 0.01, clock=time.monotonic):
         self.ceiling = per_minute / 60 if per_minute else None
-        self.rate: float | None = self.ceiling  # starts per second; None: no pacing
-        self.decrease = decrease
-        self.increase_every = increase_every
+        self.rate: float | None = self.ceiling  # per second; None: no pacing
+        self.safe: float | None = self.ceiling
+        self.decrease, self.fast, self.slow = decrease, fast, slow
         self.clock = clock
         self.next_at = 0.0
         self.blocked_until = 0.0
-        self.streak = 0
-        self.started: deque[float] = deque()
-        self.rate_limited = 0
+        self.last_cut = float("-inf")
+        self._lock = asyncio.Lock()
 
-    def _recent_rate(self, window: float = 5.0) -> float:
-        now = self.clock()
-        while self.started and self.started[0] < now - window:
-            self.started.popleft()
-        return len(self.started) / window
-
-    def delay(self) -> float:
-        """Reserve the next start slot; returns how long to wait for it."""
-        now = self.clock()
-        start = max(now, self.blocked_until)
-        if self.rate:
-            start = max(start, self.next_at)
-            self.next_at = start + 1 / self.rate
-        self.started.append(start)
-        while self.started[0] < now - 10.0:
-            self.started.popleft()
+    def _wait(self, now: float) -> float:
+        start = max(now, self.blocked_until, self.next_at if self.rate else now)
         return start - now
 
-    async def acquire(self) -> None:
-        wait = self.delay()
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def acquire(self) -> float:
+        """Wait for a start slot; returns the time the request is sent (for ``limited``).
+
+        Waiters queue on a lock and only the first sleeps, re-reading the pace when it wakes,
+        so a pace that changes while requests wait applies to them at once.
+        """
+        now = self.clock()
+        if self.rate is None and now >= self.blocked_until and not self._lock.locked():
+            return now
+        async with self._lock:
+            while (wait := self._wait(self.clock())) > 0:
+                await asyncio.sleep(wait)
+            now = self.clock()
+            if self.rate:
+                self.next_at = now + 1 / self.rate
+            return now
 
     def success(self) -> None:
-        self.streak += 1
-        if self.rate and self.streak >= self.increase_every:
-            self.streak = 0
-            step = max(self.rate * 0.02, 0.05)
-            self.rate = min(self.ceiling, self.rate + step) if self.ceiling else self.rate + step
-
-    def limited(self, retry_after: float | None) -> None:
-        """A 429: slow down and hold every start until Retry-After has passed."""
-        self.rate_limited += 1
-        self.streak = 0
-        now = self.clock()
-        observed = self._recent_rate()
-        base = self.rate or observed or 1.0
         if self.rate is None:
-            base = observed or 1.0
-        # several in-flight requests may hit the same limit: cut once per pause
-        if now >= self.blocked_until:
-            self.rate = max(0.05, base * self.decrease)
-        pause = retry_after if retry_after is not None else 1 / (self.rate or 1.0)
+            return
+        growth = self.fast if self.safe is None else self.slow
+        # `rate` successes make one second: grow by about `growth` of the pace per second
+        self.rate *= 1 + growth / self.rate
+        if self.ceiling:
+            self.rate = min(self.rate, self.ceiling)
+
+    def limited(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """A 429: hold every start until Retry-After has passed; slow down once per event."""
+        now = self.clock()
+        if sent_at is None or sent_at >= self.last_cut:
+            if self.rate is None:
+                self.rate = 1.0  # unpaced until now: start low and grow fast to find the limit
+            else:
+                self.rate = max(0.05, self.rate * self.decrease)
+                self.safe = self.rate
+            self.last_cut = now
+        pause = retry_after if retry_after is not None else 1 / self.rate
         self.blocked_until = max(self.blocked_until, now + pause)
-        self.next_at = max(self.next_at, self.blocked_until)
 
 
 class TokenBudget:
