@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -122,7 +123,13 @@ class Engine:
         self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None
         self.stats = Stats()
         self._schema_json = json.dumps(plan.schema, sort_keys=True)
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        # Derivations wait here and go before new seeds; seeds are drawn lazily from the plan, so
+        # memory does not grow with the size of the plan.
+        self._derived: asyncio.Queue[Job] = asyncio.Queue()
+        self._seeds: Iterator[Job] = iter(())
+        self._seeds_left = True
+        self._active = 0
+        self._done = asyncio.Event()
         # Responses not yet journaled. One that becomes a record is journaled as that record, in
         # the same synchronous step (no await in between), so it cannot be lost and paid again;
         # one that does not (a reply to re-ask) goes to the request cache.
@@ -234,7 +241,7 @@ class Engine:
             self.stats.resumed += 1
         if job.parent is None:
             for child in self.plan.derive_jobs(record, job.context):
-                self._queue.put_nowait(child)
+                self._derived.put_nowait(child)
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
         if fresh:
@@ -269,34 +276,55 @@ class Engine:
         else:
             self._finish(job, record, fresh=True)
 
+    async def _next_job(self) -> Job:
+        try:
+            return self._derived.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if self._seeds_left:
+            job = next(self._seeds, None)
+            if job is not None:
+                return job
+            self._seeds_left = False
+            self._check_done()
+        return await self._derived.get()
+
+    def _check_done(self) -> None:
+        if not self._seeds_left and self._active == 0 and self._derived.empty():
+            self._done.set()
+
     async def _worker(self) -> None:
         while True:
-            job = await self._queue.get()
+            job = await self._next_job()
+            self._active += 1
             try:
                 await self._handle(job)
-            except Exception as exc:  # a bug must not hang the queue; it is still recorded
+            except Exception as exc:  # a bug must not hang the run; it is still recorded
                 self.stats.failures["error"] += 1
                 self.stats.errors.append(f"{job.key[:60]}: {type(exc).__name__}: {exc}")
                 self.journal.add_failure(job.key, "error", f"{type(exc).__name__}: {exc}",
                                          {"key": job.key, "kind": job.kind})
             finally:
-                self._queue.task_done()
+                self._active -= 1
+                self._check_done()
 
-    def seed_jobs(self) -> list[Job]:
+    def seed_jobs(self) -> Iterator[Job]:
         jobs = self.plan.seed_jobs()
-        return jobs[: self.settings.max_seeds] if self.settings.max_seeds else jobs
+        return itertools.islice(jobs, self.settings.max_seeds) if self.settings.max_seeds else jobs
+
+    def seed_count(self) -> int:
+        count = self.plan.seed_count
+        return min(count, self.settings.max_seeds) if self.settings.max_seeds else count
 
     async def run(self) -> Stats:
         await self.backend.start()
         price_table()  # load litellm's price file now, not inside the first request
         started, cpu = time.perf_counter(), time.process_time()
-        seeds = self.seed_jobs()
-        self.stats.planned = len(seeds) * (1 + self.plan.derivations_per_seed)
-        for job in seeds:
-            self._queue.put_nowait(job)
+        self._seeds = self.seed_jobs()
+        self.stats.planned = self.seed_count() * (1 + self.plan.derivations_per_seed)
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         try:
-            await self._queue.join()
+            await self._done.wait()
         finally:
             for w in workers:
                 w.cancel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -77,9 +78,16 @@ class Plan:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def seed_jobs(self) -> list[Job]:
-        return [Job(f"seed|{ctx.id}|{d.name}|{i}", ctx, d)
-                for ctx in self.contexts for d in self.seed_directions for i in range(self.setup.s_factor)]
+    def seed_jobs(self) -> Iterator[Job]:
+        """Seed jobs in plan order, made as they are taken (a plan may hold millions)."""
+        for ctx in self.contexts:
+            for d in self.seed_directions:
+                for i in range(self.setup.s_factor):
+                    yield Job(f"seed|{ctx.id}|{d.name}|{i}", ctx, d)
+
+    @property
+    def seed_count(self) -> int:
+        return len(self.contexts) * len(self.seed_directions) * self.setup.s_factor
 
     def derive_jobs(self, record: Record, context: SeedContext) -> list[Job]:
         return [Job(f"derive|{record.id}|{d.name}|{i}", context, d, record)

@@ -109,7 +109,7 @@ def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, An
     backend_cls, model, _options = backend_choice(plugins, spec, settings)
     model = model or backend_cls.default_model
     the_plan = make_plan(spec, plugins, settings, backend_cls)
-    seeds = the_plan.seed_jobs()
+    seeds = list(the_plan.seed_jobs())
     if settings.engine.max_seeds:
         seeds = seeds[: settings.engine.max_seeds]
     derivations = len(seeds) * the_plan.derivations_per_seed
