@@ -1,7 +1,12 @@
-"""Built-in output types: 'instruct' (one exchange) and 'conversation' (several turns)."""
+"""Built-in output types: 'instruct' (one exchange) and 'conversation' (several turns).
+
+Replies are validated with pydantic models (built on first use, to keep plugin loading light);
+the validation error is what the engine shows the model when it asks again.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from janus_core import hookimpl
@@ -12,11 +17,37 @@ def _text(limits: Limits) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": limits.message_chars}
 
 
-def _require_text(data: Any, key: str) -> str:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"reply lacks a non-empty string '{key}'")
-    return value.strip()
+@cache
+def _models() -> dict[str, Any]:
+    from typing import Annotated
+
+    from pydantic import BaseModel, StringConstraints
+
+    Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+    class InstructReply(BaseModel):
+        instruction: Text
+        response: Text
+
+    class Turn(BaseModel):
+        user: Text
+        assistant: Text
+
+    class ConversationReply(BaseModel):
+        turns: list[Turn]
+
+    return {"instruct": InstructReply, "conversation": ConversationReply}
+
+
+def validate(kind: str, data: Any) -> Any:
+    """The reply as a pydantic model; ValueError naming what is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return _models()[kind].model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
+        raise ValueError(problems) from None
 
 
 class Instruct:
@@ -35,8 +66,8 @@ class Instruct:
                 'in the form {"instruction": "...", "response": "..."}.')
 
     def parse(self, data: Any) -> list[Message]:
-        return [{"role": "user", "content": _require_text(data, "instruction")},
-                {"role": "assistant", "content": _require_text(data, "response")}]
+        reply = validate("instruct", data)
+        return [{"role": "user", "content": reply.instruction}, {"role": "assistant", "content": reply.response}]
 
     def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
         system = [m for m in parent if m["role"] == "system"]
@@ -63,13 +94,12 @@ class Conversation:
                 'only, in the form {"turns": [{"user": "...", "assistant": "..."}]}.')
 
     def parse(self, data: Any) -> list[Message]:
-        turns = data.get("turns") if isinstance(data, dict) else None
-        if not isinstance(turns, list) or not turns:
-            raise ValueError("reply lacks a non-empty list 'turns'")
+        reply = validate("conversation", data)
+        if not reply.turns:
+            raise ValueError("turns: the list is empty")
         messages: list[Message] = []
-        for turn in turns:
-            messages += [{"role": "user", "content": _require_text(turn, "user")},
-                         {"role": "assistant", "content": _require_text(turn, "assistant")}]
+        for turn in reply.turns:
+            messages += [{"role": "user", "content": turn.user}, {"role": "assistant", "content": turn.assistant}]
         return messages
 
     def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
