@@ -249,9 +249,11 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: setup.yaml).")
 @click.option("--concurrency", type=click.IntRange(1), default=32, show_default=True,
               help="Requests in flight at once (a backend may allow fewer; the embedded model runs one).")
-@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Most requests per minute to send. "
-              "Without it Janus sends as fast as --concurrency allows and slows down on 429s.")
-@click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send.")
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Most requests per minute to send "
+              "(default: setup.yaml model.requests_per_minute). Without a limit Janus sends as fast as "
+              "--concurrency allows and slows down on 429s.")
+@click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send "
+              "(default: setup.yaml model.tokens_per_minute).")
 @click.option("--retries", type=click.IntRange(0), default=4, show_default=True,
               help="Retries of a request after a transient error (429, 5xx, timeout), with exponential backoff.")
 @click.option("--max-requests", type=click.IntRange(1), help="Stop cleanly after paying for this many requests.")
@@ -290,9 +292,11 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)
         plugins.registry.get("output_types", loaded.setup.output_type)
-    engine = EngineSettings(concurrency=concurrency, retries=retries, requests_per_minute=rpm,
-                            tokens_per_minute=tpm, max_cost=max_cost, max_requests=max_requests,
-                            retry_failed=retry_failed, max_seeds=max_seeds)
+    model_options = loaded.setup.model
+    engine = EngineSettings(concurrency=concurrency, retries=retries,
+                            requests_per_minute=rpm or model_options.requests_per_minute,
+                            tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
+                            max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine,
                            dry_run=dry_run, quiet=quiet, log_json=log_json)

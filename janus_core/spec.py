@@ -53,6 +53,8 @@ class ModelOptions(_Strict):
     name: str | None = None
     temperature: float = Field(0.8, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=16)
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
