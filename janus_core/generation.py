@@ -68,6 +68,7 @@ class Plan:
         self.seed = seed
         self.temperature = self.setup.model.temperature if temperature is None else temperature
         self.max_tokens = max_tokens or self.setup.model.max_tokens
+        directions = {**directions, **{d.name: d.to_direction() for d in self.setup.directions}}
         self.seed_directions = [self._direction(d, directions) for d in self.setup.seed_directions]
         self.derive_directions = [self._direction(d, directions) for d in self.setup.derivational_directions]
         self.schema = output_type.schema(limits)
@@ -105,11 +106,12 @@ class Plan:
     def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
         s = self.setup
         values = {"diagram": self.spec.diagram.source.strip(), "context": job.context.description,
-                  "direction": job.direction.instruction(rng), "user_role": s.user_role,
-                  "assistant_role": s.assistant_role, "description": s.description,
+                  "user_role": s.user_role, "assistant_role": s.assistant_role, "description": s.description,
                   "entities": list(job.context.entities),
                   "output_format": self.output_type.output_format(self.limits, derive=job.parent is not None),
                   "previous": ""}
+        instruction = job.direction.instruction(rng)
+        values["direction"] = render(instruction, **values) if "{" in instruction else instruction
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)
@@ -118,7 +120,10 @@ class Plan:
     def request(self, job: Job, attempt: int = 0) -> CompletionRequest:
         rng = self._rng(job, attempt)
         values = self._values(job, rng)
-        template = self.setup.seed_prompt if job.parent is None else self.setup.derivational_prompt
+        if job.parent is None:
+            template = self.setup.seed_prompt
+        else:
+            template = job.direction.template or self.setup.derivational_prompt
         messages: list[Message] = [{"role": "user", "content": render(template, **values)}]
         return CompletionRequest(messages=messages, schema=self.schema, schema_name=self.output_type.name,
                                  max_tokens=self.max_tokens, temperature=self.temperature,

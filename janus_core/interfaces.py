@@ -83,6 +83,9 @@ class Direction:
     description: str
     #: Text rendered into {{ direction }}; one is chosen at random when several are given.
     instructions: tuple[str, ...] = ()
+    #: A whole prompt template (Jinja2, the same placeholders as setup.yaml's prompts) that
+    #: replaces setup.yaml's derivational_prompt when a record evolves along this direction.
+    template: str | None = None
 
     def instruction(self, rng: random.Random) -> str:
         options = self.instructions or (self.description,)

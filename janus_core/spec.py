@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import Problem, SpecError, did_you_mean, display_path
 from .graph import DEFAULT_STRATEGIES
-from .interfaces import Limits
+from .interfaces import Direction, Limits
 from .mermaid import Diagram, parse_erdiagram
 from .prompts import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 
@@ -58,6 +58,20 @@ class ModelOptions(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class InlineDirection(_Strict):
+    """A direction defined in setup.yaml: a name and either an instruction or a whole template."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    instruction: str | None = None
+    template: str | None = None
+
+    def to_direction(self) -> Direction:
+        text = self.instruction or self.description or self.name
+        return Direction(name=self.name, pack="setup.yaml", description=self.description or text,
+                         instructions=(text,), template=self.template)
+
+
 class Setup(_Strict):
     """setup.yaml."""
 
@@ -71,6 +85,9 @@ class Setup(_Strict):
     derivational_prompt: str = DERIVATIONAL_PROMPT
     seed_directions: list[str] = Field(default_factory=lambda: ["general"], min_length=1)
     derivational_directions: list[str] = Field(default_factory=lambda: ["general"])
+    directions: list[InlineDirection] = Field(default_factory=list)
+    rounds: int = Field(1, ge=1, le=20)
+    filters: list[str] | None = None
     s_factor: int = Field(1, ge=1, le=1000)
     d_factor: int = Field(1, ge=0, le=1000)
     walk: WalkOptions = Field(default_factory=WalkOptions)
@@ -205,11 +222,13 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
     from jinja2 import TemplateSyntaxError
 
     problems = []
-    for name in TEMPLATE_FIELDS:
-        template = getattr(setup, name)
-        if template is None or name not in setup.model_fields_set:
+    fields = [(name, (name,), getattr(setup, name)) for name in TEMPLATE_FIELDS if name in setup.model_fields_set]
+    fields += [(f"directions.{i}.{key}", ("directions", i, key), getattr(d, key))
+               for i, d in enumerate(setup.directions) for key in ("instruction", "template")]
+    for name, path, template in fields:
+        if template is None:
             continue
-        line, col = located.content_start((name,))
+        line, col = located.content_start(path)
         try:
             used = undeclared(template)
         except TemplateSyntaxError as exc:
@@ -339,9 +358,10 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict) -> list[str]
                                 f"{did_you_mean(setup.output_type, output_types)}",
                                 f"registered output types: {', '.join(sorted(output_types))}"))
     notes = []
+    inline = {d.name for d in setup.directions}
     for key in ("seed_directions", "derivational_directions"):
         for text in getattr(setup, key):
-            if text not in directions:
+            if text not in directions and text not in inline:
                 notes.append(f"{key}: '{text}' is not a registered direction; it is used as a free-text "
                              f"style direction.{did_you_mean(text, directions)}")
     return notes

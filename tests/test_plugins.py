@@ -21,7 +21,8 @@ def test_builtins_come_through_entry_points(cli):
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["local"]["backends"] == ["local"]
     assert rows["openai"]["backends"] == ["openai"]
-    assert rows["evol"]["directions"] == ["general", "diverse", "in-depth"]
+    assert rows["evol"]["directions"] == ["general", "diverse", "in-depth", "add-constraints", "deepening",
+                                          "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
     assert rows["outputs"]["output_types"] == ["instruct", "conversation"]
     assert rows["sinks"]["sinks"] == ["jsonl"]
     assert rows["erdiagram"]["diagram_readers"] == ["erdiagram"]
@@ -58,40 +59,17 @@ def test_unknown_backend_suggests_a_name(cli, tmp_path):
     assert "no backend named 'opena'. Did you mean 'openai'?" in result.stderr
 
 
-PACK_PYPROJECT = """\
-[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "janus-pack-socratic"
-version = "0.3.0"
-
-[project.entry-points.janus]
-socratic = "janus_pack_socratic"
-"""
-
-PACK_MODULE = '''\
-from janus_core import hookimpl
-from janus_core.interfaces import Direction
-
-
-@hookimpl
-def register_directions(register):
-    register(Direction(name="socratic", pack="socratic-pack",
-                       description="The assistant answers with guiding questions.",
-                       instructions=("SOCRATIC: the assistant answers with guiding questions.",)))
-'''
+PACK = SAMPLES / "direction_pack_example"
 
 
 @pytest.fixture(scope="module")
 def installed_pack(tmp_path_factory) -> Path:
-    """Build and install a tiny third-party pack into its own folder, as pip would for a user."""
+    """Build and install the sample third-party pack into its own folder, as pip would for a user."""
+    import shutil
+
     root = tmp_path_factory.mktemp("pack")
     src = root / "src"
-    (src / "janus_pack_socratic").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(PACK_PYPROJECT)
-    (src / "janus_pack_socratic" / "__init__.py").write_text(PACK_MODULE)
+    shutil.copytree(PACK, src)
     site = root / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(site), str(src)], check=True, capture_output=True)
@@ -102,7 +80,8 @@ def test_third_party_pack_is_listed(installed_pack):
     env = {"PYTHONPATH": str(installed_pack)}
     result = run_janus("directions", env=env)
     assert result.returncode == 0, result.stderr
-    assert "socratic-pack  socratic" in result.stdout
+    assert "socratic  socratic " in result.stdout
+    assert "socratic  socratic-challenge" in result.stdout
     result = run_janus("plugins", env=env)
     assert "socratic  (janus-pack-socratic 0.3.0)" in result.stdout
 
@@ -116,7 +95,7 @@ def test_third_party_direction_is_used(installed_pack, tmp_path):
         assistant_role: COUNSELOR
         output_type: instruct
         seed_directions: [general]
-        derivational_directions: [socratic]
+        derivational_directions: [socratic, socratic-challenge]
         """))
     out = tmp_path / "out.jsonl"
     env = {"PYTHONPATH": os.pathsep.join([str(installed_pack), str(FILLER.parent)])}
@@ -124,6 +103,9 @@ def test_third_party_direction_is_used(installed_pack, tmp_path):
                        "--out", out, "-q", env=env)
     assert result.returncode == 0, result.stderr
     derived = [r for r in read_jsonl(out) if r["parent_id"]]
-    assert len(derived) == 3
-    assert {r["direction"] for r in derived} == {"socratic"}
-    assert all("SOCRATIC: the assistant answers" in r["messages"][0]["content"] for r in derived)
+    assert len(derived) == 6
+    assert {r["direction"] for r in derived} == {"socratic", "socratic-challenge"}
+    guided = [r for r in derived if r["direction"] == "socratic"]
+    # the filler echoes the direction line: the instruction was rendered with the user's role
+    assert all("SOCRATIC: the assistant answers with one or two guiding questions that lead the COUNSELEE"
+               in r["messages"][0]["content"] for r in guided)

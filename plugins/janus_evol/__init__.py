@@ -1,9 +1,13 @@
-"""Direction pack 'janus': the original tool's general, diverse and in-depth directions."""
+"""Direction packs 'janus' (the original tool's general, diverse and in-depth) and
+'evol-instruct' (add-constraints, deepening, concretizing, increase-reasoning, complicate-input,
+in-breadth)."""
 
 from __future__ import annotations
 
 from janus_core import hookimpl
 from janus_core.interfaces import Direction
+
+from .evol_instruct import EVOL_INSTRUCT
 
 JANUS_PACK = (
     Direction(
@@ -41,5 +45,5 @@ JANUS_PACK = (
 
 @hookimpl
 def register_directions(register):
-    for direction in JANUS_PACK:
+    for direction in (*JANUS_PACK, *EVOL_INSTRUCT):
         register(direction)
