@@ -123,7 +123,7 @@ def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, lis
 
     spec = load_spec(path, read_diagram)
     directions = {name: r.obj for name, r in registry.directions.items()}
-    notes = check_plugins(spec, registry.output_types, directions)
+    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
     return spec, plugins, spec.notes + notes
 
 
@@ -238,6 +238,8 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               "(default: setup.yaml s_factor).")
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
               "(default: setup.yaml d_factor).")
+@click.option("--rounds", type=click.IntRange(1, 20), help="Rounds of evolution: after the first, each evolved "
+              "record is evolved once more per round, along a direction drawn by seed (default: setup.yaml rounds, 1).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl. "
               "Its journal (FILE.journal.sqlite) sits beside it; rerunning the same command continues the run.")
 @click.option("--sink", help="Sink that writes --out (default: chosen by the file's suffix, jsonl).")
@@ -261,6 +263,8 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               "dollars are spent (prices from litellm's table).")
 @click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
               "(a quick trial; coverage of the diagram may be partial).")
+@click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
+              "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
 @click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
@@ -268,10 +272,12 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.pass_context
 @reports_errors
 def generate(ctx: click.Context, spec: str, backend: str | None, model: str | None, options: tuple[str, ...],
-             output_type: str | None, s_factor: int | None, d_factor: int | None, out: str | None,
+             output_type: str | None, s_factor: int | None, d_factor: int | None, rounds: int | None,
+             out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
-             max_cost: float | None, max_seeds: int | None, dry_run: bool, quiet: bool, log_json: bool) -> None:
+             max_cost: float | None, max_seeds: int | None, no_filters: bool, dry_run: bool, quiet: bool,
+             log_json: bool) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
     Everything is journaled beside the output: rerunning the same command after a crash or a
@@ -289,6 +295,8 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
         updates["s_factor"] = s_factor
     if d_factor is not None:
         updates["d_factor"] = d_factor
+    if no_filters:
+        updates["filters"] = []
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)
         plugins.registry.get("output_types", loaded.setup.output_type)
@@ -298,7 +306,7 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
                             tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
-                           overwrite=overwrite, seed=seed, temperature=temperature, engine=engine,
+                           overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            dry_run=dry_run, quiet=quiet, log_json=log_json)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)

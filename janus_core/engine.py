@@ -21,13 +21,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .cost import cost_of, price_table
 from .errors import BackendError
-from .generation import Job, ParseFailure, Plan
-from .interfaces import Backend, Completion, CompletionRequest, Sink
+from .generation import Job, ParseFailure, Plan, decode
+from .interfaces import Backend, Completion, CompletionRequest, Filter, Message, Sink
 from .records import Record
 from .store import Journal
 from .throttle import AdaptiveRate, TokenBudget
@@ -110,8 +111,10 @@ def _transient(exc: BaseException) -> bool:
 
 class Engine:
     def __init__(self, plan: Plan, backend: Backend, journal: Journal, sinks: list[Sink],
-                 settings: EngineSettings | None = None, events: Events | None = None):
+                 settings: EngineSettings | None = None, events: Events | None = None,
+                 filters: list[Filter] | None = None):
         self.plan = plan
+        self.filters = list(filters or [])
         self.backend = backend
         self.journal = journal
         self.sinks = sinks
@@ -178,7 +181,9 @@ class Engine:
     async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
         """A completion (and its request key) from the journal's cache, or from the backend with
         transient retries."""
-        key = request_key(self.backend, request, self._schema_json)
+        schema_json = self._schema_json if request.schema is self.plan.schema else \
+            json.dumps(request.schema, sort_keys=True)
+        key = request_key(self.backend, request, schema_json)
         hit = self.journal.cached(key)
         if hit is not None:
             self.stats.cached += 1
@@ -217,6 +222,7 @@ class Engine:
                 record = self.plan.record(job, request, completion.text, model)
                 record.usage = usage
                 self._pending.pop(key, None)
+                await self._screen(record, job.parent)
                 return record
             except ParseFailure as exc:
                 pending = self._pending.pop(key, None)
@@ -227,6 +233,27 @@ class Engine:
                 reasked = True
                 request = (self.plan.more_room(request, completion) if truncated
                            else self.plan.reask(request, completion.text, str(exc)))
+
+    async def ask(self, messages: list[Message], schema: dict[str, Any]) -> Any:
+        """A filter's question to the backend: cached, paced and counted like every request."""
+        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=0.0, seed=0)
+        key, completion = await self.complete(request)
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            self.journal.cache(key, *pending)
+        try:
+            return decode(completion.text)
+        except ParseFailure:
+            return None
+
+    async def _screen(self, record: Record, parent: Record | None) -> None:
+        """Run the filters; raise _Failed('eliminated:NAME') for the first that eliminates."""
+        for f in self.filters:
+            if f.evolution_only and parent is None:
+                continue
+            reason = await f.check(record, parent, self.ask)
+            if reason:
+                raise _Failed(f"eliminated:{f.name}", reason)
 
     # --- the queue -----------------------------------------------------------------------------
 
@@ -239,9 +266,8 @@ class Engine:
                 self.events.on_record(record)
         else:
             self.stats.resumed += 1
-        if job.parent is None:
-            for child in self.plan.derive_jobs(record, job.context):
-                self._derived.put_nowait(child)
+        for child in self.plan.derive_jobs(record, job.context):
+            self._derived.put_nowait(child)
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
         if fresh:
@@ -252,8 +278,12 @@ class Engine:
             self.events.on_failure(job, reason, detail)
         else:
             self.stats.earlier_failures += 1
-        if job.parent is None:
-            self.stats.skipped += self.plan.derivations_per_seed
+        retry = self.plan.retry_job(job) if reason.startswith("eliminated:") else None
+        if retry is not None:
+            self.stats.planned += 1  # the parent returns to the pool: one more request
+            self._derived.put_nowait(retry)
+        else:
+            self.stats.skipped += self.plan.below(job)
 
     async def _handle(self, job: Job) -> None:
         stored = self.journal.record_for(job.key)

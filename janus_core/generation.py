@@ -30,6 +30,12 @@ class Job:
     context: SeedContext
     direction: Direction
     parent: Record | None = None
+    #: 0 for a planned job; n for the n-th evolution of a parent whose earlier child was eliminated
+    attempt: int = 0
+
+    @property
+    def depth(self) -> int:
+        return 0 if self.parent is None else self.parent.depth + 1
 
     @property
     def kind(self) -> str:
@@ -57,11 +63,15 @@ def decode(text: str) -> Any:
 class Plan:
     """Builds requests for jobs and records from replies."""
 
+    #: how often a parent whose evolved child was eliminated is evolved again
+    max_attempts = 2
+
     def __init__(self, spec: Spec, contexts: list[SeedContext], output_type: OutputType,
                  directions: dict[str, Direction], limits: Limits, seed: int = 0,
-                 temperature: float | None = None, max_tokens: int | None = None):
+                 temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None):
         self.spec = spec
         self.setup = spec.setup
+        self.rounds = rounds or self.setup.rounds
         self.contexts = contexts
         self.output_type = output_type
         self.limits = limits
@@ -91,12 +101,35 @@ class Plan:
         return len(self.contexts) * len(self.seed_directions) * self.setup.s_factor
 
     def derive_jobs(self, record: Record, context: SeedContext) -> list[Job]:
-        return [Job(f"derive|{record.id}|{d.name}|{i}", context, d, record)
-                for d in self.derive_directions for i in range(self.setup.d_factor)]
+        """What follows a finished record: a seed's first round (every derivational direction x
+        d_factor), then one evolution per record and round, along a direction drawn by seed."""
+        if record.depth >= self.rounds or not self.derive_directions:
+            return []
+        if record.depth == 0:
+            return [Job(f"derive|{record.id}|{d.name}|{i}", context, d, record)
+                    for d in self.derive_directions for i in range(self.setup.d_factor)]
+        direction = self._pick(f"{self.seed}|evolve|{record.id}")
+        return [Job(f"evolve|{record.id}|{direction.name}", context, direction, record)]
+
+    def retry_job(self, job: Job) -> Job | None:
+        """After an evolved record was eliminated: its parent, evolved again along another direction."""
+        if job.parent is None or job.attempt >= self.max_attempts:
+            return None
+        direction = self._pick(f"{self.seed}|{job.key}|retry", avoid=job.direction.name)
+        return Job(f"{job.key}|retry:{direction.name}", job.context, direction, job.parent, job.attempt + 1)
+
+    def _pick(self, key: str, avoid: str | None = None) -> Direction:
+        choices = [d for d in self.derive_directions if d.name != avoid] or self.derive_directions
+        return choices[random.Random(key).randrange(len(choices))]
 
     @property
     def derivations_per_seed(self) -> int:
-        return len(self.derive_directions) * self.setup.d_factor
+        """Records planned below each seed: the first round, then one more per record per round."""
+        return len(self.derive_directions) * self.setup.d_factor * self.rounds
+
+    def below(self, job: Job) -> int:
+        """Records planned below a job's record (skipped when the job fails for good)."""
+        return self.derivations_per_seed if job.parent is None else self.rounds - job.depth
 
     # --- prompts -------------------------------------------------------------------------------
 

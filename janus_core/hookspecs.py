@@ -74,5 +74,19 @@ def register_diagram_readers(register: Any) -> None:
 
 
 @hookspec
+def register_filters(register: Any) -> None:
+    """Register record filters: ``register(FilterInstance)`` (see ``janus_core.interfaces.Filter``).
+
+    A filter has ``name``, ``description``, ``evolution_only`` (check only records evolved from a
+    parent) and ``default`` (on unless setup.yaml ``filters:`` names others), and implements
+    ``async check(record, parent, ask) -> str | None``: the reason to eliminate the record, or
+    None to keep it. ``ask(messages, schema)`` asks the run's backend (cached, paced and counted
+    like every request) and returns the decoded JSON reply, for filters that need a model's view.
+    An eliminated record goes to the failure ledger as ``eliminated:NAME``; if it was evolved, its
+    parent returns to the pool and is evolved again along another direction.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``janus`` command group: ``cli.add_command(command)``."""

@@ -6,6 +6,7 @@ Kept free of heavy imports so that loading plugins stays fast.
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -119,6 +120,22 @@ class OutputType(Protocol):
     def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
         """The messages of a record derived from ``parent`` whose reply parsed to ``new``."""
         ...
+
+
+#: ``ask(messages, schema)``: a filter's question to the run's backend; returns the decoded JSON reply.
+Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
+
+
+class Filter:
+    """Base class for record filters (see the ``register_filters`` hook)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    evolution_only: ClassVar[bool] = False
+    default: ClassVar[bool] = True
+
+    async def check(self, record: Record, parent: Record | None, ask: Ask) -> str | None:
+        raise NotImplementedError
 
 
 class Sink:

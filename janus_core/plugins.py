@@ -20,7 +20,7 @@ from .errors import PluginError, did_you_mean
 from .interfaces import Registered
 
 ENTRY_POINT_GROUP = "janus"
-KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers")
+KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Registry:
     output_types: dict[str, Registered] = field(default_factory=dict)
     sinks: dict[str, Registered] = field(default_factory=dict)
     diagram_readers: dict[str, Registered] = field(default_factory=dict)
+    filters: dict[str, Registered] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> Any:
         """The object registered under ``name``; PluginError with a did-you-mean if none is."""

@@ -36,6 +36,7 @@ class RunSettings:
     seed: int = 0
     temperature: float | None = None
     engine: EngineSettings = field(default_factory=EngineSettings)
+    rounds: int | None = None
     dry_run: bool = False
     quiet: bool = False
     log_json: bool = False
@@ -73,12 +74,20 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, settings.seed, w.cover)
     limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
-                temperature=settings.temperature)
+                temperature=settings.temperature, rounds=settings.rounds)
+
+
+def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
+    """setup.yaml's ``filters:`` by name, or every filter that is on by default."""
+    table = plugins.registry.filters
+    if spec.setup.filters is None:
+        return [reg.obj for reg in table.values() if getattr(reg.obj, "default", True)]
+    return [plugins.registry.get("filters", name) for name in spec.setup.filters]
 
 
 def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str:
-    """What must match for a rerun to continue a journal (s/d factors may grow a run)."""
-    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor"})
+    """What must match for a rerun to continue a journal (s/d factors and rounds may grow a run)."""
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds"})
     return sha256_of({"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
                       "seed": settings.seed, "temperature": settings.temperature})
 
@@ -145,7 +154,7 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     backend = backend_cls(model=model, options=options)
     journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings), settings.overwrite)
     sink = sink_cls(out, {})
-    engine = Engine(the_plan, backend, journal, [sink], settings.engine)
+    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=choose_filters(plugins, spec))
     resumed = journal.count_records()
     if not settings.log_json:
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "

@@ -347,8 +347,8 @@ def _role_problems(spec: Spec, located: _Located) -> list[Problem]:
     return problems
 
 
-def check_plugins(spec: Spec, output_types: dict, directions: dict) -> list[str]:
-    """Raise SpecError for an unknown output type; return notes (free-text directions)."""
+def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None) -> list[str]:
+    """Raise SpecError for an unknown output type or filter; return notes (free-text directions)."""
     setup = spec.setup
     located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
     if setup.output_type not in output_types:
@@ -357,6 +357,11 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict) -> list[str]
                                 f"unknown output_type '{setup.output_type}'."
                                 f"{did_you_mean(setup.output_type, output_types)}",
                                 f"registered output types: {', '.join(sorted(output_types))}"))
+    for i, name in enumerate(setup.filters or []):
+        if filters is not None and name not in filters:
+            line, col = located.at(("filters", i))
+            raise SpecError(Problem(located.path, line, col, f"unknown filter '{name}'.{did_you_mean(name, filters)}",
+                                    f"registered filters: {', '.join(sorted(filters))}"))
     notes = []
     inline = {d.name for d in setup.directions}
     for key in ("seed_directions", "derivational_directions"):

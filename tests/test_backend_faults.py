@@ -11,7 +11,7 @@ from conftest import SAMPLES, read_jsonl
 from servers import Fault, ProviderServer
 
 SECRET = "test-secret-key-0123456789abcdef"
-GOOD = json.dumps({"instruction": "Do it", "response": "Done"})
+GOOD = json.dumps({"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"})
 
 BACKENDS = {
     # name: (server shape, generate arguments, environment)
@@ -53,7 +53,7 @@ def backend(request):
 def test_plain_success_sends_schema_natively(cli, tmp_path, backend):
     result, server, out, _ = run(cli, tmp_path, backend, [])
     assert result.exit_code == 0, result.output
-    assert [r["messages"][-1]["content"] for r in read_jsonl(out)] == ["Done"]
+    assert [r["messages"][-1]["content"] for r in read_jsonl(out)] == ["Start with one shared hour"]
     body = server.requests[0]
     if BACKENDS[backend][0] == "gemini":
         config = body["generationConfig"]

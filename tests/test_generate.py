@@ -126,7 +126,8 @@ class Slow(Backend):
         await asyncio.sleep(0.2)
         with open(os.environ["CALLS_LOG"], "a") as log:
             log.write(json.dumps([request.seed, request.messages[-1]["content"][-80:]]) + "\\n")
-        return Completion(text=json.dumps({"turns": [{"user": "u", "assistant": "a"}]}), model="slow",
+        turn = {"user": "Can I move my appointment?", "assistant": "Yes, to Friday at nine."}
+        return Completion(text=json.dumps({"turns": [turn]}), model="slow",
                           tokens_in=10, tokens_out=5)
 
 @hookimpl
@@ -140,7 +141,7 @@ def test_killed_runs_resume_without_loss_duplicates_or_paying_twice(tmp_path):
     plugin.write_text(SLOW_BACKEND)
     out, calls = tmp_path / "o.jsonl", tmp_path / "calls.log"
     cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(SAMPLES / "clinic"),
-           "--backend", "slow", "--concurrency", "4", "--max-seeds", "10", "--out", str(out), "-q"]
+           "--backend", "slow", "--concurrency", "4", "--max-seeds", "10", "--out", str(out), "-q", "--no-filters"]
     env = {**os.environ, "CALLS_LOG": str(calls)}
     for kill_after in (3, 9):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

@@ -40,7 +40,9 @@ def test_generate_offline_with_the_embedded_model(tmp_path):
                        env={"HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": ""})
     assert result.returncode == 0, result.stderr
     records = read_jsonl(out)
-    assert len(records) >= 7  # 9 planned; the tiny model may fail one now and then
+    # 9 planned; the tiny model's text is poor, so the elimination filters may drop a few
+    assert len(records) >= 3
+    assert "Traceback" not in result.stderr
     for r in records:
         assert r["messages"] and r["model"] == "SmolLM2-135M-Instruct"
         assert all(key in r for key in PROVENANCE)

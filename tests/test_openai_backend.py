@@ -60,7 +60,8 @@ def test_bad_json_is_retried_then_counted(tmp_path):
         n = next(counter)
         if n % 2 == 0:
             return 200, chat_completion("this is not json at all"), {}
-        return 200, chat_completion(json.dumps({"instruction": "Do it", "response": "Done"})), {}
+        reply = {"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"}
+        return 200, chat_completion(json.dumps(reply)), {}
 
     out = tmp_path / "data.jsonl"
     with OpenAICompatibleServer(flaky) as server:
@@ -71,8 +72,8 @@ def test_bad_json_is_retried_then_counted(tmp_path):
     records = read_jsonl(out)
     assert len(records) == 6  # 3 contexts x 2 seed directions, each needing a second attempt
     assert len(server.requests) == 12
-    assert all(r["messages"] == [{"role": "user", "content": "Do it"},
-                                 {"role": "assistant", "content": "Done"}] for r in records)
+    assert all(r["messages"] == [{"role": "user", "content": "Plan our weekly budget meeting"},
+                                 {"role": "assistant", "content": "Start with one shared hour"}] for r in records)
 
 
 def test_permanent_http_error_is_a_failure_not_a_crash(tmp_path):

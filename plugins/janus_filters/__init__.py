@@ -1,0 +1,127 @@
+"""Built-in elimination filters, run on every new record (the Evol-Instruct elimination rules).
+
+- ``no-change``: an evolved request that says what its parent said (a cheap similarity check
+  decides clear cases; the model judges the rest);
+- ``refusal``: a short, apologetic answer;
+- ``stopwords-only``: a message of nothing but punctuation and stop words;
+- ``leakage``: text that leaks the evolution wording or the diagram's syntax.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from janus_core import hookimpl
+from janus_core.interfaces import Ask, Filter
+
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves ok okay
+yes sure well oh hmm
+""".split())
+REFUSAL = re.compile(r"\b(sorry|apolog\w*|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)|"
+                     r"as an ai\b|i (?:won't|will not) (?:help|be able))", re.I)
+LEAKS = [
+    (re.compile(r"#?\b(given|rewritten|original|created)\s+prompt\b#?", re.I), "evolution wording"),
+    (re.compile(r"\bprompt rewriter\b", re.I), "evolution wording"),
+    (re.compile(r"\berDiagram\b"), "diagram syntax 'erDiagram'"),
+    (re.compile(r"[|}][|o](--|\.\.)[|o][|{]"), "a cardinality marker"),
+    (re.compile(r"%%"), "a %% comment marker"),
+]
+
+
+def _new_messages(record: Any, parent: Any | None) -> list[dict[str, str]]:
+    """The messages this record adds (for a continued conversation, those after its parent's)."""
+    messages = [m for m in record.messages if m["role"] != "system"]
+    if parent is not None and record.messages[: len(parent.messages)] == parent.messages:
+        messages = record.messages[len(parent.messages):]
+    return messages
+
+
+def _last_user(messages: list[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1 likeness of two texts, on their lower-cased words."""
+    return difflib.SequenceMatcher(None, a.lower().split(), b.lower().split(), autojunk=False).ratio()
+
+
+JUDGE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["equal"],
+                "properties": {"equal": {"type": "boolean"}}}
+
+
+class NoChange(Filter):
+    name = "no-change"
+    description = "an evolved request no different from its parent's (similarity check, then the model)"
+    evolution_only = True
+    same_above = 0.9
+    different_below = 0.5
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        new = _last_user(_new_messages(record, parent))
+        old = _last_user([m for m in parent.messages if m["role"] != "system"])
+        score = similarity(new, old)
+        if score >= self.same_above:
+            return f"the evolved request is {score:.0%} the same as its parent's"
+        if score < self.different_below:
+            return None
+        reply = await ask([{"role": "user", "content": (
+            "Here are two requests a user made to an AI assistant.\n"
+            f"First request:\n{old}\n\nSecond request:\n{new}\n\n"
+            "Do they have the same constraints and requirements, and the same depth and breadth of "
+            'inquiry? Answer with JSON only: {"equal": true} or {"equal": false}.')}], JUDGE_SCHEMA)
+        if isinstance(reply, dict) and reply.get("equal") is True:
+            return f"the model judged the evolved request equal to its parent's (similarity {score:.0%})"
+        return None
+
+
+class Refusal(Filter):
+    name = "refusal"
+    description = "a short, apologetic answer (a refusal rather than help)"
+    max_words = 80
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            text = message["content"]
+            if message["role"] == "assistant" and len(text.split()) < self.max_words and REFUSAL.search(text):
+                return f"the answer is a refusal: {text[:80]!r}"
+        return None
+
+
+class StopwordsOnly(Filter):
+    name = "stopwords-only"
+    description = "a message made only of punctuation and stop words"
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            words = re.findall(r"[^\W_]+", message["content"].lower())
+            if not [w for w in words if w not in STOP_WORDS]:
+                shown = message["content"][:60]
+                return f"the {message['role']} message holds only punctuation and stop words: {shown!r}"
+        return None
+
+
+class Leakage(Filter):
+    name = "leakage"
+    description = "text that leaks the evolution wording or the diagram syntax (erDiagram, ||--o{, %%)"
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            for pattern, what in LEAKS:
+                found = pattern.search(message["content"])
+                if found:
+                    return f"the {message['role']} message leaks {what}: {found.group(0)!r}"
+        return None
+
+
+@hookimpl
+def register_filters(register):
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage()):
+        register(f)
