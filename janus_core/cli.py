@@ -329,6 +329,37 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tree", "tree_of", metavar="SEED_ID", help="Print the evolution tree of this seed record.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool) -> None:
+    """Summarise a dataset: records by output type, direction and depth; failures by reason."""
+    from pathlib import Path
+
+    from .stats import evolution_tree, summary
+
+    path = Path(out)
+    if tree_of:
+        from rich.console import Console
+
+        Console(soft_wrap=True).print(evolution_tree(path, tree_of))
+        return
+    counts = summary(path)
+    if as_json:
+        click.echo(json.dumps(counts, indent=2))
+        return
+    click.echo(f"{counts['records']} records ({counts['seeds']} seeds) in {path}")
+    for key in ("by_output_type", "by_direction", "by_depth", "failures"):
+        if counts[key]:
+            title = key.removeprefix("by_").replace("_", " ")
+            click.echo(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts[key].items()))
+    click.echo(f"  tokens in {counts['tokens_in']}, out {counts['tokens_out']}, cost ${counts['cost']:.4f}")
+
+
 @cli.command(name="plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @plugin_option
