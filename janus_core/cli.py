@@ -222,8 +222,15 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
+LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
+
+
 @cli.command()
-@SPEC_ARG
+@click.argument("spec", required=False, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--target-folder", "target_folder", type=click.Path(exists=True, file_okay=False), hidden=True,
+              help="The original tool's name for SPEC.")
+@click.option("--backend-llm", type=click.Choice(sorted(LEGACY_BACKENDS)), hidden=True,
+              help="The original tool's backend flag: gemini or gpt (openai).")
 @click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, "
               "else 'local', the embedded model.")
 @click.option("--model", help="Model name for the backend. Default: setup.yaml model.name, else the "
@@ -256,7 +263,7 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               "--concurrency allows and slows down on 429s.")
 @click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send "
               "(default: setup.yaml model.tokens_per_minute).")
-@click.option("--retries", type=click.IntRange(0), default=4, show_default=True,
+@click.option("--retries", "--retry-num", type=click.IntRange(0), default=4, show_default=True,
               help="Retries of a request after a transient error (429, 5xx, timeout), with exponential backoff.")
 @click.option("--max-requests", type=click.IntRange(1), help="Stop cleanly after paying for this many requests.")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop cleanly once this many "
@@ -271,7 +278,8 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 @plugin_option
 @click.pass_context
 @reports_errors
-def generate(ctx: click.Context, spec: str, backend: str | None, model: str | None, options: tuple[str, ...],
+def generate(ctx: click.Context, spec: str | None, target_folder: str | None, backend_llm: str | None,
+             backend: str | None, model: str | None, options: tuple[str, ...],
              output_type: str | None, s_factor: int | None, d_factor: int | None, rounds: int | None,
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
@@ -287,6 +295,10 @@ def generate(ctx: click.Context, spec: str, backend: str | None, model: str | No
     from .run import RunSettings, run_generation
     from .run import dry_run as plan_only
 
+    spec = spec or target_folder
+    if spec is None:
+        raise click.UsageError("give the spec folder: janus generate SPEC")
+    backend = backend or (LEGACY_BACKENDS[backend_llm] if backend_llm else None)
     loaded, plugins, notes = load_checked_spec(ctx, spec)
     updates: dict[str, Any] = {}
     if output_type:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import Problem, SpecError, did_you_mean, display_path
 from .graph import DEFAULT_STRATEGIES
 from .interfaces import Direction, Limits
+from .legacy import RENAMED, is_legacy, translate
 from .mermaid import Diagram, parse_erdiagram
 from .prompts import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 
@@ -280,8 +281,18 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
         raise SpecError(Problem(shown, 1, 1, f"setup.yaml is {kind}",
                                 "write 'key: value' lines such as 'user_role: COUNSELEE'"))
     problems = list(located.duplicates)
+    data, legacy_notes = located.data, []
+    if is_legacy(data):
+        data, legacy_notes, more = translate(data, shown, lambda key: located.content_start((key,)))
+        problems += more
+        for old, new in (*RENAMED.items(), ("derivational_prompt", "derivational_prompt")):
+            if (old,) in located.values:
+                located.values[(new,)] = located.values[(old,)]
+                located.keys[(new,)] = located.keys[(old,)]
+        if problems:
+            raise SpecError(problems)
     try:
-        setup = Setup.model_validate(located.data)
+        setup = Setup.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems + _problems_from(exc, located)) from None
     problems += _template_problems(setup, located)
@@ -307,7 +318,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
                                     "or an inline er_diagram"))
         diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
 
-    spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram)
+    spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram, notes=legacy_notes)
     problems = _role_problems(spec, located)
     if problems:
         raise SpecError(problems)
