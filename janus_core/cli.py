@@ -245,6 +245,10 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
               "(default: setup.yaml s_factor).")
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
               "(default: setup.yaml d_factor).")
+@click.option("--input", "input_path", type=click.Path(exists=True), help="Conversations to grow with --type "
+              "follow-up: JSONL in messages format (Janus output too), ShareGPT, or a saved Hugging Face dataset.")
+@click.option("--turns", type=click.IntRange(2, 50), default=4, show_default=True,
+              help="With --type follow-up: grow each conversation until it has this many user turns.")
 @click.option("--rounds", type=click.IntRange(1, 20), help="Rounds of evolution: after the first, each evolved "
               "record is evolved once more per round, along a direction drawn by seed (default: setup.yaml rounds, 1).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl. "
@@ -280,7 +284,8 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
 @reports_errors
 def generate(ctx: click.Context, spec: str | None, target_folder: str | None, backend_llm: str | None,
              backend: str | None, model: str | None, options: tuple[str, ...],
-             output_type: str | None, s_factor: int | None, d_factor: int | None, rounds: int | None,
+             output_type: str | None, s_factor: int | None, d_factor: int | None, input_path: str | None,
+             turns: int, rounds: int | None,
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
@@ -319,6 +324,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
+                           input=input_path, turns=turns,
                            dry_run=dry_run, quiet=quiet, log_json=log_json)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)

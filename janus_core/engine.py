@@ -14,9 +14,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import itertools
 import json
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -85,6 +87,9 @@ class Events:
 
     on_record: Callable[[Record], None] = lambda record: None
     on_failure: Callable[[Job, str, str], None] = lambda job, reason, detail: None
+
+
+_USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
 
 
 class _Failed(Exception):
@@ -220,8 +225,17 @@ class Engine:
             usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
             try:
                 record = self.plan.record(job, request, completion.text, model)
-                record.usage = usage
                 self._pending.pop(key, None)
+                finish = getattr(self.plan.output_type, "finish", None)
+                if finish is not None:
+                    token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
+                    try:
+                        record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
+                    except (ValueError, TypeError) as exc:
+                        raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
+                    finally:
+                        _USAGE.reset(token)
+                record.usage = usage
                 await self._screen(record, job.parent)
                 return record
             except ParseFailure as exc:
@@ -234,13 +248,21 @@ class Engine:
                 request = (self.plan.more_room(request, completion) if truncated
                            else self.plan.reask(request, completion.text, str(exc)))
 
-    async def ask(self, messages: list[Message], schema: dict[str, Any]) -> Any:
-        """A filter's question to the backend: cached, paced and counted like every request."""
-        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=0.0, seed=0)
+    async def ask(self, messages: list[Message], schema: dict[str, Any], temperature: float = 0.0,
+                  seed: int = 0) -> Any:
+        """A filter's or output type's extra request: cached, paced and counted like every request."""
+        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=temperature,
+                                    seed=seed)
         key, completion = await self.complete(request)
         pending = self._pending.pop(key, None)
         if pending is not None:
             self.journal.cache(key, *pending)
+        usage = _USAGE.get()
+        if usage is not None:
+            model = completion.model or self.backend.model
+            usage["tokens_in"] += completion.tokens_in
+            usage["tokens_out"] += completion.tokens_out
+            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
         try:
             return decode(completion.text)
         except ParseFailure:
@@ -286,6 +308,10 @@ class Engine:
             self.stats.skipped += self.plan.below(job)
 
     async def _handle(self, job: Job) -> None:
+        if job.given is not None:  # a record from --input: only what grows from it is new
+            for child in self.plan.derive_jobs(job.given, job.context):
+                self._derived.put_nowait(child)
+            return
         stored = self.journal.record_for(job.key)
         if stored is not None:
             self._finish(job, stored, fresh=False)
@@ -351,7 +377,7 @@ class Engine:
         price_table()  # load litellm's price file now, not inside the first request
         started, cpu = time.perf_counter(), time.process_time()
         self._seeds = self.seed_jobs()
-        self.stats.planned = self.seed_count() * (1 + self.plan.derivations_per_seed)
+        self.stats.planned = self.plan.planned(self.seed_count())
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         try:
             await self._done.wait()

@@ -32,6 +32,8 @@ class Job:
     parent: Record | None = None
     #: 0 for a planned job; n for the n-th evolution of a parent whose earlier child was eliminated
     attempt: int = 0
+    #: a record given from outside (--input), not generated: its job only starts what follows it
+    given: Record | None = None
 
     @property
     def depth(self) -> int:
@@ -68,10 +70,15 @@ class Plan:
 
     def __init__(self, spec: Spec, contexts: list[SeedContext], output_type: OutputType,
                  directions: dict[str, Direction], limits: Limits, seed: int = 0,
-                 temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None):
+                 temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None,
+                 given: list[Record] | None = None, turns: int = 4):
         self.spec = spec
         self.setup = spec.setup
         self.rounds = rounds or self.setup.rounds
+        #: output types that grow conversations (follow-up) go on until this many user turns
+        self.grows = bool(getattr(output_type, "grows", False))
+        self.turns = turns
+        self.given = list(given or [])
         self.contexts = contexts
         self.output_type = output_type
         self.limits = limits
@@ -81,6 +88,8 @@ class Plan:
         directions = {**directions, **{d.name: d.to_direction() for d in self.setup.directions}}
         self.seed_directions = [self._direction(d, directions) for d in self.setup.seed_directions]
         self.derive_directions = [self._direction(d, directions) for d in self.setup.derivational_directions]
+        if self.grows:
+            self.derive_directions = [output_type.grow_direction]
         self.schema = output_type.schema(limits)
 
     @staticmethod
@@ -91,6 +100,11 @@ class Plan:
 
     def seed_jobs(self) -> Iterator[Job]:
         """Seed jobs in plan order, made as they are taken (a plan may hold millions)."""
+        if self.given:
+            context = SeedContext("input", "input", (), (), "")
+            for record in self.given:
+                yield Job(f"given|{record.id}", context, self.derive_directions[0], given=record)
+            return
         for ctx in self.contexts:
             for d in self.seed_directions:
                 for i in range(self.setup.s_factor):
@@ -98,11 +112,20 @@ class Plan:
 
     @property
     def seed_count(self) -> int:
+        if self.given:
+            return len(self.given)
         return len(self.contexts) * len(self.seed_directions) * self.setup.s_factor
+
+    def _user_turns(self, record: Record) -> int:
+        return sum(1 for m in record.messages if m["role"] == "user")
 
     def derive_jobs(self, record: Record, context: SeedContext) -> list[Job]:
         """What follows a finished record: a seed's first round (every derivational direction x
         d_factor), then one evolution per record and round, along a direction drawn by seed."""
+        if self.grows:
+            if self._user_turns(record) >= self.turns:
+                return []
+            return [Job(f"grow|{record.id}", context, self.derive_directions[0], record)]
         if record.depth >= self.rounds or not self.derive_directions:
             return []
         if record.depth == 0:
@@ -125,16 +148,35 @@ class Plan:
     @property
     def derivations_per_seed(self) -> int:
         """Records planned below each seed: the first round, then one more per record per round."""
+        if self.grows:
+            return max(0, self.turns - 1)
         return len(self.derive_directions) * self.setup.d_factor * self.rounds
+
+    def planned(self, seeds: int) -> int:
+        """Records a run of ``seeds`` seed jobs plans (given records are not new ones)."""
+        if self.given:
+            return sum(max(0, self.turns - self._user_turns(r)) for r in self.given[:seeds])
+        return seeds * (1 + self.derivations_per_seed)
 
     def below(self, job: Job) -> int:
         """Records planned below a job's record (skipped when the job fails for good)."""
+        if self.grows:
+            start = self._user_turns(job.parent) + 1 if job.parent is not None else 1
+            return max(0, self.turns - start)
         return self.derivations_per_seed if job.parent is None else self.rounds - job.depth
 
     # --- prompts -------------------------------------------------------------------------------
 
     def _rng(self, job: Job, attempt: int) -> random.Random:
         return random.Random(f"{self.seed}|{job.key}|{attempt}")
+
+    def sample(self, job: Job) -> dict[str, Any] | None:
+        """What the output type draws for this job (the same every time for the same job)."""
+        sample = getattr(self.output_type, "sample", None)
+        if sample is None:
+            return None
+        parent_meta = job.parent.meta if job.parent is not None else None
+        return sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
 
     def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
         s = self.setup
@@ -145,6 +187,9 @@ class Plan:
                   "previous": ""}
         instruction = job.direction.instruction(rng)
         values["direction"] = render(instruction, **values) if "{" in instruction else instruction
+        drawn = self.sample(job)
+        if drawn and drawn.get("system"):
+            values["output_format"] += ("\n\nThe assistant follows this system message:\n" + drawn["system"])
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)
@@ -195,11 +240,16 @@ class Plan:
         except (ValueError, TypeError) as exc:
             raise ParseFailure(str(exc)) from None
         parent = job.parent
-        messages = (self.system_messages + new if parent is None
-                    else self.output_type.derive(parent.messages, new))
+        drawn = self.sample(job) or {}
+        if parent is not None:
+            messages = self.output_type.derive(parent.messages, new)
+        elif drawn.get("system"):
+            messages = [{"role": "system", "content": drawn["system"]}, *new]
+        else:
+            messages = self.system_messages + new
         rid = record_id(job.key)
         return Record(messages=messages, id=rid, seed_id=parent.seed_id if parent else rid,
                       parent_id=parent.id if parent else None, direction=job.direction.name,
                       walk=job.context.provenance(), model=model,
                       prompt_sha256=sha256_of(request.messages), output_type=self.output_type.name,
-                      depth=parent.depth + 1 if parent else 0)
+                      depth=parent.depth + 1 if parent else 0, meta=dict(drawn.get("meta") or {}))

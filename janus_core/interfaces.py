@@ -121,6 +121,14 @@ class OutputType(Protocol):
         """The messages of a record derived from ``parent`` whose reply parsed to ``new``."""
         ...
 
+    # Optional, looked up with getattr:
+    #   sample(rng, parent_meta) -> {"system": str, "meta": dict} | None
+    #       something drawn per job (a preference set): "system" is shown to the model and starts
+    #       the record's messages; "meta" is kept in the record.
+    #   async finish(record, ask, rng) -> Record
+    #       more requests after the first reply (more answers, a judge); ``ask(messages, schema,
+    #       temperature=...)`` goes through the engine like every request.
+
 
 #: ``ask(messages, schema)``: a filter's question to the run's backend; returns the decoded JSON reply.
 Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]

@@ -45,6 +45,8 @@ class Record:
     depth: int = 0
     #: Tokens and dollars spent on the request(s) that produced this record.
     usage: dict[str, Any] = field(default_factory=dict)
+    #: What the output type adds: a preference set, rated answers, the source of a grown conversation.
+    meta: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
     _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -53,7 +55,7 @@ class Record:
         return {"messages": self.messages, "id": self.id, "seed_id": self.seed_id, "parent_id": self.parent_id,
                 "direction": self.direction, "walk": self.walk, "model": self.model,
                 "prompt_sha256": self.prompt_sha256, "output_type": self.output_type, "depth": self.depth,
-                "usage": self.usage, "created_at": self.created_at}
+                "usage": self.usage, "meta": self.meta, "created_at": self.created_at}
 
     def to_json(self) -> str:
         """The record as one line of JSON, encoded once and shared by the journal and the sinks."""

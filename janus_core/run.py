@@ -37,6 +37,8 @@ class RunSettings:
     temperature: float | None = None
     engine: EngineSettings = field(default_factory=EngineSettings)
     rounds: int | None = None
+    input: str | None = None
+    turns: int = 4
     dry_run: bool = False
     quiet: bool = False
     log_json: bool = False
@@ -73,8 +75,16 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
     w = spec.setup.walk
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, settings.seed, w.cover)
     limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
+    given = None
+    if settings.input:
+        if not getattr(output_type, "grows", False):
+            raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
+                             f"'{output_type.name}'")
+        from .inputs import load_conversations
+
+        given = load_conversations(settings.input)
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
-                temperature=settings.temperature, rounds=settings.rounds)
+                temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns)
 
 
 def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
@@ -89,7 +99,7 @@ def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> 
     """What must match for a rerun to continue a journal (s/d factors and rounds may grow a run)."""
     setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds"})
     return sha256_of({"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
-                      "seed": settings.seed, "temperature": settings.temperature})
+                      "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
 
 
 def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
@@ -118,10 +128,10 @@ def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, An
     backend_cls, model, _options = backend_choice(plugins, spec, settings)
     model = model or backend_cls.default_model
     the_plan = make_plan(spec, plugins, settings, backend_cls)
-    seeds = list(the_plan.seed_jobs())
+    seeds = [job for job in the_plan.seed_jobs() if job.given is None]
     if settings.engine.max_seeds:
         seeds = seeds[: settings.engine.max_seeds]
-    derivations = len(seeds) * the_plan.derivations_per_seed
+    derivations = the_plan.planned(settings.engine.max_seeds or the_plan.seed_count) - len(seeds)
     seed_in = sum(len(the_plan.request(job).messages[0]["content"]) for job in seeds) / 4
     reply = (max_json_chars(the_plan.schema) or 4000) / 2 / 4  # half the largest reply, 4 chars a token
     derive_in = derivations * (seed_in / max(len(seeds), 1) + reply)

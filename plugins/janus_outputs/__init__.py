@@ -21,7 +21,7 @@ def _text(limits: Limits) -> dict[str, Any]:
 def _models() -> dict[str, Any]:
     from typing import Annotated
 
-    from pydantic import BaseModel, StringConstraints
+    from pydantic import BaseModel, Field, StringConstraints
 
     Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -36,7 +36,18 @@ def _models() -> dict[str, Any]:
     class ConversationReply(BaseModel):
         turns: list[Turn]
 
-    return {"instruct": InstructReply, "conversation": ConversationReply}
+    class Answer(BaseModel):
+        response: Text
+
+    class Rating(BaseModel):
+        score: Annotated[int, Field(ge=1, le=5)]
+        rationale: Text
+
+    class Ratings(BaseModel):
+        ratings: list[Rating]
+
+    return {"instruct": InstructReply, "conversation": ConversationReply, "turn": Turn, "answer": Answer,
+            "ratings": Ratings}
 
 
 def validate(kind: str, data: Any) -> Any:
@@ -108,5 +119,11 @@ class Conversation:
 
 @hookimpl
 def register_output_types(register):
+    from .follow_up import FollowUp
+    from .preferences import Preference, SystemMessage
+
     register(Instruct())
     register(Conversation())
+    register(FollowUp())
+    register(SystemMessage())
+    register(Preference())

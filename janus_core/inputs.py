@@ -1,0 +1,83 @@
+"""Conversations from outside, for output types that grow them (follow-up).
+
+Reads JSONL in OpenAI ``messages`` format (Janus output included), ShareGPT
+(``conversations`` of ``from``/``value``) or the original tool's schema (``conversations`` of
+``user``/``assistant`` pairs), or a Hugging Face dataset saved with ``save_to_disk``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import JanusError
+from .records import Record, record_id, sha256_of
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "system": "system", "model": "assistant"}
+
+
+def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+    """OpenAI-style messages from one row in any of the supported shapes; ValueError if none fits."""
+    if isinstance(row.get("messages"), list):
+        messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in row["messages"]]
+    elif isinstance(row.get("conversations"), list) and row["conversations"]:
+        first = row["conversations"][0]
+        if "from" in first:
+            messages = [{"role": SHAREGPT_ROLES[str(t["from"]).lower()], "content": str(t["value"])}
+                        for t in row["conversations"]]
+        else:
+            messages = []
+            for pair in row["conversations"]:
+                messages += [{"role": "user", "content": str(pair["user"])},
+                             {"role": "assistant", "content": str(pair["assistant"])}]
+    else:
+        raise ValueError("no 'messages' or 'conversations' list")
+    if not any(m["role"] == "user" for m in messages) or messages[-1]["role"] != "assistant":
+        raise ValueError("a conversation needs a user turn and must end with the assistant")
+    return messages
+
+
+def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    if path.is_dir():
+        try:
+            from datasets import load_from_disk
+        except ImportError as exc:
+            raise JanusError(f"{path} is a folder: reading a saved Hugging Face dataset needs "
+                             "pip install 'janus-data[hub]'") from exc
+        dataset = load_from_disk(str(path))
+        if hasattr(dataset, "keys"):  # a DatasetDict: use its 'train' split or its first
+            dataset = dataset["train"] if "train" in dataset else dataset[next(iter(dataset.keys()))]
+        return [(f"{path}#{i}", dict(row)) for i, row in enumerate(dataset)]
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"{path}:{n}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise JanusError(f"{path}:{n}:{exc.colno}: not JSON ({exc.msg})") from None
+    return rows
+
+
+def load_conversations(path: str | Path) -> list[Record]:
+    """Records (depth 0) for every conversation in the input; errors name the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise JanusError(f"--input {path}: no such file or folder")
+    records = []
+    for where, row in _rows(path):
+        try:
+            messages = to_messages(row)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise JanusError(f"{where}: not a conversation: {exc}") from None
+        rid = record_id(f"input|{sha256_of(messages)}")
+        records.append(Record(messages=messages, id=rid, seed_id=rid, parent_id=None, direction="input",
+                              walk={"id": f"input:{where}", "strategy": "input", "entities": [], "relationships": []},
+                              model=str(row.get("model", "input")), prompt_sha256="", output_type="input",
+                              meta={"source": where}))
+    if not records:
+        raise JanusError(f"--input {path}: no conversations in it")
+    return records
