@@ -46,3 +46,18 @@ def test_generate_offline_with_the_embedded_model(tmp_path):
     for r in records:
         assert r["messages"] and r["model"] == "SmolLM2-135M-Instruct"
         assert all(key in r for key in PROVENANCE)
+
+
+@pytest.mark.parametrize("output_type", ["instruct", "conversation", "follow-up", "system-message", "preference"])
+def test_each_output_type_runs_offline(tmp_path, output_type):
+    out = tmp_path / f"{output_type}.jsonl"
+    result = run_janus("generate", SAMPLES / "marriage_counsel", "--type", output_type, "--max-seeds", "1",
+                       "--d-factor", "1", "--turns", "2", "--no-filters", "--out", out, "--option", "threads=2",
+                       env={"HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": ""})
+    assert result.returncode == 0, result.stderr
+    records = read_jsonl(out)
+    assert records and all(r["output_type"] == output_type and r["messages"] for r in records)
+    if output_type == "preference":
+        assert all(len(r["meta"]["responses"]) == 2 and len(r["meta"]["scores"]) == 2 for r in records)
+    if output_type == "system-message":
+        assert all(r["messages"][0]["role"] == "system" for r in records)

@@ -67,3 +67,40 @@ def test_decode_mends_and_refuses():
     assert decode('Here it is:\n```json\n{"a": 1,}\n```') == {"a": 1}
     with pytest.raises(ParseFailure):
         decode("no json here at all")
+
+
+def test_follow_up_parser():
+    from janus_outputs.follow_up import FollowUp
+
+    assert FollowUp().parse({"user": "Why?", "assistant": "Because."}) == [
+        {"role": "user", "content": "Why?"}, {"role": "assistant", "content": "Because."}]
+    with pytest.raises(ValueError, match="assistant: Field required"):
+        FollowUp().parse({"user": "Why?"})
+    with pytest.raises(ValueError, match="valid dictionary"):
+        FollowUp().parse({"turns": []}["turns"])
+
+
+def test_preference_judge_reply_parser():
+    from janus_outputs import validate
+
+    ratings = validate("ratings", {"ratings": [{"score": 4, "rationale": "good"}, {"score": 2, "rationale": "thin"}]})
+    assert [r.score for r in ratings.ratings] == [4, 2]
+    for bad, words in [({"ratings": [{"score": 7, "rationale": "x"}]}, "less than or equal to 5"),
+                       ({"ratings": [{"score": 3}]}, "rationale: Field required"),
+                       ({"scores": [1, 2]}, "ratings: Field required")]:
+        with pytest.raises(ValueError, match=words):
+            validate("ratings", bad)
+
+
+def test_system_message_draws_one_preference_per_dimension():
+    import random
+
+    from janus_outputs.preferences import PREFERENCES, SystemMessage
+
+    drawn = SystemMessage().sample(random.Random(3), None)
+    prefs = drawn["meta"]["preference_set"]
+    assert [p["dimension"] for p in prefs] == list(PREFERENCES)
+    for p in prefs:
+        assert p["preference"] in PREFERENCES[p["dimension"]][p["subdimension"]]
+    again = SystemMessage().sample(random.Random(99), drawn["meta"])
+    assert again["meta"]["preference_set"] == prefs  # evolutions keep their parent's set
