@@ -64,6 +64,18 @@ class Backend:
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         self.model = model or self.default_model
         self.options = dict(options or {})
+        #: the API key, kept out of every message by ``redact``
+        self.secret: str | None = None
+        unknown = set(self.options) - set(self.option_help)
+        if unknown:
+            from .errors import BackendError
+
+            known = ", ".join(self.option_help) or "none"
+            raise BackendError(f"{self.name} backend: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key masked, for error messages."""
+        return text.replace(self.secret, "***") if self.secret and len(self.secret) > 4 else text
 
     async def start(self) -> None:
         """Open connections or load models before the first request (optional)."""

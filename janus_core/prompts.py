@@ -18,14 +18,16 @@ PLACEHOLDERS = {
     "entities": "names of the entities in the walked context (a list)",
 }
 
-SEED_PROMPT = """\
+_INTRO = """\
 You write realistic training data for an AI assistant.
 The assistant plays the {{ assistant_role }}; the user plays the {{ user_role }}.
 {% if description %}About the situation: {{ description }}
 {% endif %}
 The situation is described by this entity-relationship diagram (Mermaid):
 {{ diagram }}
+"""
 
+SEED_PROMPT = _INTRO + """
 Focus on this part of it:
 {{ context }}
 
@@ -33,14 +35,7 @@ Direction: {{ direction }}
 
 {{ output_format }}"""
 
-DERIVATIONAL_PROMPT = """\
-You write realistic training data for an AI assistant.
-The assistant plays the {{ assistant_role }}; the user plays the {{ user_role }}.
-{% if description %}About the situation: {{ description }}
-{% endif %}
-The situation is described by this entity-relationship diagram (Mermaid):
-{{ diagram }}
-
+DERIVATIONAL_PROMPT = _INTRO + """
 Here is an existing example:
 {{ previous }}
 

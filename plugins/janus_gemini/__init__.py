@@ -56,18 +56,12 @@ class GeminiBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        unknown = set(self.options) - set(self.option_help)
-        if unknown:
-            raise BackendError(f"gemini backend: unknown option(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(self.option_help)}")
-        self._key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
-        if not self._key:
+        self.secret = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        if not self.secret:
             raise BackendError("gemini backend: set the environment variable GEMINI_API_KEY (or GOOGLE_API_KEY)")
         self.safety = safety_settings(self.options.get("safety"))
         self._client: Any = None
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
     def client(self) -> Any:
         if self._client is None:
@@ -80,7 +74,7 @@ class GeminiBackend(Backend):
                                      api_version=self.options.get("api_version", "v1beta"),
                                      timeout=int(float(self.options.get("timeout", 120)) * 1000),
                                      retry_options=types.HttpRetryOptions(attempts=1))
-            self._client = genai.Client(api_key=self._key, http_options=http)
+            self._client = genai.Client(api_key=self.secret, http_options=http)
         return self._client
 
     async def complete(self, request: CompletionRequest) -> Completion:
@@ -106,13 +100,13 @@ class GeminiBackend(Backend):
                                                                     config=config)
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
-            raise BackendError(self._redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
+            raise BackendError(self.redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
                                retry_after=retry_after_seconds(headers), **classify_status(exc.code or 500)) from None
         except Exception as exc:  # connection errors and timeouts from the SDK's transport
             if type(exc).__name__ in ("ConnectError", "ReadTimeout", "ConnectTimeout", "ClientConnectorError",
                                       "ServerDisconnectedError", "TimeoutError", "RemoteProtocolError",
                                       "ReadError", "ClientOSError"):
-                raise BackendError(self._redact(f"gemini backend: {type(exc).__name__}: {exc}"),
+                raise BackendError(self.redact(f"gemini backend: {type(exc).__name__}: {exc}"),
                                    transient=True) from None
             raise
         return self._completion(reply)

@@ -29,18 +29,12 @@ class LiteLLMBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        unknown = set(self.options) - set(self.option_help)
-        if unknown:
-            raise BackendError(f"litellm backend: unknown option(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(self.option_help)}")
         key_env = self.options.get("api_key_env")
-        self._key = os.environ.get(key_env) if key_env else None
-        if key_env and not self._key:
+        self.secret = os.environ.get(key_env) if key_env else None
+        if key_env and not self.secret:
             raise BackendError(f"litellm backend: the environment variable {key_env} is not set")
         self.structured = self.options.get("structured", "json_schema")
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key and len(self._key) > 8 else text
 
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
@@ -52,8 +46,8 @@ class LiteLLMBackend(Backend):
                                   "timeout": float(self.options.get("timeout", 120))}
         if self.options.get("api_base"):
             kwargs["api_base"] = self.options["api_base"]
-        if self._key:
-            kwargs["api_key"] = self._key
+        if self.secret:
+            kwargs["api_key"] = self.secret
         if request.max_tokens:
             kwargs["max_tokens"] = request.max_tokens
         if request.seed is not None:
@@ -66,17 +60,17 @@ class LiteLLMBackend(Backend):
         try:
             reply = await litellm.acompletion(**kwargs)
         except litellm.exceptions.ContentPolicyViolationError as exc:
-            raise BackendError(self._redact(f"litellm backend: the model refused: {exc}"), refusal=True) from None
+            raise BackendError(self.redact(f"litellm backend: the model refused: {exc}"), refusal=True) from None
         except litellm.exceptions.APIConnectionError as exc:
-            raise BackendError(self._redact(f"litellm backend: cannot connect: {exc}"), transient=True) from None
+            raise BackendError(self.redact(f"litellm backend: cannot connect: {exc}"), transient=True) from None
         except litellm.exceptions.Timeout as exc:
-            raise BackendError(self._redact(f"litellm backend: timed out: {exc}"), transient=True) from None
+            raise BackendError(self.redact(f"litellm backend: timed out: {exc}"), transient=True) from None
         except Exception as exc:
             status = getattr(exc, "status_code", None)
             if not isinstance(status, int):
                 raise
             response = getattr(exc, "response", None)
-            raise BackendError(self._redact(f"litellm backend: HTTP {status}: {exc}"),
+            raise BackendError(self.redact(f"litellm backend: HTTP {status}: {exc}"),
                                retry_after=retry_after_seconds(getattr(response, "headers", None)),
                                **classify_status(status)) from None
         choice = reply.choices[0]

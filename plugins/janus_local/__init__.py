@@ -45,10 +45,6 @@ class LocalBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        unknown = set(self.options) - set(self.option_help)
-        if unknown:
-            raise BackendError(f"local backend: unknown option(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(self.option_help)}")
         self.model_path = Path(self.options.get("model_path") or bundled_model_path())
         if self.options.get("model_path"):
             self.model = self.model_path.stem

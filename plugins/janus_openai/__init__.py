@@ -36,18 +36,14 @@ class OpenAIBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        unknown = set(self.options) - set(self.option_help)
-        if unknown:
-            raise BackendError(f"openai backend: unknown option(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(self.option_help)}")
         self.base_url = self.options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
         key_env = self.options.get("api_key_env", "OPENAI_API_KEY")
-        self._key = os.environ.get(key_env)
-        if not self._key:
+        self.secret = os.environ.get(key_env)
+        if not self.secret:
             if not self.base_url:
                 raise BackendError(f"openai backend: set the environment variable {key_env} to your API key "
                                    "(or give base_url for a local server that needs none)")
-            self._key = "not-needed"
+            self.secret = "not-needed"
         self.structured = self.options.get("structured", "json_schema")
         if self.structured not in ("json_schema", "json_object", "none"):
             raise BackendError("openai backend: structured must be json_schema, json_object or none")
@@ -58,8 +54,6 @@ class OpenAIBackend(Backend):
         self._client: Any = None
         self._session: Any = None
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key and len(self._key) > 8 else text
 
     def client(self) -> Any:
         if self._client is None:
@@ -67,7 +61,7 @@ class OpenAIBackend(Backend):
 
             extra = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout)} \
                 if self.transport == "sdk" else {}
-            self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout,
+            self._client = openai.AsyncOpenAI(api_key=self.secret, base_url=self.base_url, timeout=self.timeout,
                                               max_retries=int(self.options.get("max_retries", 0)), **extra)
         return self._client
 
@@ -98,12 +92,12 @@ class OpenAIBackend(Backend):
             # and response models of chat.completions.create
             reply = await self.client().post("/chat/completions", body=kwargs, cast_to=object)
         except openai.APIStatusError as exc:
-            raise BackendError(self._redact(f"openai backend: HTTP {exc.status_code}: {exc.message}"),
+            raise BackendError(self.redact(f"openai backend: HTTP {exc.status_code}: {exc.message}"),
                                retry_after=retry_after_seconds(exc.response.headers),
                                **classify_status(exc.status_code)) from None
         except openai.APIConnectionError as exc:  # timeouts too
             where = self.base_url or "the OpenAI API"
-            raise BackendError(self._redact(f"openai backend: cannot reach {where}: {exc}"), transient=True) from None
+            raise BackendError(self.redact(f"openai backend: cannot reach {where}: {exc}"), transient=True) from None
         return self._completion(reply)
 
     async def start(self) -> None:
@@ -111,7 +105,7 @@ class OpenAIBackend(Backend):
             import aiohttp
 
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Authorization": f"Bearer {self._key}"},
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Authorization": f"Bearer {self.secret}"},
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
         else:
             self.client()
@@ -127,12 +121,12 @@ class OpenAIBackend(Backend):
                     as response:
                 data = await response.read()
                 if response.status >= 400:
-                    raise BackendError(self._redact(f"openai backend: HTTP {response.status}: {_message(data)}"),
+                    raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {_message(data)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
         except (TimeoutError, aiohttp.ClientError) as exc:
             where = self.base_url or "the OpenAI API"
-            raise BackendError(self._redact(f"openai backend: cannot reach {where}: {type(exc).__name__} {exc}"),
+            raise BackendError(self.redact(f"openai backend: cannot reach {where}: {type(exc).__name__} {exc}"),
                                transient=True) from None
         try:
             return json.loads(data)
