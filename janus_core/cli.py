@@ -378,6 +378,39 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool) -> N
     click.echo(f"  tokens in {counts['tokens_in']}, out {counts['tokens_out']}, cost ${counts['cost']:.4f}")
 
 
+@cli.command(name="export")
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, or a folder for hf-disk.")
+@click.option("--format", "fmt", default="messages", show_default=True,
+              help="Row format: janus (whole record), messages (OpenAI/TRL), sharegpt, alpaca, janus-legacy, "
+              "dpo (prompt/chosen/rejected, from preference records).")
+@click.option("--sink", help="Sink: jsonl, parquet, hf-disk or a plugin's (default: by --to's suffix; "
+              "a path without suffix means hf-disk).")
+@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of seeds (with all their evolutions) that go to an eval split beside the train split.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | None, eval_fraction: float,
+                   seed: int, overwrite: bool) -> None:
+    """Write a dataset in another format or store, optionally split into train and eval by seed."""
+    from pathlib import Path
+
+    from .export import export
+    from .run import choose_sink
+
+    plugins = get_plugins(ctx)
+    target = Path(to)
+    sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
+    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite)
+    for name, c in counts.items():
+        label = "" if name == "all" else f"{name}: "
+        skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
+        click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
+
+
 @cli.command(name="plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @plugin_option

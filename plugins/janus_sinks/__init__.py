@@ -1,14 +1,55 @@
-"""Built-in sinks: JSONL, written and flushed as records finish."""
+"""Built-in sinks: JSONL (as records finish), Parquet, and a Hugging Face dataset on disk.
+
+Every sink takes the ``format`` option (see ``formats.FORMATS``): janus (default: the whole
+record), messages, sharegpt, alpaca, janus-legacy or dpo. Records a format cannot express
+(dpo needs rated answers) are counted in ``skipped``.
+"""
 
 from __future__ import annotations
 
-from typing import IO
+import json
+from typing import IO, Any
 
 from janus_core import hookimpl
+from janus_core.errors import JanusError
 from janus_core.interfaces import Sink
 
+from .formats import FORMATS
 
-class JsonlSink(Sink):
+
+class FormattedSink(Sink):
+    """Turns records into rows of the chosen format; subclasses store the rows."""
+
+    #: columnar stores keep nested provenance (walk, usage, meta) as JSON text: its keys vary
+    json_columns = False
+
+    def __init__(self, path, options=None):
+        super().__init__(path, options)
+        name = self.options.get("format", "janus")
+        if name not in FORMATS:
+            raise JanusError(f"unknown format '{name}'; formats: {', '.join(FORMATS)}")
+        self.format_name = name
+        self.to_row = FORMATS[name]
+        self.written = 0
+        self.skipped = 0
+
+    def rows(self, records) -> list[dict[str, Any]]:
+        out = []
+        for record in records:
+            data = record if isinstance(record, dict) else record.to_dict()
+            row = self.to_row(data)
+            if row is None:
+                self.skipped += 1
+                continue
+            if self.json_columns:
+                row = {k: json.dumps(v, ensure_ascii=False) if k in ("walk", "usage", "meta") else v
+                       for k, v in row.items()}
+            out.append(row)
+        self.written += len(out)
+        return out
+
+
+class JsonlSink(FormattedSink):
     """One JSON object per line, flushed as records finish.
 
     Durability is the journal's job (every record is committed there first and the file is
@@ -16,7 +57,7 @@ class JsonlSink(Sink):
     """
 
     name = "jsonl"
-    description = "JSON Lines: one record per line (messages plus provenance)"
+    description = "JSON Lines: one row per line"
     suffixes = (".jsonl", ".json")
 
     def open(self) -> None:
@@ -24,14 +65,70 @@ class JsonlSink(Sink):
         self._file: IO[str] = self.path.open("a", encoding="utf-8")
 
     def write(self, records) -> None:
-        for record in records:
-            self._file.write(record.to_json() + "\n")
+        if self.format_name == "janus":  # the hot path during generation: reuse each record's JSON
+            for record in records:
+                self._file.write(record.to_json() + "\n")
+            self.written += len(records)
+        else:
+            for row in self.rows(records):
+                self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._file.flush()
 
     def close(self) -> None:
         self._file.close()
 
 
+class ParquetSink(FormattedSink):
+    """Apache Parquet through pyarrow, written when the sink closes."""
+
+    name = "parquet"
+    description = "Apache Parquet (pyarrow)"
+    suffixes = (".parquet",)
+    json_columns = True
+
+    def open(self) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise JanusError("the parquet sink needs pyarrow: pip install 'janus-data[hub]'") from exc
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._rows: list[dict[str, Any]] = []
+
+    def write(self, records) -> None:
+        self._rows.extend(self.rows(records))
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(self._rows), self.path)
+
+
+class HfDiskSink(FormattedSink):
+    """A Hugging Face ``datasets`` dataset saved with ``save_to_disk`` (a folder)."""
+
+    name = "hf-disk"
+    description = "Hugging Face datasets folder (save_to_disk)"
+    suffixes = ()
+    json_columns = True
+
+    def open(self) -> None:
+        try:
+            import datasets  # noqa: F401
+        except ImportError as exc:
+            raise JanusError("the hf-disk sink needs datasets: pip install 'janus-data[hub]'") from exc
+        self._rows: list[dict[str, Any]] = []
+
+    def write(self, records) -> None:
+        self._rows.extend(self.rows(records))
+
+    def close(self) -> None:
+        from datasets import Dataset
+
+        Dataset.from_list(self._rows).save_to_disk(str(self.path))
+
+
 @hookimpl
 def register_sinks(register):
-    register(JsonlSink)
+    for sink in (JsonlSink, ParquetSink, HfDiskSink):
+        register(sink)

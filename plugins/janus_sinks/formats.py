@@ -1,0 +1,75 @@
+"""Record formats at the edge: what a trainer reads. Inside Janus there is one record format.
+
+Each format maps a record (a dict with ``messages`` and provenance) to one output row, or to
+None when the record cannot be expressed (a record without rated answers has no DPO pair).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Row = dict[str, Any]
+SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+def janus(record: Row) -> Row:
+    """The whole record: messages plus provenance."""
+    return record
+
+
+def messages(record: Row) -> Row:
+    """OpenAI / TRL conversational: just the messages."""
+    return {"messages": record["messages"]}
+
+
+def sharegpt(record: Row) -> Row:
+    return {"conversations": [{"from": SHAREGPT_FROM.get(m["role"], m["role"]), "value": m["content"]}
+                              for m in record["messages"]]}
+
+
+def _pairs(msgs: list[dict[str, str]]) -> list[tuple[str, str]]:
+    pairs, user = [], None
+    for m in msgs:
+        if m["role"] == "user":
+            user = m["content"]
+        elif m["role"] == "assistant" and user is not None:
+            pairs.append((user, m["content"]))
+            user = None
+    return pairs
+
+
+def alpaca(record: Row) -> Row | None:
+    """instruction/input/output for the last exchange; earlier exchanges in ``history``."""
+    pairs = _pairs(record["messages"])
+    if not pairs:
+        return None
+    system = next((m["content"] for m in record["messages"] if m["role"] == "system"), "")
+    row: Row = {"instruction": pairs[-1][0], "input": "", "output": pairs[-1][1],
+                "history": [list(p) for p in pairs[:-1]]}
+    if system:
+        row["system"] = system
+    return row
+
+
+def janus_legacy(record: Row) -> Row | None:
+    """The original tool's schema: {"conversations": [{"user": ..., "assistant": ...}]}."""
+    pairs = _pairs(record["messages"])
+    return {"conversations": [{"user": u, "assistant": a} for u, a in pairs]} if pairs else None
+
+
+def dpo(record: Row) -> Row | None:
+    """TRL's conversational preference format, from records with chosen and rejected answers."""
+    meta = record.get("meta") or {}
+    if "chosen" not in meta or "rejected" not in meta or meta["chosen"] == meta["rejected"]:
+        return None
+    prompt = [m for m in record["messages"][:-1]]
+    return {"prompt": prompt, "chosen": [{"role": "assistant", "content": meta["chosen"]}],
+            "rejected": [{"role": "assistant", "content": meta["rejected"]}],
+            "score_chosen": max(meta.get("scores") or [0]), "score_rejected": min(meta.get("scores") or [0])}
+
+
+FORMATS: dict[str, Callable[[Row], Row | None]] = {
+    "janus": janus, "messages": messages, "sharegpt": sharegpt, "alpaca": alpaca,
+    "janus-legacy": janus_legacy, "dpo": dpo,
+}
