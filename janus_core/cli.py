@@ -274,6 +274,9 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
               "dollars are spent (prices from litellm's table).")
 @click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
               "(a quick trial; coverage of the diagram may be partial).")
+@click.option("--against", multiple=True, type=click.Path(exists=True), help="An existing dataset (JSONL in "
+              "messages format, ShareGPT, or a saved Hugging Face dataset folder) that new records must not "
+              "duplicate; repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
 @click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
@@ -289,7 +292,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
-             max_cost: float | None, max_seeds: int | None, no_filters: bool, dry_run: bool, quiet: bool,
+             max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
+             dry_run: bool, quiet: bool,
              log_json: bool) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -324,7 +328,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns,
+                           input=input_path, turns=turns, against=against,
                            dry_run=dry_run, quiet=quiet, log_json=log_json)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)

@@ -372,6 +372,16 @@ class Engine:
         count = self.plan.seed_count
         return min(count, self.settings.max_seeds) if self.settings.max_seeds else count
 
+    def prime_filters(self, extra: list[Record] | None = None) -> None:
+        """Show the filters what exists: this run's earlier records, then --against datasets."""
+        if not self.filters:
+            return
+        existing = [Record.from_dict(data) for data in self.journal.records()] + list(extra or [])
+        for f in self.filters:
+            prime = getattr(f, "prime", None)
+            if prime is not None:
+                prime(existing)
+
     async def run(self) -> Stats:
         await self.backend.start()
         price_table()  # load litellm's price file now, not inside the first request

@@ -6,7 +6,7 @@ Kept free of heavy imports so that loading plugins stays fast.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -153,6 +153,9 @@ class Filter:
     description: ClassVar[str] = ""
     evolution_only: ClassVar[bool] = False
     default: ClassVar[bool] = True
+
+    def prime(self, records: Iterable[Record]) -> None:
+        """Records that exist already (a resumed run's, --against datasets): optional."""
 
     async def check(self, record: Record, parent: Record | None, ask: Ask) -> str | None:
         raise NotImplementedError

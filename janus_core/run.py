@@ -39,6 +39,7 @@ class RunSettings:
     rounds: int | None = None
     input: str | None = None
     turns: int = 4
+    against: tuple[str, ...] = ()
     dry_run: bool = False
     quiet: bool = False
     log_json: bool = False
@@ -165,6 +166,12 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings), settings.overwrite)
     sink = sink_cls(out, {})
     engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=choose_filters(plugins, spec))
+    if settings.against:
+        from .inputs import load_conversations
+
+        engine.prime_filters([r for path in settings.against for r in load_conversations(path)])
+    else:
+        engine.prime_filters()
     resumed = journal.count_records()
     if not settings.log_json:
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "

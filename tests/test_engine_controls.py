@@ -16,7 +16,8 @@ FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
 
 def generate(cli, spec, out, *args, env=None):
-    return cli("--plugin", FILLER, "generate", spec, "--backend", "schema-filler", "--out", out, "-q", *args, env=env)
+    return cli("--plugin", FILLER, "generate", spec, "--backend", "schema-filler", "--out", out, "-q", "--no-filters",
+               *args, env=env)
 
 
 def test_dry_run_plans_and_estimates_without_calling(cli, tmp_path):
@@ -71,7 +72,7 @@ def test_max_cost_stops_cleanly(cli, tmp_path):
 def test_log_json_and_per_record_usage(cli, tmp_path):
     out = tmp_path / "o.jsonl"
     result = cli("--plugin", FILLER, "generate", SAMPLES / "marriage_counsel", "--backend", "schema-filler",
-                 "--out", out, "--log-json")
+                 "--out", out, "--log-json", "--no-filters")
     assert result.exit_code == 0
     events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     summary = events[-1]

@@ -19,7 +19,8 @@ FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
 
 def generate(cli, spec, out, *args):
-    return cli("--plugin", FILLER, "generate", spec, "--backend", "schema-filler", "--out", out, "-q", *args)
+    return cli("--plugin", FILLER, "generate", spec, "--backend", "schema-filler", "--out", out, "-q", "--no-filters",
+               *args)
 
 
 def test_counts_follow_s_and_d_factors(cli, tmp_path):

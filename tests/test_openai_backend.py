@@ -22,7 +22,7 @@ def test_generate_through_openai_compatible_server(tmp_path):
     out = tmp_path / "data.jsonl"
     with OpenAICompatibleServer(conversation_reply) as server:
         result = run_janus("generate", SAMPLES / "marriage_counsel", "--backend", "openai", "--model", "my-model",
-                           "--option", f"base_url={server.base_url}", "--out", out, "-q",
+                           "--option", f"base_url={server.base_url}", "--out", out, "-q", "--no-filters",
                            env={"OPENAI_API_KEY": SECRET})
     assert result.returncode == 0, result.stderr
     records = read_jsonl(out)
@@ -67,7 +67,7 @@ def test_bad_json_is_retried_then_counted(tmp_path):
     with OpenAICompatibleServer(flaky) as server:
         result = run_janus("generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai",
                            "--option", f"base_url={server.base_url}", "--concurrency", "1", "--d-factor", "0",
-                           "--out", out, "-q", env={"OPENAI_API_KEY": SECRET})
+                           "--out", out, "-q", "--no-filters", env={"OPENAI_API_KEY": SECRET})
     assert result.returncode == 0, result.stderr
     records = read_jsonl(out)
     assert len(records) == 6  # 3 contexts x 2 seed directions, each needing a second attempt

@@ -25,7 +25,7 @@ def test_builtins_come_through_entry_points(cli):
                                           "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
     assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference"]
     assert rows["sinks"]["sinks"] == ["jsonl", "parquet", "hf-disk"]
-    assert rows["filters"]["filters"] == ["no-change", "refusal", "stopwords-only", "leakage"]
+    assert rows["filters"]["filters"] == ["no-change", "refusal", "stopwords-only", "leakage", "duplicate"]
     assert rows["erdiagram"]["diagram_readers"] == ["erdiagram"]
     assert all(row["from"].startswith("janus-data ") for row in rows.values())
 
@@ -101,7 +101,7 @@ def test_third_party_direction_is_used(installed_pack, tmp_path):
     out = tmp_path / "out.jsonl"
     env = {"PYTHONPATH": os.pathsep.join([str(installed_pack), str(FILLER.parent)])}
     result = run_janus("generate", spec, "--plugin", "schema_filler", "--backend", "schema-filler",
-                       "--out", out, "-q", env=env)
+                       "--out", out, "-q", "--no-filters", env=env)
     assert result.returncode == 0, result.stderr
     derived = [r for r in read_jsonl(out) if r["parent_id"]]
     assert len(derived) == 6

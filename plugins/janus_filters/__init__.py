@@ -4,7 +4,9 @@
   decides clear cases; the model judges the rest);
 - ``refusal``: a short, apologetic answer;
 - ``stopwords-only``: a message of nothing but punctuation and stop words;
-- ``leakage``: text that leaks the evolution wording or the diagram's syntax.
+- ``leakage``: text that leaks the evolution wording or the diagram's syntax;
+- ``duplicate``: the same text as an earlier record (normalised), or a near copy of one (MinHash
+  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets.
 """
 
 from __future__ import annotations
@@ -121,7 +123,43 @@ class Leakage(Filter):
         return None
 
 
+def dedup_text(record: Any, parent: Any | None) -> str:
+    """What two records must not share: for an evolution, what it adds to its parent."""
+    return "\n".join(m["content"] for m in _new_messages(record, parent) if m["role"] != "system")
+
+
+class Duplicate(Filter):
+    name = "duplicate"
+    description = "an exact or near copy (MinHash LSH, Jaccard >= 0.8 on word 5-grams) of an earlier record"
+    threshold = 0.8
+
+    def __init__(self) -> None:
+        self._deduper: Any = None
+
+    @property
+    def deduper(self) -> Any:
+        if self._deduper is None:
+            from janus_core.dedup import Deduper
+
+            self._deduper = Deduper(self.threshold)
+        return self._deduper
+
+    def prime(self, records) -> None:
+        """Remember records made before (a resumed run) or given with --against."""
+        by_id = {}
+        for record in records:
+            by_id[record.id] = record
+            self.deduper.check_and_add(record.id, dedup_text(record, by_id.get(record.parent_id)))
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        found = self.deduper.check_and_add(record.id, dedup_text(record, parent))
+        if found:
+            kind, other = found
+            return f"{'an exact' if kind == 'exact' else 'a near'} duplicate of record {other}"
+        return None
+
+
 @hookimpl
 def register_filters(register):
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage()):
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), Duplicate()):
         register(f)

@@ -1,0 +1,73 @@
+"""Exact and near-duplicate detection: normalised-text hashes and MinHash LSH (datasketch).
+
+Near duplicates are pairs whose word 5-gram sets have a Jaccard similarity at or above the
+threshold (default 0.8), found with locality-sensitive hashing rather than by comparing all pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def exact_key(text: str) -> str:
+    """Hash of the text with case, punctuation and spacing normalised away."""
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
+
+
+def shingles(text: str, n: int = 5) -> set[str]:
+    tokens = words(text)
+    if len(tokens) < n:
+        return {" ".join(tokens)}
+    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _hash32(shingle: str) -> int:
+    # Python's string hash: fast, and stable within a process, which is all the index needs
+    # (it is rebuilt from the journal on every run, never stored)
+    return hash(shingle) & 0xFFFFFFFF
+
+
+class Deduper:
+    """Remembers texts; ``check_and_add`` says which earlier text a new one duplicates, if any."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5):
+        from datasketch import MinHash, MinHashLSH
+
+        self.threshold, self.num_perm, self.ngram = threshold, num_perm, ngram
+        self.exact: dict[str, str] = {}
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._keys: set[str] = set()
+        # permutations drawn once and shared: drawing them per MinHash costs more than hashing
+        template = MinHash(num_perm=num_perm, hashfunc=_hash32)
+        self._minhash_args = {"num_perm": num_perm, "hashfunc": _hash32, "permutations": template.permutations,
+                              "scheme": template.scheme}
+
+    def _minhash(self, text: str) -> Any:
+        from datasketch import MinHash
+
+        m = MinHash(**self._minhash_args)
+        m.update_batch(list(shingles(text, self.ngram)))
+        return m
+
+    def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
+        """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""
+        digest = exact_key(text)
+        if digest in self.exact:
+            return "exact", self.exact[digest]
+        m = self._minhash(text)
+        match = self.lsh.query(m)
+        if match:
+            return "near", match[0]
+        self.exact[digest] = key
+        if key not in self._keys:
+            self.lsh.insert(key, m)
+            self._keys.add(key)
+        return None
