@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import sys
 import time
-import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from janus_core.dedup import Deduper  # noqa: E402
+from janus_core.dedup import Deduper
 
 
 def synthetic(n: int, words: int, seed: int = 1) -> tuple[list[str], dict[int, int]]:
