@@ -92,8 +92,14 @@ def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
     """setup.yaml's ``filters:`` by name, or every filter that is on by default."""
     table = plugins.registry.filters
     if spec.setup.filters is None:
-        return [reg.obj for reg in table.values() if getattr(reg.obj, "default", True)]
-    return [plugins.registry.get("filters", name) for name in spec.setup.filters]
+        chosen = [reg.obj for reg in table.values() if getattr(reg.obj, "default", True)]
+    else:
+        chosen = [plugins.registry.get("filters", name) for name in spec.setup.filters]
+    for f in chosen:
+        configure = getattr(f, "configure", None)
+        if configure is not None:
+            configure(spec)
+    return chosen
 
 
 def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str:

@@ -112,3 +112,31 @@ def test_filters_only_read_what_a_continuation_adds():
     leaky_parent = record("Our %% budget", "fine")
     child = record("How do we start saving?", "Open a joint account.", leaky_parent, continued=True)
     assert check(Leakage(), child, leaky_parent) is None
+
+
+def _roles():
+    from janus_filters import RoleConsistency
+
+    f = RoleConsistency()
+    f.configure(type("Spec", (), {"setup": type("Setup", (), {"user_role": "COUNSELEE",
+                                                             "assistant_role": "COUNSELOR"})()})())
+    return f
+
+
+@pytest.mark.parametrize("user, assistant, eliminated", [
+    ("How do we talk?", "COUNSELEE: I feel lost too.", True),
+    ("How do we talk?", "As a counselee, I would say...", True),
+    ("COUNSELOR: let me advise you.", "Thanks.", True),
+    ("How do we talk?", "Start with ten quiet minutes a day.", False),
+    ("How does a counselee usually feel?", "Many counselees feel unsure at first.", False),
+])
+def test_role_consistency(user, assistant, eliminated):
+    assert (check(_roles(), record(user, assistant)) is not None) == eliminated
+
+
+def test_length():
+    from janus_filters import Length
+
+    assert "0 words" in check(Length(), record("How?", " "))
+    assert "over 4000" in check(Length(), record("Tell me everything.", "word " * 4100))
+    assert check(Length(), record("How do we start?", "With one small step.")) is None

@@ -6,7 +6,10 @@
 - ``stopwords-only``: a message of nothing but punctuation and stop words;
 - ``leakage``: text that leaks the evolution wording or the diagram's syntax;
 - ``duplicate``: the same text as an earlier record (normalised), or a near copy of one (MinHash
-  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets.
+  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets;
+- ``role-consistency``: the assistant speaking as the user's role (``COUNSELEE: ...``, "As a
+  counselee, ...") or the user as the assistant's;
+- ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens.
 """
 
 from __future__ import annotations
@@ -159,7 +162,53 @@ class Duplicate(Filter):
         return None
 
 
+class RoleConsistency(Filter):
+    name = "role-consistency"
+    description = "the assistant speaking as the user's role, or the user as the assistant's"
+
+    def __init__(self) -> None:
+        self.roles: tuple[str, str] | None = None
+
+    def configure(self, spec: Any) -> None:
+        self.roles = (spec.setup.user_role, spec.setup.assistant_role)
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        if self.roles is None:
+            return None
+        user_role, assistant_role = self.roles
+        wrong = {"assistant": user_role, "user": assistant_role}
+        for message in _new_messages(record, parent):
+            other = wrong.get(message["role"])
+            if other is None:
+                continue
+            words = r"[ _]".join(re.escape(w) for w in other.replace("_", " ").split())
+            pattern = re.compile(rf"^\W*(\[?{words}\]?\s*:|as (?:a|an|the|your) {words}\b)", re.I)
+            if pattern.search(message["content"]):
+                return f"the {message['role']} speaks as the {other}: {message['content'][:60]!r}"
+        return None
+
+
+class Length(Filter):
+    name = "length"
+    description = "a record with an empty-ish message (under 1 word) or over 4,000 words / about 8,000 tokens"
+    min_words, max_words, max_tokens = 1, 4000, 8000
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        total_words = total_chars = 0
+        for message in record.messages:
+            count = len(message["content"].split())
+            if message["role"] != "system" and count < self.min_words:
+                return f"a {message['role']} message has {count} words"
+            total_words += count
+            total_chars += len(message["content"])
+        if total_words > self.max_words:
+            return f"{total_words} words, over {self.max_words}"
+        if total_chars / 4 > self.max_tokens:
+            return f"about {total_chars // 4} tokens, over {self.max_tokens}"
+        return None
+
+
 @hookimpl
 def register_filters(register):
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), Duplicate()):
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), Duplicate(), RoleConsistency(), Length()):
         register(f)
