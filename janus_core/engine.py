@@ -110,6 +110,10 @@ def request_key(backend: Backend, request: CompletionRequest, schema_json: str) 
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _backend_reason(exc: BackendError) -> str:
+    return "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
+
+
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, BackendError) and exc.transient
 
@@ -162,6 +166,7 @@ class Engine:
         estimate = self._estimate_tokens(request) if self.tokens else 0
         if self.tokens:
             await self.tokens.take(estimate)
+        self._check_budget()  # again: other requests may have spent the budget while this one waited
         self.stats.in_flight += 1
         try:
             completion = await self.backend.complete(request)
@@ -169,6 +174,8 @@ class Engine:
             if exc.rate_limited:
                 self.stats.rate_limited += 1
                 self.rate.limited(exc.retry_after, sent_at)
+            if self.tokens:
+                self.tokens.settle(estimate, 0)  # nothing was used
             raise
         finally:
             self.stats.in_flight -= 1
@@ -216,8 +223,7 @@ class Engine:
             try:
                 key, completion = await self.complete(request)
             except BackendError as exc:
-                reason = "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
-                raise _Failed(reason, str(exc)) from None
+                raise _Failed(_backend_reason(exc), str(exc)) from None
             truncated = completion.finish_reason == "length"
             model = completion.model or self.backend.model
             usage["tokens_in"] += completion.tokens_in
@@ -225,18 +231,8 @@ class Engine:
             usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
             try:
                 record = self.plan.record(job, request, completion.text, model)
-                self._pending.pop(key, None)
-                finish = getattr(self.plan.output_type, "finish", None)
-                if finish is not None:
-                    token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
-                    try:
-                        record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
-                    except (ValueError, TypeError) as exc:
-                        raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
-                    finally:
-                        _USAGE.reset(token)
-                record.usage = usage
-                await self._screen(record, job.parent)
+                record = await self._complete_record(job, record, usage, key)
+                self._pending.pop(key, None)  # journaled by the caller, with no await in between
                 return record
             except ParseFailure as exc:
                 pending = self._pending.pop(key, None)
@@ -247,6 +243,31 @@ class Engine:
                 reasked = True
                 request = (self.plan.more_room(request, completion) if truncated
                            else self.plan.reask(request, completion.text, str(exc)))
+
+    async def _complete_record(self, job: Job, record: Record, usage: dict[str, Any], key: str) -> Record:
+        """The output type's extra requests and the filters. If anything stops the record here
+        (an elimination, a budget stop, a failure, a cancellation), the reply it came from is
+        kept in the request cache, so a rerun does not pay for it again."""
+        try:
+            finish = getattr(self.plan.output_type, "finish", None)
+            if finish is not None:
+                token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
+                try:
+                    record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
+                except (ValueError, TypeError) as exc:
+                    raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
+                finally:
+                    _USAGE.reset(token)
+            record.usage = usage
+            await self._screen(record, job.parent)
+            return record
+        except BackendError as exc:
+            raise _Failed(_backend_reason(exc), str(exc)) from None
+        except BaseException:
+            pending = self._pending.pop(key, None)
+            if pending is not None:
+                self.journal.cache(key, *pending)
+            raise
 
     async def ask(self, messages: list[Message], schema: dict[str, Any], temperature: float = 0.0,
                   seed: int = 0) -> Any:
@@ -281,11 +302,12 @@ class Engine:
 
     def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
         if fresh:
-            if self.journal.add_record(job.key, record):
-                for sink in self.sinks:
-                    sink.write([record])
-                self.stats.records += 1
-                self.events.on_record(record)
+            if not self.journal.add_record(job.key, record):
+                return  # the same job twice in one plan: its record and what follows exist already
+            for sink in self.sinks:
+                sink.write([record])
+            self.stats.records += 1
+            self.events.on_record(record)
         else:
             self.stats.resumed += 1
         for child in self.plan.derive_jobs(record, job.context):
@@ -338,7 +360,11 @@ class Engine:
         except asyncio.QueueEmpty:
             pass
         if self._seeds_left:
-            job = next(self._seeds, None)
+            try:
+                job = next(self._seeds, None)
+            except Exception as exc:  # a broken plan must end the run, not kill a worker
+                self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
+                job = None
             if job is not None:
                 return job
             self._seeds_left = False
@@ -355,11 +381,8 @@ class Engine:
             self._active += 1
             try:
                 await self._handle(job)
-            except Exception as exc:  # a bug must not hang the run; it is still recorded
-                self.stats.failures["error"] += 1
-                self.stats.errors.append(f"{job.key[:60]}: {type(exc).__name__}: {exc}")
-                self.journal.add_failure(job.key, "error", f"{type(exc).__name__}: {exc}",
-                                         {"key": job.key, "kind": job.kind})
+            except Exception as exc:  # a bug (or a plugin's) must not hang the run; it is still recorded
+                self._fail(job, "error", f"{type(exc).__name__}: {exc}", fresh=True)
             finally:
                 self._active -= 1
                 self._check_done()

@@ -78,7 +78,7 @@ class Plan:
         #: output types that grow conversations (follow-up) go on until this many user turns
         self.grows = bool(getattr(output_type, "grows", False))
         self.turns = turns
-        self.given = list(given or [])
+        self.given = list({r.id: r for r in given or []}.values())  # a conversation given twice grows once
         self.contexts = contexts
         self.output_type = output_type
         self.limits = limits
@@ -86,8 +86,10 @@ class Plan:
         self.temperature = self.setup.model.temperature if temperature is None else temperature
         self.max_tokens = max_tokens or self.setup.model.max_tokens
         directions = {**directions, **{d.name: d.to_direction() for d in self.setup.directions}}
-        self.seed_directions = [self._direction(d, directions) for d in self.setup.seed_directions]
-        self.derive_directions = [self._direction(d, directions) for d in self.setup.derivational_directions]
+        # a direction named twice would plan the same jobs twice
+        self.seed_directions = [self._direction(d, directions) for d in dict.fromkeys(self.setup.seed_directions)]
+        self.derive_directions = [self._direction(d, directions)
+                                  for d in dict.fromkeys(self.setup.derivational_directions)]
         if self.grows:
             self.derive_directions = [output_type.grow_direction]
         self.schema = output_type.schema(limits)

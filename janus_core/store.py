@@ -49,6 +49,8 @@ class Journal:
         # A journal without records, failures or cached requests needs no look-ups per job.
         self.fresh = not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
                              for table in ("records", "failures", "requests"))
+        # what a fresh run has written: its look-ups go to the database only for these keys
+        self._written: set[str] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -65,7 +67,7 @@ class Journal:
     # --- request cache -------------------------------------------------------------------------
 
     def cached(self, key: str) -> tuple[Completion, float] | None:
-        if self.fresh:
+        if self.fresh and f"q|{key}" not in self._written:
             return None
         row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost FROM requests "
                               "WHERE key = ?", (key,)).fetchone()
@@ -75,6 +77,7 @@ class Journal:
                           tokens_out=row[4]), row[5]
 
     def cache(self, key: str, completion: Completion, cost: float) -> None:
+        self._written.add(f"q|{key}")
         self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (key, completion.text, completion.model, completion.finish_reason,
                          completion.tokens_in, completion.tokens_out, cost, now()))
@@ -82,7 +85,7 @@ class Journal:
     # --- records -------------------------------------------------------------------------------
 
     def record_for(self, job_key: str) -> Record | None:
-        if self.fresh:
+        if self.fresh and f"r|{job_key}" not in self._written:
             return None
         row = self.db.execute("SELECT data FROM records WHERE job_key = ?", (job_key,)).fetchone()
         return Record.from_dict(json.loads(row[0])) if row else None
@@ -90,10 +93,14 @@ class Journal:
     def add_record(self, job_key: str, record: Record) -> bool:
         """Store a finished record (and clear any earlier failure of its job); False if already there."""
         data = record.to_json()
-        if self.fresh:
+        if self.fresh and f"f|{job_key}" not in self._written:
+            if f"r|{job_key}" in self._written:
+                return False
+            self._written.add(f"r|{job_key}")
             cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
                                   (record.id, job_key, data))
             return cur.rowcount == 1
+        self._written.add(f"r|{job_key}")
         with self.db:
             cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
                                   (record.id, job_key, data))
@@ -110,11 +117,12 @@ class Journal:
     # --- failure ledger ------------------------------------------------------------------------
 
     def add_failure(self, job_key: str, reason: str, detail: str, job: dict[str, Any]) -> None:
+        self._written.add(f"f|{job_key}")
         self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
                         (job_key, reason, detail[:2000], json.dumps(job), now()))
 
     def failure_for(self, job_key: str) -> tuple[str, str] | None:
-        if self.fresh:
+        if self.fresh and f"f|{job_key}" not in self._written:
             return None
         row = self.db.execute("SELECT reason, detail FROM failures WHERE job_key = ?", (job_key,)).fetchone()
         return (row[0], row[1]) if row else None

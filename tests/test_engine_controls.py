@@ -161,3 +161,35 @@ def test_token_budget_waits_for_refill_and_settles():
     assert time.monotonic() - started >= 0.25
     budget.settle(estimated=500, actual=100)  # the request used fewer tokens than estimated
     assert 400 <= budget.tokens <= 420
+
+
+def test_a_budget_stop_inside_extra_requests_pays_nothing_twice(cli, tmp_path):
+    out = tmp_path / "p.jsonl"
+    first = generate(cli, SAMPLES / "clinic", out, "--type", "preference", "--concurrency", "1", "--max-requests", "2",
+                     "--max-seeds", "2", "--d-factor", "0", "--log-json")
+    assert first.exit_code == 0
+    rest = generate(cli, SAMPLES / "clinic", out, "--type", "preference", "--concurrency", "1", "--max-seeds", "2",
+                    "--d-factor", "0", "--log-json")
+    summaries = [json.loads(r.stderr.splitlines()[-1]) for r in (first, rest)]
+    assert summaries[0]["requests"] == 2 and summaries[0]["stopped"]
+    # 2 records x 3 requests each (answer, second answer, judge); the first run's 2 are not paid again
+    assert len(read_jsonl(out)) == 2
+    assert summaries[1]["requests"] == 4 and summaries[1]["cached"] == 2
+
+
+def test_max_requests_holds_with_pacing(cli, tmp_path):
+    result = generate(cli, SAMPLES / "clinic", tmp_path / "o.jsonl", "--max-requests", "3", "--rpm", "600",
+                      "--concurrency", "8", "--log-json")
+    summary = json.loads(result.stderr.splitlines()[-1])
+    assert summary["requests"] == 3 and summary["stopped"]
+
+
+def test_a_conversation_given_twice_grows_once(cli, tmp_path):
+    row = {"messages": [{"role": "user", "content": "We argue a lot."},
+                        {"role": "assistant", "content": "Since when?"}]}
+    source = tmp_path / "in.jsonl"
+    source.write_text((json.dumps(row) + "\n") * 2)
+    result = generate(cli, SAMPLES / "marriage_counsel", tmp_path / "o.jsonl", "--type", "follow-up", "--input",
+                      source, "--turns", "4", "--log-json")
+    summary = json.loads(result.stderr.splitlines()[-1])
+    assert summary["records"] == 3 and summary["requests"] == 3

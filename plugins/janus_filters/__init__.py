@@ -210,5 +210,6 @@ class Length(Filter):
 
 @hookimpl
 def register_filters(register):
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), Duplicate(), RoleConsistency(), Length()):
+    # duplicate goes last: it remembers every record it passes, so none that a later rule drops
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Duplicate()):
         register(f)
