@@ -157,6 +157,16 @@ def validate(ctx: click.Context, spec: str) -> None:
     click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
     click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
     click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
+    if s.documents:
+        from .run import load_documents
+
+        docs = load_documents(loaded).summary()
+        grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
+        click.echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
+                   f"{len(contexts)} seed contexts grounded; chunks per entity: "
+                   + (", ".join(f"{k} {v}" for k, v in docs["by_entity"].items()) or "none"))
+        if docs["unattached"]:
+            notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
     for note in notes:
         click.secho(f"  note: {note}", fg="yellow")
 
@@ -208,6 +218,25 @@ def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bo
 
         draw_png(g, png)
         click.echo(f"drew {png}", err=True)
+
+
+def _filter_options(given: dict[str, dict[str, Any]], min_score: float | None, rubrics: str | None,
+                    languages: tuple[str, ...], decontaminate: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """setup.yaml's filter_options with the command line's on top (paths made absolute)."""
+    import os
+
+    options = {name: dict(values or {}) for name, values in given.items()}
+    if min_score is not None or rubrics:
+        judge = options.setdefault("judge", {})
+        if min_score is not None:
+            judge["min_score"] = min_score
+        if rubrics:
+            judge["rubrics"] = os.path.abspath(rubrics)
+    if languages:
+        options.setdefault("language", {})["expected"] = list(languages)
+    if decontaminate:
+        options.setdefault("decontamination", {})["benchmark"] = [os.path.abspath(p) for p in decontaminate]
+    return options
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
@@ -279,6 +308,15 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
               "duplicate; repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
+@click.option("--min-score", type=click.FloatRange(1, 5), help="Grade every record with the judge filter (one "
+              "request per rubric, 1 to 5) and drop those whose average is below this.")
+@click.option("--rubrics", type=click.Path(exists=True, dir_okay=False), help="Grade with the judge filter "
+              "against these rubrics (YAML: name, criteria, scores 1-5) instead of the built-in ones.")
+@click.option("--language", "languages", multiple=True, metavar="CODE", help="Drop records with a message in "
+              "another language than this ISO 639-1 code (repeat for several; the language filter).")
+@click.option("--decontaminate", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Drop records sharing n-grams with this benchmark file (JSONL or text; repeatable); kept "
+              "records that overlap a little carry the overlap in meta.contamination.")
 @click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
@@ -293,7 +331,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
-             dry_run: bool, quiet: bool,
+             min_score: float | None, rubrics: str | None, languages: tuple[str, ...],
+             decontaminate: tuple[str, ...], dry_run: bool, quiet: bool,
              log_json: bool) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -316,8 +355,11 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         updates["s_factor"] = s_factor
     if d_factor is not None:
         updates["d_factor"] = d_factor
+    chosen = _filter_options(loaded.setup.filter_options, min_score, rubrics, languages, decontaminate)
+    if chosen != loaded.setup.filter_options:
+        updates["filter_options"] = chosen
     if no_filters:
-        updates["filters"] = []
+        updates["filters"], updates["filter_options"] = [], {}
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)
         plugins.registry.get("output_types", loaded.setup.output_type)
@@ -354,15 +396,24 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
 @cli.command()
 @click.argument("out", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tree", "tree_of", metavar="SEED_ID", help="Print the evolution tree of this seed record.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON (and write nothing).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Folder to write report.md and "
+              "its PNG plots into. Default: OUT's name with '.report' beside it.")
+@click.option("--no-report", is_flag=True, help="Only print; write no report files.")
+@click.option("--spec", "spec_folder", type=click.Path(exists=True, file_okay=False), help="The spec folder the "
+              "dataset was made from, for coverage (default: the one the run's journal names).")
 @plugin_option
 @click.pass_context
 @reports_errors
-def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool) -> None:
-    """Summarise a dataset: records by output type, direction and depth; failures by reason."""
+def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, report_dir: str | None,
+          no_report: bool, spec_folder: str | None) -> None:
+    """Report on a dataset: records by output type, direction and depth; coverage of the graph (what
+    has records and what has none); near-duplicate rate; lengths; distinct-n diversity; judge scores;
+    failures by reason. Prints the report and writes it as Markdown with PNG plots."""
     from pathlib import Path
 
-    from .stats import evolution_tree, summary
+    from .report import build_report, markdown, write_report
+    from .stats import evolution_tree
 
     path = Path(out)
     if tree_of:
@@ -370,16 +421,15 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool) -> N
 
         Console(soft_wrap=True).print(evolution_tree(path, tree_of))
         return
-    counts = summary(path)
+    report = build_report(path, spec_folder)
     if as_json:
-        click.echo(json.dumps(counts, indent=2))
+        click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"{counts['records']} records ({counts['seeds']} seeds) in {path}")
-    for key in ("by_output_type", "by_direction", "by_depth", "failures"):
-        if counts[key]:
-            title = key.removeprefix("by_").replace("_", " ")
-            click.echo(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in counts[key].items()))
-    click.echo(f"  tokens in {counts['tokens_in']}, out {counts['tokens_out']}, cost ${counts['cost']:.4f}")
+    click.echo(markdown(report, {}))
+    if not no_report:
+        folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
+        written = write_report(report, folder)
+        click.secho(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
 
 
 @cli.command(name="export")

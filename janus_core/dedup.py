@@ -57,17 +57,27 @@ class Deduper:
         m.update_batch(list(shingles(text, self.ngram)))
         return m
 
-    def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
-        """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""
+    def query(self, text: str) -> tuple[tuple[str, str] | None, Any]:
+        """("exact" | "near", the earlier key) if ``text`` duplicates a remembered text, else None;
+        and a token for ``add`` (the work already done on the text)."""
         digest = exact_key(text)
         if digest in self.exact:
-            return "exact", self.exact[digest]
+            return ("exact", self.exact[digest]), (digest, None)
         m = self._minhash(text)
         match = self.lsh.query(m)
-        if match:
-            return "near", match[0]
+        return (("near", match[0]) if match else None), (digest, m)
+
+    def add(self, key: str, token: Any) -> None:
+        """Remember a text that ``query`` found new."""
+        digest, m = token
         self.exact[digest] = key
-        if key not in self._keys:
+        if m is not None and key not in self._keys:
             self.lsh.insert(key, m)
             self._keys.add(key)
-        return None
+
+    def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
+        """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""
+        found, token = self.query(text)
+        if found is None:
+            self.add(key, token)
+        return found

@@ -248,16 +248,14 @@ class Engine:
         """The output type's extra requests and the filters. If anything stops the record here
         (an elimination, a budget stop, a failure, a cancellation), the reply it came from is
         kept in the request cache, so a rerun does not pay for it again."""
+        token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
         try:
             finish = getattr(self.plan.output_type, "finish", None)
             if finish is not None:
-                token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
                 try:
                     record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
                 except (ValueError, TypeError) as exc:
                     raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
-                finally:
-                    _USAGE.reset(token)
             record.usage = usage
             await self._screen(record, job.parent)
             return record
@@ -268,10 +266,13 @@ class Engine:
             if pending is not None:
                 self.journal.cache(key, *pending)
             raise
+        finally:
+            _USAGE.reset(token)
 
     async def ask(self, messages: list[Message], schema: dict[str, Any], temperature: float = 0.0,
-                  seed: int = 0) -> Any:
-        """A filter's or output type's extra request: cached, paced and counted like every request."""
+                  seed: int = 0, raw: bool = False) -> Any:
+        """A filter's or output type's extra request: cached, paced and counted like every request.
+        Returns the decoded JSON reply (None if it is not JSON), or its text with ``raw``."""
         request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=temperature,
                                     seed=seed)
         key, completion = await self.complete(request)
@@ -284,6 +285,8 @@ class Engine:
             usage["tokens_in"] += completion.tokens_in
             usage["tokens_out"] += completion.tokens_out
             usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+        if raw:
+            return completion.text
         try:
             return decode(completion.text)
         except ParseFailure:
@@ -291,10 +294,15 @@ class Engine:
 
     async def _screen(self, record: Record, parent: Record | None) -> None:
         """Run the filters; raise _Failed('eliminated:NAME') for the first that eliminates."""
-        for f in self.filters:
-            if f.evolution_only and parent is None:
-                continue
+        active = [f for f in self.filters if parent is not None or not f.evolution_only]
+        for f in active:
             reason = await f.check(record, parent, self.ask)
+            if reason:
+                raise _Failed(f"eliminated:{f.name}", reason)
+        # the last word, with no await in between: filters that remember records remember them here
+        for f in active:
+            commit = getattr(f, "commit", None)
+            reason = commit(record, parent) if commit is not None else None
             if reason:
                 raise _Failed(f"eliminated:{f.name}", reason)
 

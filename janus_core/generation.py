@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from .documents import Chunk, Documents, render_chunks
 from .graph import SeedContext
 from .interfaces import Completion, CompletionRequest, Direction, Limits, Message, OutputType
-from .prompts import render, transcript
+from .prompts import DOCUMENTS_BLOCK, render, transcript, undeclared
 from .records import Record, record_id, sha256_of
 from .spec import Spec
 
@@ -71,8 +72,11 @@ class Plan:
     def __init__(self, spec: Spec, contexts: list[SeedContext], output_type: OutputType,
                  directions: dict[str, Direction], limits: Limits, seed: int = 0,
                  temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None,
-                 given: list[Record] | None = None, turns: int = 4):
+                 given: list[Record] | None = None, turns: int = 4, documents: Documents | None = None):
         self.spec = spec
+        #: the user's documents, whose chunks ground each seed context (documents: in setup.yaml)
+        self.documents = documents
+        self._chunks: dict[str, list[Chunk]] = {}
         self.setup = spec.setup
         self.rounds = rounds or self.setup.rounds
         #: output types that grow conversations (follow-up) go on until this many user turns
@@ -189,6 +193,8 @@ class Plan:
                   "previous": ""}
         instruction = job.direction.instruction(rng)
         values["direction"] = render(instruction, **values) if "{" in instruction else instruction
+        chunks = self.chunks(job)
+        values["documents"] = render_chunks(chunks) if chunks else ""
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
             values["output_format"] += ("\n\nThe assistant follows this system message:\n" + drawn["system"])
@@ -197,6 +203,16 @@ class Plan:
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)
         return values
 
+    def chunks(self, job: Job) -> list[Chunk]:
+        """The document chunks that ground this job's seed context (none without documents)."""
+        if self.documents is None:
+            return []
+        found = self._chunks.get(job.context.id)
+        if found is None:
+            found = self._chunks[job.context.id] = self.documents.for_context(job.context.entities,
+                                                                               self.setup.chunking.per_context)
+        return found
+
     def request(self, job: Job, attempt: int = 0) -> CompletionRequest:
         rng = self._rng(job, attempt)
         values = self._values(job, rng)
@@ -204,7 +220,10 @@ class Plan:
             template = self.setup.seed_prompt
         else:
             template = job.direction.template or self.setup.derivational_prompt
-        messages: list[Message] = [{"role": "user", "content": render(template, **values)}]
+        text = render(template, **values)
+        if values["documents"] and "documents" not in undeclared(template):
+            text += "\n\n" + render(DOCUMENTS_BLOCK, **values)
+        messages: list[Message] = [{"role": "user", "content": text}]
         return CompletionRequest(messages=messages, schema=self.schema, schema_name=self.output_type.name,
                                  max_tokens=self.max_tokens, temperature=self.temperature,
                                  seed=rng.randrange(2**31))
@@ -250,8 +269,12 @@ class Plan:
         else:
             messages = self.system_messages + new
         rid = record_id(job.key)
+        walk = job.context.provenance()
+        chunks = self.chunks(job)
+        if chunks:
+            walk["chunks"] = [c.id for c in chunks]
         return Record(messages=messages, id=rid, seed_id=parent.seed_id if parent else rid,
                       parent_id=parent.id if parent else None, direction=job.direction.name,
-                      walk=job.context.provenance(), model=model,
+                      walk=walk, model=model,
                       prompt_sha256=sha256_of(request.messages), output_type=self.output_type.name,
                       depth=parent.depth + 1 if parent else 0, meta=dict(drawn.get("meta") or {}))

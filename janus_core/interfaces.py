@@ -142,7 +142,8 @@ class OutputType(Protocol):
     #       temperature=...)`` goes through the engine like every request.
 
 
-#: ``ask(messages, schema)``: a filter's question to the run's backend; returns the decoded JSON reply.
+#: ``ask(messages, schema, raw=False)``: a filter's question to the run's backend; returns the decoded
+#: JSON reply (None if it is not JSON), or the reply's text with ``raw=True``.
 Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
 
 
@@ -153,12 +154,24 @@ class Filter:
     description: ClassVar[str] = ""
     evolution_only: ClassVar[bool] = False
     default: ClassVar[bool] = True
+    #: A pydantic model of the options setup.yaml ``filter_options.NAME`` may set (None: no options).
+    Options: ClassVar[Any] = None
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        """The run's spec and this filter's validated options (an ``Options`` instance): optional."""
 
     def prime(self, records: Iterable[Record]) -> None:
         """Records that exist already (a resumed run's, --against datasets): optional."""
 
     async def check(self, record: Record, parent: Record | None, ask: Ask) -> str | None:
+        """Why ``record`` must go (a short reason), or None to keep it."""
         raise NotImplementedError
+
+    # Optional, looked up with getattr:
+    #   commit(record, parent) -> str | None
+    #       called without a pause once every filter's check passed: the place for a filter that
+    #       remembers records (duplicates) to check again and remember, so two records checked at
+    #       the same time cannot both pass.
 
 
 class Sink:

@@ -16,7 +16,13 @@ PLACEHOLDERS = {
     "output_format": "what to write and the JSON shape to answer in (from the output type)",
     "previous": "derivational prompts only: the record being evolved, as a transcript",
     "entities": "names of the entities in the walked context (a list)",
+    "documents": "chunks of the user's documents (setup.yaml documents:) about the walked context, each "
+                 "with its id; empty without documents",
 }
+
+#: Added after a template of the user's that has no {{ documents }} when the spec has documents.
+DOCUMENTS_BLOCK = """Ground the facts in this material from the user's documents (do not cite the ids):
+{{ documents }}"""
 
 _INTRO = """\
 You write realistic training data for an AI assistant.
@@ -30,7 +36,10 @@ The situation is described by this entity-relationship diagram (Mermaid):
 SEED_PROMPT = _INTRO + """
 Focus on this part of it:
 {{ context }}
-
+{% if documents %}
+Ground the facts in this material from the user's documents (do not cite the ids):
+{{ documents }}
+{% endif %}
 Direction: {{ direction }}
 
 {{ output_format }}"""
@@ -38,7 +47,10 @@ Direction: {{ direction }}
 DERIVATIONAL_PROMPT = _INTRO + """
 Here is an existing example:
 {{ previous }}
-
+{% if documents %}
+Keep the facts true to this material from the user's documents (do not cite the ids):
+{{ documents }}
+{% endif %}
 Evolve it in this direction: {{ direction }}
 
 {{ output_format }}"""

@@ -85,28 +85,51 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
 
         given = load_conversations(settings.input)
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
-                temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns)
+                temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns,
+                documents=load_documents(spec))
+
+
+def load_documents(spec: Spec) -> Any:
+    """The spec's documents, chunked and attached to entities (None without ``documents:``)."""
+    if not spec.setup.documents:
+        return None
+    from .documents import Documents
+
+    c = spec.setup.chunking
+    return Documents.load(spec.folder, spec.setup.documents, spec.diagram, c.words, c.overlap)
 
 
 def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
-    """setup.yaml's ``filters:`` by name, or every filter that is on by default."""
+    """setup.yaml's ``filters:`` by name (else every filter that is on by default), plus every
+    filter that ``filter_options:`` configures, each given its spec and options."""
+    from .spec import filter_options
+
     table = plugins.registry.filters
+    options = filter_options(spec.setup.filter_options, table)
     if spec.setup.filters is None:
-        chosen = [reg.obj for reg in table.values() if getattr(reg.obj, "default", True)]
+        names = [name for name, reg in table.items() if getattr(reg.obj, "default", True)]
     else:
-        chosen = [plugins.registry.get("filters", name) for name in spec.setup.filters]
+        names = list(spec.setup.filters)
+    names += [name for name in spec.setup.filter_options if name not in names]
+    # the registry's order, which puts duplicate last: it remembers what it passes
+    chosen = [reg.obj for name, reg in table.items() if name in names]
     for f in chosen:
         configure = getattr(f, "configure", None)
         if configure is not None:
-            configure(spec)
+            configure(spec, options.get(f.name))
     return chosen
 
 
-def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str:
+def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings, documents: Any = None) -> str:
     """What must match for a rerun to continue a journal (s/d factors and rounds may grow a run)."""
-    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds"})
-    return sha256_of({"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
-                      "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
+    # filters may change between runs: records already made stay, new ones meet the new filters
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds", "filters", "filter_options",
+                                           *(() if spec.setup.documents else ("documents", "chunking"))})
+    key = {"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
+           "seed": settings.seed, "temperature": settings.temperature, "input": settings.input}
+    if documents is not None:  # what the documents say, not only where they are
+        key["documents"] = sha256_of([[c.id, c.text] for c in documents.chunks])
+    return sha256_of(key)
 
 
 def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
@@ -169,7 +192,8 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     backend_cls, model, options = backend_choice(plugins, spec, settings)
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
-    journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings), settings.overwrite)
+    journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
+                           settings.overwrite)
     sink = sink_cls(out, {})
     engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=choose_filters(plugins, spec))
     if settings.against:
@@ -178,6 +202,10 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
         engine.prime_filters([r for path in settings.against for r in load_conversations(path)])
     else:
         engine.prime_filters()
+    journal.set_meta("run", {"spec": str(spec.folder.resolve()), "seed": settings.seed, "backend": backend.name,
+                             "model": backend.model, "output_type": spec.setup.output_type,
+                             "temperature": the_plan.temperature, "rounds": the_plan.rounds,
+                             "filters": [f.name for f in engine.filters]})
     resumed = journal.count_records()
     if not settings.log_json:
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "

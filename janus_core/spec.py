@@ -73,6 +73,14 @@ class InlineDirection(_Strict):
                          instructions=(text,), template=self.template)
 
 
+class ChunkingOptions(_Strict):
+    """How ``documents:`` are cut into chunks, and how many chunks a seed context carries."""
+
+    words: int = Field(200, ge=20, le=5000)
+    overlap: int = Field(40, ge=0, le=2500)
+    per_context: int = Field(2, ge=1, le=20)
+
+
 class Setup(_Strict):
     """setup.yaml."""
 
@@ -89,6 +97,9 @@ class Setup(_Strict):
     directions: list[InlineDirection] = Field(default_factory=list)
     rounds: int = Field(1, ge=1, le=20)
     filters: list[str] | None = None
+    filter_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    documents: list[str] = Field(default_factory=list)
+    chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
     s_factor: int = Field(1, ge=1, le=1000)
     d_factor: int = Field(1, ge=0, le=1000)
     walk: WalkOptions = Field(default_factory=WalkOptions)
@@ -319,10 +330,31 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
         diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
 
     spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram, notes=legacy_notes)
-    problems = _role_problems(spec, located)
+    problems = _role_problems(spec, located) + _document_problems(spec, located)
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
+    """Every ``documents:`` entry must name files Janus can read."""
+    from .documents import SUFFIXES, find_documents
+
+    setup, problems = spec.setup, []
+    if setup.documents and setup.chunking.overlap >= setup.chunking.words:
+        line, col = located.at(("chunking", "overlap"))
+        problems.append(Problem(located.path, line, col, f"chunking.overlap ({setup.chunking.overlap}) must be "
+                                f"smaller than chunking.words ({setup.chunking.words})", "lower the overlap"))
+    for i, paths in find_documents(spec.folder, setup.documents):
+        line, col = located.at(("documents", i))
+        if not paths:
+            problems.append(Problem(located.path, line, col, f"documents: '{setup.documents[i]}' names no file",
+                                    f"paths and globs are relative to {display_path(spec.folder)}"))
+        for path in paths:
+            if path.suffix.lower() not in SUFFIXES:
+                problems.append(Problem(located.path, line, col, f"documents: {display_path(path)} is not a "
+                                        f"document Janus reads", f"use {', '.join(SUFFIXES)} files"))
+    return problems
 
 
 def _entity_names(diagram: Diagram) -> dict[str, str]:
@@ -358,6 +390,39 @@ def _role_problems(spec: Spec, located: _Located) -> list[Problem]:
     return problems
 
 
+def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Located | None = None,
+                   base: Path | None = None) -> dict[str, Any]:
+    """Each named filter's options, validated against its ``Options`` model; SpecError names the place."""
+    where = located.path if located else "filter options"
+    checked: dict[str, Any] = {}
+    for name, options in given.items():
+        loc = ("filter_options", name)
+        if name not in filters:
+            line, col = located.at(loc, key=True) if located else (1, 1)
+            raise SpecError(Problem(where, line, col, f"filter_options: unknown filter '{name}'."
+                                    f"{did_you_mean(name, filters)}",
+                                    f"registered filters: {', '.join(sorted(filters))}"))
+        model = getattr(filters[name].obj, "Options", None)
+        if model is None:
+            if options:
+                line, col = located.at(loc, key=True) if located else (1, 1)
+                raise SpecError(Problem(where, line, col, f"filter '{name}' takes no options",
+                                        "remove its entry under filter_options"))
+            continue
+        try:
+            checked[name] = model.model_validate(options or {})
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                full = (*loc, *err["loc"])
+                line, col = located.at(full, key=err["type"] == "extra_forbidden") if located else (1, 1)
+                known = ", ".join(model.model_fields)
+                problems.append(Problem(where, line, col, f"{'.'.join(map(str, full))}: {err['msg']}",
+                                        f"options of '{name}': {known}"))
+            raise SpecError(problems) from None
+    return checked
+
+
 def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None) -> list[str]:
     """Raise SpecError for an unknown output type or filter; return notes (free-text directions)."""
     setup = spec.setup
@@ -373,6 +438,8 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dic
             line, col = located.at(("filters", i))
             raise SpecError(Problem(located.path, line, col, f"unknown filter '{name}'.{did_you_mean(name, filters)}",
                                     f"registered filters: {', '.join(sorted(filters))}"))
+    if filters is not None:
+        filter_options(setup.filter_options, filters, located)
     notes = []
     inline = {d.name for d in setup.directions}
     for key in ("seed_directions", "derivational_directions"):

@@ -63,10 +63,10 @@ def test_eliminated_evolutions_go_to_the_ledger_and_their_parents_evolve_again(c
 def test_stats_and_tree(cli, tmp_path):
     out = tmp_path / "o.jsonl"
     generate(cli, out, "--rounds", "2", "--no-filters")
-    result = cli("stats", out)
+    result = cli("stats", out, "--no-report")
     assert result.exit_code == 0
-    assert "15 records (3 seeds)" in result.output
-    assert "depth: 0 3, 1 6, 2 6" in result.output
+    assert "**15 records** (3 seeds)" in result.output
+    assert "| `0` | 3 |\n| `1` | 6 |\n| `2` | 6 |" in result.output
     seed = next(r for r in read_jsonl(out) if r["depth"] == 0)
     tree = cli("stats", out, "--tree", seed["id"]).output.splitlines()
     assert tree[0].startswith(f"{seed['id']} [general] depth 0:")

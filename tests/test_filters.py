@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import ROOT
 from janus_filters import Leakage, NoChange, Refusal, StopwordsOnly
 
 from janus_core.records import Record
@@ -140,3 +141,205 @@ def test_length():
     assert "0 words" in check(Length(), record("How?", " "))
     assert "over 4000" in check(Length(), record("Tell me everything.", "word " * 4100))
     assert check(Length(), record("How do we start?", "With one small step.")) is None
+
+
+def test_length_bounds_are_configurable():
+    from janus_filters import Length
+    from janus_filters.options import LengthOptions
+
+    f = Length()
+    f.configure(None, LengthOptions(min_words=3, max_words=10))
+    assert "under 3" in check(f, record("How do we start?", "Small steps."))
+    assert "over 10" in check(f, record("How do we start saving money?", "Open a joint account this very week."))
+    assert check(f, record("How do we start?", "One small step.")) is None
+
+
+# --- language ------------------------------------------------------------------------------------
+
+def _language(*codes):
+    from janus_filters.language import Language, LanguageOptions
+
+    f = Language()
+    f.configure(None, LanguageOptions(expected=list(codes)))
+    return f
+
+
+@pytest.mark.parametrize("assistant, eliminated", [
+    ("Start with ten quiet minutes a day where each of you talks about the week.", False),
+    ("Commencez par dix minutes de calme chaque jour pour parler de votre semaine ensemble.", True),
+    ("Beginnen Sie mit zehn ruhigen Minuten am Tag, in denen jeder von seiner Woche erzählt.", True),
+    ("Okay, sure.", False),  # too short to tell
+    ("Run `git stash pop` then `git commit -am fix` and push your branch to the remote again.", False),
+])
+def test_language_eliminates_other_languages(assistant, eliminated):
+    reason = check(_language("en"), record("How can we talk more calmly about the week?", assistant))
+    assert (reason is not None) == eliminated
+    if eliminated:
+        assert "not en" in reason
+
+
+def test_language_accepts_several_expected_languages_and_rejects_unknown_codes():
+    from janus_filters.language import LanguageOptions
+    from pydantic import ValidationError
+
+    french = record("Comment parler plus calmement de notre semaine ensemble ?",
+                    "Commencez par dix minutes de calme chaque jour pour parler de votre semaine.")
+    assert check(_language("en", "fr"), french) is None
+    assert LanguageOptions(expected="FR").expected == ["fr"]
+    with pytest.raises(ValidationError, match="unknown language code"):
+        LanguageOptions(expected=["english"])
+
+
+# --- decontamination -----------------------------------------------------------------------------
+
+BENCH_ROWS = [
+    {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+                 "How many clips did Natalia sell altogether in April and May?", "answer": "72"},
+    {"question": "Weng earns 12 dollars an hour for babysitting. Yesterday she did 50 minutes of babysitting. "
+                 "How much did she earn?", "answer": "10"},
+]
+
+
+def _decontamination(tmp_path, **options):
+    import json
+
+    from janus_filters.decontamination import Decontamination, DecontaminationOptions
+
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("\n".join(json.dumps(r) for r in BENCH_ROWS) + "\n", encoding="utf-8")
+    f = Decontamination()
+    spec = type("Spec", (), {"folder": tmp_path})()
+    f.configure(spec, DecontaminationOptions(benchmark="bench.jsonl", **options))
+    return f
+
+
+def test_decontamination_eliminates_a_copied_benchmark_item(tmp_path):
+    f = _decontamination(tmp_path, fields=["question"])
+    copied = record("Quick one: Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+                    "clips in May. How many clips did Natalia sell altogether in April and May?", "72 clips.")
+    reason = check(f, copied)
+    assert reason is not None and "bench.jsonl:1" in reason and "100%" in reason
+
+
+def test_decontamination_reports_small_overlaps_per_record_and_keeps_clean_ones(tmp_path):
+    f = _decontamination(tmp_path, max_overlap=0.9)
+    partial = record("Weng earns 12 dollars an hour for babysitting. What should she save for?",
+                     "Put a third aside every week.")
+    assert check(f, partial) is None
+    assert partial.meta["contamination"]["item"] == "bench.jsonl:2"
+    assert 0 < partial.meta["contamination"]["overlap"] < 0.9
+    clean = record("How do we share chores fairly when both of us work nights?", "Make a rota together.")
+    assert check(f, clean) is None
+    assert "contamination" not in clean.meta
+
+
+def test_decontamination_names_a_missing_or_broken_benchmark(tmp_path):
+    from janus_filters.decontamination import Decontamination, DecontaminationOptions
+
+    from janus_core.errors import JanusError
+
+    spec = type("Spec", (), {"folder": tmp_path})()
+    with pytest.raises(JanusError, match="not found"):
+        Decontamination().configure(spec, DecontaminationOptions(benchmark="missing.jsonl"))
+    (tmp_path / "bad.jsonl").write_text('{"q": "fine"}\n{"q": oops}\n', encoding="utf-8")
+    with pytest.raises(JanusError, match=r"bad.jsonl:2:\d+: not JSON"):
+        Decontamination().configure(spec, DecontaminationOptions(benchmark="bad.jsonl"))
+
+
+# --- judge ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reply, score, feedback", [
+    ('{"feedback": "Stays on the diagram.", "score": 4}', 4, "Stays on the diagram."),
+    ('```json\n{"score": "5", "reasoning": "Exact."}\n```', 5, "Exact."),
+    ({"Rating": 3.0, "Explanation": "Generic advice."}, 3, "Generic advice."),
+    ({"judgement": {"score": 2, "feedback": "Roles drift."}}, 2, "Roles drift."),
+    ("Feedback: The assistant keeps its role but is vague. [RESULT] 3", 3,
+     "The assistant keeps its role but is vague."),
+    ("The answer is helpful and specific.\nScore: 4/5", 4, "The answer is helpful and specific."),
+    ("I would rate this 2 out of 5 because it invents a relationship.", 2, "I would rate this"),
+    ("Here is my grade: {\"feedback\": \"fine\", \"score\": 5} hope that helps", 5, "fine"),
+    ("At first I thought 3/5, but on reflection the score is 4.", 4, "At first I thought 3/5, but on reflection the"),
+    ("4", 4, ""),
+    (5, 5, ""),
+])
+def test_judge_parser_reads_varied_replies(reply, score, feedback):
+    from janus_filters.judge import parse_judgement
+
+    got_score, got_feedback = parse_judgement(reply)
+    assert got_score == score
+    assert got_feedback.startswith(feedback)
+
+
+@pytest.mark.parametrize("reply", ["", "Excellent work overall.", '{"score": 7}', "Score: 9/10", {"score": True},
+                                   None])
+def test_judge_parser_refuses_replies_without_a_score(reply):
+    from janus_filters.judge import parse_judgement
+
+    with pytest.raises(ValueError, match="no score"):
+        parse_judgement(reply)
+
+
+class Grader:
+    """Stands in for ``ask``: one reply per rubric, by the rubric named in the prompt."""
+
+    def __init__(self, replies: dict[str, str]):
+        self.replies, self.prompts = replies, []
+
+    async def __call__(self, messages, schema, raw=False):
+        prompt = messages[-1]["content"]
+        self.prompts.append(prompt)
+        return next(reply for key, reply in self.replies.items() if key in prompt)
+
+
+def _judge(tmp_path, min_score=0.0, rubrics=None):
+    from janus_filters.judge import Judge, JudgeOptions
+
+    from janus_core.spec import load_spec
+
+    spec = load_spec(ROOT / "samples" / "marriage_counsel")
+    spec.folder = tmp_path if rubrics else spec.folder
+    f = Judge()
+    f.configure(spec, JudgeOptions(min_score=min_score, rubrics=rubrics))
+    return f
+
+
+REPLIES = {"faithful to the situation": '{"feedback": "Matches the diagram.", "score": 5}',
+           "stay in its role": "Feedback: roles hold. [RESULT] 4",
+           "actually help": '{"feedback": "Too generic.", "score": 2}',
+           "safe": "Score: 5"}
+
+
+def test_judge_grades_every_rubric_once_and_keeps_the_grades(tmp_path):
+    f, grader = _judge(tmp_path), Grader(REPLIES)
+    rec = record("How can we stop arguing?", "Talk.")
+    rec.walk = {"entities": ["COUNSELEE", "MARRIAGE_COUNSELOR"], "relationships": []}
+    assert check(f, rec, judge=grader) is None
+    assert len(grader.prompts) == 4
+    assert "COUNSELEE" in grader.prompts[0] and "How can we stop arguing?" in grader.prompts[0]
+    judged = rec.meta["judge"]
+    assert judged["score"] == 4.0
+    assert judged["rubrics"]["helpfulness"] == {"score": 2, "feedback": "Too generic."}
+    assert judged["rubrics"]["role_fidelity"]["feedback"] == "roles hold."
+
+
+def test_judge_min_score_eliminates_and_says_why(tmp_path):
+    reason = check(_judge(tmp_path, min_score=4.5), record("How can we stop arguing?", "Talk."),
+                   judge=Grader(REPLIES))
+    assert reason.startswith("judge score 4 is below 4.5") and "helpfulness 2" in reason
+
+
+def test_judge_reads_rubrics_from_yaml_and_names_bad_files(tmp_path):
+    from janus_core.errors import JanusError
+
+    (tmp_path / "mine.yaml").write_text(
+        "rubrics:\n  - name: brevity\n    criteria: Is the answer short?\n"
+        "    scores: {1: long, 2: longish, 3: fair, 4: short, 5: terse}\n", encoding="utf-8")
+    f = _judge(tmp_path, rubrics="mine.yaml")
+    grader = Grader({"Is the answer short?": '{"feedback": "ok", "score": 3}'})
+    rec = record("How?", "Talk.")
+    assert check(f, rec, judge=grader) is None
+    assert list(rec.meta["judge"]["rubrics"]) == ["brevity"] and len(grader.prompts) == 1
+    (tmp_path / "bad.yaml").write_text("rubrics:\n  - name: x\n    criteria: y\n    scores: {1: a, 5: b}\n",
+                                       encoding="utf-8")
+    with pytest.raises(JanusError, match=r"bad.yaml: rubrics.0.scores: .*1, 2, 3, 4 and 5"):
+        _judge(tmp_path, rubrics="bad.yaml")

@@ -9,7 +9,13 @@
   LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets;
 - ``role-consistency``: the assistant speaking as the user's role (``COUNSELEE: ...``, "As a
   counselee, ...") or the user as the assistant's;
-- ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens.
+- ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens;
+- ``language`` (on when configured): a message in another language than the expected ones;
+- ``decontamination`` (on when configured): a record sharing n-grams with a benchmark file;
+- ``judge`` (on when configured): rubric-based grading 1 to 5 by the model, with ``min_score``.
+
+Options are set in setup.yaml under ``filter_options: {NAME: {...}}``; naming a filter there
+switches it on. Each filter's ``Options`` model lists what it takes.
 """
 
 from __future__ import annotations
@@ -134,17 +140,28 @@ def dedup_text(record: Any, parent: Any | None) -> str:
 class Duplicate(Filter):
     name = "duplicate"
     description = "an exact or near copy (MinHash LSH, Jaccard >= 0.8 on word 5-grams) of an earlier record"
-    threshold = 0.8
 
     def __init__(self) -> None:
         self._deduper: Any = None
+        self.threshold, self.ngram = 0.8, 5
+
+    @property
+    def Options(self) -> Any:  # imported on use: starting the CLI needs no pydantic
+        from .options import DuplicateOptions
+
+        return DuplicateOptions
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        if options is not None:
+            self.threshold, self.ngram = options.threshold, options.ngram
+        self._deduper = None
 
     @property
     def deduper(self) -> Any:
         if self._deduper is None:
             from janus_core.dedup import Deduper
 
-            self._deduper = Deduper(self.threshold)
+            self._deduper = Deduper(self.threshold, ngram=self.ngram)
         return self._deduper
 
     def prime(self, records) -> None:
@@ -155,11 +172,18 @@ class Duplicate(Filter):
             self.deduper.check_and_add(record.id, dedup_text(record, by_id.get(record.parent_id)))
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        found = self.deduper.check_and_add(record.id, dedup_text(record, parent))
-        if found:
-            kind, other = found
-            return f"{'an exact' if kind == 'exact' else 'a near'} duplicate of record {other}"
+        found, _ = self.deduper.query(dedup_text(record, parent))
+        return _duplicate_reason(found)
+
+    def commit(self, record, parent) -> str | None:
+        return _duplicate_reason(self.deduper.check_and_add(record.id, dedup_text(record, parent)))
+
+
+def _duplicate_reason(found: tuple[str, str] | None) -> str | None:
+    if found is None:
         return None
+    kind, other = found
+    return f"{'an exact' if kind == 'exact' else 'a near'} duplicate of record {other}"
 
 
 class RoleConsistency(Filter):
@@ -169,7 +193,7 @@ class RoleConsistency(Filter):
     def __init__(self) -> None:
         self.roles: tuple[str, str] | None = None
 
-    def configure(self, spec: Any) -> None:
+    def configure(self, spec: Any, options: Any = None) -> None:
         self.roles = (spec.setup.user_role, spec.setup.assistant_role)
 
     async def check(self, record, parent, ask: Ask) -> str | None:
@@ -191,25 +215,43 @@ class RoleConsistency(Filter):
 class Length(Filter):
     name = "length"
     description = "a record with an empty-ish message (under 1 word) or over 4,000 words / about 8,000 tokens"
-    min_words, max_words, max_tokens = 1, 4000, 8000
+
+    def __init__(self) -> None:
+        self.min_words, self.max_words, self.max_tokens = 1, 4000, 8000
+
+    @property
+    def Options(self) -> Any:
+        from .options import LengthOptions
+
+        return LengthOptions
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        if options is not None:
+            self.min_words, self.max_words, self.max_tokens = options.min_words, options.max_words, options.max_tokens
 
     async def check(self, record, parent, ask: Ask) -> str | None:
+        o = self
         total_words = total_chars = 0
         for message in record.messages:
             count = len(message["content"].split())
-            if message["role"] != "system" and count < self.min_words:
-                return f"a {message['role']} message has {count} words"
+            if message["role"] != "system" and count < o.min_words:
+                return f"a {message['role']} message has {count} words, under {o.min_words}"
             total_words += count
             total_chars += len(message["content"])
-        if total_words > self.max_words:
-            return f"{total_words} words, over {self.max_words}"
-        if total_chars / 4 > self.max_tokens:
-            return f"about {total_chars // 4} tokens, over {self.max_tokens}"
+        if total_words > o.max_words:
+            return f"{total_words} words, over {o.max_words}"
+        if total_chars / 4 > o.max_tokens:
+            return f"about {total_chars // 4} tokens, over {o.max_tokens}"
         return None
 
 
 @hookimpl
 def register_filters(register):
-    # duplicate goes last: it remembers every record it passes, so none that a later rule drops
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Duplicate()):
+    from .decontamination import Decontamination
+    from .judge import Judge
+    from .language import Language
+
+    # cheap checks first; the judge, which pays for requests, last
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Language(),
+              Decontamination(), Duplicate(), Judge()):
         register(f)

@@ -1,0 +1,18 @@
+"""Options of the built-in filters that live in ``__init__`` (kept apart: pydantic loads on use)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DuplicateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at which two texts are near copies")
+    ngram: int = Field(5, ge=1, le=20, description="words per shingle")
+
+
+class LengthOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_words: int = Field(1, ge=0, description="fewest words in every user and assistant message")
+    max_words: int = Field(4000, ge=1, description="most words in the whole record")
+    max_tokens: int = Field(8000, ge=1, description="most tokens in the whole record (about 4 characters each)")
