@@ -37,11 +37,15 @@ def open_for_review(out: Path) -> Journal:
     path = journal_path(out)
     existed = path.exists()
     journal = Journal(path)
-    needs_import = (not existed or journal.get_meta("imported_from") is not None
-                    or (journal.get_meta("fingerprint") is None and journal.count_records() == 0))
-    if not needs_import:
+    stat = out.stat()
+    signature = [stat.st_size, stat.st_mtime_ns]
+    imported = journal.get_meta("imported_from") is not None
+    if imported and journal.get_meta("imported_stat") == signature:
         return journal
+    if existed and not imported and not (journal.get_meta("fingerprint") is None and journal.count_records() == 0):
+        return journal  # a run's own journal
     try:
+        have = {rid for (rid,) in journal.db.execute("SELECT id FROM records")}
         rows = [_as_record(data, n, out) for n, data in enumerate(load_records(out), 1)]
     except JanusError:
         journal.close()
@@ -53,10 +57,11 @@ def open_for_review(out: Path) -> Journal:
     db.execute("BEGIN")
     try:
         db.executemany("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
-                       [(r.id, f"import|{r.id}", r.to_json()) for r in rows])
+                       [(r.id, f"import|{r.id}", r.to_json()) for r in rows if r.id not in have])
         # never a real run's fingerprint: 'janus generate' refuses to continue this journal
         journal.set_meta("fingerprint", f"imported:{out.name}")
         journal.set_meta("imported_from", str(out))
+        journal.set_meta("imported_stat", signature)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -106,6 +111,10 @@ class ReviewData:
         self.records: list[dict[str, Any]] = []
         self.index: dict[str, int] = {}
         self._seq = 0
+        # kept up as records arrive, so a decision's summary costs the number of kept records, not all
+        self._visits: dict[str, Counter[str]] = {"entities": Counter(), "relationships": Counter()}
+        self._facets: dict[str, set[str]] = {"output_type": set(), "direction": set(), "depth": set()}
+        self._scored = 0
         self.refresh()
         self.reviews = self.journal.reviews()
 
@@ -120,6 +129,13 @@ class ReviewData:
             self.index[data["id"]] = len(self.records)
             self.records.append(data)
             self._seq = seq
+            names, links = _walk_items(data)
+            self._visits["entities"].update(set(names))
+            self._visits["relationships"].update(set(links))
+            self._facets["output_type"].add(str(data.get("output_type", "")))
+            self._facets["direction"].add(str(data.get("direction", "")))
+            self._facets["depth"].add(str(data.get("depth", 0)))
+            self._scored += judge_score(data) is not None
 
     def state(self, rid: str) -> str | None:
         review = self.reviews.get(rid)
@@ -182,30 +198,24 @@ class ReviewData:
     def summary(self) -> dict[str, Any]:
         """Counts of decisions, the values the filters offer, and the graph coverage of what is kept."""
         self.refresh()
-        counts = Counter(self.state(r["id"]) for r in self.records)
-        entities: dict[str, list[int]] = {}
-        relationships: dict[str, list[int]] = {}
-        for r in self.records:
-            kept = self.state(r["id"]) in ("kept", "edited")
-            names, links = _walk_items(r)
-            for table, keys in ((entities, names), (relationships, links)):
-                for key in dict.fromkeys(keys):
-                    row = table.setdefault(key, [0, 0])
-                    row[0] += 1
-                    row[1] += kept
-
-        def rows(table: dict[str, list[int]]) -> list[dict[str, Any]]:
-            return [{"name": k, "records": v[0], "kept": v[1]} for k, v in sorted(table.items())]
-
-        facet = {key: sorted({str(r.get(key, 0 if key == "depth" else "")) for r in self.records},
-                             key=lambda v: (len(v), v) if key == "depth" else (0, v))
-                 for key in ("output_type", "direction", "depth")}
+        counts = Counter(r["state"] for rid, r in self.reviews.items() if rid in self.index)
+        kept: dict[str, Counter[str]] = {"entities": Counter(), "relationships": Counter()}
+        for rid, review in self.reviews.items():
+            if review["state"] in ("kept", "edited") and rid in self.index:
+                names, links = _walk_items(self.records[self.index[rid]])
+                kept["entities"].update(set(names))
+                kept["relationships"].update(set(links))
+        coverage = {kind: [{"name": name, "records": n, "kept": kept[kind][name]}
+                           for name, n in sorted(visits.items())] for kind, visits in self._visits.items()}
+        facets = {key: sorted(values) for key, values in self._facets.items()}
+        facets["depth"] = sorted(self._facets["depth"], key=lambda v: (len(v), v))  # numeric order
+        decided = sum(counts.values())
         return {
             "dataset": str(self.out), "total": len(self.records), "kept": counts["kept"], "edited": counts["edited"],
-            "discarded": counts["discarded"], "left": counts[None], "facets": facet,
-            "scored": sum(judge_score(r) is not None for r in self.records),
+            "discarded": counts["discarded"], "left": len(self.records) - decided, "facets": facets,
+            "scored": self._scored,
             "failures": self.journal.db.execute("SELECT count(*) FROM failures").fetchone()[0],
-            "coverage": {"entities": rows(entities), "relationships": rows(relationships)},
+            "coverage": coverage,
         }
 
 
@@ -251,7 +261,7 @@ def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", 
             ids = data.matching(dict(request.query_params))
         except ValueError:
             return problem("min_score and max_score must be numbers", 400)
-        return reply({"ids": ids, "states": {rid: data.state(rid) for rid in ids if data.state(rid)}})
+        return reply({"ids": ids})
 
     async def record(request: Request) -> JSONResponse:
         rid = request.path_params["rid"]
@@ -292,8 +302,9 @@ def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", 
         Route("/", index),
         Route("/api/summary", summary),
         Route("/api/records", records),
-        Route("/api/records/{rid}", record),
-        Route("/api/records/{rid}/review", review, methods=["POST"]),
+        # ids of imported files may hold any character, '/' included
+        Route("/api/records/{rid:path}/review", review, methods=["POST"]),
+        Route("/api/records/{rid:path}", record),
         Route("/api/find", find),
         Route("/api/failures", failures),
     ]
