@@ -21,7 +21,6 @@ from .stats import load_records
 from .store import REVIEW_STATES, Journal, journal_path
 
 INSTALL_HINT = "janus review needs starlette and uvicorn: pip install 'janus-data[review]'"
-ROLES = ("system", "user", "assistant")
 #: Query parameters of /api/records, all optional.
 FILTERS = ("output_type", "direction", "depth", "min_score", "max_score", "state")
 
@@ -93,12 +92,16 @@ def _walk_items(record: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
-    """Edited messages as the API accepts them: a non-empty list of {role, content} strings."""
+    """Edited messages as the API accepts them: a non-empty list of {role, content} strings.
+
+    Roles are not limited to system, user and assistant: an edit keeps whatever roles the record had.
+    """
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages must be a non-empty list")
     for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-            raise ValueError(f"each message needs a role ({', '.join(ROLES)}) and a text content")
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not m["role"] \
+                or not isinstance(m.get("content"), str):
+            raise ValueError("each message needs a role and a text content")
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 

@@ -204,7 +204,8 @@ def test_api_decisions_summary_and_coverage(api):
     assert post(api, IDS[0], None).json()["summary"]["kept"] == 0
     assert post(api, IDS[2], "maybe").status_code == 400
     assert post(api, IDS[2], "edited").status_code == 400  # an edit needs messages
-    assert post(api, IDS[2], "edited", [{"role": "narrator", "content": "x"}]).status_code == 400
+    assert post(api, IDS[2], "edited", [{"role": "user", "content": None}]).status_code == 400
+    assert post(api, IDS[2], "edited", []).status_code == 400
     assert post(api, "nope", "kept").status_code == 404
     form = api.post(f"/api/records/{IDS[2]}/review", content='{"state": "kept"}',
                     headers={"content-type": "text/plain"})
