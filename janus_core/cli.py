@@ -444,12 +444,18 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
               help="Share of seeds (with all their evolutions) that go to an eval split beside the train split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
 @click.option("--overwrite", is_flag=True, help="Replace files that exist.")
+@click.option("--reviewed", is_flag=True, help="Write only the records kept or edited in 'janus review OUT' "
+              "(edited ones with their edited messages and meta.review = \"edited\"); discarded and "
+              "unreviewed records are left out.")
 @plugin_option
 @click.pass_context
 @reports_errors
 def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | None, eval_fraction: float,
-                   seed: int, overwrite: bool) -> None:
-    """Write a dataset in another format or store, optionally split into train and eval by seed."""
+                   seed: int, overwrite: bool, reviewed: bool) -> None:
+    """Write a dataset in another format or store, optionally split into train and eval by seed.
+
+    With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
+    """
     from pathlib import Path
 
     from .export import export
@@ -458,11 +464,42 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
     plugins = get_plugins(ctx)
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
-    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite)
+    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
         skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
         click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
+              help="Port on 127.0.0.1 to serve the page on (0: any free port). The page is only reachable "
+              "from this machine.")
+@click.option("--open", "open_browser", is_flag=True, help="Also open the page in the default web browser.")
+@reports_errors
+def review(out: str, port: int, open_browser: bool) -> None:
+    """Review a dataset in the browser: keep, discard or edit records one at a time.
+
+    Shows each record as a chat with its provenance (seed, walk, direction, depth, judge scores),
+    with filters and keyboard shortcuts (k keep, d discard, e edit, j/arrows move, g or / jump,
+    ? help). Every decision is saved at once in the run's journal (a plain JSONL file gets a journal
+    beside it); 'janus export OUT --reviewed' then writes the kept and edited records. Needs the
+    'review' extra: pip install 'janus-data[review]'.
+    """
+    from pathlib import Path
+
+    from .review import serve
+
+    def announce(url: str, data: Any) -> None:
+        click.echo(f"reviewing {len(data.records)} records of {out} at {url} (Ctrl-C to stop; decisions are "
+                   f"saved as you make them)", err=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    serve(Path(out), port, announce)
 
 
 @cli.command(name="plugins")

@@ -31,6 +31,32 @@ def read_records(out: Path) -> Iterator[Record]:
             yield Record.from_dict(data)
 
 
+def reviewed_records(out: Path) -> Iterator[Record]:
+    """The records a reviewer kept or edited (``janus review``), edited ones with the edited messages.
+
+    Refuses at once (not when first iterated) if ``out`` has no journal or nothing is kept.
+    """
+    if not journal_path(out).exists():
+        raise JanusError(f"{out} has no journal, so it has no review; review it first with: janus review {out}")
+    journal = Journal(journal_path(out))
+    reviews = journal.reviews()
+    journal.close()
+    if not any(r["state"] in ("kept", "edited") for r in reviews.values()):
+        raise JanusError(f"no record of {out} is kept or edited yet; review it with: janus review {out}")
+    return _apply_reviews(read_records(out), reviews)
+
+
+def _apply_reviews(records: Iterator[Record], reviews: dict[str, dict[str, Any]]) -> Iterator[Record]:
+    for record in records:
+        review = reviews.get(record.id)
+        if review is None or review["state"] == "discarded":
+            continue
+        if review["state"] == "edited":
+            record.messages = review["messages"]
+            record.meta = {**record.meta, "review": "edited"}
+        yield record
+
+
 def is_eval(seed_id: str, fraction: float, seed: int = 0) -> bool:
     """Whether a seed's family goes to the eval split (stable for a given seed)."""
     digest = hashlib.sha256(f"{seed}|{seed_id}".encode()).digest()
@@ -44,19 +70,23 @@ def split_paths(to: Path) -> tuple[Path, Path]:
 
 
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
-           overwrite: bool = False) -> dict[str, Any]:
-    """Write ``out``'s records to ``to`` (and its eval split); returns counts per split."""
+           overwrite: bool = False, reviewed: bool = False) -> dict[str, Any]:
+    """Write ``out``'s records to ``to`` (and its eval split); returns counts per split.
+
+    ``reviewed`` writes only the records kept or edited in ``janus review``.
+    """
     targets = {"all": to} if eval_fraction <= 0 else dict(zip(("train", "eval"), split_paths(to), strict=True))
     for path in targets.values():
         if path.exists() and not overwrite:
             raise JanusError(f"{path} exists; pass --overwrite to replace it")
+    records = reviewed_records(out) if reviewed else read_records(out)
     sinks = {name: sink_cls(path, {"format": fmt}) for name, path in targets.items()}
     for name, path in targets.items():
         if path.exists() and path.is_file():
             path.unlink()
         sinks[name].open()
     try:
-        for record in read_records(out):
+        for record in records:
             name = "all" if eval_fraction <= 0 else ("eval" if is_eval(record.seed_id, eval_fraction, seed)
                                                      else "train")
             sinks[name].write([record])

@@ -28,7 +28,12 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS failures (
     job_key TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT NOT NULL, job TEXT NOT NULL,
     created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, messages TEXT, updated_at TEXT NOT NULL);
 """
+
+#: A reviewer's decisions on a record; ``edited`` records are kept with the reviewer's messages.
+REVIEW_STATES = ("kept", "discarded", "edited")
 
 
 def journal_path(out: Path) -> Path:
@@ -135,6 +140,29 @@ class Journal:
     def failure_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT reason, count(*) FROM failures GROUP BY reason").fetchall())
 
+    # --- reviews -------------------------------------------------------------------------------
+
+    def set_review(self, record_id: str, state: str | None, messages: list[dict[str, Any]] | None = None) -> None:
+        """Record a decision on a record (None clears it); edited messages only with state 'edited'."""
+        if state is None:
+            self.db.execute("DELETE FROM reviews WHERE id = ?", (record_id,))
+            return
+        if state not in REVIEW_STATES:
+            raise ValueError(f"review state must be one of {', '.join(REVIEW_STATES)}, not {state!r}")
+        if (state == "edited") != (messages is not None):
+            raise ValueError("edited messages go with the state 'edited', and only with it")
+        blob = None if messages is None else json.dumps(messages, ensure_ascii=False)
+        self.db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?)", (record_id, state, blob, now()))
+
+    def review_for(self, record_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state, messages, updated_at FROM reviews WHERE id = ?", (record_id,)).fetchone()
+        return None if row is None else _review(*row)
+
+    def reviews(self) -> dict[str, dict[str, Any]]:
+        """Every decision by record id."""
+        return {rid: _review(state, messages, at)
+                for rid, state, messages, at in self.db.execute("SELECT id, state, messages, updated_at FROM reviews")}
+
     # --- export --------------------------------------------------------------------------------
 
     def export_jsonl(self, out: Path) -> int:
@@ -147,3 +175,7 @@ class Journal:
                 count += 1
         tmp.replace(out)
         return count
+
+
+def _review(state: str, messages: str | None, updated_at: str) -> dict[str, Any]:
+    return {"state": state, "messages": None if messages is None else json.loads(messages), "updated_at": updated_at}
