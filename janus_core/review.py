@@ -118,8 +118,27 @@ class ReviewData:
         self._visits: dict[str, Counter[str]] = {"entities": Counter(), "relationships": Counter()}
         self._facets: dict[str, set[str]] = {"output_type": set(), "direction": set(), "depth": set()}
         self._scored = 0
+        self._diagram = self._diagram_items()
         self.refresh()
         self.reviews = self.journal.reviews()
+
+    def _diagram_items(self) -> dict[str, list[str]]:
+        """Every entity and relationship of the diagram the run was made from (journal meta), so
+        coverage also lists what no record visits; empty when the spec folder is gone."""
+        from .report import _spec_folder
+
+        folder = _spec_folder(self.out, None)
+        if folder is None:
+            return {"entities": [], "relationships": []}
+        from .errors import JanusError
+        from .graph import build_graph
+        from .spec import load_spec
+
+        try:
+            graph = build_graph(load_spec(folder).diagram)
+        except JanusError:
+            return {"entities": [], "relationships": []}
+        return {"entities": list(graph.nodes), "relationships": [f"{u}->{v}#{k}" for u, v, k in graph.edges(keys=True)]}
 
     def close(self) -> None:
         self.journal.close()
@@ -208,8 +227,9 @@ class ReviewData:
                 names, links = _walk_items(self.records[self.index[rid]])
                 kept["entities"].update(set(names))
                 kept["relationships"].update(set(links))
-        coverage = {kind: [{"name": name, "records": n, "kept": kept[kind][name]}
-                           for name, n in sorted(visits.items())] for kind, visits in self._visits.items()}
+        coverage = {kind: [{"name": name, "records": visits[name], "kept": kept[kind][name]}
+                           for name in sorted(set(visits) | set(self._diagram[kind]))]
+                    for kind, visits in self._visits.items()}
         facets = {key: sorted(values) for key, values in self._facets.items()}
         facets["depth"] = sorted(self._facets["depth"], key=lambda v: (len(v), v))  # numeric order
         decided = sum(counts.values())

@@ -13,10 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl, run_janus
+from conftest import ROOT, read_jsonl, run_janus
 
 from janus_core.errors import JanusError
 from janus_core.records import Record, record_id
+from janus_core.spec import load_spec
 from janus_core.store import Journal, journal_path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -215,6 +216,23 @@ def test_api_decisions_summary_and_coverage(api):
     again = ReviewData(api.out)
     assert {k: v["state"] for k, v in again.reviews.items()} == {IDS[3]: "edited", IDS[1]: "discarded"}
     again.close()
+
+
+def test_coverage_lists_what_no_record_visits_when_the_spec_is_known(tmp_path):
+    from janus_core.review import ReviewData
+
+    out = make_dataset(tmp_path)
+    journal = Journal(journal_path(out))
+    journal.set_meta("run", {"spec": str(ROOT / "samples" / "coding_assist")})
+    journal.close()
+    data = ReviewData(out)
+    try:
+        entities = {r["name"]: r["records"] for r in data.summary()["coverage"]["entities"]}
+    finally:
+        data.close()
+    assert entities["COUNSELEE"] == 4  # visited by the records
+    diagram = set(load_spec(ROOT / "samples" / "coding_assist").diagram.entities)
+    assert diagram <= set(entities) and all(entities[name] == 0 for name in diagram - {"COUNSELEE", "COUNSELOR"})
 
 
 def test_api_takes_ids_with_any_character(tmp_path):
