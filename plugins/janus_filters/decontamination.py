@@ -14,25 +14,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from janus_core.dedup import words
 from janus_core.errors import JanusError
 from janus_core.interfaces import Ask, Filter
 
+from .options import StrList
+
 
 class DecontaminationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    benchmark: list[str] = Field(min_length=1, description="benchmark files (JSONL or text), relative to the spec")
+    benchmark: StrList = Field(min_length=1, description="benchmark files (JSONL or text), relative to the spec")
     fields: list[str] | None = Field(None, description="JSONL keys whose text is compared (default: every string)")
     ngram: int = Field(8, ge=3, le=50, description="words per n-gram")
     max_overlap: float = Field(0.5, gt=0, le=1,
                                description="share of a benchmark item's n-grams at which a record is eliminated")
-
-    @field_validator("benchmark", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:

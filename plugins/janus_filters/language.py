@@ -15,21 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from janus_core.interfaces import Ask, Filter
 
+from .options import StrList
+
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 
 
 class LanguageOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    expected: list[str] = Field(default_factory=lambda: ["en"],
+    expected: StrList = Field(default_factory=lambda: ["en"],
                                 description="ISO 639-1 codes of the languages the dataset is written in")
     min_words: int = Field(5, ge=1, description="messages shorter than this are not checked")
     min_confidence: float = Field(0.9, ge=0, le=1,
                                   description="how sure the detector must be before a message is eliminated")
-
-    @field_validator("expected", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("expected")
     @classmethod
