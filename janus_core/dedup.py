@@ -63,9 +63,16 @@ class Deduper:
         digest = exact_key(text)
         if digest in self.exact:
             return ("exact", self.exact[digest]), (digest, None)
-        m = self._minhash(text)
-        match = self.lsh.query(m)
-        return (("near", match[0]) if match else None), (digest, m)
+        token = (digest, self._minhash(text))
+        return self.requery(token), token
+
+    def requery(self, token: Any) -> tuple[str, str] | None:
+        """``query`` again for a text already worked on (others may have been added since)."""
+        digest, m = token
+        if digest in self.exact:
+            return "exact", self.exact[digest]
+        match = self.lsh.query(m) if m is not None else None
+        return ("near", match[0]) if match else None
 
     def add(self, key: str, token: Any) -> None:
         """Remember a text that ``query`` found new."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import OrderedDict
 from typing import Any
 
 from janus_core import hookimpl
@@ -134,6 +135,18 @@ class Leakage(Filter):
         return None
 
 
+class Pending(OrderedDict):
+    """Work a filter did in ``check``, kept for ``commit``; records another filter eliminates never
+    commit, so only the newest ``cap`` entries are kept (a dropped one is simply redone)."""
+
+    cap = 10_000
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.cap:
+            self.popitem(last=False)
+
+
 def dedup_text(record: Any, parent: Any | None) -> str:
     """What two records must not share: for an evolution, what it adds to its parent."""
     return "\n".join(m["content"] for m in _new_messages(record, parent) if m["role"] != "system")
@@ -145,6 +158,7 @@ class Duplicate(Filter):
 
     def __init__(self) -> None:
         self._deduper: Any = None
+        self._pending = Pending()
         self.threshold, self.ngram = 0.8, 5
 
     @property
@@ -156,7 +170,7 @@ class Duplicate(Filter):
     def configure(self, spec: Any, options: Any = None) -> None:
         if options is not None:
             self.threshold, self.ngram = options.threshold, options.ngram
-        self._deduper = None
+        self._deduper, self._pending = None, Pending()
 
     @property
     def deduper(self) -> Any:
@@ -174,11 +188,19 @@ class Duplicate(Filter):
             self.deduper.check_and_add(record.id, dedup_text(record, by_id.get(record.parent_id)))
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        found, _ = self.deduper.query(dedup_text(record, parent))
+        found, token = self.deduper.query(dedup_text(record, parent))
+        if found is None:
+            self._pending.put(record.id, token)
         return _duplicate_reason(found)
 
     def commit(self, record, parent) -> str | None:
-        return _duplicate_reason(self.deduper.check_and_add(record.id, dedup_text(record, parent)))
+        token = self._pending.pop(record.id, None)
+        if token is None:
+            return _duplicate_reason(self.deduper.check_and_add(record.id, dedup_text(record, parent)))
+        found = self.deduper.requery(token)  # a record checked alongside may have been kept meanwhile
+        if found is None:
+            self.deduper.add(record.id, token)
+        return _duplicate_reason(found)
 
 
 def _duplicate_reason(found: tuple[str, str] | None) -> str | None:

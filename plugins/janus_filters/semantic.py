@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from janus_core.errors import JanusError
 from janus_core.interfaces import Ask, Filter
 
+from . import Pending
+
 
 class SemanticOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -83,11 +85,11 @@ class SemanticDuplicate(Filter):
     def __init__(self) -> None:
         self.options = SemanticOptions()
         self._store: Embeddings | None = None
-        self._pending: dict[str, Any] = {}
+        self._pending = Pending()
 
     def configure(self, spec: Any, options: Any = None) -> None:
         self.options = options or SemanticOptions()
-        self._store, self._pending = None, {}
+        self._store, self._pending = None, Pending()
 
     @property
     def store(self) -> Embeddings:
@@ -117,13 +119,17 @@ class SemanticDuplicate(Filter):
         text = dedup_text(record, parent)
         store = self.store
         vector = (await asyncio.to_thread(store.encode, [text]))[0]  # off the event loop: it takes milliseconds
-        self._pending[record.id] = vector
-        return self._reason(vector)
+        reason = self._reason(vector)
+        if reason is None:
+            self._pending.put(record.id, vector)
+        return reason
 
     def commit(self, record, parent) -> str | None:
         vector = self._pending.pop(record.id, None)
-        if vector is None:
-            return None
+        if vector is None:  # dropped from the pending entries: embed it again
+            from . import dedup_text
+
+            vector = self.store.encode([dedup_text(record, parent)])[0]
         reason = self._reason(vector)  # again: a record checked alongside may have been kept meanwhile
         if reason is None:
             self.store.add(record.id, vector)
