@@ -3,7 +3,7 @@
     python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600] [--log FILE]
 
 Prints "PORT <n>" once listening. Replies are valid for Janus's instruct and conversation
-schemas. With --rpm it enforces the limit with a token bucket (one second of burst) and
+schemas, and differ per request. With --rpm it enforces the limit with a token bucket (one second of burst) and
 answers 429 with Retry-After and retry-after-ms. With --log it appends, per answered request,
 "<unix time> <status> <request key>" where the key hashes the messages and the seed.
 """
@@ -15,13 +15,29 @@ import asyncio
 import hashlib
 import json
 import math
+import random
 import time
 
 from aiohttp import web
 
-INSTRUCT = json.dumps({"instruction": "How do we plan the week together?", "response": "Start with one shared hour."})
-CONVERSATION = json.dumps({"turns": [{"user": "We keep arguing about chores.",
-                                      "assistant": "Let us list them and split them fairly."}]})
+#: Replies are drawn from these words by the request's key, so every request gets its own text and
+#: Janus's filters (duplicates, no-change) run as on real replies without eliminating them.
+VOCABULARY = """appointment booking clinic doctor patient invoice prescription refill schedule morning evening
+monday tuesday wednesday thursday friday insurance payment reminder fever dosage paediatrics reception
+slot urgent cancel move confirm desk phone walk-in bill private public renewal pharmacy ticket wait queue
+visit checkup follow-up referral nurse allergy symptom question answer form record date time week month
+""".split()
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(VOCABULARY) for _ in range(words)).capitalize() + "."
+
+
+def content_for(key: str, conversation: bool) -> str:
+    rng = random.Random(key)
+    if conversation:
+        return json.dumps({"turns": [{"user": _sentence(rng, 10), "assistant": _sentence(rng, 14)}]})
+    return json.dumps({"instruction": _sentence(rng, 10), "response": _sentence(rng, 14)})
 
 
 class Bucket:
@@ -61,7 +77,7 @@ def make_app(latency: float, rpm: float | None, log_path: str | None) -> web.App
                                                   "retry-after-ms": str(int(wait * 1000) + 1)})
         await asyncio.sleep(latency)
         schema = json.dumps(body.get("response_format", {}))
-        content = CONVERSATION if "turns" in schema else INSTRUCT
+        content = content_for(key, "turns" in schema)
         counts["ok"] += 1
         reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "stub"),
                  "choices": [{"index": 0, "finish_reason": "stop",
