@@ -85,8 +85,15 @@ def hub_errors(action: str, secret: str | None) -> Iterator[None]:
     except JanusError as exc:
         raise JanusError(redact(str(exc), secret)) from None
     except Exception as exc:
-        text = redact(str(exc).strip() or type(exc).__name__, secret)
-        raise JanusError(f"{action}: {text}") from None
+        import httpx
+
+        text = str(exc).strip() or type(exc).__name__
+        cause = exc.__cause__
+        first = str(cause or "").strip().splitlines()
+        # a failed download is reported as a vaguer error: add the server's answer it hides
+        if first and first[0] not in text and not isinstance(cause, httpx.HTTPStatusError):
+            text += f" ({first[0]})"
+        raise JanusError(f"{action}: {redact(text, secret)}") from None
 
 
 def _api(secret: str | None) -> Any:
@@ -283,9 +290,9 @@ class PushResult:
     commit: str | None = None
 
 
-def _incompatible(repo_id: str, path: str, what: str, fmt: str, columns: list[str], flag: str) -> JanusError:
-    return JanusError(f"{repo_id} holds {what} in {path}, not {fmt} rows ({', '.join(columns)}); push with that "
-                      f"--format to append to it, or pass {flag} to replace its data")
+def _incompatible(repo_id: str, path: str, theirs: str | None, what: str, fmt: str, flag: str) -> JanusError:
+    append = f"push with --format {theirs} to append to it, or " if theirs else ""
+    return JanusError(f"{repo_id} holds {what} ({path}), not {fmt} rows: {append}pass {flag} to replace its data")
 
 
 def push(repo_id: str, rows: dict[str, list[dict[str, Any]]], fmt: str, info: RunInfo, *,
@@ -322,15 +329,15 @@ def push(repo_id: str, rows: dict[str, list[dict[str, Any]]], fmt: str, info: Ru
             with tempfile.TemporaryDirectory(prefix="janus-hub-") as tmp:
                 for path in data_files:
                     if not (path.startswith(f"{DATA_DIR}/") and path.endswith(".parquet")):
-                        raise _incompatible(repo_id, path, "data that is not Janus Parquet", fmt, columns, flag)
+                        raise _incompatible(repo_id, path, None, "data in another layout", fmt, flag)
                     local = api.hf_hub_download(repo_id, path, repo_type="dataset", revision=repo.sha,
                                                 cache_dir=tmp)
                     table = pq.read_table(local)
                     theirs = _format_of(table.schema)
                     mismatch = theirs != fmt if theirs else sorted(table.column_names) != columns
                     if mismatch:
-                        what = f"{theirs} rows" if theirs else f"rows with columns {', '.join(table.column_names)}"
-                        raise _incompatible(repo_id, path, what, fmt, columns, flag)
+                        what = f"{theirs} rows" if theirs else f"columns {', '.join(table.column_names)}"
+                        raise _incompatible(repo_id, path, theirs, what, fmt, flag)
                     have.update(row_key(row) for row in table.to_pylist())
                     existing[split_of(path)] += table.num_rows
         result.existing = sum(existing.values())
