@@ -96,7 +96,15 @@ def hub_errors(action: str, secret: str | None) -> Iterator[None]:
         raise JanusError(f"{action}: {redact(text, secret)}") from None
 
 
+def _require() -> None:
+    import importlib.util
+
+    if not (importlib.util.find_spec("huggingface_hub") and importlib.util.find_spec("pyarrow")):
+        raise JanusError("the Hugging Face Hub needs huggingface_hub and pyarrow: pip install 'janus-data[hub]'")
+
+
 def _api(secret: str | None) -> Any:
+    _require()
     from huggingface_hub import HfApi
 
     from . import __version__
@@ -310,6 +318,7 @@ def push(repo_id: str, rows: dict[str, list[dict[str, Any]]], fmt: str, info: Ru
     for split in rows:
         if not SPLIT_NAME.fullmatch(split):
             raise JanusError(f"split name '{split}': use letters, digits and '_'")
+    _require()
     import pyarrow.parquet as pq
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
