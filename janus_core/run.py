@@ -147,6 +147,9 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
     from . import __version__
     from .spec import spec_files
 
+    def shown(value: str | None) -> str | None:  # a local file by its name only: cards may be public
+        return Path(value).name if value and Path(value).exists() else value
+
     setup = spec.setup
     journal.set_meta("spec", {"name": spec.name, "folder": str(spec.folder), "files": spec_files(spec)})
     journal.set_meta("run", {
@@ -157,8 +160,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
         "walk": setup.walk.model_dump(), "max_seeds": settings.engine.max_seeds,
         "max_requests": settings.engine.max_requests, "max_cost": settings.engine.max_cost,
-        "input": settings.input, "turns": settings.turns if settings.input else None,
-        "against": list(settings.against)})
+        "input": shown(settings.input), "turns": settings.turns if settings.input else None,
+        "against": [shown(value) for value in settings.against]})
 
 
 # --- dry run -----------------------------------------------------------------------------------
