@@ -254,6 +254,25 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
 
 
+def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from pathlib import Path
+
+    from .hub import is_repo_id
+
+    for value in values:
+        if not Path(value).exists() and not is_repo_id(value):
+            raise click.BadParameter(f"{value!r} is no file or folder, nor a Hub dataset id (owner/name)")
+    return values
+
+
+def _check_repo_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from .hub import is_repo_id
+
+    if not is_repo_id(value):
+        raise click.BadParameter(f"{value!r}: write the dataset id as owner/name")
+    return value
+
+
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--target-folder", "target_folder", type=click.Path(exists=True, file_okay=False), hidden=True,
@@ -303,9 +322,10 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
               "dollars are spent (prices from litellm's table).")
 @click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
               "(a quick trial; coverage of the diagram may be partial).")
-@click.option("--against", multiple=True, type=click.Path(exists=True), help="An existing dataset (JSONL in "
-              "messages format, ShareGPT, or a saved Hugging Face dataset folder) that new records must not "
-              "duplicate; repeatable.")
+@click.option("--against", multiple=True, metavar="FILE|OWNER/NAME", callback=_check_against,
+              help="An existing dataset that new records must not duplicate: JSONL in messages format, ShareGPT, "
+              "a saved Hugging Face dataset folder, or the id of a dataset on the Hugging Face Hub (owner/name; "
+              "a private one needs HF_TOKEN); repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
 @click.option("--min-score", type=click.FloatRange(1, 5), help="Grade every record with the judge filter (one "
@@ -434,16 +454,18 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
 
 @cli.command(name="export")
 @click.argument("out", type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, or a folder for hf-disk.")
+@click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "
+              "or a dataset id (owner/name) for hf-hub.")
 @click.option("--format", "fmt", default="messages", show_default=True,
               help="Row format: janus (whole record), messages (OpenAI/TRL), sharegpt, alpaca, janus-legacy, "
               "dpo (prompt/chosen/rejected, from preference records).")
-@click.option("--sink", help="Sink: jsonl, parquet, hf-disk or a plugin's (default: by --to's suffix; "
-              "a path without suffix means hf-disk).")
+@click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
+              "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
 @click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Share of seeds (with all their evolutions) that go to an eval split beside the train split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
-@click.option("--overwrite", is_flag=True, help="Replace files that exist.")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist (with hf-hub: replace the dataset's "
+              "data, like 'janus push --replace').")
 @click.option("--reviewed", is_flag=True, help="Write only the records kept or edited in 'janus review OUT' "
               "(edited ones with their edited messages and meta.review = \"edited\"); discarded and "
               "unreviewed records are left out.")
@@ -465,6 +487,9 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
     counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
+    if counts.get("all", {}).get("result") is not None:
+        _report_push(counts["all"], fmt)
+        return
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
         skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
@@ -500,6 +525,73 @@ def review(out: str, port: int, open_browser: bool) -> None:
             webbrowser.open(url)
 
     serve(Path(out), port, announce)
+
+
+def _report_push(counts: dict[str, Any], fmt: str) -> None:
+    result = counts["result"]
+    visibility = {True: "private", False: "public"}.get(result.private, "visibility unknown")
+    skipped = f"; {counts['skipped']} records have no {fmt} form" if counts["skipped"] else ""
+    if not result.added:
+        click.echo(f"{result.repo_id} ({visibility}) already holds all {result.already_there} rows: "
+                   f"nothing uploaded{skipped}")
+        return
+    added = ", ".join(f"{split} {n}" for split, n in result.uploaded.items())
+    there = f"; {result.already_there} rows were there already and were left out" if result.already_there else ""
+    click.echo(f"{result.repo_id} ({visibility}): uploaded {sum(result.uploaded.values())} {fmt} rows ({added})"
+               f"{there}{skipped}")
+    if result.replaced:
+        click.echo(f"  replaced {len(result.replaced)} earlier data file(s)")
+    click.echo("  the dataset now holds " + ", ".join(f"{split} {n}" for split, n in sorted(result.totals.items()))
+               + f" rows; commit {(result.commit or '?')[:12]}")
+    click.echo(f"  {result.url}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.argument("repo_id", metavar="REPO_ID", callback=_check_repo_id)
+@click.option("--format", "fmt", default="messages", show_default=True,
+              help="Row format: messages (OpenAI/TRL), janus (whole records with provenance), sharegpt, alpaca, "
+              "janus-legacy or dpo. Appending to a dataset needs the format it already holds.")
+@click.option("--split", default="train", show_default=True,
+              help="The split the rows go to (letters, digits and '_').")
+@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of seeds (with all their evolutions) that go to an 'eval' split instead.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
+@click.option("--replace", is_flag=True, help="Replace the dataset's data instead of appending to it: the old data "
+              "files are deleted in the same commit. Needed when the dataset holds another format.")
+@click.option("--public", is_flag=True, help="Create the repository public; by default a new one is private. An "
+              "existing repository keeps its visibility.")
+@click.option("--spec", "spec_path", type=click.Path(exists=True, file_okay=True, dir_okay=True),
+              help="The spec folder to describe in the card and upload under spec/ (default: the one OUT's "
+              "journal recorded when it was generated).")
+@plugin_option
+@click.pass_context
+@reports_errors
+def push(ctx: click.Context, out: str, repo_id: str, fmt: str, split: str, eval_fraction: float, seed: int,
+         replace: bool, public: bool, spec_path: str | None) -> None:
+    """Upload a dataset to the Hugging Face Hub as Parquet, with a dataset card and its spec.
+
+    The token comes from the HF_TOKEN environment variable, never from the command line. A new
+    repository is private unless --public. Pushing again appends only the rows the dataset does not
+    hold yet (and uploads nothing when it holds them all); --replace replaces its data. The card
+    holds the spec, the run's configuration, its report and what each provenance field means.
+    """
+    from pathlib import Path
+
+    from .export import export_remote
+    from .hub import hub_token
+
+    hub_token(required=True)
+    plugins = get_plugins(ctx)
+    sink_cls = plugins.registry.get("sinks", "hf-hub")
+    options: dict[str, Any] = {"split": split, "replace": replace, "public": public, "flag": "--replace"}
+    if spec_path:
+        from .spec import spec_files
+
+        loaded, _plugins, _notes = load_checked_spec(ctx, spec_path)
+        options["spec"] = {"name": loaded.name, "folder": str(loaded.folder), "files": spec_files(loaded)}
+    counts = export_remote(Path(out), repo_id, sink_cls, fmt, eval_fraction, seed, options)
+    _report_push(counts["all"], fmt)
 
 
 @cli.command(name="plugins")

@@ -69,12 +69,33 @@ def split_paths(to: Path) -> tuple[Path, Path]:
     return to / "train", to / "eval"
 
 
+def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
+                  options: dict[str, Any] | None = None, reviewed: bool = False) -> dict[str, Any]:
+    """Hand ``out``'s records to a sink that uploads them (hf-hub) and splits them itself.
+
+    The sink uploads when it closes, so it is closed only after every record was read: a run that
+    cannot be read is not half pushed.
+    """
+    sink = sink_cls(to, {"format": fmt, "eval_fraction": eval_fraction, "seed": seed, "source": str(out),
+                         **(options or {})})
+    records = reviewed_records(out) if reviewed else read_records(out)
+    sink.open()
+    for record in records:
+        sink.write([record])
+    sink.close()
+    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped,
+                    "result": getattr(sink, "result", None)}}
+
+
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
            overwrite: bool = False, reviewed: bool = False) -> dict[str, Any]:
     """Write ``out``'s records to ``to`` (and its eval split); returns counts per split.
 
     ``reviewed`` writes only the records kept or edited in ``janus review``.
     """
+    if getattr(sink_cls, "remote", False):
+        return export_remote(out, str(to), sink_cls, fmt, eval_fraction, seed,
+                             {"replace": overwrite, "flag": "--overwrite"}, reviewed)
     targets = {"all": to} if eval_fraction <= 0 else dict(zip(("train", "eval"), split_paths(to), strict=True))
     for path in targets.values():
         if path.exists() and not overwrite:

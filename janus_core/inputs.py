@@ -8,6 +8,7 @@ Reads JSONL in OpenAI ``messages`` format (Janus output included), ShareGPT
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,10 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def load_conversations(path: str | Path) -> list[Record]:
-    """Records (depth 0) for every conversation in the input; errors name the file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise JanusError(f"--input {path}: no such file or folder")
+def conversation_records(rows: Iterable[tuple[str, dict[str, Any]]]) -> list[Record]:
+    """Records (depth 0) for ``(where, row)`` pairs; errors name where the row came from."""
     records = []
-    for where, row in _rows(path):
+    for where, row in rows:
         try:
             messages = to_messages(row)
         except (ValueError, KeyError, TypeError) as exc:
@@ -78,6 +76,15 @@ def load_conversations(path: str | Path) -> list[Record]:
                               walk={"id": f"input:{where}", "strategy": "input", "entities": [], "relationships": []},
                               model=str(row.get("model", "input")), prompt_sha256="", output_type="input",
                               meta={"source": where}))
+    return records
+
+
+def load_conversations(path: str | Path) -> list[Record]:
+    """Records (depth 0) for every conversation in the input; errors name the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise JanusError(f"--input {path}: no such file or folder")
+    records = conversation_records(_rows(path))
     if not records:
         raise JanusError(f"--input {path}: no conversations in it")
     return records

@@ -13,6 +13,29 @@ from .interfaces import Message
 #: Fields every written record carries besides ``messages``.
 PROVENANCE = ("id", "seed_id", "parent_id", "direction", "walk", "model", "prompt_sha256", "created_at")
 
+#: What each provenance field (and the other fields of a whole record) means, for dataset cards.
+FIELD_HELP = {
+    "messages": "the training example: OpenAI-style chat messages (role and content)",
+    "id": "the record's id, a hash of its place in the plan (seed context, direction, round, --seed), so a "
+          "rerun of the same command gives the same ids",
+    "seed_id": "the id of the seed record this one descends from (its own id for a seed); splits keep a seed's "
+               "family on one side",
+    "parent_id": "the id of the record this one was evolved from; empty for a seed",
+    "direction": "the evolving direction that wrote it (a seed direction for a seed, a derivational one for "
+                 "an evolution)",
+    "walk": "the walk over the diagram that gave the seed its context: walk id, strategy, entities and "
+            "relationships (JSON text in columnar files)",
+    "model": "the model that wrote the reply",
+    "prompt_sha256": "SHA-256 of the exact prompt messages sent, to tell which prompt produced the record",
+    "created_at": "when the record was finished (UTC, ISO 8601)",
+    "output_type": "the output type that shaped the reply (instruct, conversation, preference, ...)",
+    "depth": "rounds of evolution from the seed: 0 for a seed",
+    "usage": "tokens in and out and dollars spent on the request(s) behind the record (JSON text in columnar "
+             "files)",
+    "meta": "what the output type adds: a preference's chosen and rejected answers and scores, the source of a "
+            "grown conversation (JSON text in columnar files)",
+}
+
 
 def sha256_of(value: Any) -> str:
     """Stable hash of JSON-serialisable data (keys sorted)."""

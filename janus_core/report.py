@@ -1,8 +1,8 @@
 """The dataset report behind ``janus stats``: counts, graph coverage, duplicates, lengths,
 diversity, judge scores and failures, printed and written as Markdown with PNG plots.
 
-Coverage needs the spec: it is found through the run's journal (the folder the run was made
-from) or given with ``--spec``; without it the report lists only what the records visit.
+Coverage needs the spec: it is found through the run's journal (``meta.spec``: the folder the
+run was made from) or given with ``--spec``; without it the report lists only what the records visit.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def _spec_folder(out: Path, given: str | Path | None) -> Path | None:
         return None
     journal = Journal(journal_path(out))
     try:
-        run = journal.get_meta("run") or {}
+        recorded = journal.get_meta("spec") or {}
     finally:
         journal.close()
-    folder = run.get("spec")
+    folder = recorded.get("folder")
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
@@ -142,7 +142,7 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
     lines = [f"# Dataset report: {Path(report['path']).name}", ""]
     run = report.get("run") or {}
     if run:
-        lines += [f"Made from `{Path(run.get('spec', '?')).name}` with {run.get('backend')} ({run.get('model')}), "
+        lines += [f"Made from `{run.get('spec', '?')}` with {run.get('backend')} ({run.get('model')}), "
                   f"output type {run.get('output_type')}, seed {run.get('seed')}.", ""]
     lines += [f"**{report['records']} records** ({report['seeds']} seeds); tokens in {report['tokens_in']}, "
               f"out {report['tokens_out']}; cost ${report['cost']:.4f}.", ""]

@@ -151,6 +151,42 @@ def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
     return journal
 
 
+def load_against(value: str) -> list[Any]:
+    """Records of an --against dataset: a local file or folder, else a dataset id on the Hub (owner/name)."""
+    from .inputs import load_conversations
+
+    if Path(value).exists():
+        return load_conversations(value)
+    from .hub import is_repo_id, load_hub_conversations
+
+    if not is_repo_id(value):
+        raise JanusError(f"--against {value}: no such file or folder, and not a Hub dataset id (owner/name)")
+    return load_hub_conversations(value)
+
+
+def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any, the_plan: Plan,
+               filters: list[Any]) -> None:
+    """Keep the spec's files and the run's configuration in the journal, for dataset cards."""
+    from . import __version__
+    from .spec import spec_files
+
+    def shown(value: str | None) -> str | None:  # a local file by its name only: cards may be public
+        return Path(value).name if value and Path(value).exists() else value
+
+    setup = spec.setup
+    journal.set_meta("spec", {"name": spec.name, "folder": str(spec.folder.resolve()), "files": spec_files(spec)})
+    journal.set_meta("run", {
+        "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
+        "model": backend.model, "backend_options": sorted(backend.options),  # names only: values may be private
+        "seed": settings.seed, "temperature": the_plan.temperature, "s_factor": setup.s_factor,
+        "d_factor": setup.d_factor, "rounds": the_plan.rounds, "seed_directions": list(setup.seed_directions),
+        "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
+        "walk": setup.walk.model_dump(), "max_seeds": settings.engine.max_seeds,
+        "max_requests": settings.engine.max_requests, "max_cost": settings.engine.max_cost,
+        "input": shown(settings.input), "turns": settings.turns if settings.input else None,
+        "against": [shown(value) for value in settings.against]})
+
+
 # --- dry run -----------------------------------------------------------------------------------
 
 def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, Any]:
@@ -189,23 +225,22 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     console = Console(stderr=True, soft_wrap=True)
     out = output_path(spec, settings)
     sink_cls = choose_sink(plugins, out, settings.sink)
+    if getattr(sink_cls, "remote", False):
+        raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
+                         f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
     backend_cls, model, options = backend_choice(plugins, spec, settings)
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
     journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
                            settings.overwrite)
+    filters = choose_filters(plugins, spec)
+    record_run(journal, spec, settings, backend, the_plan, filters)
     sink = sink_cls(out, {})
-    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=choose_filters(plugins, spec))
+    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)
     if settings.against:
-        from .inputs import load_conversations
-
-        engine.prime_filters([r for path in settings.against for r in load_conversations(path)])
+        engine.prime_filters([r for value in settings.against for r in load_against(value)])
     else:
         engine.prime_filters()
-    journal.set_meta("run", {"spec": str(spec.folder.resolve()), "seed": settings.seed, "backend": backend.name,
-                             "model": backend.model, "output_type": spec.setup.output_type,
-                             "temperature": the_plan.temperature, "rounds": the_plan.rounds,
-                             "filters": [f.name for f in engine.filters]})
     resumed = journal.count_records()
     if not settings.log_json:
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "

@@ -448,3 +448,12 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dic
                 notes.append(f"{key}: '{text}' is not a registered direction; it is used as a free-text "
                              f"style direction.{did_you_mean(text, directions)}")
     return notes
+
+
+def spec_files(spec: Spec) -> dict[str, str]:
+    """The spec's own files by name: setup.yaml and, unless the diagram is inline, the diagram file."""
+    files = {spec.setup_path.name: _read_text(spec.setup_path)}
+    if spec.setup.er_diagram is None:
+        path = spec.folder / (spec.setup.er_diagram_path or DIAGRAM_FILE)
+        files[path.name] = _read_text(path)
+    return files

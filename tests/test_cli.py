@@ -19,7 +19,8 @@ def test_help_imports_no_heavy_library():
     assert "generate" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["generate", "validate", "graph", "plugins", "directions", "export", "review"])
+@pytest.mark.parametrize("command", ["generate", "validate", "graph", "plugins", "directions", "export", "review",
+                                     "push", "stats"])
 def test_every_option_has_help(command):
     from janus_core.cli import cli
 

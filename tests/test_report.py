@@ -45,8 +45,9 @@ def _dataset(tmp_path):
     for r in records:
         journal.add_record(f"job{r.id}", r)
     journal.add_failure("jobx", "eliminated:refusal", "sorry", {})
-    journal.set_meta("run", {"spec": str(SAMPLES / "marriage_counsel"), "seed": 0, "backend": "openai",
-                             "model": "m", "output_type": "instruct"})
+    journal.set_meta("spec", {"name": "marriage_counsel", "folder": str(SAMPLES / "marriage_counsel")})
+    journal.set_meta("run", {"spec": "marriage_counsel", "seed": 0, "backend": "openai", "model": "m",
+                             "output_type": "instruct"})
     journal.export_jsonl(out)
     journal.close()
     return out
@@ -98,7 +99,7 @@ def test_stats_prints_and_writes_markdown_and_plots(cli, tmp_path):
 def test_report_without_the_spec_lists_what_records_visit(tmp_path, cli):
     out = _dataset(tmp_path)
     journal = Journal(journal_path(out))
-    journal.set_meta("run", {"spec": str(tmp_path / "gone")})
+    journal.set_meta("spec", {"name": "gone", "folder": str(tmp_path / "gone")})
     journal.close()
     result = cli("stats", out, "--no-report")
     assert "pass --spec to see what has no records" in result.output

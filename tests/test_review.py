@@ -223,7 +223,7 @@ def test_coverage_lists_what_no_record_visits_when_the_spec_is_known(tmp_path):
 
     out = make_dataset(tmp_path)
     journal = Journal(journal_path(out))
-    journal.set_meta("run", {"spec": str(ROOT / "samples" / "coding_assist")})
+    journal.set_meta("spec", {"name": "coding_assist", "folder": str(ROOT / "samples" / "coding_assist")})
     journal.close()
     data = ReviewData(out)
     try:

@@ -1,4 +1,4 @@
-"""Built-in sinks: JSONL (as records finish), Parquet, and a Hugging Face dataset on disk.
+"""Built-in sinks: JSONL (as records finish), Parquet, a Hugging Face dataset on disk or on the Hub.
 
 Every sink takes the ``format`` option (see ``formats.FORMATS``): janus (default: the whole
 record), messages, sharegpt, alpaca, janus-legacy or dpo. Records a format cannot express
@@ -128,7 +128,59 @@ class HfDiskSink(FormattedSink):
         Dataset.from_list(self._rows).save_to_disk(str(self.path))
 
 
+class HubSink(FormattedSink):
+    """A dataset repository on the Hugging Face Hub; the path is its id, owner/name.
+
+    It uploads a finished run (``janus push``, ``janus export --sink hf-hub``) when it closes: Parquet
+    under data/, a dataset card and the spec. Options besides ``format``: ``split`` (default train),
+    ``eval_fraction`` and ``seed`` (a share of seeds goes to the eval split), ``replace``, ``public``,
+    ``source`` (the run's file, for the card), ``spec`` (overrides the spec its journal recorded) and
+    ``flag`` (the option that replaces, named in messages). See janus_core.hub.
+    """
+
+    name = "hf-hub"
+    description = "a dataset on the Hugging Face Hub (--to owner/name; token from HF_TOKEN)"
+    suffixes = ()
+    json_columns = True
+    #: uploads a finished run rather than records as they finish
+    remote = True
+
+    def open(self) -> None:
+        from janus_core import hub
+
+        self.repo_id = hub.check_repo_id(self.path.as_posix())
+        hub.hub_token(required=True)  # fail before reading the run
+        if "source" not in self.options:
+            raise JanusError("the hf-hub sink uploads a finished run: use janus push OUT REPO_ID")
+        self.split = str(self.options.get("split") or "train")
+        self.eval_fraction = float(self.options.get("eval_fraction") or 0.0)
+        if self.eval_fraction > 0 and self.split == "eval":
+            raise JanusError("with an eval fraction the held-out rows go to the eval split; choose another split")
+        self.seed = int(self.options.get("seed") or 0)
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self.result: Any = None
+
+    def write(self, records) -> None:
+        from janus_core.export import is_eval
+
+        for record in records:
+            seed_id = record["seed_id"] if isinstance(record, dict) else record.seed_id
+            split = "eval" if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) \
+                else self.split
+            self._rows.setdefault(split, []).extend(self.rows([record]))
+
+    def close(self) -> None:
+        from pathlib import Path
+
+        from janus_core import hub
+
+        info = hub.describe_run(Path(self.options["source"]), self.options.get("spec"))
+        self.result = hub.push(self.repo_id, self._rows, self.format_name, info,
+                               replace=bool(self.options.get("replace")), public=bool(self.options.get("public")),
+                               flag=str(self.options.get("flag") or "--replace"))
+
+
 @hookimpl
 def register_sinks(register):
-    for sink in (JsonlSink, ParquetSink, HfDiskSink):
+    for sink in (JsonlSink, ParquetSink, HfDiskSink, HubSink):
         register(sink)
