@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from typing import Any
+
+import numpy as np
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -30,9 +33,8 @@ def shingles(text: str, n: int = 5) -> set[str]:
 
 
 def _hash32(shingle: str) -> int:
-    # Python's string hash: fast, and stable within a process, which is all the index needs
-    # (it is rebuilt from the journal on every run, never stored)
-    return hash(shingle) & 0xFFFFFFFF
+    # CRC-32: fast (C) and the same in every process, so a rerun decides exactly as the first run
+    return zlib.crc32(shingle.encode("utf-8"))
 
 
 class Deduper:
@@ -43,8 +45,11 @@ class Deduper:
 
         self.threshold, self.num_perm, self.ngram = threshold, num_perm, ngram
         self.exact: dict[str, str] = {}
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._keys: set[str] = set()
+        # bands weighted for recall (a pair at Jaccard 0.9 is missed once in a thousand); each
+        # candidate is then checked on its signature, which keeps precision
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
+        self._rows: dict[str, int] = {}
+        self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         # permutations drawn once and shared: drawing them per MinHash costs more than hashing
         template = MinHash(num_perm=num_perm, hashfunc=_hash32)
         self._minhash_args = {"num_perm": num_perm, "hashfunc": _hash32, "permutations": template.permutations,
@@ -71,16 +76,28 @@ class Deduper:
         digest, m = token
         if digest in self.exact:
             return "exact", self.exact[digest]
-        match = self.lsh.query(m) if m is not None else None
-        return ("near", match[0]) if match else None
+        if m is None:
+            return None
+        candidates = self.lsh.query(m)
+        if not candidates:
+            return None
+        rows = [self._rows[key] for key in candidates]
+        similarity = (self._signatures[rows] == m.hashvalues.astype(np.uint32)).mean(axis=1)
+        best = int(similarity.argmax())
+        return ("near", candidates[best]) if similarity[best] >= self.threshold else None
 
     def add(self, key: str, token: Any) -> None:
         """Remember a text that ``query`` found new."""
         digest, m = token
         self.exact[digest] = key
-        if m is not None and key not in self._keys:
+        if m is not None and key not in self._rows:
             self.lsh.insert(key, m)
-            self._keys.add(key)
+            if len(self._rows) == len(self._signatures):  # grow by doubling, not a copy per text
+                grown = np.zeros((max(1024, 2 * len(self._signatures)), self.num_perm), dtype=np.uint32)
+                grown[: len(self._rows)] = self._signatures[: len(self._rows)]
+                self._signatures = grown
+            self._signatures[len(self._rows)] = m.hashvalues
+            self._rows[key] = len(self._rows)
 
     def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
         """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""
