@@ -38,66 +38,94 @@ def _hash32(shingle: str) -> int:
 
 
 class Deduper:
-    """Remembers texts; ``check_and_add`` says which earlier text a new one duplicates, if any."""
+    """Remembers texts; ``check_and_add`` says which earlier text a new one duplicates, if any.
+
+    Signatures are datasketch MinHashes. The banded index is kept here rather than in datasketch's
+    MinHashLSH, whose storage costs a set per bucket (about 3 KB a text with 14 bands): here a
+    bucket is one dictionary entry holding a row number, about 100 bytes.
+    """
 
     def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5):
         from datasketch import MinHash, MinHashLSH
 
         self.threshold, self.num_perm, self.ngram = threshold, num_perm, ngram
-        self.exact: dict[str, str] = {}
+        self.exact: dict[bytes, str] = {}
         # bands weighted for recall (a pair at Jaccard 0.9 is missed once in a thousand); each
         # candidate is then checked on its signature, which keeps precision
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
-        self._rows: dict[str, int] = {}
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
+        self.bands, self.rows_per_band = lsh.b, lsh.r
+        self._tables: list[dict[int, int | list[int]]] = [{} for _ in range(self.bands)]
+        self._mix = np.random.default_rng(0).integers(1, 2**63, size=self.rows_per_band, dtype=np.uint64) | 1
+        self.keys: list[str] = []
+        self._known: set[str] = set()
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         # permutations drawn once and shared: drawing them per MinHash costs more than hashing
         template = MinHash(num_perm=num_perm, hashfunc=_hash32)
         self._minhash_args = {"num_perm": num_perm, "hashfunc": _hash32, "permutations": template.permutations,
                               "scheme": template.scheme}
 
-    def _minhash(self, text: str) -> Any:
+    def _signature(self, text: str) -> np.ndarray:
         from datasketch import MinHash
 
         m = MinHash(**self._minhash_args)
         m.update_batch(list(shingles(text, self.ngram)))
-        return m
+        return m.hashvalues.astype(np.uint32)
+
+    def _band_keys(self, signature: np.ndarray) -> list[int]:
+        bands = signature[: self.bands * self.rows_per_band].reshape(self.bands, self.rows_per_band)
+        return (bands.astype(np.uint64) * self._mix).sum(axis=1, dtype=np.uint64).tolist()
 
     def query(self, text: str) -> tuple[tuple[str, str] | None, Any]:
         """("exact" | "near", the earlier key) if ``text`` duplicates a remembered text, else None;
         and a token for ``add`` (the work already done on the text)."""
-        digest = exact_key(text)
+        digest = bytes.fromhex(exact_key(text)[:32])
         if digest in self.exact:
-            return ("exact", self.exact[digest]), (digest, None)
-        token = (digest, self._minhash(text))
+            return ("exact", self.exact[digest]), (digest, None, None)
+        signature = self._signature(text)
+        token = (digest, signature, self._band_keys(signature))
         return self.requery(token), token
 
     def requery(self, token: Any) -> tuple[str, str] | None:
         """``query`` again for a text already worked on (others may have been added since)."""
-        digest, m = token
+        digest, signature, band_keys = token
         if digest in self.exact:
             return "exact", self.exact[digest]
-        if m is None:
+        if signature is None:
             return None
-        candidates = self.lsh.query(m)
+        candidates: set[int] = set()
+        for table, key in zip(self._tables, band_keys, strict=True):
+            found = table.get(key)
+            if found is not None:
+                candidates.update(found if isinstance(found, list) else (found,))
         if not candidates:
             return None
-        rows = [self._rows[key] for key in candidates]
-        similarity = (self._signatures[rows] == m.hashvalues.astype(np.uint32)).mean(axis=1)
+        rows = sorted(candidates)
+        similarity = (self._signatures[rows] == signature).mean(axis=1)
         best = int(similarity.argmax())
-        return ("near", candidates[best]) if similarity[best] >= self.threshold else None
+        return ("near", self.keys[rows[best]]) if similarity[best] >= self.threshold else None
 
     def add(self, key: str, token: Any) -> None:
         """Remember a text that ``query`` found new."""
-        digest, m = token
+        digest, signature, band_keys = token
         self.exact[digest] = key
-        if m is not None and key not in self._rows:
-            self.lsh.insert(key, m)
-            if len(self._rows) == len(self._signatures):  # grow by doubling, not a copy per text
-                grown = np.zeros((max(1024, 2 * len(self._signatures)), self.num_perm), dtype=np.uint32)
-                grown[: len(self._rows)] = self._signatures[: len(self._rows)]
-                self._signatures = grown
-            self._signatures[len(self._rows)] = m.hashvalues
-            self._rows[key] = len(self._rows)
+        if signature is None or key in self._known:
+            return
+        row = len(self.keys)
+        if row == len(self._signatures):  # grow by doubling, not a copy per text
+            grown = np.zeros((max(1024, 2 * row), self.num_perm), dtype=np.uint32)
+            grown[:row] = self._signatures[:row]
+            self._signatures = grown
+        self._signatures[row] = signature
+        self.keys.append(key)
+        self._known.add(key)
+        for table, band_key in zip(self._tables, band_keys, strict=True):
+            found = table.get(band_key)
+            if found is None:
+                table[band_key] = row
+            elif isinstance(found, list):
+                found.append(row)
+            else:
+                table[band_key] = [found, row]
 
     def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
         """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""
