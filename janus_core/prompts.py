@@ -64,11 +64,12 @@ def _environment():
                               autoescape=False)
 
 
-def undeclared(template: str) -> set[str]:
+@lru_cache(maxsize=128)
+def undeclared(template: str) -> frozenset[str]:
     """Placeholders a template uses; raises jinja2.TemplateSyntaxError on bad syntax."""
     from jinja2 import meta
 
-    return meta.find_undeclared_variables(_environment().parse(template))
+    return frozenset(meta.find_undeclared_variables(_environment().parse(template)))
 
 
 @lru_cache(maxsize=128)
