@@ -379,6 +379,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     if chosen != loaded.setup.filter_options:
         updates["filter_options"] = chosen
     if no_filters:
+        given = [flag for flag, value in (("--min-score", min_score), ("--rubrics", rubrics),
+                                          ("--language", languages), ("--decontaminate", decontaminate)) if value]
+        if given:
+            raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
         updates["filters"], updates["filter_options"] = [], {}
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)

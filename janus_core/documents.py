@@ -41,11 +41,16 @@ def find_documents(folder: Path, patterns: list[str]) -> list[tuple[int, list[Pa
     found = []
     for i, pattern in enumerate(patterns):
         path = Path(pattern).expanduser()
-        if path.is_absolute():
-            matches = [path] if path.exists() else sorted(Path(path.anchor).glob(str(path.relative_to(path.anchor))))
+        if not path.is_absolute():
+            path = folder / path
+        if path.is_dir():  # a folder: the documents in it and below
+            matches = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
+        elif path.exists():
+            matches = [path]
         else:
-            matches = sorted(folder.glob(pattern))
-        found.append((i, [p for p in matches if p.is_file()]))
+            matches = sorted(Path(path.anchor).glob(str(path.relative_to(path.anchor))))
+        # hidden files (.DS_Store, .gitkeep) are never documents
+        found.append((i, [p for p in matches if p.is_file() and not p.name.startswith(".")]))
     return found
 
 

@@ -259,12 +259,12 @@ class Engine:
             record.usage = usage
             await self._screen(record, job.parent)
             return record
-        except BackendError as exc:
-            raise _Failed(_backend_reason(exc), str(exc)) from None
-        except BaseException:
+        except BaseException as exc:
             pending = self._pending.pop(key, None)
-            if pending is not None:
+            if pending is not None:  # the reply was paid for: a rerun must not pay again
                 self.journal.cache(key, *pending)
+            if isinstance(exc, BackendError):
+                raise _Failed(_backend_reason(exc), str(exc)) from None
             raise
         finally:
             _USAGE.reset(token)
@@ -299,12 +299,17 @@ class Engine:
             reason = await f.check(record, parent, self.ask)
             if reason:
                 raise _Failed(f"eliminated:{f.name}", reason)
-        # the last word, with no await in between: filters that remember records remember them here
+        # the last word, with no await in between: every filter that remembers records checks again
+        # (a record checked alongside may have been kept meanwhile), then all of them remember it
         for f in active:
-            commit = getattr(f, "commit", None)
-            reason = commit(record, parent) if commit is not None else None
+            recheck = getattr(f, "recheck", None)
+            reason = recheck(record, parent) if recheck is not None else None
             if reason:
                 raise _Failed(f"eliminated:{f.name}", reason)
+        for f in active:
+            remember = getattr(f, "remember", None)
+            if remember is not None:
+                remember(record, parent)
 
     # --- the queue -----------------------------------------------------------------------------
 

@@ -191,10 +191,10 @@ class Plan:
                   "entities": list(job.context.entities),
                   "output_format": self.output_type.output_format(self.limits, derive=job.parent is not None),
                   "previous": ""}
-        instruction = job.direction.instruction(rng)
-        values["direction"] = render(instruction, **values) if "{" in instruction else instruction
         chunks = self.chunks(job)
         values["documents"] = render_chunks(chunks) if chunks else ""
+        instruction = job.direction.instruction(rng)
+        values["direction"] = render(instruction, **values) if "{" in instruction else instruction
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
             values["output_format"] += ("\n\nThe assistant follows this system message:\n" + drawn["system"])

@@ -82,8 +82,11 @@ def register_filters(register: Any) -> None:
     ``async check(record, parent, ask) -> str | None``: the reason to eliminate the record, or
     None to keep it. ``ask(messages, schema)`` asks the run's backend (cached, paced and counted
     like every request) and returns the decoded JSON reply, for filters that need a model's view.
-    Optional: ``configure(spec)`` before a run (to read the roles, say) and ``prime(records)``
-    with the records that exist already (a resumed run's, ``--against`` datasets).
+    Optional: ``configure(spec, options)`` before a run (to read the roles, say; ``options`` is
+    an instance of the filter's ``Options`` pydantic model, from setup.yaml ``filter_options``, or
+    None; ``configure(spec)`` with one argument is called so too), ``prime(records)`` with the
+    records that exist already (a resumed run's, ``--against`` datasets), and ``recheck`` /
+    ``remember`` for filters that remember what they keep (see ``janus_core.interfaces.Filter``).
     An eliminated record goes to the failure ledger as ``eliminated:NAME``; if it was evolved, its
     parent returns to the pool and is evolved again along another direction.
     """

@@ -167,11 +167,13 @@ class Filter:
         """Why ``record`` must go (a short reason), or None to keep it."""
         raise NotImplementedError
 
-    # Optional, looked up with getattr:
-    #   commit(record, parent) -> str | None
-    #       called without a pause once every filter's check passed: the place for a filter that
-    #       remembers records (duplicates) to check again and remember, so two records checked at
-    #       the same time cannot both pass.
+    # Optional, looked up with getattr, for filters that remember records (duplicates); both are
+    # called without a pause once every filter's check passed, so two records checked at the same
+    # time cannot both pass:
+    #   recheck(record, parent) -> str | None
+    #       check again against what was remembered since ``check`` (no side effects);
+    #   remember(record, parent)
+    #       the record is kept: remember it.
 
 
 class Sink:

@@ -32,9 +32,14 @@ def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> in
     from .dedup import Deduper
 
     deduper = Deduper(threshold)
+    by_id = {r["id"]: r for r in records}
     found = 0
     for r in records:
-        text = "\n".join(m["content"] for m in r.get("messages", []) if m.get("role") != "system")
+        messages = r.get("messages", [])
+        parent = by_id.get(r.get("parent_id"))
+        if parent is not None and messages[: len(parent["messages"])] == parent["messages"]:
+            messages = messages[len(parent["messages"]):]  # a continuation: what it adds, as the filter compares
+        text = "\n".join(m["content"] for m in messages if m.get("role") != "system")
         if deduper.check_and_add(r["id"], text):
             found += 1
     return found
@@ -65,10 +70,15 @@ def coverage(records: list[dict[str, Any]], spec_folder: Path | None, seed: int 
                               "walks": dict(walks), "spec": None}
     if spec_folder is None:
         return result
+    from .errors import JanusError
     from .graph import build_graph, plan
     from .spec import load_spec
 
-    spec = load_spec(spec_folder)
+    try:
+        spec = load_spec(spec_folder)
+    except JanusError as exc:  # the spec changed or broke since: report what the records visit
+        result["spec_problem"] = str(exc).splitlines()[0]
+        return result
     graph = build_graph(spec.diagram)
     w = spec.setup.walk
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
@@ -160,7 +170,9 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
                   + (", ".join(f"`{e}`" for e in cov["relationships_without"]) or "none"), "",
                   "Walks with no records: " + (", ".join(f"`{e}`" for e in cov["walks_without"]) or "none"), ""]
     else:
-        lines += ["(The spec folder was not found, so only what the records visit is listed; "
+        why = f"the spec folder does not load ({cov['spec_problem']})" if cov.get("spec_problem") \
+            else "the spec folder was not found"
+        lines += [f"({why[0].upper()}{why[1:]}, so only what the records visit is listed; "
                   "pass --spec to see what has no records.)", ""]
     lines += ["### Records per entity", "", *_table(cov["entities"], ("Entity", "Records")),
               "### Records per relationship", "", *_table(cov["relationships"], ("Relationship", "Records"))]

@@ -4,7 +4,9 @@ show progress and print the summary."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -115,8 +117,12 @@ def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
     chosen = [reg.obj for name, reg in table.items() if name in names]
     for f in chosen:
         configure = getattr(f, "configure", None)
-        if configure is not None:
+        if configure is None:
+            continue
+        if len(inspect.signature(configure).parameters) >= 2:
             configure(spec, options.get(f.name))
+        else:  # a plugin written before filters took options
+            configure(spec)
     return chosen
 
 
@@ -132,7 +138,21 @@ def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings, doc
     return sha256_of(key)
 
 
-def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
+def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str | None:
+    """The key a run started before filters took options (0.1 journals) has for this same spec."""
+    if spec.setup.documents or spec.setup.filter_options:
+        return None
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds", "filter_options", "documents",
+                                           "chunking"})
+    for name in ("seed_prompt", "derivational_prompt"):  # the default templates had no documents block
+        setup[name] = re.sub(r"\{% if documents %\}.*?\{% endif %\}", "", setup[name], flags=re.S)
+    return sha256_of({"setup": setup, "diagram": spec.diagram.source, "backend": backend, "model": model,
+                      "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
+
+
+def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) -> Journal:
+    """The journal beside ``out``, checked to belong to this run (``key``, or ``also``: the same
+    run's key as an earlier version wrote it, which is then brought up to date)."""
     path = journal_path(out)
     if overwrite:
         for p in (out, path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -142,7 +162,7 @@ def open_journal(out: Path, key: str, overwrite: bool) -> Journal:
                          "replace it or --out to write elsewhere")
     journal = Journal(path)
     earlier = journal.get_meta("fingerprint")
-    if earlier is None:
+    if earlier is None or (also is not None and earlier == also):
         journal.set_meta("fingerprint", key)
     elif earlier != key:
         journal.close()
@@ -231,9 +251,9 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     backend_cls, model, options = backend_choice(plugins, spec, settings)
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
+    filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
     journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
-                           settings.overwrite)
-    filters = choose_filters(plugins, spec)
+                           settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
     record_run(journal, spec, settings, backend, the_plan, filters)
     sink = sink_cls(out, {})
     engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)

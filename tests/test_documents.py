@@ -160,3 +160,19 @@ def test_validate_summarises_the_documents(cli):
     assert result.exit_code == 0, result.output
     assert "documents: 3 chunks from 2 files;" in result.output
     assert "chunks per entity: APPOINTMENT 2, DOCTOR 3" in result.output
+
+
+def test_a_folder_names_its_documents_and_hidden_files_are_skipped(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "more").mkdir(parents=True)
+    (docs / "a.md").write_text("A patient may move an appointment.", encoding="utf-8")
+    (docs / "more" / "b.txt").write_text("Every patient has a medical record.", encoding="utf-8")
+    (docs / ".DS_Store").write_bytes(b"\x00\x01")
+    (docs / "notes.csv").write_text("x,y", encoding="utf-8")
+    loaded = Documents.load(tmp_path, ["docs"], DIAGRAM)
+    assert [c.id for c in loaded.chunks] == ["docs/a.md#0", "docs/more/b.txt#0"]
+    from janus_core.errors import JanusError
+
+    with pytest.raises(JanusError, match=r"notes\.csv: documents must be"):  # a glob still names what it finds
+        Documents.load(tmp_path, ["docs/*"], DIAGRAM)
+    assert [c.id for c in Documents.load(tmp_path, ["docs/*.md"], DIAGRAM).chunks] == ["docs/a.md#0"]

@@ -261,6 +261,8 @@ def test_decontamination_names_a_missing_or_broken_benchmark(tmp_path):
     ("At first I thought 3/5, but on reflection the score is 4.", 4, "At first I thought 3/5, but on reflection the"),
     ("4", 4, ""),
     (5, 5, ""),
+    ('{"score": 4.5, "feedback": "Close to exact."}', 4.5, "Close to exact."),
+    ({"rating": "3.5/5", "comment": "ok"}, 3.5, "ok"),
 ])
 def test_judge_parser_reads_varied_replies(reply, score, feedback):
     from janus_filters.judge import parse_judgement
@@ -364,11 +366,14 @@ def test_semantic_duplicate_catches_paraphrases_and_keeps_new_meaning():
     other = record("Which day should we book our next counselling session?", "Thursday evening works well.")
     other.id = "c"
     assert check(f, other) is None
-    assert f.commit(other, None) is None and f.store.keys == ["a", "c"]
-    # two records checked at once: the second is caught when it commits
+    assert f.recheck(other, None) is None
+    f.remember(other, None)
+    assert f.store.keys == ["a", "c"]
+    # two records checked at once: the second is caught when it is checked again
     twin1 = record("Should we tell the kids we are in counselling?", "Yes, in simple words, together.")
     twin2 = record("Should we tell our children that we are seeing a counsellor?", "Yes, simply and together.")
     twin1.id, twin2.id = "d", "e"
     assert check(f, twin1) is None and check(f, twin2) is None
-    assert f.commit(twin1, None) is None
-    assert "record d" in f.commit(twin2, None)
+    assert f.recheck(twin1, None) is None
+    f.remember(twin1, None)
+    assert "record d" in f.recheck(twin2, None)

@@ -72,3 +72,111 @@ def test_bad_filter_options_are_located_in_setup_yaml(cli, tmp_path):
     result = cli("validate", spec)
     assert result.exit_code != 0
     assert f"setup.yaml:{lines + 3}:5: filter_options.judge.min_scor: Extra inputs are not permitted" in result.output
+
+
+def test_a_judge_error_keeps_the_paid_reply_for_the_rerun(cli, tmp_path):
+    from servers import Fault
+
+    from janus_core.store import Journal, journal_path
+
+    request = "How can my husband and I plan our weekly budget without arguing every single time?"
+    out = tmp_path / "o.jsonl"
+    args = ["generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--d-factor", "0",
+            "--max-seeds", "1", "--concurrency", "1", "--min-score", "3", "--retries", "0", "--out", out, "-q"]
+    with ProviderServer("openai", _provider([request] * 2, {request: 4})) as server:
+        server.faults = [Fault(200), Fault(400)]  # the seed is answered, its first judge request refused
+        first = cli(*args, "--option", f"base_url={server.base_url}", env=KEY)
+        journal = Journal(journal_path(out))
+        cached = journal.db.execute("SELECT count(*) FROM requests").fetchone()[0]
+        journal.close()
+        assert cached == 1, first.output  # the generation reply, paid for, is kept
+        again = cli(*args, "--retry-failed", "--option", f"base_url={server.base_url}", env=KEY)
+        seeds = [b for b in server.requests if not b["messages"][-1]["content"].startswith("You are a strict")]
+    assert again.exit_code == 0, again.output
+    assert len(seeds) == 1  # the rerun did not pay for the seed again
+    assert len(read_jsonl(out)) == 1
+
+
+PLUGIN = '''
+from janus_core import hookimpl
+
+
+class RejectOnce:
+    """Eliminates the first record it sees in its recheck; its configure takes the spec only."""
+
+    name, description, evolution_only, default = "reject-once", "test", False, True
+
+    def configure(self, spec):
+        self.seen = False
+
+    async def check(self, record, parent, ask):
+        return None
+
+    def recheck(self, record, parent):
+        if not self.seen:
+            self.seen = True
+            return "the first one goes"
+        return None
+
+
+@hookimpl
+def register_filters(register):
+    register(RejectOnce())
+'''
+
+
+def test_a_record_another_filter_drops_is_not_remembered_as_a_duplicate(cli, tmp_path):
+    plugin = tmp_path / "reject_once.py"
+    plugin.write_text(PLUGIN, encoding="utf-8")
+    text = "How can my husband and I plan our weekly budget without arguing every single time?"
+    out = tmp_path / "o.jsonl"
+    with ProviderServer("openai", _provider([text, text], {})) as server:
+        result = cli("--plugin", plugin, "generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai",
+                     "--option", f"base_url={server.base_url}", "--d-factor", "0", "--max-seeds", "2",
+                     "--concurrency", "1", "--out", out, "-q", env=KEY)
+    assert result.exit_code == 0, result.output
+    # the first copy was dropped by reject-once, so the second is no duplicate of anything kept
+    assert [r["messages"][0]["content"] for r in read_jsonl(out)] == [text]
+    assert "eliminated:reject-once 1" in result.output and "duplicate" not in result.output
+
+
+def test_filters_forget_a_run_s_options(tmp_path):
+    from janus_filters import Duplicate, Length
+    from janus_filters.options import DuplicateOptions, LengthOptions
+
+    length, duplicate = Length(), Duplicate()
+    length.configure(None, LengthOptions(max_words=5))
+    duplicate.configure(None, DuplicateOptions(threshold=0.3, ngram=1))
+    length.configure(None, None)
+    duplicate.configure(None, None)
+    assert (length.max_words, duplicate.threshold, duplicate.ngram) == (4000, 0.8, 5)
+
+
+def test_no_filters_with_a_filter_option_is_refused(cli):
+    result = cli("generate", SAMPLES / "marriage_counsel_instruct", "--no-filters", "--min-score", "3", "--dry-run")
+    assert result.exit_code == 2 and "--no-filters runs no filter, so --min-score would do nothing" in result.output
+
+
+def test_a_journal_from_before_filter_options_continues(cli, tmp_path):
+    from janus_core.run import RunSettings, earlier_fingerprint, fingerprint
+    from janus_core.spec import load_spec
+    from janus_core.store import Journal, journal_path
+
+    spec = load_spec(SAMPLES / "marriage_counsel_instruct")
+    settings = RunSettings()
+    old = earlier_fingerprint(spec, "openai", "gpt-4o-mini", settings)
+    assert old is not None and old != fingerprint(spec, "openai", "gpt-4o-mini", settings)
+    out = tmp_path / "o.jsonl"
+    journal = Journal(journal_path(out))
+    journal.set_meta("fingerprint", old)
+    journal.close()
+    out.write_text("", encoding="utf-8")
+    text = "How can my husband and I plan our weekly budget without arguing every single time?"
+    with ProviderServer("openai", _provider([text], {})) as server:
+        result = cli("generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--option",
+                     f"base_url={server.base_url}", "--d-factor", "0", "--max-seeds", "1", "--out", out, "-q",
+                     env=KEY)
+    assert result.exit_code == 0, result.output
+    journal = Journal(journal_path(out))
+    assert journal.get_meta("fingerprint") == fingerprint(spec, "openai", "gpt-4o-mini", settings)
+    journal.close()

@@ -136,8 +136,8 @@ class Leakage(Filter):
 
 
 class Pending(OrderedDict):
-    """Work a filter did in ``check``, kept for ``commit``; records another filter eliminates never
-    commit, so only the newest ``cap`` entries are kept (a dropped one is simply redone)."""
+    """Work a filter did in ``check``, kept for ``recheck`` and ``remember``; records another filter
+    eliminates never get there, so only the newest ``cap`` entries are kept (a dropped one is redone)."""
 
     cap = 10_000
 
@@ -168,8 +168,7 @@ class Duplicate(Filter):
         return DuplicateOptions
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        if options is not None:
-            self.threshold, self.ngram = options.threshold, options.ngram
+        self.threshold, self.ngram = (options.threshold, options.ngram) if options is not None else (0.8, 5)
         self._deduper, self._pending = None, Pending()
 
     @property
@@ -193,14 +192,19 @@ class Duplicate(Filter):
             self._pending.put(record.id, token)
         return _duplicate_reason(found)
 
-    def commit(self, record, parent) -> str | None:
-        token = self._pending.pop(record.id, None)
-        if token is None:
-            return _duplicate_reason(self.deduper.check_and_add(record.id, dedup_text(record, parent)))
-        found = self.deduper.requery(token)  # a record checked alongside may have been kept meanwhile
-        if found is None:
-            self.deduper.add(record.id, token)
-        return _duplicate_reason(found)
+    def _token(self, record, parent) -> Any:
+        token = self._pending.get(record.id)
+        if token is None:  # dropped from the pending entries: do the work again
+            token = self.deduper.query(dedup_text(record, parent))[1]
+            self._pending.put(record.id, token)
+        return token
+
+    def recheck(self, record, parent) -> str | None:
+        return _duplicate_reason(self.deduper.requery(self._token(record, parent)))
+
+    def remember(self, record, parent) -> None:
+        self.deduper.add(record.id, self._token(record, parent))
+        self._pending.pop(record.id, None)
 
 
 def _duplicate_reason(found: tuple[str, str] | None) -> str | None:
@@ -250,8 +254,8 @@ class Length(Filter):
         return LengthOptions
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        if options is not None:
-            self.min_words, self.max_words, self.max_tokens = options.min_words, options.max_words, options.max_tokens
+        o = options if options is not None else self.Options()
+        self.min_words, self.max_words, self.max_tokens = o.min_words, o.max_words, o.max_tokens
 
     async def check(self, record, parent, ask: Ask) -> str | None:
         o = self

@@ -84,18 +84,18 @@ _PATTERNS = [
 ]
 
 
-def _score(value: Any) -> int | None:
+def _score(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) and float(value).is_integer() and 1 <= value <= 5:
-        return int(value)
+    if isinstance(value, int | float) and 1 <= value <= 5:
+        return int(value) if float(value).is_integer() else float(value)
     if isinstance(value, str):
-        found = re.fullmatch(r"\s*([1-5])(?:\.0)?\s*(?:(?:/|out of)\s*5)?\s*\.?", value)
-        return int(found.group(1)) if found else None
+        found = re.fullmatch(r"\s*([1-5](?:\.\d+)?)\s*(?:(?:/|out of)\s*5)?\s*\.?", value)
+        return _score(float(found.group(1))) if found else None
     return None
 
 
-def parse_judgement(reply: Any) -> tuple[int, str]:
+def parse_judgement(reply: Any) -> tuple[float, str]:
     """(score 1..5, feedback) from a judge's reply: JSON (any common key names, in code fences or
     amid text), or prose such as "Feedback: ... [RESULT] 4", "Score: 4/5", "I'd rate it 3 out of 5".
     ValueError if no score from 1 to 5 can be found."""
@@ -223,13 +223,13 @@ class Judge(Filter):
                 continue
             grades[rubric.name] = {"score": score, "feedback": feedback[:1000]}
         scored = [g["score"] for g in grades.values() if g["score"] is not None]
-        mean = round(sum(scored) / len(scored), 3) if scored else None
-        record.meta["judge"] = {"score": mean, "rubrics": grades}
+        mean = sum(scored) / len(scored) if scored else None
+        record.meta["judge"] = {"score": None if mean is None else round(mean, 3), "rubrics": grades}
         if self.options.min_score > 0:
             if mean is None:
                 return "the judge gave no usable score"
             if mean < self.options.min_score:
                 low = min((g for g in grades.items() if g[1]["score"] is not None), key=lambda g: g[1]["score"])
-                return (f"judge score {mean:g} is below {self.options.min_score:g} (lowest: {low[0]} "
+                return (f"judge score {round(mean, 3):g} is below {self.options.min_score:g} (lowest: {low[0]} "
                         f"{low[1]['score']}: {low[1]['feedback'][:100]})")
         return None

@@ -124,13 +124,18 @@ class SemanticDuplicate(Filter):
             self._pending.put(record.id, vector)
         return reason
 
-    def commit(self, record, parent) -> str | None:
-        vector = self._pending.pop(record.id, None)
+    def _vector(self, record, parent) -> Any:
+        vector = self._pending.get(record.id)
         if vector is None:  # dropped from the pending entries: embed it again
             from . import dedup_text
 
             vector = self.store.encode([dedup_text(record, parent)])[0]
-        reason = self._reason(vector)  # again: a record checked alongside may have been kept meanwhile
-        if reason is None:
-            self.store.add(record.id, vector)
-        return reason
+            self._pending.put(record.id, vector)
+        return vector
+
+    def recheck(self, record, parent) -> str | None:
+        return self._reason(self._vector(record, parent))
+
+    def remember(self, record, parent) -> None:
+        self.store.add(record.id, self._vector(record, parent))
+        self._pending.pop(record.id, None)
