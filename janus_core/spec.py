@@ -395,6 +395,7 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
     """Each named filter's options, validated against its ``Options`` model; SpecError names the place."""
     where = located.path if located else "filter options"
     checked: dict[str, Any] = {}
+    missing: list[Problem] = []
     for name, options in given.items():
         loc = ("filter_options", name)
         if name not in filters:
@@ -420,7 +421,26 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
                 problems.append(Problem(where, line, col, f"{'.'.join(map(str, full))}: {err['msg']}",
                                         f"options of '{name}': {known}"))
             raise SpecError(problems) from None
+        if base is not None:
+            missing += _missing_files(checked[name], loc, base, located, where)
+    if missing:
+        raise SpecError(missing)
     return checked
+
+
+def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | None, where: str) -> list[Problem]:
+    """Options the model names in ``path_fields`` are files relative to the spec folder: they must exist."""
+    problems = []
+    for name in getattr(options, "path_fields", ()):
+        value = getattr(options, name)
+        values = value if isinstance(value, list) else [value]
+        for i, item in enumerate(values):
+            if item is not None and not (base / Path(item).expanduser()).is_file():
+                at = (*loc, name, i) if isinstance(value, list) else (*loc, name)
+                line, col = located.at(at) if located else (1, 1)
+                problems.append(Problem(where, line, col, f"{'.'.join(map(str, at[1:]))}: file {item} not found",
+                                        f"paths are relative to {display_path(base)}"))
+    return problems
 
 
 def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None) -> list[str]:
@@ -439,7 +459,7 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dic
             raise SpecError(Problem(located.path, line, col, f"unknown filter '{name}'.{did_you_mean(name, filters)}",
                                     f"registered filters: {', '.join(sorted(filters))}"))
     if filters is not None:
-        filter_options(setup.filter_options, filters, located)
+        filter_options(setup.filter_options, filters, located, spec.folder)
     notes = []
     inline = {d.name for d in setup.directions}
     for key in ("seed_directions", "derivational_directions"):

@@ -180,3 +180,16 @@ def test_a_journal_from_before_filter_options_continues(cli, tmp_path):
     journal = Journal(journal_path(out))
     assert journal.get_meta("fingerprint") == fingerprint(spec, "openai", "gpt-4o-mini", settings)
     journal.close()
+
+
+def test_a_missing_rubrics_or_benchmark_file_is_located_by_validate(cli, tmp_path):
+    spec = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "marriage_counsel_instruct", spec)
+    text = (spec / "setup.yaml").read_text(encoding="utf-8")
+    lines = len(text.splitlines())
+    (spec / "setup.yaml").write_text(text + "filter_options:\n  judge: {rubrics: mine.yaml}\n"
+                                     "  decontamination:\n    benchmark: [gsm8k.jsonl]\n", encoding="utf-8")
+    result = cli("validate", spec)
+    assert result.exit_code == 1
+    assert f"setup.yaml:{lines + 2}:20: judge.rubrics: file mine.yaml not found" in result.output
+    assert f"setup.yaml:{lines + 4}:17: decontamination.benchmark.0: file gsm8k.jsonl not found" in result.output

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ class DecontaminationOptions(BaseModel):
     ngram: int = Field(8, ge=3, le=50, description="words per n-gram")
     max_overlap: float = Field(0.5, gt=0, le=1,
                                description="share of a benchmark item's n-grams at which a record is eliminated")
+    path_fields: ClassVar[tuple[str, ...]] = ("benchmark",)
 
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:

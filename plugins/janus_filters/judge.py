@@ -13,7 +13,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -71,6 +71,7 @@ class JudgeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_score: float = Field(0, ge=0, le=5, description="eliminate records whose average score is below this")
     rubrics: str | None = Field(None, description="a YAML file of rubrics, relative to the spec (default: built-in)")
+    path_fields: ClassVar[tuple[str, ...]] = ("rubrics",)
 
 
 # --- reading a grade out of a reply -------------------------------------------------------------
