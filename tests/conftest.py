@@ -36,6 +36,13 @@ def run_janus(*args: str, env: dict | None = None, cwd: Path | None = None, time
                           text=True, env=full_env, cwd=cwd, timeout=timeout)
 
 
+def fake_secret(label: str) -> str:
+    """A stand-in credential, made anew each run and shaped like no real provider's key."""
+    import secrets
+
+    return f"fake-{label}-{secrets.token_hex(8)}"
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 

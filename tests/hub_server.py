@@ -65,8 +65,10 @@ class HubFault:
 
 
 class HubServer:
-    def __init__(self, token: str = "hf_test_0123456789abcdef"):
-        self.token = token
+    def __init__(self, token: str | None = None):
+        import secrets
+
+        self.token = token or f"fake-hub-token-{secrets.token_hex(8)}"
         self.repos: dict[str, Repo] = {}
         self.faults: list[HubFault] = []
         self.requests: list[tuple[str, str]] = []

@@ -7,10 +7,10 @@ import json
 import time
 
 import pytest
-from conftest import SAMPLES, read_jsonl
+from conftest import SAMPLES, fake_secret, read_jsonl
 from servers import Fault, ProviderServer
 
-SECRET = "test-secret-key-0123456789abcdef"
+SECRET = fake_secret("provider-key")
 GOOD = json.dumps({"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"})
 
 BACKENDS = {

@@ -8,7 +8,7 @@ import json
 import random
 
 import pytest
-from conftest import SAMPLES, read_jsonl
+from conftest import SAMPLES, fake_secret, read_jsonl
 from hub_server import HubFault, HubServer
 from servers import ProviderServer
 
@@ -171,8 +171,9 @@ def test_the_token_never_shows_in_errors(cli, hub, run):
     assert result.exit_code == 1
     assert "may not write to this namespace" in result.stderr and "***" in result.stderr
     assert hub.token not in result.output and hub.token not in result.stderr
-    wrong = cli("push", out, "me/counsel", env={"HF_TOKEN": "hf_wrong_0123456789"})
-    assert wrong.exit_code == 1 and "hf_wrong_0123456789" not in wrong.output
+    bad = fake_secret("wrong-hub-token")
+    wrong = cli("push", out, "me/counsel", env={"HF_TOKEN": bad})
+    assert wrong.exit_code == 1 and bad not in wrong.output
 
 
 def test_export_to_the_hub_with_an_eval_split(cli, hub, tmp_path):

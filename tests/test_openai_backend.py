@@ -6,10 +6,10 @@ import itertools
 import json
 
 import pytest
-from conftest import SAMPLES, read_jsonl, run_janus
+from conftest import SAMPLES, fake_secret, read_jsonl, run_janus
 from servers import OpenAICompatibleServer, chat_completion
 
-SECRET = "sk-test-do-not-print-0123456789"
+SECRET = fake_secret("openai-key")
 
 
 def conversation_reply(body):
