@@ -156,9 +156,19 @@ class Filter:
     default: ClassVar[bool] = True
     #: A pydantic model of the options setup.yaml ``filter_options.NAME`` may set (None: no options).
     Options: ClassVar[Any] = None
+    _options: Any = None
+
+    @property
+    def options(self) -> Any:
+        """This run's options: what ``configure`` was given, else the ``Options`` defaults."""
+        if self._options is None and self.Options is not None:
+            self._options = self.Options()
+        return self._options
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        """The run's spec and this filter's validated options (an ``Options`` instance): optional."""
+        """The run's spec and this filter's validated options (an ``Options`` instance, or None for
+        the defaults). Subclasses that read the spec call this first."""
+        self._options = options
 
     def prime(self, records: Iterable[Record]) -> None:
         """Records that exist already (a resumed run's, --against datasets): optional."""

@@ -149,7 +149,7 @@ def test_filters_forget_a_run_s_options(tmp_path):
     duplicate.configure(None, DuplicateOptions(threshold=0.3, ngram=1))
     length.configure(None, None)
     duplicate.configure(None, None)
-    assert (length.max_words, duplicate.threshold, duplicate.ngram) == (4000, 0.8, 5)
+    assert (length.options.max_words, duplicate.options.threshold, duplicate.options.ngram) == (4000, 0.8, 5)
 
 
 def test_no_filters_with_a_filter_option_is_refused(cli):

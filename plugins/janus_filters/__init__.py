@@ -159,7 +159,6 @@ class Duplicate(Filter):
     def __init__(self) -> None:
         self._deduper: Any = None
         self._pending = Pending()
-        self.threshold, self.ngram = 0.8, 5
 
     @property
     def Options(self) -> Any:  # imported on use: starting the CLI needs no pydantic
@@ -168,7 +167,7 @@ class Duplicate(Filter):
         return DuplicateOptions
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        self.threshold, self.ngram = (options.threshold, options.ngram) if options is not None else (0.8, 5)
+        super().configure(spec, options)
         self._deduper, self._pending = None, Pending()
 
     @property
@@ -176,7 +175,7 @@ class Duplicate(Filter):
         if self._deduper is None:
             from janus_core.dedup import Deduper
 
-            self._deduper = Deduper(self.threshold, ngram=self.ngram)
+            self._deduper = Deduper(self.options.threshold, ngram=self.options.ngram)
         return self._deduper
 
     def prime(self, records) -> None:
@@ -244,21 +243,14 @@ class Length(Filter):
     name = "length"
     description = "a record with an empty-ish message (under 1 word) or over 4,000 words / about 8,000 tokens"
 
-    def __init__(self) -> None:
-        self.min_words, self.max_words, self.max_tokens = 1, 4000, 8000
-
     @property
     def Options(self) -> Any:
         from .options import LengthOptions
 
         return LengthOptions
 
-    def configure(self, spec: Any, options: Any = None) -> None:
-        o = options if options is not None else self.Options()
-        self.min_words, self.max_words, self.max_tokens = o.min_words, o.max_words, o.max_tokens
-
     async def check(self, record, parent, ask: Ask) -> str | None:
-        o = self
+        o = self.options
         total_words = total_chars = 0
         for message in record.messages:
             count = len(message["content"].split())

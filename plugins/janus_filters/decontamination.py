@@ -106,11 +106,11 @@ class Decontamination(Filter):
     Options = DecontaminationOptions
 
     def __init__(self) -> None:
-        self.options: DecontaminationOptions | None = None
         self.index: BenchmarkIndex | None = None
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        self.options, self.index = options, None
+        super().configure(spec, options)
+        self.index = None
         if options is None:
             return
         folder = Path(spec.folder) if spec is not None else Path()
@@ -121,7 +121,7 @@ class Decontamination(Filter):
         self.index = BenchmarkIndex(items, options.ngram)
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        if self.index is None or self.options is None:
+        if self.index is None:  # not configured: no benchmark
             return None
         from . import _new_messages
 

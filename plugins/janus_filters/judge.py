@@ -168,12 +168,12 @@ class Judge(Filter):
     Options = JudgeOptions
 
     def __init__(self) -> None:
-        self.options = JudgeOptions()
         self.rubrics: list[Rubric] = []
         self.spec: Any = None
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        self.spec, self.options = spec, options or JudgeOptions()
+        super().configure(spec, options)
+        self.spec = spec
         self.__dict__.pop("graph", None)
         path = DEFAULT_RUBRICS
         if self.options.rubrics:

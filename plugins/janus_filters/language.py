@@ -57,12 +57,6 @@ class Language(Filter):
     default = False
     Options = LanguageOptions
 
-    def __init__(self) -> None:
-        self.options = LanguageOptions()
-
-    def configure(self, spec: Any, options: Any = None) -> None:
-        self.options = options or LanguageOptions()
-
     async def check(self, record, parent, ask: Ask) -> str | None:
         from . import _new_messages
 

@@ -83,12 +83,11 @@ class SemanticDuplicate(Filter):
     Options = SemanticOptions
 
     def __init__(self) -> None:
-        self.options = SemanticOptions()
         self._store: Embeddings | None = None
         self._pending = Pending()
 
     def configure(self, spec: Any, options: Any = None) -> None:
-        self.options = options or SemanticOptions()
+        super().configure(spec, options)
         self._store, self._pending = None, Pending()
 
     @property
