@@ -12,6 +12,7 @@ import os
 from typing import Any, ClassVar
 
 from janus_core import hookimpl
+from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
 
@@ -23,7 +24,7 @@ class LiteLLMBackend(Backend):
     option_help: ClassVar[dict[str, str]] = {
         "api_base": "server URL, e.g. http://127.0.0.1:11434 for Ollama or http://127.0.0.1:8000/v1 for vLLM",
         "api_key_env": "environment variable holding the key (default: the provider's usual one)",
-        "structured": "json_schema (default), json_object or none: how the reply's JSON shape is asked for",
+        "structured": STRUCTURED_HELP,
         "timeout": "seconds before a request is abandoned (default 120)",
     }
 
@@ -33,30 +34,19 @@ class LiteLLMBackend(Backend):
         self.secret = os.environ.get(key_env) if key_env else None
         if key_env and not self.secret:
             raise BackendError(f"litellm backend: the environment variable {key_env} is not set")
-        self.structured = self.options.get("structured", "json_schema")
-
+        self.structured = structured_option("litellm", self.options)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         try:
             import litellm
         except ImportError as exc:
             raise BackendError("the litellm backend needs litellm: pip install 'litellm<1.107'") from exc
-        kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages,
-                                  "temperature": request.temperature, "num_retries": 0,
-                                  "timeout": float(self.options.get("timeout", 120))}
+        kwargs = chat_body(self.model, request, self.structured)
+        kwargs.update(num_retries=0, timeout=float(self.options.get("timeout", 120)))
         if self.options.get("api_base"):
             kwargs["api_base"] = self.options["api_base"]
         if self.secret:
             kwargs["api_key"] = self.secret
-        if request.max_tokens:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.schema is not None and self.structured == "json_schema":
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": request.schema_name, "schema": request.schema, "strict": False}}
-        elif request.schema is not None and self.structured == "json_object":
-            kwargs["response_format"] = {"type": "json_object"}
         try:
             reply = await litellm.acompletion(**kwargs)
         except litellm.exceptions.ContentPolicyViolationError as exc:

@@ -17,6 +17,7 @@ import os
 from typing import Any, ClassVar
 
 from janus_core import hookimpl
+from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
 
@@ -28,7 +29,7 @@ class OpenAIBackend(Backend):
     option_help: ClassVar[dict[str, str]] = {
         "base_url": "server URL such as http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
         "api_key_env": "environment variable that holds the key (default OPENAI_API_KEY)",
-        "structured": "json_schema (default), json_object or none: how the reply's JSON shape is asked for",
+        "structured": STRUCTURED_HELP,
         "timeout": "seconds before a request is abandoned (default 120)",
         "max_retries": "retries the SDK itself makes (default 0: the engine retries)",
         "transport": "aiohttp (default: direct and fastest), sdk (the openai SDK over aiohttp) or sdk-httpx",
@@ -44,16 +45,13 @@ class OpenAIBackend(Backend):
                 raise BackendError(f"openai backend: set the environment variable {key_env} to your API key "
                                    "(or give base_url for a local server that needs none)")
             self.secret = "not-needed"
-        self.structured = self.options.get("structured", "json_schema")
-        if self.structured not in ("json_schema", "json_object", "none"):
-            raise BackendError("openai backend: structured must be json_schema, json_object or none")
+        self.structured = structured_option("openai", self.options)
         self.transport = self.options.get("transport", "aiohttp")
         if self.transport not in ("aiohttp", "sdk", "sdk-httpx"):
             raise BackendError("openai backend: transport must be aiohttp, sdk or sdk-httpx")
         self.timeout = float(self.options.get("timeout", 120))
         self._client: Any = None
         self._session: Any = None
-
 
     def client(self) -> Any:
         if self._client is None:
@@ -65,24 +63,8 @@ class OpenAIBackend(Backend):
                                               max_retries=int(self.options.get("max_retries", 0)), **extra)
         return self._client
 
-    def _response_format(self, request: CompletionRequest) -> dict[str, Any] | None:
-        if request.schema is None or self.structured == "none":
-            return None
-        if self.structured == "json_object":
-            return {"type": "json_object"}
-        return {"type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": False}}
-
     async def complete(self, request: CompletionRequest) -> Completion:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages,
-                                  "temperature": request.temperature}
-        if request.max_tokens:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        response_format = self._response_format(request)
-        if response_format:
-            kwargs["response_format"] = response_format
+        kwargs = chat_body(self.model, request, self.structured)
         if self.transport == "aiohttp":
             return self._completion(await self._post(kwargs))
         import openai
