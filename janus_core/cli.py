@@ -31,6 +31,14 @@ PLUGIN_HELP = ("Load a plugin for this run: an importable module name or a path 
                "Repeat for several. Entry-point plugins of the 'janus' group always load.")
 
 
+def split_options(f):
+    """--eval-fraction and --seed, for the commands that write a dataset (export, push)."""
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")(f)
+    return click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                        show_default=True, help="Share of seeds (with all their evolutions) that go to an eval "
+                        "split beside the train split; a seed's evolutions never straddle the two.")(f)
+
+
 def plugin_option(f):
     return click.option("--plugin", "plugin_specs", multiple=True, metavar="MODULE|FILE.py", expose_value=False,
                         callback=_collect_plugins, is_eager=True, help=PLUGIN_HELP)(f)
@@ -465,9 +473,7 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
               "dpo (prompt/chosen/rejected, from preference records).")
 @click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
               "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
-@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Share of seeds (with all their evolutions) that go to an eval split beside the train split.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
+@split_options
 @click.option("--overwrite", is_flag=True, help="Replace files that exist (with hf-hub: replace the dataset's "
               "data, like 'janus push --replace').")
 @click.option("--reviewed", is_flag=True, help="Write only the records kept or edited in 'janus review OUT' "
@@ -558,9 +564,7 @@ def _report_push(counts: dict[str, Any], fmt: str) -> None:
               "janus-legacy or dpo. Appending to a dataset needs the format it already holds.")
 @click.option("--split", default="train", show_default=True,
               help="The split the rows go to (letters, digits and '_').")
-@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Share of seeds (with all their evolutions) that go to an 'eval' split instead.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")
+@split_options
 @click.option("--replace", is_flag=True, help="Replace the dataset's data instead of appending to it: the old data "
               "files are deleted in the same commit. Needed when the dataset holds another format.")
 @click.option("--public", is_flag=True, help="Create the repository public; by default a new one is private. An "
