@@ -20,6 +20,16 @@ STRATEGIES = ("relationship", "neighbourhood", "path", "random")
 DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
 
 
+def edge_label(edge: Edge) -> str:
+    """A relationship as records name it in ``walk.relationships``: ``LEFT->RIGHT#INDEX``."""
+    u, v, k = edge
+    return f"{u}->{v}#{k}"
+
+
+def edge_labels(graph: nx.MultiDiGraph) -> list[str]:
+    return [edge_label(e) for e in graph.edges(keys=True)]
+
+
 @dataclass(frozen=True)
 class SeedContext:
     """A walked part of the graph, ready to be rendered into a seed prompt."""
@@ -32,7 +42,7 @@ class SeedContext:
 
     def provenance(self) -> dict:
         return {"id": self.id, "strategy": self.strategy, "entities": list(self.entities),
-                "relationships": [f"{u}->{v}#{k}" for u, v, k in self.edges]}
+                "relationships": [edge_label(e) for e in self.edges]}
 
 
 def build_graph(diagram: Diagram) -> nx.MultiDiGraph:

@@ -45,6 +45,21 @@ def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> in
     return found
 
 
+def recorded_spec(out: Path, given: str | Path | None = None) -> tuple[Any, str | None]:
+    """The spec ``out`` was made from (``given``, else the folder its journal names), and why it
+    could not be loaded: (None, None) when there is none, (None, problem) when it no longer loads."""
+    from .errors import JanusError
+    from .spec import load_spec
+
+    folder = _spec_folder(out, given)
+    if folder is None:
+        return None, None
+    try:
+        return load_spec(folder), None
+    except JanusError as exc:  # the spec changed or broke since
+        return None, str(exc).splitlines()[0]
+
+
 def _spec_folder(out: Path, given: str | Path | None) -> Path | None:
     if given:
         return Path(given)
@@ -61,30 +76,25 @@ def _spec_folder(out: Path, given: str | Path | None) -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def coverage(records: list[dict[str, Any]], spec_folder: Path | None, seed: int = 0) -> dict[str, Any]:
+def coverage(records: list[dict[str, Any]], spec: Any, problem: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Which entities, relationships and planned walks have records, and which have none."""
     entities = Counter(e for r in records for e in set(r.get("walk", {}).get("entities", [])))
     relationships = Counter(e for r in records for e in set(r.get("walk", {}).get("relationships", [])))
     walks = Counter(r.get("walk", {}).get("id") for r in records if r.get("walk", {}).get("id"))
     result: dict[str, Any] = {"entities": dict(entities), "relationships": dict(relationships),
                               "walks": dict(walks), "spec": None}
-    if spec_folder is None:
+    if spec is None:  # report what the records visit
+        if problem:
+            result["spec_problem"] = problem
         return result
-    from .errors import JanusError
-    from .graph import build_graph, plan
-    from .spec import load_spec
+    from .graph import build_graph, edge_labels, plan
 
-    try:
-        spec = load_spec(spec_folder)
-    except JanusError as exc:  # the spec changed or broke since: report what the records visit
-        result["spec_problem"] = str(exc).splitlines()[0]
-        return result
     graph = build_graph(spec.diagram)
     w = spec.setup.walk
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
-    all_edges = [f"{u}->{v}#{k}" for u, v, k in graph.edges(keys=True)]
+    all_edges = edge_labels(graph)
     result.update({
-        "spec": str(spec_folder),
+        "spec": str(spec.folder),
         "entities_without": [n for n in graph.nodes if n not in entities],
         "relationships_without": [e for e in all_edges if e not in relationships],
         "walks_planned": len(contexts),
@@ -123,7 +133,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         "path": str(out),
         "run": run,
         **counts,
-        "coverage": coverage(records, _spec_folder(out, spec), run.get("seed", 0) if seed is None else seed),
+        "coverage": coverage(records, *recorded_spec(out, spec), seed=run.get("seed", 0) if seed is None else seed),
         "near_duplicates": dups,
         "near_duplicate_rate": round(dups / len(records), 4) if records else 0.0,
         "words_per_record": lengths,

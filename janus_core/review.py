@@ -125,20 +125,15 @@ class ReviewData:
     def _diagram_items(self) -> dict[str, list[str]]:
         """Every entity and relationship of the diagram the run was made from (journal meta), so
         coverage also lists what no record visits; empty when the spec folder is gone."""
-        from .report import _spec_folder
+        from .report import recorded_spec
 
-        folder = _spec_folder(self.out, None)
-        if folder is None:
+        spec, _problem = recorded_spec(self.out)
+        if spec is None:
             return {"entities": [], "relationships": []}
-        from .errors import JanusError
-        from .graph import build_graph
-        from .spec import load_spec
+        from .graph import build_graph, edge_labels
 
-        try:
-            graph = build_graph(load_spec(folder).diagram)
-        except JanusError:
-            return {"entities": [], "relationships": []}
-        return {"entities": list(graph.nodes), "relationships": [f"{u}->{v}#{k}" for u, v, k in graph.edges(keys=True)]}
+        graph = build_graph(spec.diagram)
+        return {"entities": list(graph.nodes), "relationships": edge_labels(graph)}
 
     def close(self) -> None:
         self.journal.close()
