@@ -176,6 +176,9 @@ def test_diagram_source_is_mermaid_that_reads_back_the_same():
     ("CREATE TABLE a (id INT);\nCREATE TABLE a (id INT);", "schema.sql:2:14", "created twice"),
     ("-- dialect: nosuchsql\nCREATE TABLE a (id INT);", "schema.sql:1:13", "unknown SQL dialect"),
     ("CREATE INDEX i ON a (x);", "schema.sql:1:1", "creates no table"),
+    ("CREATE TABLE a (id INT);\n CREATE TABLE b (id INT) garbage here;", "schema.sql:2:2", "cannot read this CREATE"),
+    ("CREATE TABLE a (id INT);\nALTER TABLE a RENAME COLUMN id TO key;", "schema.sql:2:15", "action 'RENAME COLUMN'"),
+    ("  \n", "schema.sql:1:1", "the schema is empty"),
 ])
 def test_errors_name_file_line_and_column(sql, where, words):
     text = error(sql)

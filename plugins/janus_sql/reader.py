@@ -9,6 +9,7 @@ directly above a table or column (no blank line between) or at the end of its li
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Iterator
@@ -53,14 +54,8 @@ class _Source:
         self._lines = [0] + [m.end() for m in re.finditer(r"\n", self.text)]
 
     def line_col(self, offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(self._lines) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._lines[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self._lines[lo] + 1
+        i = bisect.bisect_right(self._lines, offset) - 1
+        return i + 1, offset - self._lines[i] + 1
 
     def find_comments(self, tokens: list) -> None:
         pos = 0
@@ -170,25 +165,20 @@ def read_schema(text: str, path: str = "schema.sql") -> Diagram:
 
 
 def _dialect(src: _Source) -> Any:
+    """The dialect a ``-- dialect: NAME`` line before the first statement names; generic SQL otherwise."""
     from sqlglot.dialects.dialect import Dialect
 
-    name = ""
-    for m in _DIALECT_LINE.finditer(src.text):
-        before = _COMMENT.sub("", src.text[:m.start()])
-        if before.strip():
-            break  # only a directive before the first statement counts
-        name = m.group(1).lower()
-        src.skip.add(m.start() + len(m.group()) - len(m.group().lstrip()))
-        try:
-            dialect = Dialect.get_or_raise(name)
-        except ValueError:
-            raise src.problem(m.start(1), f"unknown SQL dialect '{name}'",
-                              f"dialects: {', '.join(dialects())}") from None
-        break
-    else:
-        dialect = Dialect.get_or_raise(None)
+    m = _DIALECT_LINE.search(src.text)
+    if m is None or _COMMENT.sub("", src.text[:m.start()]).strip():
+        return Dialect.get_or_raise(None)
+    name = m.group(1).lower()
+    src.skip.add(m.start() + len(m.group()) - len(m.group().lstrip()))
     src.hash_comments = name in ("mysql", "doris", "starrocks", "singlestore")
-    return dialect
+    try:
+        return Dialect.get_or_raise(name)
+    except ValueError:
+        raise src.problem(m.start(1), f"unknown SQL dialect '{name}'",
+                          f"dialects: {', '.join(dialects())}") from None
 
 
 @contextmanager
@@ -210,11 +200,12 @@ def _tokenize(src: _Source, dialect: Any) -> list:
         return dialect.tokenize(src.text)
     except TokenError as exc:
         offset = _unclosed(src.text)
-        if offset is None:
-            start = getattr(exc, "start", None) or 0
-            offset = start + 50 if start else 0
-        raise src.problem(offset, "SQL that cannot be read: an unclosed quote or comment starts here",
-                          "close the string ('...'), quoted name (\"...\") or comment (/* ... */)") from None
+        if offset is not None:
+            raise src.problem(offset, "SQL that cannot be read: an unclosed quote or comment starts here",
+                              "close the string ('...'), quoted name (\"...\") or comment (/* ... */)") from None
+        start = getattr(exc, "start", None) or 0  # the start of the 100 characters around the error
+        raise src.problem(min(start + 50, len(src.text) - 1) if start else 0, "SQL that cannot be read near here",
+                          _dialect_hint(dialect, "check the quotes and special characters")) from None
 
 
 def _unclosed(text: str) -> int | None:
@@ -274,11 +265,8 @@ def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
         else:
             line, col = src.line_col(chunk[0].start)
         description = err.get("description") or str(exc).splitlines()[0]
-        hint = "check the statement's syntax"
-        if dialect.__class__.__name__ == "Dialect":
-            hint += ("; for a database's own SQL, name the dialect in a first line such as "
-                     "'-- dialect: postgres'")
-        raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}", hint)) from None
+        raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}",
+                                _dialect_hint(dialect, "check the statement's syntax"))) from None
     return parsed[0] if parsed else None
 
 
@@ -519,9 +507,14 @@ def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, 
     elif isinstance(action, exp.Constraint | exp.ForeignKey | exp.PrimaryKey):
         _constraint(src, table, action, offset, notes)
     else:
-        raise src.problem(offset, f"unsupported ALTER TABLE action '{action.key.upper()}': Janus reads ADD COLUMN, "
-                          "ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",
+        raise src.problem(offset, f"unsupported ALTER TABLE action '{_words(type(action).__name__)}': Janus "
+                          "reads ADD COLUMN, ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",
                           "give the schema as it ends up: CREATE TABLE statements with their keys")
+
+
+def _words(class_name: str) -> str:
+    """'RenameColumn' -> 'RENAME COLUMN'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", class_name).upper()
 
 
 def _type_text(kind: Any, dialect: Any) -> str:
