@@ -303,7 +303,13 @@ _TERMINAL_WORDS = {
     "ATTRIBUTE_COMMENT": "a quoted comment", "KEY_COMMA": "','", "BLOCK_STOP": "'}'", "BLOCK_START": "'{'",
     "COLON": "':'", "STYLE_SEPARATOR": "':::'", "ER_DIAGRAM": "'erDiagram'", "_NEWLINE": "a new line",
     "$END": "the end of the file", "SQS": "'['", "SQE": "']'", "STYLE_TEXT": "a style", "SEMI": "';'",
+    "BRKT": "'#'", "COMMA": "','", "CHAR": "a character", "ACC_TITLE": "accTitle", "ACC_DESCR": "accDescr",
+    "ACC_DESCR_MULTILINE_VALUE": "accDescr {...}", "ACC_TITLE_VALUE": "a title", "ACC_DESCR_VALUE": "a description",
+    "CLASS": "class", "CLASSDEF": "classDef", "STYLE": "style", "DIRECTION": "direction", "TITLE": "title",
 }
+#: Tokens made of words that Mermaid will not take as an entity name.
+_KEYWORDS = {"CLASS", "CLASSDEF", "STYLE", "ER_DIAGRAM", "ZERO_OR_ONE", "ZERO_OR_MORE", "ONE_OR_MORE", "ONLY_ONE",
+             "MD_PARENT", "IDENTIFYING", "NON_IDENTIFYING"}
 _REL_LINE = re.compile(
     r"^\s*(?P<left>\"[^\"]*\"|[^\s{\[]+)\s+(?P<lc>\S*?)(?P<rel>--|\.\.|\.-|-\.)(?P<rc>\S*)\s+(?P<right>[^\s:]\S*)")
 _BLOCK_OPEN = re.compile(r'^\s*("[^"]*"|[\w\-]+)(\[[^\]]*\])?(:::[\w\-]+)?\s*\{')
@@ -312,6 +318,10 @@ _BAD_HEADERS = ("flowchart", "graph", "classDiagram", "sequenceDiagram", "stateD
 
 
 def _expected(names) -> str:
+    if "UNICODE_TEXT" in names and "CLASS" in names:  # where any statement may start
+        extra = sorted(_TERMINAL_WORDS.get(n, n.lower()) for n in names if n in ("COLON", "SQS", "BLOCK_START",
+                                                                                  "STYLE_SEPARATOR", "ZERO_OR_ONE"))
+        return ", ".join([*extra, "a new entity or relationship"])
     words = sorted({_TERMINAL_WORDS.get(n, n.lower()) for n in names if not n.startswith("__")})
     return ", ".join(words[:6]) + (" ..." if len(words) > 6 else "")
 
@@ -372,6 +382,16 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
                        f"expected {_expected(exc.allowed or [])}")
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
+        if rest.startswith("%%"):
+            return Problem(path, line, column, f"a %% comment after a statement in {source_line.strip()!r}",
+                           "Mermaid reads %% comments only on lines of their own: move it to the next line")
+        if tok.type in _KEYWORDS and re.fullmatch(r"[A-Za-z ]+", str(tok)) and "UNICODE_TEXT" in exc.expected:
+            return Problem(path, line, column, f"{str(tok)!r} is a Mermaid keyword, not an entity name",
+                           f'quote the name: "{tok}"')
+        if tok.type == "COLON" and not m:
+            return Problem(path, line, column or 1, f"malformed relationship {source_line.strip()!r}",
+                           "write it as 'LEFT ||--o{ RIGHT : label' (cardinality, '--' or '..', "
+                           "cardinality) with an entity on each side")
         found = "the end of the file" if tok.type == "$END" else repr(str(tok).strip() or tok.type)
         if tok.type == "_NEWLINE":
             found = "the end of the line"
