@@ -191,7 +191,7 @@ _STYLE = _rules(
     (";", "SEMI"),
 )
 
-_STATES: dict[str, list[_Rule]] = {
+_RULES: dict[str, list[_Rule]] = {
     "initial": _INITIAL,
     "block": _BLOCK,
     "style": _STYLE,
@@ -200,8 +200,29 @@ _STATES: dict[str, list[_Rule]] = {
     "acc_descr_multiline": _rules(("\\}", _SKIP, "pop"), ("[^}]*", "ACC_DESCR_MULTILINE_VALUE")),
 }
 
+
+
+@dataclass(frozen=True)
+class _State:
+    """One lexer state: its rules, tried in order as one regex (Python's alternation also takes
+    the first alternative that matches), with and without the rules kept for line starts."""
+
+    rules: list[_Rule]
+    anywhere: re.Pattern[str]
+    at_line_start: re.Pattern[str]
+
+    @classmethod
+    def of(cls, rules: list[_Rule]) -> _State:
+        def combined(line_start: bool) -> re.Pattern[str]:
+            return re.compile("|".join(f"(?P<r{i}>{pattern.pattern})" for i, (pattern, _, action) in enumerate(rules)
+                                       if line_start or action != "line-start"), _FLAGS)
+        return cls(rules, combined(False), combined(True))
+
+
+_STATES = {name: _State.of(rules) for name, rules in _RULES.items()}
+
 #: Every token type the lexer makes (the grammar declares them).
-TOKEN_TYPES = sorted({kind for rules in _STATES.values() for _, kind, _ in rules if kind}
+TOKEN_TYPES = sorted({kind for rules in _RULES.values() for _, kind, _ in rules if kind}
                      - {d for _, d in _DIRECTIONS} | {"DIRECTION"})
 
 
@@ -210,16 +231,13 @@ def tokenize(text: str) -> Iterator[Token]:
     stack = ["initial"]
     pos, line, line_start, n = 0, 1, 0, len(text)
     while pos < n or (pos == n and stack[-1] in ("acc_title", "acc_descr")):
-        state = stack[-1]
-        for pattern, kind, action in _STATES[state]:
-            if action == "line-start" and text[line_start:pos].strip():
-                continue
-            m = pattern.match(text, pos)
-            if m and (m.end() > pos or kind):
-                break
-        else:
-            raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=state,
-                                       allowed={kind for _, kind, _ in _STATES[state] if kind})
+        state = _STATES[stack[-1]]
+        at_line_start = not text[line_start:pos].strip()
+        m = (state.at_line_start if at_line_start else state.anywhere).match(text, pos)
+        if m is None:
+            raise UnexpectedCharacters(text, pos, line, pos - line_start + 1, state=stack[-1],
+                                       allowed={kind for _, kind, _ in state.rules if kind})
+        _, kind, action = state.rules[int(m.lastgroup[1:])]
         value, end = m.group(), m.end()
         if action == "pop":
             stack.pop()

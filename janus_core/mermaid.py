@@ -136,8 +136,7 @@ def _comment_lines(details: dict[str, str], notes: list[str]) -> list[str]:
 @cache
 def _parser() -> Lark:
     grammar = (Path(__file__).with_name("erdiagram.lark")).read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer=MermaidLexer, propagate_positions=True,
-                maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", lexer=MermaidLexer, transformer=_Build(), maybe_placeholders=False)
 
 
 def _unquote(token: str) -> str:
@@ -280,10 +279,9 @@ def parse_erdiagram(text: str, path: str = "diagram.mermaid") -> Diagram:
     if not prepared.detected():
         raise SpecError(_not_an_erdiagram(prepared.text, path))
     try:
-        tree = _parser().parse(prepared.text)
+        items = _parser().parse(prepared.text)  # the parser builds with _Build as it goes
     except UnexpectedInput as exc:
         raise SpecError(_diagnose(exc, prepared.text, path)) from None
-    items = _Build().transform(tree)
     items += [("comment", c.offset, c.text) for c in prepared.comments]
     items.sort(key=lambda item: item[1])
     if prepared.front_matter is not None:
