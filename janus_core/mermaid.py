@@ -1,4 +1,7 @@
-"""Mermaid erDiagram parser (a Lark grammar) and the Diagram it produces.
+"""Mermaid erDiagram parser (Mermaid's lexer rules, a Lark grammar) and the Diagram it produces.
+
+Text is read as Mermaid reads it (see erdiagram_lexer), so every diagram Mermaid accepts is
+accepted with Mermaid's meaning and what Mermaid refuses is refused with path:line:col.
 
 `parse_erdiagram(text, path)` returns a `Diagram`; `Diagram.to_mermaid()` writes it back in a
 canonical form that parses to an equal Diagram. `%%` comments attach to the entity or
@@ -139,13 +142,9 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", lexer=MermaidLexer, transformer=_Build(), maybe_placeholders=False)
 
 
-def _unquote(token: str) -> str:
-    return token[1:-1] if len(token) >= 2 and token[0] == token[-1] == '"' else token
-
-
 @v_args(inline=True)
 class _Build(Transformer):
-    """Turns the parse tree into plain tuples; `_assemble` builds the Diagram from them."""
+    """Turns each rule, as the parser reduces it, into plain tuples; `_assemble` builds the Diagram."""
 
     def cardinality(self, tok: Token) -> str:
         return _TOKEN_CARDINALITY[tok.type]
