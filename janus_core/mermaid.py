@@ -1,4 +1,7 @@
-"""Mermaid erDiagram parser (a Lark grammar) and the Diagram it produces.
+"""Mermaid erDiagram parser (Mermaid's lexer rules, a Lark grammar) and the Diagram it produces.
+
+Text is read as Mermaid reads it (see erdiagram_lexer), so every diagram Mermaid accepts is
+accepted with Mermaid's meaning and what Mermaid refuses is refused with path:line:col.
 
 `parse_erdiagram(text, path)` returns a `Diagram`; `Diagram.to_mermaid()` writes it back in a
 canonical form that parses to an equal Diagram. `%%` comments attach to the entity or
@@ -17,6 +20,7 @@ import yaml
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from .erdiagram_lexer import MermaidLexer, prepare, tokenize
 from .errors import Problem, SpecError
 
 #: Canonical cardinality names, with the marker each takes on the left and right of a line.
@@ -25,15 +29,12 @@ CARDINALITIES = {
     "exactly-one": ("||", "||"),
     "zero-or-more": ("}o", "o{"),
     "one-or-more": ("}|", "|{"),
+    "md-parent": ("u", "u"),  # Mermaid's 'u' (a parent); Mermaid reads it on the left only
 }
 _SYMBOLS = {"|o": "zero-or-one", "o|": "zero-or-one", "||": "exactly-one", "}o": "zero-or-more",
             "o{": "zero-or-more", "}|": "one-or-more", "|{": "one-or-more"}
-_WORDS = {"one or zero": "zero-or-one", "zero or one": "zero-or-one", "one or more": "one-or-more",
-          "one or many": "one-or-more", "many(1)": "one-or-more", "1+": "one-or-more",
-          "zero or more": "zero-or-more", "zero or many": "zero-or-more", "many(0)": "zero-or-more",
-          "0+": "zero-or-more", "only one": "exactly-one", "1": "exactly-one"}
 _PHRASES = {"zero-or-one": "zero or one", "exactly-one": "exactly one",
-            "zero-or-more": "zero or more", "one-or-more": "one or more"}
+            "zero-or-more": "zero or more", "one-or-more": "one or more", "md-parent": "a parent"}
 
 
 def cardinality_phrase(name: str) -> str:
@@ -84,6 +85,7 @@ class Diagram:
     relationships: list[Relationship] = field(default_factory=list)
     title: str | None = None
     direction: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = field(default="", compare=False, repr=False)
     path: str = field(default="", compare=False)
@@ -93,7 +95,7 @@ class Diagram:
         out: list[str] = []
         if self.title is not None:
             out += ["---", f"title: {_yaml_scalar(self.title)}", "---"]
-        out += [f"%% {n}" for n in self.notes]
+        out += [line.strip() for line in _comment_lines(self.details, self.notes)]
         out.append("erDiagram")
         if self.direction:
             out.append(f"    direction {self.direction}")
@@ -121,8 +123,13 @@ def _yaml_scalar(text: str) -> str:
     return yaml.safe_dump(text, default_style='"').strip()
 
 
+#: Words Mermaid's lexer takes as keywords where a name would start (case-insensitive).
+_RESERVED = re.compile(r"(one|many|to|class|classdef|style|erdiagram|title|direction)\b|u[-.|]", re.I | re.A)
+
+
 def _name(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][\w\-]*", name) else f'"{name}"'
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name) and not _RESERVED.match(name)
+    return name if plain else f'"{name}"'
 
 
 def _comment_lines(details: dict[str, str], notes: list[str]) -> list[str]:
@@ -132,37 +139,33 @@ def _comment_lines(details: dict[str, str], notes: list[str]) -> list[str]:
 @cache
 def _parser() -> Lark:
     grammar = (Path(__file__).with_name("erdiagram.lark")).read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False)
-
-
-def _unquote(token: str) -> str:
-    return token[1:-1] if len(token) >= 2 and token[0] == token[-1] == '"' else token
+    return Lark(grammar, parser="lalr", lexer=MermaidLexer, transformer=_Build(), maybe_placeholders=False)
 
 
 @v_args(inline=True)
 class _Build(Transformer):
-    """Turns the parse tree into plain tuples; `_assemble` builds the Diagram from them."""
+    """Turns each rule, as the parser reduces it, into plain tuples; `_assemble` builds the Diagram."""
 
     def cardinality(self, tok: Token) -> str:
-        text = re.sub(r"\s+", " ", str(tok))
-        return _SYMBOLS.get(text) or _WORDS[text]
+        return _TOKEN_CARDINALITY[tok.type]
 
     def rel_type(self, tok: Token) -> bool:
-        return str(tok) in ("--", "to")
+        return tok.type == "IDENTIFYING"
 
-    def label(self, tok: Token) -> str:
-        return _unquote(str(tok)).strip()
+    def role(self, tok: Token) -> str:
+        return str(tok).replace('"', "").strip()
 
-    def alias(self, tok: Token) -> str:
-        return _unquote(str(tok)).strip()
+    def entity_name(self, tok: Token):
+        return ("ref", str(tok).replace('"', ""), tok.line, tok.column, tok.start_pos)
 
-    def entity_ref(self, name: Token, *rest):
-        alias = next((r for r in rest if isinstance(r, str) and not isinstance(r, Token)), None)
-        return ("ref", _unquote(str(name)), alias, name.line, name.column)
+    def alias(self, _open: Token, ref, _close: Token) -> str:
+        return ref[1].strip()
+
+    def classes(self, *_):
+        return ("classes",)
 
     def keys(self, *toks: Token) -> tuple[str, ...]:
-        return tuple(str(t) for t in toks)
+        return tuple(str(t).upper() for t in toks if t.type == "ATTRIBUTE_KEY")
 
     def attribute(self, type_: Token, name: Token, *rest):
         keys: tuple[str, ...] = ()
@@ -171,46 +174,44 @@ class _Build(Transformer):
             if isinstance(r, tuple):
                 keys = r
             else:
-                comment = _unquote(str(r))
-        return ("attr", Attribute(str(type_), str(name), keys, comment))
+                comment = str(r).replace('"', "")
+        return Attribute(str(type_), str(name), keys, comment)
 
-    def comment(self, tok: Token):
-        return ("comment", str(tok)[2:].strip(), tok.line)
+    def attr_block(self, _open: Token, *items):
+        return ("block", [i for i in items if isinstance(i, Attribute)])
 
-    def attr_block(self, *items):
-        return ("block", list(items))
+    def entity(self, ref, *rest):
+        alias = next((r for r in rest if isinstance(r, str)), None)
+        block = next((r[1] for r in rest if isinstance(r, tuple) and r[0] == "block"), [])
+        return ("entity", ref[4], ref, alias, block)
 
-    def entity(self, ref, block=None):
-        return ("entity", ref, block[1] if block else [])
-
-    def relationship(self, left, lcard, identifying, rcard, right, label=""):
-        return ("rel", left, lcard, identifying, rcard, right, label)
+    def relationship(self, left, *rest):
+        lcard, identifying, rcard, right = [r for r in rest if not (isinstance(r, tuple) and r[0] == "classes")][:4]
+        return ("rel", left[4], left, lcard, identifying, rcard, right, rest[-1])
 
     def direction(self, tok: Token):
-        return ("direction", str(tok))
+        return ("direction", tok.start_pos, str(tok).upper())
 
     def title(self, tok: Token):
-        return ("title", str(tok).strip())
+        return ("title", tok.start_pos, str(tok)[len("title"):].strip())
 
-    def ACC(self, tok: Token):
-        return ("ignored", str(tok))
+    def acc(self, *toks: Token):
+        return ("ignored", toks[0].start_pos)
 
-    def STYLE_LINE(self, tok: Token):
-        return ("ignored", str(tok))
+    def class_def(self, tok: Token, *_):
+        return ("ignored", tok.start_pos)
 
-    def FRONT_MATTER(self, tok: Token):
-        return ("front", str(tok), tok.line)
-
-    def HEADER(self, tok: Token):
-        return ("header",)
+    class_statement = style_statement = class_def
 
     def start(self, *items):
-        return [self.comment(i) if isinstance(i, Token) and i.type == "COMMENT" else i for i in items]
+        return [i for i in items if isinstance(i, tuple)]
+
+
+_TOKEN_CARDINALITY = {"ZERO_OR_ONE": "zero-or-one", "ZERO_OR_MORE": "zero-or-more", "ONE_OR_MORE": "one-or-more",
+                      "ONLY_ONE": "exactly-one", "MD_PARENT": "md-parent"}
 
 
 def _attach(target: Entity | Relationship | Diagram, text: str) -> None:
-    if text.startswith("{") and text.endswith("}%%"):
-        return  # a %%{init: ...}%% directive, not a comment
     key, sep, value = text.partition(":")
     if sep and key.strip() and value.strip() and len(key) <= 60:
         target.details[key.strip()] = value.strip()
@@ -222,12 +223,12 @@ def _assemble(items: list, text: str, path: str) -> Diagram:
     diagram = Diagram(source=text, path=path)
     last: Entity | Relationship | Diagram = diagram
 
-    def ensure(ref) -> Entity:
-        _, name, alias, line, column = ref
+    def ensure(ref, alias: str | None = None) -> Entity:
+        _, name, line, column, _offset = ref
         entity = diagram.entities.get(name)
         if entity is None:
             entity = diagram.entities[name] = Entity(name, line=line, column=column)
-        if alias:
+        if alias and not entity.alias:  # as in Mermaid, the first alias given stays
             entity.alias = alias
         return entity
 
@@ -246,86 +247,109 @@ def _assemble(items: list, text: str, path: str) -> Diagram:
             if isinstance(meta, dict) and meta.get("title") is not None:
                 diagram.title = str(meta["title"])
         elif kind == "comment":
-            _attach(last, item[1])
+            _attach(last, item[2])
         elif kind == "entity":
-            entity = ensure(item[1])
-            for sub in item[2]:
-                if sub[0] == "attr":
-                    entity.attributes.append(sub[1])
-                else:
-                    _attach(entity, sub[1])
+            entity = ensure(item[2], item[3])
+            entity.attributes.extend(item[4])
             last = entity
         elif kind == "rel":
-            _, left, lcard, identifying, rcard, right, label = item
+            _, _offset, left, lcard, identifying, rcard, right, label = item
             ensure(left)
             ensure(right)
             last = Relationship(left[1], right[1], lcard, rcard, identifying, label,
-                                line=left[3], column=left[4])
+                                line=left[2], column=left[3])
             diagram.relationships.append(last)
         elif kind == "direction":
-            diagram.direction = item[1]
+            diagram.direction = item[2]
         elif kind == "title":
-            diagram.title = item[1]
-    if not diagram.entities:
-        raise SpecError(Problem(path, 1, 1, "the erDiagram declares no entities",
-                                "add at least one line such as 'CUSTOMER ||--o{ ORDER : places'"))
+            diagram.title = item[2]
     return diagram
 
 
 def parse_erdiagram(text: str, path: str = "diagram.mermaid") -> Diagram:
-    """Parse Mermaid erDiagram text; raise SpecError naming path:line:col on bad input."""
+    """Parse Mermaid erDiagram text as Mermaid reads it; raise SpecError naming path:line:col on bad input.
+
+    A diagram may declare no entity (Mermaid draws it empty); `janus validate` says so.
+    """
     if not text.strip():
         raise SpecError(Problem(path, 1, 1, "the diagram is empty",
                                 "start it with a line 'erDiagram', then entities and relationships"))
+    prepared = prepare(text)
+    if not prepared.detected():
+        raise SpecError(_not_an_erdiagram(prepared.text, path))
     try:
-        tree = _parser().parse(text if text.endswith("\n") else text + "\n")
+        items = _parser().parse(prepared.text)  # the parser builds with _Build as it goes
     except UnexpectedInput as exc:
-        raise SpecError(_diagnose(exc, text, path)) from None
-    return _assemble(_Build().transform(tree), text, path)
+        raise SpecError(_diagnose(exc, prepared.text, path)) from None
+    items += [("comment", c.offset, c.text) for c in prepared.comments]
+    items.sort(key=lambda item: item[1])
+    if prepared.front_matter is not None:
+        items.insert(0, ("front", prepared.front_matter, 1))
+    return _assemble(items, text, path)
 
 
 # --- error diagnosis ---------------------------------------------------------------------------
 
+_CARD = "a cardinality (||, |o, o|, }o, o{, }|, |{ or words such as 'one or more')"
+_NAME = "an entity name"
 _TERMINAL_WORDS = {
-    "CARD_SYM": "a cardinality (||, |o, o|, }o, o{, }|, |{)",
-    "CARD_WORD": "a cardinality word (only one, zero or one, one or more, zero or many ...)",
-    "REL_SYM": "'--' (identifying) or '..' (non-identifying)",
-    "REL_WORD": "'to' or 'optionally to'",
-    "NAME": "an entity name", "QUOTED": "a quoted string", "ATTR_WORD": "an attribute type or name",
-    "KEY": "a key (PK, FK, UK)", "RBRACE": "'}'", "LBRACE": "'{'", "COLON": "':'",
-    "HEADER": "'erDiagram'", "_NL": "a new line", "$END": "the end of the file",
-    "LABEL_TEXT": "a label", "COMMENT": "a %% comment", "LSQB": "'['", "RSQB": "']'",
+    "ZERO_OR_ONE": _CARD, "ZERO_OR_MORE": _CARD, "ONE_OR_MORE": _CARD, "ONLY_ONE": _CARD, "MD_PARENT": _CARD,
+    "IDENTIFYING": "'--' or 'to' (identifying)", "NON_IDENTIFYING": "'..' or 'optionally to' (non-identifying)",
+    "ENTITY_NAME": _NAME, "UNICODE_TEXT": _NAME, "NUM": _NAME, "DECIMAL_NUM": _NAME, "ENTITY_ONE": _NAME,
+    "WORD": "a quoted label", "ATTRIBUTE_WORD": "an attribute type or name", "ATTRIBUTE_KEY": "a key (PK, FK, UK)",
+    "ATTRIBUTE_COMMENT": "a quoted comment", "KEY_COMMA": "','", "BLOCK_STOP": "'}'", "BLOCK_START": "'{'",
+    "COLON": "':'", "STYLE_SEPARATOR": "':::'", "ER_DIAGRAM": "'erDiagram'", "_NEWLINE": "a new line",
+    "$END": "the end of the file", "SQS": "'['", "SQE": "']'", "STYLE_TEXT": "a style", "SEMI": "';'",
+    "BRKT": "'#'", "COMMA": "','", "CHAR": "a character", "ACC_TITLE": "accTitle", "ACC_DESCR": "accDescr",
+    "ACC_DESCR_MULTILINE_VALUE": "accDescr {...}", "ACC_TITLE_VALUE": "a title", "ACC_DESCR_VALUE": "a description",
+    "CLASS": "class", "CLASSDEF": "classDef", "STYLE": "style", "DIRECTION": "direction", "TITLE": "title",
 }
+#: Tokens made of words that Mermaid will not take as an entity name.
+_KEYWORDS = {"CLASS", "CLASSDEF", "STYLE", "ER_DIAGRAM", "ZERO_OR_ONE", "ZERO_OR_MORE", "ONE_OR_MORE", "ONLY_ONE",
+             "MD_PARENT", "IDENTIFYING", "NON_IDENTIFYING"}
 _REL_LINE = re.compile(
-    r"^\s*(?P<left>\"[^\"]*\"|[^\s{\[]+)\s+(?P<lc>\S*?)(?P<rel>--|\.\.)(?P<rc>\S*)\s+(?P<right>[^\s:]\S*)")
+    r"^\s*(?P<left>\"[^\"]*\"|[^\s{\[]+)\s+(?P<lc>\S*?)(?P<rel>--|\.\.|\.-|-\.)(?P<rc>\S*)\s+(?P<right>[^\s:]\S*)")
 _BLOCK_OPEN = re.compile(r'^\s*("[^"]*"|[\w\-]+)(\[[^\]]*\])?(:::[\w\-]+)?\s*\{')
 _BAD_HEADERS = ("flowchart", "graph", "classDiagram", "sequenceDiagram", "stateDiagram", "gantt",
                 "pie", "journey", "mindmap", "gitGraph")
 
 
 def _expected(names) -> str:
+    if "UNICODE_TEXT" in names and "CLASS" in names:  # where any statement may start
+        extra = sorted(_TERMINAL_WORDS.get(n, n.lower()) for n in names if n in ("COLON", "SQS", "BLOCK_START",
+                                                                                  "STYLE_SEPARATOR", "ZERO_OR_ONE"))
+        return ", ".join([*extra, "a new entity or relationship"])
     words = sorted({_TERMINAL_WORDS.get(n, n.lower()) for n in names if not n.startswith("__")})
     return ", ".join(words[:6]) + (" ..." if len(words) > 6 else "")
 
 
+def _not_an_erdiagram(text: str, path: str) -> Problem:
+    """The problem for text whose first statement is not 'erDiagram' (text as `prepare` leaves it)."""
+    lines = text.splitlines()
+    n, first = next(((i, ln.strip()) for i, ln in enumerate(lines, 1) if ln.strip()), (1, ""))
+    word = first.split()[0] if first else ""
+    hint = "the first statement of the file must be 'erDiagram'"
+    if word in _BAD_HEADERS:
+        hint = (f"this is a {word} diagram; Janus reads erDiagram (other diagram kinds need a "
+                "diagram-reader plugin)")
+    column = len(lines[n - 1]) - len(lines[n - 1].lstrip()) + 1 if first else 1
+    return Problem(path, n, column, f"expected 'erDiagram', found {word!r}", hint)
+
+
 def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
+    """A located, explained problem for a parse error (text as `prepare` leaves it)."""
     lines = text.splitlines()
     line = getattr(exc, "line", None)
     column = getattr(exc, "column", None)
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        before = _token_before(text, exc.token.start_pos)
+        if before is not None and before.end_line < exc.token.line and exc.token.type != "_NEWLINE":
+            # the statement stopped at a line break (inside a block, where breaks are not tokens)
+            exc.token = Token("_NEWLINE", "\n", before.end_pos, before.end_line, before.end_column)
+            line, column = before.end_line, before.end_column
     if not isinstance(line, int) or line < 1:
         line, column = len(lines), len(lines[-1]) + 1 if lines else 1
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-    first = next((ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("%%", "---"))), "")
-
-    if not first.startswith("erDiagram"):
-        word = first.split()[0] if first else ""
-        hint = "the first statement of the file must be 'erDiagram'"
-        if word in _BAD_HEADERS:
-            hint = (f"this is a {word} diagram; Janus reads erDiagram (other diagram kinds need a "
-                    "diagram-reader plugin)")
-        n = next(i for i, ln in enumerate(lines, 1) if ln.strip() == first) if first else 1
-        return Problem(path, n, 1, f"expected 'erDiagram', found {word!r}", hint)
-
     unclosed = _unclosed_block(lines)
     if unclosed and (isinstance(exc, UnexpectedEOF) or line >= unclosed[0]):
         n, col, name = unclosed
@@ -340,7 +364,7 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
     if m:
         for side, group, valid in (("left", "lc", ("|o", "||", "}o", "}|")), ("right", "rc", ("o|", "||", "o{", "|{"))):
             marker = m.group(group)
-            if marker not in _SYMBOLS:
+            if marker not in _SYMBOLS and not (side == "left" and marker.lower() == "u"):
                 col = m.start(group) + 1
                 return Problem(path, line, col, f"bad {side} cardinality {marker!r} in {source_line.strip()!r}",
                                f"on the {side} use one of {', '.join(valid)} (or words such as 'one or more')")
@@ -355,12 +379,35 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
                        f"expected {_expected(exc.allowed or [])}")
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
+        if rest.startswith("%%"):
+            return Problem(path, line, column, f"a %% comment after a statement in {source_line.strip()!r}",
+                           "Mermaid reads %% comments only on lines of their own: move it to the next line")
+        if tok.type in _KEYWORDS and re.fullmatch(r"[A-Za-z ]+", str(tok)) and "UNICODE_TEXT" in exc.expected:
+            return Problem(path, line, column, f"{str(tok)!r} is a Mermaid keyword, not an entity name",
+                           f'quote the name: "{tok}"')
+        if tok.type == "COLON" and not m:
+            return Problem(path, line, column or 1, f"malformed relationship {source_line.strip()!r}",
+                           "write it as 'LEFT ||--o{ RIGHT : label' (cardinality, '--' or '..', "
+                           "cardinality) with an entity on each side")
         found = "the end of the file" if tok.type == "$END" else repr(str(tok).strip() or tok.type)
-        if tok.type == "_NL":
+        if tok.type == "_NEWLINE":
             found = "the end of the line"
         return Problem(path, line, column, f"unexpected {found} in {source_line.strip()!r}",
                        f"expected {_expected(exc.expected)}")
     return Problem(path, line, column or 1, f"cannot parse {source_line.strip()!r}")
+
+
+def _token_before(text: str, offset: int) -> Token | None:
+    """The last token that ends at or before offset."""
+    last = None
+    try:
+        for tok in tokenize(text):
+            if tok.end_pos > offset:
+                break
+            last = tok
+    except UnexpectedCharacters:
+        pass
+    return last
 
 
 def _unclosed_block(lines: list[str]) -> tuple[int, int, str] | None:

@@ -328,6 +328,11 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
                                     "add diagram.mermaid beside setup.yaml, or set er_diagram_path "
                                     "or an inline er_diagram"))
         diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
+    if not diagram.entities:  # a reader may accept an empty diagram (Mermaid draws one); a spec needs entities
+        where = (shown, *located.content_start(("er_diagram",))) if setup.er_diagram is not None else (
+            display_path(diagram_path), 1, 1)
+        raise SpecError(Problem(*where, "the diagram declares no entities",
+                                "add at least one line such as 'CUSTOMER ||--o{ ORDER : places'"))
 
     spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram, notes=legacy_notes)
     problems = _role_problems(spec, located) + _document_problems(spec, located)

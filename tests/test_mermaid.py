@@ -130,3 +130,72 @@ def test_errors_name_line_and_column(text, where, words):
     message = str(info.value)
     assert message.startswith(where), message
     assert words in message
+
+
+# Mermaid's own reading (its lexer and grammar), beyond Janus's first corpus above
+MERMAID_READINGS = [
+    ("erDiagram\n  A one to many B : x", ["A", "B"], [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("erDiagram\n  A |o.-o{ B : x\n  C }|-.|| D : y", ["A", "B", "C", "D"],
+     [("A", "B", "zero-or-one", "zero-or-more", False, "x"), ("C", "D", "one-or-more", "exactly-one", False, "y")]),
+    ("erDiagram\n  PROJECT u--o{ TEAM_MEMBER : parent", ["PROJECT", "TEAM_MEMBER"],
+     [("PROJECT", "TEAM_MEMBER", "md-parent", "zero-or-more", True, "parent")]),
+    ("erDiagram\n  A B C", ["A", "B", "C"], []),
+    ("erDiagram\n  A ||--o{ B : places order", ["A", "B", "order"], [("A", "B", "exactly-one", "zero-or-more", True,
+                                                                   "places")]),
+    ("erDiagram\n  item.2*x ||--|| \"Ünï ✓\" : x\n  12.5", ["item.2*x", "Ünï ✓", "12.5"],
+     [("item.2*x", "Ünï ✓", "exactly-one", "exactly-one", True, "x")]),
+    ("erDiagram\n  A:::hot,cold ||--o{ B:::cold : x\n  class A,B warm\n  classDef hot fill:#f96,stroke:#333\n"
+     "  style B fill:#0f0;\n", ["A", "B"], [("A", "B", "exactly-one", "zero-or-more", True, "x")]),
+    ("%%{\n  init: {\n    'theme': 'forest'\n  }\n}%%\nerDiagram\n  accDescr {\n    two lines\n  }\n  A",
+     ["A"], []),
+    ("erDiagram\n  direction TB\n  ONE_A[\"First\"]\n  ONE_A[\"Second\"]", ["ONE_A"], []),
+]
+
+
+@pytest.mark.parametrize("text, entities, relationships", MERMAID_READINGS,
+                         ids=[f"reading{i}" for i in range(len(MERMAID_READINGS))])
+def test_mermaid_readings(text, entities, relationships):
+    diagram = parse_erdiagram(text)
+    assert list(diagram.entities) == entities
+    got = [(r.left, r.right, r.left_cardinality, r.right_cardinality, r.identifying, r.label)
+           for r in diagram.relationships]
+    assert got == relationships
+    assert parse_erdiagram(diagram.to_mermaid()) == diagram
+
+
+def test_first_alias_stays_as_in_mermaid():
+    assert parse_erdiagram('erDiagram\n  A["First"]\n  A["Second"]').entities["A"].alias == "First"
+
+
+def test_generic_types_and_keys_in_any_case():
+    d = parse_erdiagram('erDiagram\n  A {\n    List~Item~ items pk, Fk "c"\n    *int id\n  }')
+    assert [(a.type, a.name, a.keys, a.comment) for a in d.entities["A"].attributes] == [
+        ("List~Item~", "items", ("PK", "FK"), "c"), ("*int", "id", (), None)]
+
+
+def test_comment_before_the_first_entity_belongs_to_the_diagram():
+    d = parse_erdiagram("erDiagram\n  %% Domain: billing\n  %% drawn by hand\n  A ||--o{ B : x\n  %% Why: audit")
+    assert (d.details, d.notes) == ({"Domain": "billing"}, ["drawn by hand"])
+    assert d.relationships[0].details == {"Why": "audit"}
+    assert parse_erdiagram(d.to_mermaid()) == d
+
+
+def test_a_diagram_without_entities_parses():
+    assert parse_erdiagram("erDiagram\n  %% nothing yet\n").entities == {}
+
+
+@pytest.mark.parametrize("text, where, words", [
+    ("erDiagram\n  BRANCH ||--o{ CLASS : has", "t.mermaid:2:17", "'CLASS' is a Mermaid keyword"),
+    ("erDiagram\n  A ||--o{ B : x %% why", "t.mermaid:2:18", "lines of their own"),
+    ("erDiagram\n  A xxx B : has", "t.mermaid:2:11", "malformed relationship"),
+    ('erDiagram\n  "Blo%rf"', "t.mermaid:2:3", "unexpected"),
+    ("erDiagram\n  A {\n    string -author\n  }", "t.mermaid:3:12", "unexpected '-'"),
+    ("erDiagram\n  A ||--o{ B : x\n  style A fill:#f00,stroke-width:2.5px", "t.mermaid:3:35", "unexpected '.'"),
+    ("```mermaid\nerDiagram\n  A\n```", "t.mermaid:1:1", "expected 'erDiagram'"),
+])
+def test_what_mermaid_refuses_is_refused_with_a_place(text, where, words):
+    with pytest.raises(SpecError) as info:
+        parse_erdiagram(text, "t.mermaid")
+    message = str(info.value)
+    assert message.startswith(where), message
+    assert words in message

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from janus_core import hookimpl
 from janus_core.interfaces import DiagramReader
 
 
 def _detect(text: str) -> bool:
-    body = re.sub(r"^\s*---.*?\n---\s*\n", "", text, flags=re.S)
-    lines = [ln.strip() for ln in body.splitlines() if ln.strip() and not ln.strip().startswith("%%")]
-    return bool(lines) and lines[0].startswith("erDiagram")
+    """Mermaid's own test: after front matter, directives and comments, the text starts with erDiagram."""
+    from janus_core.erdiagram_lexer import prepare
+
+    return prepare(text).detected()
 
 
 def _read(text: str, path: str):
