@@ -340,7 +340,8 @@ class Engine:
                 try:
                     sink.write([record])
                 except OSError as exc:  # the record is in the journal: a rerun writes it
-                    raise _WriteFailed(f"cannot write the output ({exc.strerror or exc})") from exc
+                    where = getattr(sink, "path", None) or "the output"
+                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
             self.stats.records += 1
             self.events.on_record(record)
         else:
@@ -435,7 +436,7 @@ class Engine:
                     self._check_done()
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 - a worker never dies silently
+        except BaseException as exc:
             self._abort(exc)
 
     def seed_jobs(self) -> Iterator[Job]:

@@ -21,9 +21,9 @@ from .generation import Plan
 from .graph import build_graph, plan
 from .plugins import Plugins
 from .records import sha256_of
+from .runlock import RunLock
 from .schema import max_json_chars
 from .spec import Spec
-from .runlock import RunLock
 from .store import Journal, journal_files, journal_path
 
 DEFAULT_BACKEND = "local"
@@ -162,13 +162,17 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
     elif out.exists() and not path.exists():
         raise JanusError(f"{out} exists and has no journal, so Janus cannot continue it; pass --overwrite to "
                          "replace it or --out to write elsewhere")
+    def refuse(what: str) -> JanusError:
+        return JanusError(f"{out} holds records but its journal {path.name} {what}; continuing would pay for every "
+                          f"request again, so nothing was changed. 'janus doctor {out}' checks both, '--repair' "
+                          "brings the records back into the journal; --overwrite starts over")
+
+    if not overwrite and path.exists() and path.stat().st_size == 0 and _has_records(out):
+        raise refuse("is empty (0 bytes)")  # before opening it, which would make it a new journal
     journal = Journal(path)  # checked before the output is touched: a bad journal stops the run here
     if not overwrite and journal.count_records() == 0 and _has_records(out):
         journal.close()
-        raise JanusError(f"{out} holds records but its journal {path.name} has none (emptied or replaced?); "
-                         f"continuing would pay for every request again, so nothing was changed. 'janus doctor "
-                         f"{out}' checks both, '--repair' brings the records back into the journal; "
-                         "--overwrite starts over")
+        raise refuse("has none (emptied or replaced?)")
     earlier = journal.get_meta("fingerprint")
     if earlier is None or (also is not None and earlier == also):
         journal.set_meta("fingerprint", key)

@@ -97,7 +97,7 @@ def inspect_journal(db: sqlite3.Connection, path: Path) -> int | None:
                 raise JournalError(f"{path} is not a Janus journal (application id {app_id:#x}); {_doctor_hint(path)}",
                                    "foreign")
             return None
-        if app_id not in (0, APPLICATION_ID) or not CORE_TABLES <= tables:
+        if app_id not in (0, APPLICATION_ID) or not tables >= CORE_TABLES:
             raise JournalError(f"{path} is not a Janus journal (tables: {', '.join(sorted(tables))}); "
                                f"{_doctor_hint(path)}", "foreign")
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
