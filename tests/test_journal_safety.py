@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, read_jsonl
 
-from janus_core.store import APPLICATION_ID, SCHEMA_VERSION, Journal, JournalError, journal_path
+from janus_core.store import Journal, journal_path
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 SPEC = SAMPLES / "marriage_counsel"  # 9 records with the schema filler
@@ -182,6 +182,8 @@ def test_text_file_as_journal_is_refused(cli, tmp_path):
 
 
 def test_unversioned_journal_is_migrated_and_a_newer_one_refused(cli, tmp_path):
+    from janus_core.store import APPLICATION_ID, SCHEMA_VERSION, JournalError
+
     out = tmp_path / "o.jsonl"
     assert generate(cli, out).exit_code == 0
     path = journal_path(out)
@@ -267,7 +269,7 @@ def test_second_run_on_the_same_output_fails_at_once_naming_the_first(faulty, tm
     lock = journal_path(out).with_name(journal_path(out).name + ".lock")
     first = subprocess.Popen([sys.executable, "-m", "janus_core.cli", *faulty_cmd(faulty, out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "JANUS_TEST_DELAY": "1"})
+                             env={**os.environ, "JANUS_TEST_DELAY": "60"})
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
