@@ -49,7 +49,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 class JournalError(JanusError):
     """A journal that cannot be used as it is. ``kind``: ``damaged`` (unreadable or failing its
-    integrity check), ``foreign`` (not a Janus journal) or ``newer`` (from a newer Janus)."""
+    integrity check), ``foreign`` (not a Janus journal), ``newer`` (from a newer Janus) or
+    ``unwritable`` (sound, but the disk is full or read-only)."""
 
     def __init__(self, message: str, kind: str = "damaged"):
         super().__init__(message)
@@ -145,6 +146,9 @@ class Journal:
         except JournalError:
             self.db.close()
             raise
+        except sqlite3.OperationalError as exc:  # checked and sound, but cannot be written (disk full, read-only)
+            self.db.close()
+            raise JournalError(f"{self.path} cannot be written ({exc}); nothing was changed", "unwritable") from None
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise JournalError(f"{self.path} cannot be opened ({exc}); {_doctor_hint(self.path)}") from None
