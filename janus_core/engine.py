@@ -434,7 +434,7 @@ class Engine:
                 finally:
                     self._active -= 1
                     self._check_done()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._abort(exc)
