@@ -51,7 +51,7 @@ class Diagnosis:
 
     @property
     def mismatch(self) -> bool:
-        return self.journal == "ok" and self.output_ids != self.journal_ids
+        return self.journal == "ok" and self.out.suffix == ".jsonl" and self.output_ids != self.journal_ids
 
     def lines(self) -> list[str]:
         path = journal_path(self.out)
@@ -61,7 +61,9 @@ class Diagnosis:
         lines = [f"journal {path}: {shown.get(self.journal, self.journal)}"]
         if self.problem:
             lines.append(f"  {self.problem}")
-        if self.out.exists():
+        if self.out.exists() and self.out.suffix != ".jsonl":
+            lines.append(f"output {self.out}: not JSONL, not checked (a run rebuilds it from the journal)")
+        elif self.out.exists():
             lines.append(f"output {self.out}: {self.output_records} records"
                          + (f", unreadable lines {_ranges(self.output_bad_lines)}" if self.output_bad_lines else ""))
         else:
@@ -115,10 +117,10 @@ def diagnose(out: Path) -> Diagnosis:
     out = Path(out)
     d = Diagnosis(out)
     path = journal_path(out)
+    if not out.exists() and not path.exists():
+        raise JanusError(f"neither {out} nor its journal {path.name} exists")
     if out.exists() and out.suffix == ".jsonl":
         _read_output(out, d)
-    elif out.exists():
-        d.output_records = -1
     if not path.exists():
         return d
     if path.stat().st_size == 0:
@@ -160,8 +162,6 @@ def repair(out: Path) -> list[str]:
                              "rebuild other formats from a good journal)")
         done: list[str] = []
         if d.journal == "missing":
-            if not out.exists():
-                raise JanusError(f"neither {out} nor its journal exists")
             return ["no journal: nothing to repair (the output stays as it is)"]
         if d.journal == "ok" and not (d.output_ids - d.journal_ids):
             if not d.mismatch and not d.output_bad_lines:

@@ -156,6 +156,48 @@ def test_emptied_journal_beside_records_is_refused_then_repaired(cli, tmp_path):
     assert len(read_jsonl(out)) == 9
 
 
+def test_replaced_journal_is_refused_and_doctor_brings_the_records_back(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    assert generate(cli, out).exit_code == 0
+    for p in tmp_path.glob("o.jsonl.journal.sqlite*"):
+        if not p.name.endswith(".lock"):
+            p.unlink()
+    Journal(journal_path(out)).close()  # a new, empty journal where the run's was
+    result = generate(cli, out)
+    assert result.exit_code == 1 and "has none" in result.stderr and "janus doctor" in result.stderr
+    assert len(read_jsonl(out)) == 9
+    fixed = cli("doctor", out, "--repair")
+    assert fixed.exit_code == 0 and "brought back 9 records" in fixed.output
+    rerun = generate(cli, out)
+    assert rerun.exit_code == 0 and "requests 0 " in rerun.stderr
+
+
+def test_salvage_steps_over_damaged_pages(cli, tmp_path):
+    from janus_core.records import Record
+
+    out = tmp_path / "o.jsonl"
+    journal = Journal(journal_path(out))
+    with journal.transaction():
+        for n in range(3000):
+            record = Record(messages=[{"role": "user", "content": f"question {n} " + "x" * 200}], id=f"r{n:05d}",
+                            seed_id=f"r{n:05d}", parent_id=None, direction="general", walk={}, model="m",
+                            prompt_sha256="0" * 64, output_type="instruct")
+            journal.add_record(f"job{n}", record)
+    journal.close()
+    data = bytearray(journal_path(out).read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle:middle + 3 * 4096] = b"\xa5" * (3 * 4096)  # three pages in the middle
+    journal_path(out).write_bytes(bytes(data))
+    fixed = cli("doctor", out, "--repair")
+    assert fixed.exit_code == 0, fixed.output
+    journal = Journal(journal_path(out))
+    kept = [r["id"] for r in journal.records()]
+    journal.close()
+    assert 2500 < len(kept) < 3000  # rows on both sides of the damage, only the damaged pages lost
+    assert kept[0] == "r00000" and kept[-1] == "r02999" and kept == sorted(kept)
+    assert len(read_jsonl(out)) == len(kept)
+
+
 def test_foreign_journal_is_refused_and_left_alone(cli, tmp_path):
     out = tmp_path / "o.jsonl"
     out.write_text('{"x": 1}\n')
