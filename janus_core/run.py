@@ -24,7 +24,7 @@ from .records import sha256_of
 from .runlock import RunLock
 from .schema import max_json_chars
 from .spec import Spec
-from .store import Journal, journal_files, journal_path
+from .store import Journal, has_content, journal_files, journal_path
 
 DEFAULT_BACKEND = "local"
 
@@ -162,17 +162,13 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
     elif out.exists() and not path.exists():
         raise JanusError(f"{out} exists and has no journal, so Janus cannot continue it; pass --overwrite to "
                          "replace it or --out to write elsewhere")
-    def refuse(what: str) -> JanusError:
-        return JanusError(f"{out} holds records but its journal {path.name} {what}; continuing would pay for every "
-                          f"request again, so nothing was changed. 'janus doctor {out}' checks both, '--repair' "
-                          "brings the records back into the journal; --overwrite starts over")
-
-    if not overwrite and path.exists() and path.stat().st_size == 0 and _has_records(out):
-        raise refuse("is empty (0 bytes)")  # before opening it, which would make it a new journal
     journal = Journal(path)  # checked before the output is touched: a bad journal stops the run here
-    if not overwrite and journal.count_records() == 0 and _has_records(out):
+    if not overwrite and journal.count_records() == 0 and has_content(out):
         journal.close()
-        raise refuse("has none (emptied or replaced?)")
+        raise JanusError(f"{out} holds records but its journal {path.name} has none (emptied or replaced?); "
+                         f"continuing would pay for every request again, so nothing was changed. 'janus doctor "
+                         f"{out}' checks both, '--repair' brings the records back into the journal; --overwrite "
+                         "starts over")
     earlier = journal.get_meta("fingerprint")
     if earlier is None or (also is not None and earlier == also):
         journal.set_meta("fingerprint", key)
@@ -181,15 +177,6 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
         raise JanusError(f"{out} was generated from a different spec, backend, model, seed or temperature; "
                          "pass --overwrite to start over or --out to write elsewhere")
     return journal
-
-
-def _has_records(out: Path) -> bool:
-    """Whether the output file has a non-blank line (a record, or what is left of one)."""
-    try:
-        with out.open("rb") as f:
-            return any(line.strip() for line in f)
-    except FileNotFoundError:
-        return False
 
 
 def load_against(value: str) -> list[Any]:

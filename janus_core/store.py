@@ -52,7 +52,7 @@ class JournalError(JanusError):
     integrity check), ``foreign`` (not a Janus journal), ``newer`` (from a newer Janus) or
     ``unwritable`` (sound, but the disk is full or read-only)."""
 
-    def __init__(self, message: str, kind: str = "damaged"):
+    def __init__(self, message: str, kind: str = "damaged"):  # or "empty": 0 bytes beside records
         super().__init__(message)
         self.kind = kind
 
@@ -77,8 +77,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 def _doctor_hint(path: Path) -> str:
-    out = path.name.removesuffix(".journal.sqlite")
-    return f"nothing was changed; 'janus doctor {path.with_name(out)}' checks it and '--repair' salvages what it can"
+    return f"nothing was changed; 'janus doctor {output_of(path)}' checks it and '--repair' salvages what it can"
 
 
 def inspect_journal(db: sqlite3.Connection, path: Path) -> int | None:
@@ -115,6 +114,35 @@ def inspect_journal(db: sqlite3.Connection, path: Path) -> int | None:
     return version
 
 
+def output_of(path: Path) -> Path:
+    """The output a journal belongs to: ``data.jsonl.journal.sqlite`` -> ``data.jsonl``."""
+    return path.with_name(path.name.removesuffix(".journal.sqlite"))
+
+
+def has_content(path: Path) -> bool:
+    """Whether a file exists and holds more than blank space."""
+    try:
+        with open(path, "rb") as f:
+            return any(chunk.strip() for chunk in iter(lambda: f.read(1 << 16), b""))
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def _refuse_empty_beside_records(path: Path) -> None:
+    """A 0-byte journal beside an output that holds records lost them: opening it would make it a new,
+    empty journal (and a run would pay for every request again)."""
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    out = output_of(path)
+    if empty and out != path and has_content(out):
+        raise JournalError(f"{out} holds records but its journal {path.name} is empty (0 bytes); continuing would "
+                           f"pay for every request again, so nothing was changed. 'janus doctor {out}' checks "
+                           "both, '--repair' brings the records back into the journal; --overwrite starts over",
+                           "empty")
+
+
 def check_file(path: Path) -> None:
     """Refuse a non-empty file that does not even start like a SQLite database."""
     try:
@@ -137,6 +165,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         check_file(self.path)
+        _refuse_empty_beside_records(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             version = inspect_journal(self.db, self.path)

@@ -146,6 +146,9 @@ def test_emptied_journal_beside_records_is_refused_then_repaired(cli, tmp_path):
     assert result.exit_code == 1
     assert "janus doctor" in result.stderr and "pay for every request again" in result.stderr
     assert out.read_bytes() == before
+    exported = cli("export", out, "--to", tmp_path / "e.jsonl")  # no silent empty export either
+    assert exported.exit_code == 1 and "is empty (0 bytes)" in exported.stderr
+    assert journal_path(out).read_bytes() == b""
     check = cli("doctor", out)
     assert check.exit_code == 1 and "empty (0 bytes)" in check.output
     fixed = cli("doctor", out, "--repair")
