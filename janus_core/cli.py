@@ -464,6 +464,33 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
         click.secho(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
 
 
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--repair", is_flag=True, help="Mend what can be mended: rewrite the output from a good journal, or "
+              "keep a damaged journal aside (OUT.journal.sqlite.damaged-TIMESTAMP) and salvage its readable rows "
+              "and the output's records into a new one.")
+@reports_errors
+def doctor(out: str, repair: bool) -> None:
+    """Check a run's journal (integrity, version) and its output, and say what is wrong.
+
+    Exits 1 if something needs repair. Safe while a run writes OUT (it only reads); --repair waits
+    for no one: it refuses while a run holds OUT's lock."""
+    from pathlib import Path
+
+    from .doctor import diagnose
+    from .doctor import repair as mend
+
+    if repair:
+        for line in mend(Path(out)):
+            click.echo(line)
+        return
+    found = diagnose(Path(out))
+    for line in found.lines():
+        click.echo(line)
+    if not found.healthy:
+        sys.exit(1)
+
+
 @cli.command(name="export")
 @click.argument("out", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "

@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import random
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .cost import cost_of, price_table
-from .errors import BackendError
+from .errors import BackendError, JanusError
 from .generation import Job, ParseFailure, Plan, decode
 from .interfaces import Backend, Completion, CompletionRequest, Filter, Message, Sink
 from .records import Record
@@ -102,6 +103,22 @@ class _Budget(Exception):
     """The run reached --max-requests or --max-cost."""
 
 
+class RunAborted(JanusError):
+    """The run stopped early because it could not go on safely (a write failed, a worker broke)."""
+
+
+class _WriteFailed(Exception):
+    """Writing the output failed (disk full, read-only, ...): the run stops, it is no job's failure."""
+
+
+def _describe_stop(exc: BaseException) -> str:
+    if isinstance(exc, sqlite3.Error):
+        return f"cannot write the journal ({type(exc).__name__}: {exc})"
+    if isinstance(exc, _WriteFailed):
+        return str(exc)
+    return f"an unexpected {type(exc).__name__} in a worker: {exc}"
+
+
 def request_key(backend: Backend, request: CompletionRequest, schema_json: str) -> str:
     """Content address of a request: backend, model, parameters, messages and schema."""
     head = f"{backend.name}\x1f{backend.model}\x1f{request.temperature}\x1f{request.max_tokens}\x1f{request.seed}"
@@ -146,6 +163,8 @@ class Engine:
         # the same synchronous step (no await in between), so it cannot be lost and paid again;
         # one that does not (a reply to re-ask) goes to the request cache.
         self._pending: dict[str, tuple[Completion, float]] = {}
+        # set when the run must stop at once (a write failed, the failure path broke)
+        self._fatal: BaseException | None = None
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -318,7 +337,11 @@ class Engine:
             if not self.journal.add_record(job.key, record):
                 return  # the same job twice in one plan: its record and what follows exist already
             for sink in self.sinks:
-                sink.write([record])
+                try:
+                    sink.write([record])
+                except OSError as exc:  # the record is in the journal: a rerun writes it
+                    where = getattr(sink, "path", None) or "the output"
+                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
             self.stats.records += 1
             self.events.on_record(record)
         else:
@@ -388,17 +411,33 @@ class Engine:
         if not self._seeds_left and self._active == 0 and self._derived.empty():
             self._done.set()
 
+    def _abort(self, exc: BaseException) -> None:
+        """Stop the whole run now (the first cause is the one reported)."""
+        if self._fatal is None:
+            self._fatal = exc
+        self._done.set()
+
     async def _worker(self) -> None:
-        while True:
-            job = await self._next_job()
-            self._active += 1
-            try:
-                await self._handle(job)
-            except Exception as exc:  # a bug (or a plugin's) must not hang the run; it is still recorded
-                self._fail(job, "error", f"{type(exc).__name__}: {exc}", fresh=True)
-            finally:
-                self._active -= 1
-                self._check_done()
+        """Take jobs until the run is done. A job's own error is recorded as its failure; a write
+        that fails, or anything that escapes (the failure path included), stops the whole run."""
+        try:
+            while True:
+                job = await self._next_job()
+                self._active += 1
+                try:
+                    await self._handle(job)
+                except (sqlite3.Error, _WriteFailed) as exc:
+                    self._abort(exc)
+                    return
+                except Exception as exc:  # a bug (or a plugin's) must not hang the run; it is still recorded
+                    self._fail(job, "error", f"{type(exc).__name__}: {exc}", fresh=True)
+                finally:
+                    self._active -= 1
+                    self._check_done()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._abort(exc)
 
     def seed_jobs(self) -> Iterator[Job]:
         jobs = self.plan.seed_jobs()
@@ -433,4 +472,19 @@ class Engine:
             await asyncio.gather(*workers, return_exceptions=True)
             self.stats.seconds = time.perf_counter() - started
             self.stats.cpu_seconds = time.process_time() - cpu
+        if self._fatal is not None:
+            self._keep_pending()
+            self.stats.stopped = _describe_stop(self._fatal)
+            raise RunAborted(f"stopped: {self.stats.stopped}. Records already finished are kept in the journal; "
+                             "fix the cause (free disk space, ...) and rerun the same command to continue"
+                             ) from self._fatal
         return self.stats
+
+    def _keep_pending(self) -> None:
+        """Try to keep replies paid for but not yet journaled (it may fail again: the disk may be full)."""
+        for key, pending in list(self._pending.items()):
+            try:
+                self.journal.cache(key, *pending)
+            except sqlite3.Error:
+                return
+            self._pending.pop(key, None)

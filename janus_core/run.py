@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import json
 import re
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ from .generation import Plan
 from .graph import build_graph, plan
 from .plugins import Plugins
 from .records import sha256_of
+from .runlock import RunLock
 from .schema import max_json_chars
 from .spec import Spec
-from .store import Journal, journal_path
+from .store import Journal, has_content, journal_files, journal_path
 
 DEFAULT_BACKEND = "local"
 
@@ -155,12 +157,18 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
     run's key as an earlier version wrote it, which is then brought up to date)."""
     path = journal_path(out)
     if overwrite:
-        for p in (out, path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        for p in (out, *journal_files(path)):
             p.unlink(missing_ok=True)
     elif out.exists() and not path.exists():
         raise JanusError(f"{out} exists and has no journal, so Janus cannot continue it; pass --overwrite to "
                          "replace it or --out to write elsewhere")
-    journal = Journal(path)
+    journal = Journal(path)  # checked before the output is touched: a bad journal stops the run here
+    if not overwrite and journal.count_records() == 0 and has_content(out):
+        journal.close()
+        raise JanusError(f"{out} holds records but its journal {path.name} has none (emptied or replaced?); "
+                         f"continuing would pay for every request again, so nothing was changed. 'janus doctor "
+                         f"{out}' checks both, '--repair' brings the records back into the journal; --overwrite "
+                         "starts over")
     earlier = journal.get_meta("fingerprint")
     if earlier is None or (also is not None and earlier == also):
         journal.set_meta("fingerprint", key)
@@ -252,8 +260,34 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
     filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
-    journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
-                           settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
+    # one run per output: taken before the journal or the output is read or written
+    with RunLock(out, "generate"):
+        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters)
+
+
+def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
+                the_plan: Plan, filters: list[Any]) -> Stats:
+    journal = None
+    try:
+        journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
+                               settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
+        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, journal)
+    except sqlite3.Error as exc:
+        raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: {exc}); "
+                         "records already finished are kept. Fix the cause (free disk space, ...) and rerun the "
+                         "same command to continue") from None
+    finally:
+        if journal is not None:
+            journal.close()
+    if settings.log_json:
+        print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
+    else:
+        _print_summary(console, stats, out)
+    return stats
+
+
+def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
+               the_plan: Plan, filters: list[Any], journal: Journal) -> Stats:
     record_run(journal, spec, settings, backend, the_plan, filters)
     sink = sink_cls(out, {})
     engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)
@@ -266,24 +300,34 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
                       f"({backend.model}), {engine.concurrency} in flight -> {out}"
                       + (f" (continuing: {resumed} records done)" if resumed else ""))
-    # the dataset file is rebuilt from the journal, so a torn last line from a crash disappears
+    # the dataset file is rebuilt from the journal (known good by now), so a torn last line from a
+    # crash disappears
     out.unlink(missing_ok=True)
-    sink.open()
+    failed = True
     try:
-        for batch in _stored_batches(journal):
-            sink.write(batch)
+        try:
+            sink.open()
+            for batch in _stored_batches(journal):
+                sink.write(batch)
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
         stats = asyncio.run(_drive(engine, backend, console, settings))
+        failed = False
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]: finished records are in {out}; rerun the same command to continue")
         raise SystemExit(130) from None
     finally:
-        sink.close()
-        journal.close()
-    if settings.log_json:
-        print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
-    else:
-        _print_summary(console, stats, out)
+        try:
+            sink.close()
+        except OSError as exc:
+            if not failed:  # else the first error is the one to report
+                raise _cannot_write(out, exc) from None
     return stats
+
+
+def _cannot_write(out: Path, exc: OSError) -> JanusError:
+    return JanusError(f"stopped: cannot write {out} ({exc.strerror or exc}); records already finished are kept in "
+                      "its journal. Fix the cause (free disk space, ...) and rerun the same command to continue")
 
 
 def _stored_batches(journal: Journal, size: int = 1000):
