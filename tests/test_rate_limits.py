@@ -4,6 +4,7 @@ answers 429s and 5xx: a 429 is never final within the run's budget, 5xx never sl
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
@@ -87,7 +88,7 @@ def test_aimd_answers_with_5xx_are_not_congestion():
 class Spy(AdaptiveRate):
     """The engine's pace, kept for the test to read after the run."""
 
-    made: list[Spy] = []
+    made: ClassVar[list[Spy]] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -157,19 +158,20 @@ def test_5xx_does_not_cut_the_pace(cli, tmp_path, spy):
 
 def test_a_429_storm_stops_the_run_cleanly_without_failures(cli, tmp_path):
     storm = [Fault(429, {"Retry-After": "0"})] * 10_000
-    result, server, out, summary = run(cli, tmp_path, storm, "--rate-limit-wait", "1.5", "--concurrency", "8",
-                                       seeds=4)
+    result, server, _out, summary = run(cli, tmp_path, storm, "--rate-limit-wait", "1.5", "--concurrency", "8",
+                                        seeds=4)
     assert result.exit_code == 0, result.output
     assert "answered only 429" in summary["stopped"] and summary["failures"] == {}
     assert len(server.requests) < 40  # the pace slows at every burst: no spinning
     # nothing is in the failure ledger: a rerun asks again
-    result, server, out, summary = run(cli, tmp_path, [], seeds=4)
+    _result, _server, _out, summary = run(cli, tmp_path, [], seeds=4)
     assert summary["records"] == 4 and summary["earlier_failures"] == 0
 
 
 def test_the_budget_still_stops_a_run_among_429s(cli, tmp_path):
     faults = [Fault(429, {"retry-after-ms": "10"})] * 5
-    result, server, out, summary = run(cli, tmp_path, faults, "--max-requests", "2", "--concurrency", "2", seeds=4)
+    result, _server, _out, summary = run(cli, tmp_path, faults, "--max-requests", "2", "--concurrency", "2",
+                                         seeds=4)
     assert result.exit_code == 0, result.output
     assert summary["requests"] == 2 and "--max-requests 2 reached" in summary["stopped"]
     assert summary["failures"] == {}
