@@ -6,7 +6,8 @@ The server (bench/stub_server.py) lets at most rpm * window / 60 requests throug
 seconds (--window 0: a token bucket of one second), answers 429 with Retry-After and, with --fail,
 answers that share of the requests it lets through with 500. Janus is given no
 rate: it must find the limit from the 429s. Each scenario plans about --seconds of work at the
-limit, runs it to the end (killed after --timeout) and prints, for the time after --warmup: the
+limit, runs it to the end (killed after --timeout) and prints, for the time after --warmup and
+before the last --drain seconds: the
 requests per minute the server let through (200 and 500) against the limit (target >= 0.9) and the
 share of requests answered 429 (target < 2 %); for the whole run: its time, 429s and the failures
 Janus recorded by reason (target: no rate_limit failure).
@@ -51,8 +52,11 @@ def scenario(rpm: float, fail: float, window: float | None, args: argparse.Names
     summary = next((json.loads(line) for line in reversed(stderr.splitlines())
                     if line.startswith("{") and '"summary"' in line), None)
     first, last = min(t for t, _ in rows), max(t for t, _ in rows)
-    steady = [(t, s) for t, s in rows if t >= first + args.warmup]
-    span = max(1e-9, last - (first + args.warmup))
+    # steady state: after the warm-up, and before the last --drain seconds, when the last jobs
+    # wait out their 5xx backoffs and too little work is left to fill the limit
+    end = last - args.drain
+    steady = [(t, s) for t, s in rows if first + args.warmup <= t <= end]
+    span = max(1e-9, end - (first + args.warmup))
     admitted = sum(1 for _, s in steady if s != "429")
     ok = sum(1 for _, s in steady if s == "200")
     limited = sum(1 for _, s in steady if s == "429")
@@ -72,13 +76,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90, help="work planned, in seconds at the limit")
     parser.add_argument("--timeout", type=float, default=240, help="kill a scenario after this long")
     parser.add_argument("--warmup", type=float, default=20)
+    parser.add_argument("--drain", type=float, default=10, help="seconds at the end left out of the steady state")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--retries", type=int, default=4)
     args = parser.parse_args()
     limiter = f"sliding window {args.window:g} s" if args.window else "token bucket 1 s"
     print(f"server: {args.rpm:.0f}/min, {limiter}; janus: no --rpm, concurrency {args.concurrency}, "
-          f"latency {args.latency * 1000:.0f} ms, --retries {args.retries}; steady state after {args.warmup:.0f} s")
+          f"latency {args.latency * 1000:.0f} ms, --retries {args.retries}; steady state from {args.warmup:.0f} s to "
+          f"{args.drain:.0f} s before the end")
     print("| limit | 500s | jobs | run time | finished | let through/min (steady) | ratio | ok/min "
           "| 429 share (steady) | 429s (whole run) | failures |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
