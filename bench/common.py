@@ -14,10 +14,15 @@ SAMPLE = ROOT / "samples" / "clinic"
 
 
 class StubServer:
-    def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None):
+    def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None, fail: float = 0.0,
+                 window: float | None = None):
         cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
         if rpm:
             cmd += ["--rpm", str(rpm)]
+        if window:
+            cmd += ["--window", str(window)]
+        if fail:
+            cmd += ["--fail", str(fail)]
         if log:
             cmd += ["--log", str(log)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -1,17 +1,20 @@
 """A fast OpenAI-compatible stand-in for benchmarks (aiohttp, its own process).
 
-    python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600] [--log FILE]
+    python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600 [--window 10]] [--fail 0.3] [--log FILE]
 
 Prints "PORT <n>" once listening. Replies are valid for Janus's instruct and conversation
-schemas, and differ per request. With --rpm it enforces the limit with a token bucket (one second of burst) and
-answers 429 with Retry-After and retry-after-ms. With --log it appends, per answered request,
-"<unix time> <status> <request key>" where the key hashes the messages and the seed.
+schemas, and differ per request. With --rpm it enforces the limit with a token bucket (one second of burst), or
+with --window a sliding window (at most rpm * window / 60 requests in any window seconds), and answers 429
+with Retry-After and retry-after-ms. With --fail it answers that share of the requests it lets
+through with a 500 (they count against the limit, as a provider's do). With --log it appends, per answered
+request, "<unix time> <status> <request key>" where the key hashes the messages and the seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import json
 import math
@@ -58,10 +61,31 @@ class Bucket:
         return (1 - self.tokens) / self.rate
 
 
-def make_app(latency: float, rpm: float | None, log_path: str | None) -> web.Application:
-    bucket = Bucket(rpm) if rpm else None
+class SlidingWindow:
+    """At most ``rpm * window / 60`` requests in any ``window`` seconds."""
+
+    def __init__(self, per_minute: float, window: float):
+        self.window = window
+        self.capacity = max(1, int(per_minute * window / 60))
+        self.sent: collections.deque[float] = collections.deque()
+
+    def take(self) -> float:
+        """0 if a request may pass, else seconds until one may."""
+        now = time.monotonic()
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        if len(self.sent) < self.capacity:
+            self.sent.append(now)
+            return 0.0
+        return self.sent[0] + self.window - now
+
+
+def make_app(latency: float, rpm: float | None, log_path: str | None, fail: float = 0.0,
+             window: float | None = None) -> web.Application:
+    bucket = (SlidingWindow(rpm, window) if window else Bucket(rpm)) if rpm else None
+    faults = random.Random(0)
     log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115 - lives as long as the app
-    counts = {"ok": 0, "429": 0}
+    counts = {"ok": 0, "429": 0, "500": 0}
 
     async def chat(request: web.Request) -> web.Response:
         body = await request.json()
@@ -76,6 +100,11 @@ def make_app(latency: float, rpm: float | None, log_path: str | None) -> web.App
                                          headers={"Retry-After": str(math.ceil(wait)),
                                                   "retry-after-ms": str(int(wait * 1000) + 1)})
         await asyncio.sleep(latency)
+        if fail and faults.random() < fail:
+            counts["500"] += 1
+            if log:
+                log.write(f"{time.time():.4f} 500 {key}\n")
+            return web.json_response({"error": {"message": "server error", "type": "server_error"}}, status=500)
         schema = json.dumps(body.get("response_format", {}))
         content = content_for(key, "turns" in schema)
         counts["ok"] += 1
@@ -97,8 +126,9 @@ def make_app(latency: float, rpm: float | None, log_path: str | None) -> web.App
     return app
 
 
-async def serve(port: int, latency: float, rpm: float | None, log_path: str | None) -> None:
-    runner = web.AppRunner(make_app(latency, rpm, log_path), access_log=None)
+async def serve(port: int, latency: float, rpm: float | None, log_path: str | None, fail: float,
+                window: float | None) -> None:
+    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, window), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
@@ -111,9 +141,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rpm", type=float)
+    parser.add_argument("--fail", type=float, default=0.0, help="share of admitted requests answered 500")
+    parser.add_argument("--window", type=float, help="enforce --rpm over a sliding window of this many seconds")
     parser.add_argument("--log")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency, args.rpm, args.log))
+    asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.window))
 
 
 if __name__ == "__main__":

@@ -324,8 +324,12 @@ def _check_repo_id(_ctx: click.Context, _param: click.Parameter, value: str) -> 
 @click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send "
               "(default: setup.yaml model.tokens_per_minute).")
 @click.option("--retries", "--retry-num", type=click.IntRange(0), default=4, show_default=True,
-              help="Retries of a request after a transient error (429, 5xx, timeout), with exponential backoff.")
+              help="Retries of a request after a transient error (5xx, timeout, dropped connection), with exponential "
+              "backoff; 429s do not count (see --rate-limit-wait).")
 @click.option("--max-requests", type=click.IntRange(1), help="Stop cleanly after paying for this many requests.")
+@click.option("--rate-limit-wait", type=click.FloatRange(min=0, min_open=True), default=900, show_default=True,
+              help="A 429 (rate limit) is retried, at a slower pace and without counting against --retries, until "
+              "no request has got through for this many seconds; then the run stops cleanly and a rerun continues.")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop cleanly once this many "
               "dollars are spent (prices from litellm's table).")
 @click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
@@ -358,6 +362,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
+             rate_limit_wait: float,
              max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
              min_score: float | None, rubrics: str | None, languages: tuple[str, ...],
              decontaminate: tuple[str, ...], dry_run: bool, quiet: bool,
@@ -399,7 +404,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     engine = EngineSettings(concurrency=concurrency, retries=retries,
                             requests_per_minute=rpm or model_options.requests_per_minute,
                             tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
-                            max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds)
+                            max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
+                            rate_limit_patience=rate_limit_wait)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            input=input_path, turns=turns, against=against,

@@ -2,8 +2,12 @@
 
 - Up to ``concurrency`` requests in flight, paced by requests and tokens per minute; a 429 slows
   the pace (AIMD) and holds new requests until its Retry-After has passed.
-- Transient errors (429, 5xx, timeouts, dropped connections) are retried with exponential
-  backoff and jitter; permanent ones (400, 401, 403, refusals) are not.
+- A 429 is never final: the request waits for the pace and tries again, without counting against
+  ``retries``; only when no request has got past the rate limit for ``rate_limit_patience``
+  seconds does the run stop, as at a budget, and a rerun continues.
+- Other transient errors (5xx, timeouts, dropped connections) are retried ``retries`` times with
+  exponential backoff and jitter, without slowing the pace; permanent ones (400, 401, 403,
+  refusals) are not retried.
 - A reply that does not parse is re-asked once with the error shown to the model; a truncated
   one (finish_reason "length") is re-asked once with twice the room.
 - Every response is cached in the journal before it is used, every record is in the journal
@@ -26,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
 from .cost import cost_of, price_table
 from .errors import BackendError, JanusError
@@ -49,6 +53,7 @@ class EngineSettings:
     max_seeds: int | None = None
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    rate_limit_patience: float = 900.0  # seconds of nothing but 429s before the run stops
 
 
 @dataclass
@@ -100,7 +105,7 @@ class _Failed(Exception):
 
 
 class _Budget(Exception):
-    """The run reached --max-requests or --max-cost."""
+    """The run reached --max-requests or --max-cost, or the provider let nothing through for too long."""
 
 
 class RunAborted(JanusError):
@@ -193,6 +198,8 @@ class Engine:
             if exc.rate_limited:
                 self.stats.rate_limited += 1
                 self.rate.limited(exc.retry_after, sent_at)
+            elif exc.status is not None:
+                self.rate.success()  # answered: a 5xx is no sign that the pace is too high
             if self.tokens:
                 self.tokens.settle(estimate, 0)  # nothing was used
             raise
@@ -220,17 +227,41 @@ class Engine:
             self.stats.cached += 1
             return key, hit[0]
 
-        def wait(state) -> float:
-            base = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)(state)
-            exc = state.outcome.exception() if state.outcome else None
-            hint = getattr(exc, "retry_after", None) or 0.0
-            return max(base, hint)
+        errors = 0  # transient errors other than 429s: these count against --retries
+        backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)
 
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.settings.retries + 1), wait=wait,
-                                 retry=retry_if_exception(_transient), reraise=True)
-        async for attempt in retrying:
-            with attempt:
-                return key, await self._send(request, key)
+        def retry(state: RetryCallState) -> bool:  # tenacity asks this first, once per failed attempt
+            nonlocal errors
+            exc = state.outcome.exception() if state.outcome else None
+            if not _transient(exc):
+                return False
+            if not exc.rate_limited:
+                errors += 1
+            return True
+
+        def stop(state: RetryCallState) -> bool:
+            if state.outcome.exception().rate_limited:
+                return self.rate.stalled_for() >= self.settings.rate_limit_patience
+            return errors > self.settings.retries
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception()
+            if exc.rate_limited:
+                return 0.0  # the pace holds every start until Retry-After has passed, and slows down
+            counted = RetryCallState(state.retry_object, state.fn, state.args, state.kwargs)
+            counted.attempt_number = errors  # the backoff grows with the errors that count, not with 429s
+            return max(backoff(counted), exc.retry_after or 0.0)
+
+        retrying = AsyncRetrying(stop=stop, wait=wait, retry=retry, reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return key, await self._send(request, key)
+        except BackendError as exc:
+            if exc.rate_limited:  # only after rate_limit_patience: stop the run; the request is not failed
+                raise _Budget(f"the provider answered only 429 (rate limit) for "
+                              f"{self.settings.rate_limit_patience:g} s") from None
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def produce(self, job: Job) -> Record:
