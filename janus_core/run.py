@@ -278,11 +278,17 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
         raise SystemExit(130) from None
     finally:
         sink.close()
+        negotiated = getattr(backend, "negotiated", None)
+        if negotiated:  # what the backend settled on with its server (the structured-output mode)
+            journal.set_meta("structured", negotiated)
         journal.close()
     if settings.log_json:
         print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
     else:
         _print_summary(console, stats, out)
+        if negotiated and negotiated.get("refused"):
+            console.print(f"  structured output: {negotiated.get('mode')} (the server refused "
+                          f"{', '.join(negotiated['refused'])})")
     return stats
 
 
