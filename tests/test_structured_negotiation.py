@@ -179,3 +179,37 @@ def test_unknown_structured_value_is_a_clear_error(cli, tmp_path):
     assert result.exit_code == 1
     assert "structured must be auto, json_schema, json_object_schema, json_object or none" in result.output
     assert not server.requests
+
+
+def test_a_later_refusal_steps_down_within_the_request():
+    """A server that takes json_schema for one schema and refuses it for another (a judge's)."""
+    import asyncio
+
+    from janus_openai import OpenAIBackend
+
+    from janus_core.interfaces import CompletionRequest
+
+    def reply(body):
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema" and fmt["json_schema"]["name"] == "judge":
+            return 400, error_body("openai", 400, "response_format: this json_schema is not supported"), {}
+        return 200, chat_completion(json.dumps(GOOD)), {}
+
+    schema = {"type": "object", "properties": {"instruction": {"type": "string", "maxLength": 50}},
+              "required": ["instruction"], "additionalProperties": False}
+    ask = [{"role": "user", "content": "Write JSON."}]
+
+    async def run(backend):
+        try:
+            first = await backend.complete(CompletionRequest(ask, schema=schema, schema_name="instruct"))
+            second = await backend.complete(CompletionRequest(ask, schema=schema, schema_name="judge"))
+            return first, second
+        finally:
+            await backend.aclose()
+
+    with OpenAICompatibleServer(reply) as server:
+        backend = OpenAIBackend("test-model", {"base_url": server.base_url})
+        first, second = asyncio.run(run(backend))
+    assert json.loads(first.text) == json.loads(second.text) == GOOD
+    assert [mode_of(body) for body in server.requests] == ["json_schema", "json_schema", "json_object_schema"]
+    assert backend.negotiated == {"mode": "json_object_schema", "refused": ["json_schema"], "forced": False}
