@@ -3,34 +3,41 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from .errors import BackendError
 from .interfaces import CompletionRequest
+from .schema import max_reply_tokens
+from .structured import STRUCTURED_HELP, structured_option
 
-STRUCTURED = ("json_schema", "json_object", "none")
-#: option help shared by those backends
-STRUCTURED_HELP = "json_schema (default), json_object or none: how the reply's JSON shape is asked for"
+__all__ = ["STRUCTURED_HELP", "chat_body", "structured_option"]
 
-
-def structured_option(backend: str, options: dict[str, Any]) -> str:
-    """The ``structured`` option, checked."""
-    value = options.get("structured", "json_schema")
-    if value not in STRUCTURED:
-        raise BackendError(f"{backend} backend: structured must be {', '.join(STRUCTURED[:-1])} or {STRUCTURED[-1]}")
-    return value
+#: appended to the prompt when the server is asked for no structured output at all
+PROMPT_ONLY = ("Answer with one JSON value only: no text before or after it, no code fence. "
+               "It must match this JSON schema: {schema}")
 
 
-def chat_body(model: str, request: CompletionRequest, structured: str) -> dict[str, Any]:
-    """model, messages, temperature, and max_tokens, seed and response_format where they apply."""
-    body: dict[str, Any] = {"model": model, "messages": request.messages, "temperature": request.temperature}
-    if request.max_tokens:
-        body["max_tokens"] = request.max_tokens
+def chat_body(model: str, request: CompletionRequest, structured: str | None) -> dict[str, Any]:
+    """model, messages, temperature, max_tokens (always: a small server must not run away), seed,
+    and the reply's JSON shape in the ``structured`` mode (see janus_core.structured)."""
+    messages = request.messages
+    schema = request.schema
+    if schema is not None and structured == "none":
+        hint = PROMPT_ONLY.format(schema=json.dumps(schema, separators=(",", ":")))
+        last = messages[-1]
+        messages = [*messages[:-1], {**last, "content": f"{last['content']}\n\n{hint}"}] \
+            if last.get("role") == "user" else [*messages, {"role": "user", "content": hint}]
+    body: dict[str, Any] = {"model": model, "messages": messages, "temperature": request.temperature,
+                            "max_tokens": request.max_tokens or max_reply_tokens(schema)}
     if request.seed is not None:
         body["seed"] = request.seed
-    if request.schema is not None and structured == "json_schema":
+    if schema is None:
+        return body
+    if structured == "json_schema":
         body["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": request.schema_name, "schema": request.schema, "strict": False}}
-    elif request.schema is not None and structured == "json_object":
+            "name": request.schema_name, "schema": schema, "strict": False}}
+    elif structured == "json_object_schema":  # llama-cpp-python's server: a grammar from the schema
+        body["response_format"] = {"type": "json_object", "schema": schema}
+    elif structured == "json_object":
         body["response_format"] = {"type": "json_object"}
     return body

@@ -77,6 +77,12 @@ class Backend:
         """``text`` with the API key masked, for error messages."""
         return text.replace(self.secret, "***") if self.secret and len(self.secret) > 4 else text
 
+    @property
+    def negotiated(self) -> dict[str, Any] | None:
+        """What the backend agreed with its server for this run (the structured-output mode of the
+        OpenAI-compatible backends), kept in the journal's meta; None if nothing was negotiated."""
+        return None
+
     async def start(self) -> None:
         """Open connections or load models before the first request (optional)."""
 

@@ -283,6 +283,10 @@ def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink
         print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
     else:
         _print_summary(console, stats, out)
+        negotiated = backend.negotiated
+        if negotiated and negotiated.get("refused"):
+            console.print(f"  structured output: {negotiated.get('mode')} (the server refused "
+                          f"{', '.join(negotiated['refused'])})")
     return stats
 
 
@@ -322,6 +326,9 @@ def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_
         except OSError as exc:
             if not failed:  # else the first error is the one to report
                 raise _cannot_write(out, exc) from None
+        negotiated = backend.negotiated
+        if negotiated:  # what the backend settled on with its server (the structured-output mode)
+            journal.set_meta("structured", negotiated)
     return stats
 
 

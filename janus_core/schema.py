@@ -39,3 +39,14 @@ def max_json_chars(schema: dict[str, Any]) -> int | None:
             total += len(json.dumps(key)) + 3 + value + 2
         return None if schema.get("additionalProperties", True) is not False else total
     return None
+
+
+#: output tokens for a request whose reply has no bounded schema
+DEFAULT_MAX_TOKENS = 4096
+
+
+def max_reply_tokens(schema: dict[str, Any] | None) -> int:
+    """``max_tokens`` that always fits a reply valid under ``schema`` (a token is at least one
+    character), or DEFAULT_MAX_TOKENS when the schema does not bound it."""
+    bound = max_json_chars(schema) if schema is not None else None
+    return bound or DEFAULT_MAX_TOKENS

@@ -15,6 +15,7 @@ from janus_core import hookimpl
 from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
+from janus_core.structured import Negotiation
 
 
 class LiteLLMBackend(Backend):
@@ -35,13 +36,21 @@ class LiteLLMBackend(Backend):
         if key_env and not self.secret:
             raise BackendError(f"litellm backend: the environment variable {key_env} is not set")
         self.structured = structured_option("litellm", self.options)
+        self.negotiation = Negotiation(self.name, self.structured)
+
+    @property
+    def negotiated(self) -> dict[str, Any] | None:
+        return self.negotiation.report
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
+
+    async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
         try:
             import litellm
         except ImportError as exc:
             raise BackendError("the litellm backend needs litellm: pip install 'litellm<1.107'") from exc
-        kwargs = chat_body(self.model, request, self.structured)
+        kwargs = chat_body(self.model, request, structured)
         kwargs.update(num_retries=0, timeout=float(self.options.get("timeout", 120)))
         if self.options.get("api_base"):
             kwargs["api_base"] = self.options["api_base"]

@@ -20,6 +20,7 @@ from janus_core import hookimpl
 from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
+from janus_core.structured import Negotiation
 
 
 class OpenAIBackend(Backend):
@@ -46,6 +47,7 @@ class OpenAIBackend(Backend):
                                    "(or give base_url for a local server that needs none)")
             self.secret = "not-needed"
         self.structured = structured_option("openai", self.options)
+        self.negotiation = Negotiation(self.name, self.structured)
         self.transport = self.options.get("transport", "aiohttp")
         if self.transport not in ("aiohttp", "sdk", "sdk-httpx"):
             raise BackendError("openai backend: transport must be aiohttp, sdk or sdk-httpx")
@@ -63,8 +65,15 @@ class OpenAIBackend(Backend):
                                               max_retries=int(self.options.get("max_retries", 0)), **extra)
         return self._client
 
+    @property
+    def negotiated(self) -> dict[str, Any] | None:
+        return self.negotiation.report
+
     async def complete(self, request: CompletionRequest) -> Completion:
-        kwargs = chat_body(self.model, request, self.structured)
+        return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
+
+    async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
+        kwargs = chat_body(self.model, request, structured)
         if self.transport == "aiohttp":
             return self._completion(await self._post(kwargs))
         import openai
