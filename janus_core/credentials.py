@@ -187,7 +187,8 @@ def use_instead(env_names: Iterable[str]) -> str:
     """How to give a key instead: 'set the environment variable OPENAI_API_KEY (export ...)'."""
     names = list(dict.fromkeys(env_names))
     if not names:
-        return "set it in an environment variable and name that variable with the api_key_env option"
+        return ("keys come from environment variables only (OPENAI_API_KEY for openai, GEMINI_API_KEY for gemini, "
+                "the provider's usual one for litellm, or one named by the api_key_env option)")
     also = f" (also read: {', '.join(names[1:])})" if len(names) > 1 else ""
     return f"set the environment variable {names[0]} instead: export {names[0]}=...{also}"
 
@@ -217,9 +218,7 @@ def key_field_problems(keys: Mapping[tuple, tuple[int, int]], data: Any, path: s
             names = backend.key_env_names(model.get("name"), {})
         except Exception:  # a plugin's own lookup failing must not hide the refusal
             names = getattr(backend, "key_env", ())
-    hint = use_instead(names) if names else ("keys come from environment variables only: OPENAI_API_KEY (openai), "
-                                            "GEMINI_API_KEY (gemini), the provider's usual one for litellm "
-                                            "(ANTHROPIC_API_KEY ...), or one named by the api_key_env option")
+    hint = use_instead(names)
     return [Problem(path, line, col, f"'{'.'.join(map(str, p))}' looks like a key, token or secret: a spec is "
                     "shared and published, so it never holds one", hint) for p, (line, col) in found]
 
