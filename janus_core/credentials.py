@@ -61,6 +61,9 @@ OTHER_SECRETS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "AWS_SECRET_ACCESS_KEY", 
 #: Words that make a field name a secret's (compared word by word: ``api_key``, ``accessToken``).
 _SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "secrets", "password", "passwd", "credential",
                            "credentials", "auth", "authorization", "bearer", "cookie"})
+#: Words before ``key`` that make it a data key, not a credential (``primary_key``, ``sort_key``).
+_PLAIN_KEYS = frozenset({"primary", "foreign", "unique", "sort", "group", "partition", "join", "dedup", "cache",
+                         "hash", "shard", "index", "row", "column", "record", "lookup", "map", "dict", "json"})
 #: A secret-looking environment variable name.
 _SECRET_ENV = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS)$")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -180,7 +183,8 @@ def is_secret_name(name: Any) -> bool:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
     if not words or words[-1] in ("env", "var", "variable"):
         return False
-    return any(w in _SECRET_WORDS for w in words) or "apikey" in "".join(words)
+    return any(w in _SECRET_WORDS and not (w == "key" and i and words[i - 1] in _PLAIN_KEYS)
+               for i, w in enumerate(words)) or "apikey" in "".join(words)
 
 
 def use_instead(env_names: Iterable[str]) -> str:

@@ -210,7 +210,8 @@ def test_names_that_only_mention_a_key_variable_or_tokens_are_not_refused():
 
     assert [n for n in ("api_key", "key", "token", "apiKey", "client_secret", "password", "HF_TOKEN",
                         "authorization") if not is_secret_name(n)] == []
-    assert [n for n in ("api_key_env", "max_tokens", "tokens_per_minute", "monkey", "keyword", "base_url")
+    assert [n for n in ("api_key_env", "max_tokens", "tokens_per_minute", "monkey", "keyword", "base_url",
+                        "primary_key", "sortKey")
             if is_secret_name(n)] == []
 
 
