@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .credentials import scrub, scrub_streams
 from .errors import JanusError, SpecError
 
 if TYPE_CHECKING:
@@ -67,10 +68,10 @@ def reports_errors(f):
             return f(*args, **kwargs)
         except SpecError as exc:
             for problem in exc.problems:
-                click.secho(str(problem), fg="red", err=True)
+                click.secho(scrub(str(problem)), fg="red", err=True)
             sys.exit(1)
         except JanusError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {scrub(str(exc))}", fg="red", err=True)
             sys.exit(1)
 
     return wrapper
@@ -110,6 +111,7 @@ def cli() -> None:
     (a Mermaid erDiagram). Janus walks the diagram to write seed prompts, asks a model for seed
     records, evolves them along directions and writes a dataset.
     """
+    scrub_streams()  # nothing printed, logged or raised shows a key
 
 
 def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
@@ -129,7 +131,7 @@ def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, lis
             raise JanusError("no diagram reader is registered (is the janus_erdiagram plugin installed?)")
         return fallback.read(text, where)
 
-    spec = load_spec(path, read_diagram)
+    spec = load_spec(path, read_diagram, {name: r.obj for name, r in registry.backends.items()})
     directions = {name: r.obj for name, r in registry.directions.items()}
     notes = check_plugins(spec, registry.output_types, directions, registry.filters)
     return spec, plugins, spec.notes + notes

@@ -33,6 +33,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
 from .cost import cost_of, price_table
+from .credentials import scrub
 from .errors import BackendError, JanusError
 from .generation import Job, ParseFailure, Plan, decode
 from .interfaces import Backend, Completion, CompletionRequest, Filter, Message, Sink
@@ -381,6 +382,7 @@ class Engine:
             self._derived.put_nowait(child)
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
+        detail = scrub(detail)  # a server may echo the key back in its error
         if fresh:
             self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind})
             self.stats.failures[reason] += 1

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .credentials import MASK, remember, scrub
 from .dedup import exact_key
 from .errors import JanusError
 from .inputs import to_messages
@@ -63,6 +64,7 @@ def check_repo_id(value: str) -> str:
 def hub_token(required: bool) -> str | None:
     """The token from HF_TOKEN; a clear error when one is required and missing."""
     token = os.environ.get(TOKEN_ENV, "").strip() or None
+    remember(token)
     if token is None and required:
         raise JanusError(f"pushing to the Hugging Face Hub needs a write token in the {TOKEN_ENV} environment "
                          f"variable (export {TOKEN_ENV}=...; Janus never takes it on the command line)")
@@ -70,8 +72,8 @@ def hub_token(required: bool) -> str | None:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with the token masked."""
-    return text.replace(secret, "***") if secret else text
+    """``text`` with the token, and every other secret loaded, masked."""
+    return scrub(text.replace(secret, MASK) if secret else text)
 
 
 @contextmanager
@@ -279,7 +281,7 @@ def render_card(repo_id: str, info: RunInfo, fmt: str, columns: list[str], total
         data, template_path=str(TEMPLATE), repo_id=repo_id, info=info, fmt=fmt, columns=columns, splits=splits,
         totals=totals, pushed_at=pushed_at, spec_files=files, run=sorted((info.run or {}).items()),
         counts=counts, provenance=provenance, extra_fields=extra, cell=_cell)
-    return str(card)
+    return scrub(str(card))
 
 
 # --- push --------------------------------------------------------------------------------------

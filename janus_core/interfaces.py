@@ -60,22 +60,54 @@ class Backend:
     suggested_limits: ClassVar[Limits | None] = None
     #: Backend options (``--option key=value`` or setup.yaml model.options) and what each does.
     option_help: ClassVar[dict[str, str]] = {}
+    #: Environment variables that may hold the key, first set wins (``key_env_names`` may derive
+    #: them from the model instead). The ``api_key_env`` option, where a backend offers it, names
+    #: another. Keys come from the environment only: never an option, never setup.yaml.
+    key_env: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        from .errors import BackendError
+
         self.model = model or self.default_model
         self.options = dict(options or {})
-        #: the API key, kept out of every message by ``redact``
+        #: the API key (from ``get_key``), kept out of every message by ``redact``
         self.secret: str | None = None
+        refuse_key_options(type(self), self.model, self.options, "option")
         unknown = set(self.options) - set(self.option_help)
         if unknown:
-            from .errors import BackendError
-
             known = ", ".join(self.option_help) or "none"
             raise BackendError(f"{self.name} backend: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
 
+    @classmethod
+    def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """The variables this backend reads its key from, for ``model`` and ``options``."""
+        from .credentials import check_env_name
+
+        chosen = (options or {}).get("api_key_env")
+        return (check_env_name(chosen, cls.name),) if chosen else cls.key_env
+
+    def get_key(self, required: bool = True) -> str | None:
+        """The key from the first set variable of ``key_env_names``, remembered for ``scrub``;
+        a clear error naming the variable when ``required`` and none is set."""
+        from .credentials import read_key
+        from .errors import BackendError
+
+        names = self.key_env_names(self.model, self.options)
+        _name, value = read_key(names)
+        if value is None and required:
+            wanted = (names[0] + (f" (or {' or '.join(names[1:])})" if len(names) > 1 else "")) if names \
+                else "named by the api_key_env option"
+            raise BackendError(f"{self.name} backend: set the environment variable {wanted} to your API key")
+        self.secret = value
+        return value
+
     def redact(self, text: str) -> str:
-        """``text`` with the API key masked, for error messages."""
-        return text.replace(self.secret, "***") if self.secret and len(self.secret) > 4 else text
+        """``text`` with this backend's key, and every other secret loaded, masked (for messages)."""
+        from .credentials import MASK, scrub
+
+        if self.secret and len(self.secret) > 4:
+            text = text.replace(self.secret, MASK)
+        return scrub(text)
 
     @property
     def negotiated(self) -> dict[str, Any] | None:
@@ -91,6 +123,24 @@ class Backend:
 
     async def aclose(self) -> None:
         """Release connections or models."""
+
+
+def refuse_key_options(backend: type[Backend], model: str | None, options: dict[str, Any], where: str) -> None:
+    """Refuse options named like a key (``api_key``, ``token`` ...), naming the variable to use.
+
+    ``where`` says where the options came from (``--option``, ``setup.yaml``)."""
+    from .credentials import secret_options, use_instead
+    from .errors import BackendError
+
+    found = secret_options(options)
+    if not found:
+        return
+    try:
+        names = backend.key_env_names(model, {k: v for k, v in options.items() if k == "api_key_env"})
+    except BackendError:
+        names = backend.key_env
+    raise BackendError(f"{where} {found[0]}: keys are never given as options (they would end up in shell history, "
+                       f"files and logs); {use_instead(names)}")
 
 
 @dataclass(frozen=True)

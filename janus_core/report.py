@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .credentials import scrub_data
 from .dedup import words
 from .stats import summary
 
@@ -129,7 +130,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                 rubric_scores.setdefault(name, []).append(grade["score"])
     scores = [j["score"] for j in judged if j.get("score") is not None]
     dups = near_duplicates(records)
-    return {
+    return scrub_data({
         "path": str(out),
         "run": run,
         **counts,
@@ -145,7 +146,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                   "mean": round(statistics.mean(scores), 3) if scores else None,
                   "by_rubric": {k: round(statistics.mean(v), 3) for k, v in rubric_scores.items()}},
         "documents": dict(Counter(c for r in records for c in r.get("walk", {}).get("chunks", []))),
-    }
+    })
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -8,13 +8,17 @@ only when the server starts, so the rest of Janus never pays for them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import socket
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .credentials import scrub_data
 from .errors import JanusError
 from .records import Record, record_id, sha256_of
 from .stats import load_records
@@ -245,12 +249,77 @@ def page_html() -> str:
     return files("janus_core").joinpath("static/review.html").read_text(encoding="utf-8")
 
 
+def content_security_policy(html: str) -> str:
+    """The page's CSP: nothing from elsewhere; its inline script and style allowed by their hashes."""
+    def hashes(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
+        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'"
+                        for b in blocks)
+
+    return (f"default-src 'none'; script-src 'self' {hashes('script')}; style-src 'self' {hashes('style')}; "
+            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'")
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class PageGuard:
+    """ASGI middleware: security headers on every response; cross-origin writes refused with 403.
+
+    A write is cross-origin when its ``Origin`` is not this server's own (scheme and Host), or when
+    ``Sec-Fetch-Site`` says another site sent it. Clients that send neither (scripts, curl) are not
+    browsers acting for another page, so they pass."""
+
+    def __init__(self, app: Any, csp: str):
+        self.app = app
+        self.headers = [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"DENY"),
+                        (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                        (b"cross-origin-opener-policy", b"same-origin"),
+                        (b"cross-origin-resource-policy", b"same-origin")]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in WRITE_METHODS and not self.same_origin(scope):
+            await self.refuse(send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    @staticmethod
+    def same_origin(scope: Any) -> bool:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            return False
+        origin = headers.get("origin")
+        if origin is None:
+            return True
+        return origin == f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+
+    async def refuse(self, send: Any) -> None:
+        body = json.dumps({"error": "cross-origin writes are refused"}).encode()
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()), *self.headers]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Any:
     """The Starlette app: the page and a small JSON API over ``data``.
 
     Handlers are async and run on the event loop's one thread, so the journal's one SQLite
     connection is never used by two threads at once. Only the local host names are answered (no
-    DNS rebinding), and writes must be JSON (no cross-site form posts).
+    DNS rebinding), writes must be JSON and same-origin (no cross-site posts), every response
+    carries a strict Content-Security-Policy and X-Frame-Options, and every answer is scrubbed of
+    secrets (a failure's detail may quote what a server echoed).
     """
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -263,7 +332,7 @@ def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", 
     nocache = {"Cache-Control": "no-store"}
 
     def reply(body: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=nocache)
+        return JSONResponse(scrub_data(body), status_code=status, headers=nocache)
 
     def problem(message: str, status: int) -> JSONResponse:
         return reply({"error": message}, status)
@@ -326,7 +395,8 @@ def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", 
         Route("/api/find", find),
         Route("/api/failures", failures),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))])
+    return Starlette(routes=routes, middleware=[Middleware(PageGuard, csp=content_security_policy(html)),
+                                                Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))])
 
 
 def serve(out: Path, port: int, announce: Callable[[str, ReviewData], None]) -> None:

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .cost import prices
+from .credentials import scrub
 from .engine import Engine, EngineSettings, Stats
 from .errors import JanusError
 from .generation import Plan
 from .graph import build_graph, plan
+from .interfaces import refuse_key_options
 from .plugins import Plugins
 from .records import sha256_of
 from .runlock import RunLock
@@ -70,6 +72,7 @@ def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple
     model_options = spec.setup.model
     name = settings.backend or model_options.backend or DEFAULT_BACKEND
     backend_cls = plugins.registry.get("backends", name)
+    refuse_key_options(backend_cls, settings.model or model_options.name, settings.options, "--option")
     return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
 
 
@@ -280,7 +283,7 @@ def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink
         if journal is not None:
             journal.close()
     if settings.log_json:
-        print(json.dumps({"event": "summary", **summary_dict(stats, out)}), file=sys.stderr, flush=True)
+        print(scrub(json.dumps({"event": "summary", **summary_dict(stats, out)})), file=sys.stderr, flush=True)
     else:
         _print_summary(console, stats, out)
         negotiated = backend.negotiated
@@ -427,4 +430,4 @@ def _print_summary(console: Any, stats: Stats, out: Path) -> None:
     if stats.stopped:
         console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
     for line in stats.errors[:5]:
-        console.print(f"  [dim]{line}[/]")
+        console.print(f"  [dim]{scrub(line)}[/]")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .credentials import key_field_problems
 from .errors import Problem, SpecError, did_you_mean, display_path
 from .graph import DEFAULT_STRATEGIES
 from .interfaces import Direction, Limits
@@ -274,8 +275,11 @@ def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Prob
     return [Problem(path, p.line + line - 1, p.column + col - 1, p.message, p.hint) for p in problems]
 
 
-def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagram) -> Spec:
-    """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found."""
+def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagram,
+              backends: dict[str, Any] | None = None) -> Spec:
+    """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found.
+
+    ``backends`` (name -> class) lets a refused key field name the variable its backend reads."""
     target = Path(target)
     setup_path = target if target.is_file() else target / SETUP_FILE
     folder = setup_path.parent
@@ -291,6 +295,9 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
         kind = "empty" if located.data is None else f"a {type(located.data).__name__}, not a mapping"
         raise SpecError(Problem(shown, 1, 1, f"setup.yaml is {kind}",
                                 "write 'key: value' lines such as 'user_role: COUNSELEE'"))
+    secret_fields = key_field_problems(located.keys, located.data, shown, backends or {})
+    if secret_fields:  # a spec is shared: a key in it is refused before anything else
+        raise SpecError(secret_fields)
     problems = list(located.duplicates)
     data, legacy_notes = located.data, []
     if is_legacy(data):

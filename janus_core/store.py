@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .credentials import scrub
 from .errors import JanusError
 from .interfaces import Completion
 from .records import Record, now, record_id
@@ -283,7 +284,7 @@ class Journal:
     def add_failure(self, job_key: str, reason: str, detail: str, job: dict[str, Any]) -> None:
         self._written.add(f"f|{job_key}")
         self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                        (job_key, reason, detail[:2000], json.dumps(job), now()))
+                        (job_key, reason, scrub(detail)[:2000], json.dumps(job), now()))
 
     def failure_for(self, job_key: str) -> tuple[str, str] | None:
         if self.fresh and f"f|{job_key}" not in self._written:
@@ -293,7 +294,7 @@ class Journal:
 
     def failures(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT job_key, reason, detail, job, created_at FROM failures ORDER BY created_at")
-        return [{"job_key": k, "reason": r, "detail": d, "job": json.loads(j), "created_at": c}
+        return [{"job_key": k, "reason": r, "detail": scrub(d), "job": json.loads(j), "created_at": c}
                 for k, r, d, j, c in rows]
 
     def failure_counts(self) -> dict[str, int]:

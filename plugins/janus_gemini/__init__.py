@@ -9,10 +9,10 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 from janus_core import hookimpl
+from janus_core.credentials import PROVIDER_KEYS
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
 
@@ -46,6 +46,7 @@ class GeminiBackend(Backend):
     name = "gemini"
     description = "Google Gemini through the google-genai SDK (key from GEMINI_API_KEY or GOOGLE_API_KEY)"
     default_model = "gemini-2.5-flash"
+    key_env = PROVIDER_KEYS["gemini"]
     option_help: ClassVar[dict[str, str]] = {
         "base_url": "API endpoint (default: Google's); a local stand-in for tests",
         "api_version": "API version path (default v1beta)",
@@ -56,9 +57,7 @@ class GeminiBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        self.secret = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
-        if not self.secret:
-            raise BackendError("gemini backend: set the environment variable GEMINI_API_KEY (or GOOGLE_API_KEY)")
+        self.get_key()
         self.safety = safety_settings(self.options.get("safety"))
         self._client: Any = None
 

@@ -2,8 +2,12 @@
 
 Model names carry the provider, as litellm expects: ``anthropic/claude-sonnet-4-5``,
 ``ollama/llama3.1``, ``hosted_vllm/my-model``. Keys come from the provider's usual environment
-variable (``ANTHROPIC_API_KEY`` ...), read by litellm itself, or from the variable named by the
-``api_key_env`` option. litellm's own retries are off: the engine retries, paces and counts.
+variable, chosen by the model's prefix (``anthropic/`` -> ``ANTHROPIC_API_KEY`` ...; see
+``janus_core.credentials.PROVIDER_KEYS``), or from the variable named by the ``api_key_env`` option,
+and are masked in every message. litellm's own retries are off: the engine retries, paces and counts.
+
+litellm reads its price table from the copy it ships (``LITELLM_LOCAL_MODEL_COST_MAP``), set before
+it is first imported, so no request leaves the machine except to the model.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
+# before any import of litellm: its price table from the installed package, not the internet
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 from janus_core import hookimpl
 from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
+from janus_core.credentials import provider_key_names
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
 from janus_core.structured import Negotiation
@@ -31,10 +39,8 @@ class LiteLLMBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        key_env = self.options.get("api_key_env")
-        self.secret = os.environ.get(key_env) if key_env else None
-        if key_env and not self.secret:
-            raise BackendError(f"litellm backend: the environment variable {key_env} is not set")
+        # a named variable must be set; the provider's usual one may be unset (local servers need none)
+        self.get_key(required=bool(self.options.get("api_key_env")))
         self.structured = structured_option("litellm", self.options)
         self.negotiation = Negotiation(self.name, self.structured)
 
@@ -42,14 +48,17 @@ class LiteLLMBackend(Backend):
     def negotiated(self) -> dict[str, Any] | None:
         return self.negotiation.report
 
+    @classmethod
+    def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """``api_key_env`` if given, else the usual variables of the model's provider prefix."""
+        return super().key_env_names(model, options) if (options or {}).get("api_key_env") \
+            else provider_key_names(model or cls.default_model)
+
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
 
     async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
-        try:
-            import litellm
-        except ImportError as exc:
-            raise BackendError("the litellm backend needs litellm: pip install 'litellm<1.107'") from exc
+        litellm = _litellm()
         kwargs = chat_body(self.model, request, structured)
         kwargs.update(num_retries=0, timeout=float(self.options.get("timeout", 120)))
         if self.options.get("api_base"):
@@ -80,6 +89,18 @@ class LiteLLMBackend(Backend):
                           finish_reason=choice.finish_reason,
                           tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
                           tokens_out=getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _litellm() -> Any:
+    """litellm, imported with its local price table and without its debug hints on stdout."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError as exc:
+        raise BackendError("the litellm backend needs litellm: pip install 'litellm<1.107'") from exc
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from janus_core import hookimpl
 from janus_core.chat_body import STRUCTURED_HELP, chat_body, structured_option
+from janus_core.credentials import PROVIDER_KEYS
 from janus_core.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.interfaces import Backend, Completion, CompletionRequest
 from janus_core.structured import Negotiation
@@ -27,6 +28,7 @@ class OpenAIBackend(Backend):
     name = "openai"
     description = "OpenAI Chat Completions, or any OpenAI-compatible server (base_url option)"
     default_model = "gpt-4o-mini"
+    key_env = PROVIDER_KEYS["openai"]
     option_help: ClassVar[dict[str, str]] = {
         "base_url": "server URL such as http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
         "api_key_env": "environment variable that holds the key (default OPENAI_API_KEY)",
@@ -39,11 +41,10 @@ class OpenAIBackend(Backend):
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
         self.base_url = self.options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
-        key_env = self.options.get("api_key_env", "OPENAI_API_KEY")
-        self.secret = os.environ.get(key_env)
-        if not self.secret:
+        if not self.get_key(required=False):
             if not self.base_url:
-                raise BackendError(f"openai backend: set the environment variable {key_env} to your API key "
+                raise BackendError(f"openai backend: set the environment variable "
+                                   f"{self.key_env_names(self.model, self.options)[0]} to your API key "
                                    "(or give base_url for a local server that needs none)")
             self.secret = "not-needed"
         self.structured = structured_option("openai", self.options)
