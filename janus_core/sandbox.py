@@ -185,7 +185,7 @@ def environment() -> Any:
                 raise TemplateRefused(f"'{operator}' failed: {exc}") from None
             return _bounded(result, f"'{operator}'")
 
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             _budget().tick()
             return _bounded(super().call(__context, __obj, *args, **kwargs), "a call")
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from janus_core.dedup import words
 from janus_core.errors import JanusError
-from janus_core.safe_load import load_json
 from janus_core.interfaces import Ask, Filter
+from janus_core.safe_load import load_json
 
 from .options import StrList
 
