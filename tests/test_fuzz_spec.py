@@ -57,7 +57,8 @@ FRAGMENTS = [
     "[", "]", "{", "}", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "&a ", "*a", "&a [*a, *a]",
     "<<: *a\n", ": ", "- ", "\t", "\x00", "\x1b", "\x7f", "\ufeff", "\u2028", "\ud7ff", "\ufffe", "{{", "}}", "{%",
     "%}", "{% include '/etc/passwd' %}", "{{ ''.__class__.__mro__ }}", "{% for i in range(99999) %}x{% endfor %}",
-    "{{ lipsum() }}", "{% macro m() %}{{ m() }}{% endmacro %}", "---\n", "%%", '"', "'", "|", ">", "!!python/object/apply:os.system ['id']",
+    "{{ lipsum() }}", "{% macro m() %}{{ m() }}{% endmacro %}", "---\n", "%%", '"', "'", "|", ">",
+    "!!python/object/apply:os.system ['id']",
     "!!binary aGk=", "? ", "\n  ", "\r", "\\", "erDiagram", "||--o{", "}o..o|", " : ", '"unterminated', "9" * 5000,
     "documents: ['/etc']\n", "documents: ['../x']\n", "er_diagram_path: /dev/zero\n", "~", "%YAML 1.1\n", "...\n",
 ]
