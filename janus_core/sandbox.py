@@ -303,6 +303,25 @@ def compiled(template: str) -> Any:
     return env.from_string(tree)
 
 
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error was raised on (Jinja puts template lines into the traceback)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _paused_line(tree: Any, stream: Any) -> int:
+    """The template line a paused render is at."""
+    inner = stream
+    while getattr(inner, "gi_yieldfrom", None) is not None:
+        inner = inner.gi_yieldfrom
+    frame = getattr(inner, "gi_frame", None)
+    return tree.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
+
+
 def render(template: str, **values: Any) -> str:
     """The rendered template, stripped; TemplateRefused when it breaks a rule or a bound."""
     import jinja2
@@ -310,14 +329,19 @@ def render(template: str, **values: Any) -> str:
     token = _BUDGET.set(_Budget())
     try:
         pieces, size = [], 0
-        for piece in compiled(template).generate(**values):
+        tree = compiled(template)
+        stream = tree.generate(**values)
+        for piece in stream:
             size += len(piece)
             if size > MAX_CHARS:
-                raise TemplateRefused(f"the prompt grows past {MAX_CHARS:,} characters")
+                raise TemplateRefused(f"the prompt grows past {MAX_CHARS:,} characters", _paused_line(tree, stream))
             pieces.append(piece)
         return "".join(pieces).strip()
+    except TemplateRefused as exc:
+        exc.lineno = _template_line(exc) or exc.lineno
+        raise
     except jinja2.TemplateError as exc:
-        raise TemplateRefused(f"the template failed: {exc}") from None
+        raise TemplateRefused(f"the template failed: {exc}", _template_line(exc) or 1) from None
     except RecursionError:
         raise TemplateRefused("the template nests too deeply") from None
     finally:

@@ -261,9 +261,9 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
             problems.append(Problem(located.path, line, col, f"{name}: template syntax error: {exc.message}",
                                     "placeholders are written {{ name }}; blocks {% if x %}...{% endif %}"))
             continue
-        for finding in findings[:_MAX_FINDINGS]:
-            line, col = located.place(path, finding.lineno, finding.needle)
-            problems.append(Problem(located.path, line, col, f"{name}: {finding.message}",
+        refused = sorted((*located.place(path, f.lineno, f.needle), f.message) for f in findings)
+        for line, col, message in refused[:_MAX_FINDINGS]:
+            problems.append(Problem(located.path, line, col, f"{name}: {message}",
                                     "a prompt template may use placeholders, if, for, set, with and plain "
                                     "filters; it cannot read files or reach Python objects"))
         for var in sorted(used - set(PLACEHOLDERS) - GLOBALS):
