@@ -250,14 +250,18 @@ def _filter_options(given: dict[str, dict[str, Any]], min_score: float | None, r
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
-    import yaml
+    from .errors import SpecError
+    from .safe_load import load_yaml
 
     options: dict[str, Any] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{item!r}: write KEY=VALUE", param_hint="--option")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
+        try:
+            options[key.strip()] = load_yaml(value, f"--option {key.strip()}") if value else ""
+        except SpecError as exc:
+            raise click.BadParameter(exc.problems[0].message, param_hint=f"--option {key.strip()}") from None
     return options
 
 

@@ -168,10 +168,14 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json" and text.lstrip().startswith("["):
-        return list(json.loads(text))
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    from .safe_load import json_lines, load_json
+
+    try:
+        if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("["):
+            return list(load_json(path.read_text(encoding="utf-8"), str(path)))
+        return [row for _, row in json_lines(path)]
+    except ValueError as exc:  # not JSON, nested too deeply, a line too long, not UTF-8
+        raise JanusError(str(exc)) from None
 
 
 def _table(rows: list[dict[str, Any]], fmt: str) -> Any:

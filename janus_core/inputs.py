@@ -7,13 +7,13 @@ Reads JSONL in OpenAI ``messages`` format (Janus output included), ShareGPT
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import JanusError
 from .records import Record, record_id, sha256_of
+from .safe_load import json_lines
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "model": "assistant"}
@@ -21,6 +21,8 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 
 def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
     """OpenAI-style messages from one row in any of the supported shapes; ValueError if none fits."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a row is a JSON object, not {type(row).__name__}")
     if isinstance(row.get("messages"), list):
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in row["messages"]]
     elif isinstance(row.get("conversations"), list) and row["conversations"]:
@@ -51,16 +53,12 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
         if hasattr(dataset, "keys"):  # a DatasetDict: use its 'train' split or its first
             dataset = dataset["train"] if "train" in dataset else dataset[next(iter(dataset.keys()))]
         return [(f"{path}#{i}", dict(row)) for i, row in enumerate(dataset)]
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"{path}:{n}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise JanusError(f"{path}:{n}:{exc.colno}: not JSON ({exc.msg})") from None
-    return rows
+    try:
+        return json_lines(path)
+    except ValueError as exc:
+        raise JanusError(str(exc)) from None
+    except OSError as exc:
+        raise JanusError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def conversation_records(rows: Iterable[tuple[str, dict[str, Any]]]) -> list[Record]:

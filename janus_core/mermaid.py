@@ -22,6 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .erdiagram_lexer import MermaidLexer, prepare, tokenize
 from .errors import Problem, SpecError
+from .safe_load import load_yaml
 
 #: Canonical cardinality names, with the marker each takes on the left and right of a line.
 CARDINALITIES = {
@@ -237,13 +238,11 @@ def _assemble(items: list, text: str, path: str) -> Diagram:
         if kind == "front":
             body = item[1].strip().strip("-").strip()
             try:
-                meta = yaml.safe_load(body) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = item[2] + 1 + (mark.line if mark else 0)
-                raise SpecError(Problem(path, line, (mark.column + 1) if mark else 1,
-                                        "front matter is not valid YAML",
-                                        "front matter holds YAML such as 'title: My diagram'")) from exc
+                meta = load_yaml(body, path, first_line=item[2] + 1) or {}
+            except SpecError as exc:
+                p = exc.problems[0]
+                raise SpecError(Problem(path, p.line, p.column, f"front matter: {p.message}",
+                                        "front matter holds YAML such as 'title: My diagram'")) from None
             if isinstance(meta, dict) and meta.get("title") is not None:
                 diagram.title = str(meta["title"])
         elif kind == "comment":

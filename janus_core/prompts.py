@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 #: Placeholders a template in setup.yaml may use, and what each holds.
@@ -56,29 +56,22 @@ Evolve it in this direction: {{ direction }}
 {{ output_format }}"""
 
 
-@cache
-def _environment():
-    import jinja2
-
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                              autoescape=False)
-
-
 @lru_cache(maxsize=128)
 def undeclared(template: str) -> frozenset[str]:
     """Placeholders a template uses; raises jinja2.TemplateSyntaxError on bad syntax."""
     from jinja2 import meta
 
-    return frozenset(meta.find_undeclared_variables(_environment().parse(template)))
+    from .sandbox import parse
 
-
-@lru_cache(maxsize=128)
-def _compiled(template: str):
-    return _environment().from_string(template)
+    return frozenset(meta.find_undeclared_variables(parse(template)))
 
 
 def render(template: str, **values: Any) -> str:
-    return _compiled(template).render(**values).strip()
+    """A spec's template rendered in the sandbox (see janus_core.sandbox); TemplateRefused when it
+    uses what the sandbox does not allow or goes over a bound."""
+    from .sandbox import render as sandboxed
+
+    return sandboxed(template, **values)
 
 
 def transcript(messages: list[dict[str, str]], user_role: str, assistant_role: str) -> str:

@@ -22,6 +22,8 @@ from .interfaces import Direction, Limits
 from .legacy import RENAMED, is_legacy, translate
 from .mermaid import Diagram, parse_erdiagram
 from .prompts import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
+from .safe_load import compose_yaml, read_text
+from .sandbox import GLOBALS, TemplateRefused, check
 
 SETUP_FILE = "setup.yaml"
 DIAGRAM_FILE = "diagram.mermaid"
@@ -144,14 +146,7 @@ class _Located:
         self.keys: dict[tuple, tuple[int, int]] = {}
         self.values: dict[tuple, yaml.Node] = {}
         self.duplicates: list[Problem] = []
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            raise SpecError(Problem(path, line, col, f"invalid YAML: {exc.problem or exc}",
-                                    "check indentation and quoting around this place")) from None
+        root, self.data = compose_yaml(text, path)
         if root is not None:
             self._walk(root, ())
 
@@ -181,6 +176,17 @@ class _Located:
                 return mark.line + 1, mark.column + 1
             path = path[:-1]
         return 1, 1
+
+    def place(self, path: tuple, lineno: int, needle: str = "") -> tuple[int, int]:
+        """Where line ``lineno`` of the scalar at ``path`` sits in the file, at ``needle`` when found."""
+        line, col = self.content_start(path)
+        line += lineno - 1
+        lines = self.text.splitlines()
+        if needle and 0 < line <= len(lines):
+            found = lines[line - 1].find(needle, col - 1 if lineno == 1 else 0)
+            if found >= 0:
+                return line, found + 1
+        return line, col
 
     def content_start(self, path: tuple) -> tuple[int, int]:
         """Where the text of a scalar starts (the line after '|' for block scalars)."""
@@ -231,29 +237,66 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
     return problems
 
 
+def _templates(setup: Setup) -> list[tuple[str, tuple, str]]:
+    """(name, place in setup.yaml, text) of every template the spec holds."""
+    fields = [(name, (name,), getattr(setup, name)) for name in TEMPLATE_FIELDS if name in setup.model_fields_set]
+    fields += [(f"directions.{i}.{key}", ("directions", i, key), getattr(d, key))
+               for i, d in enumerate(setup.directions) for key in ("instruction", "template")]
+    return [(name, path, text) for name, path, text in fields if text is not None]
+
+
+#: how many refusals one template reports (a hostile template can hold hundreds)
+_MAX_FINDINGS = 3
+
+
 def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
     from jinja2 import TemplateSyntaxError
 
     problems = []
-    fields = [(name, (name,), getattr(setup, name)) for name in TEMPLATE_FIELDS if name in setup.model_fields_set]
-    fields += [(f"directions.{i}.{key}", ("directions", i, key), getattr(d, key))
-               for i, d in enumerate(setup.directions) for key in ("instruction", "template")]
-    for name, path, template in fields:
-        if template is None:
-            continue
-        line, col = located.content_start(path)
+    for name, path, template in _templates(setup):
         try:
             used = undeclared(template)
+            findings = check(template)
         except TemplateSyntaxError as exc:
-            problems.append(Problem(located.path, line + (exc.lineno or 1) - 1, col,
-                                    f"{name}: template syntax error: {exc.message}",
+            line, col = located.place(path, exc.lineno or 1)
+            problems.append(Problem(located.path, line, col, f"{name}: template syntax error: {exc.message}",
                                     "placeholders are written {{ name }}; blocks {% if x %}...{% endif %}"))
             continue
-        for var in sorted(used - set(PLACEHOLDERS)):
+        refused = sorted((*located.place(path, f.lineno, f.needle), f.message) for f in findings)
+        for line, col, message in refused[:_MAX_FINDINGS]:
+            problems.append(Problem(located.path, line, col, f"{name}: {message}",
+                                    "a prompt template may use placeholders, if, for, set, with and plain "
+                                    "filters; it cannot read files or reach Python objects"))
+        for var in sorted(used - set(PLACEHOLDERS) - GLOBALS):
             offset = next((i for i, text in enumerate(template.splitlines()) if var in text), 0)
-            problems.append(Problem(located.path, line + offset, col,
+            line, col = located.place(path, offset + 1)
+            problems.append(Problem(located.path, line, col,
                                     f"{name}: unknown placeholder '{{{{ {var} }}}}'.{did_you_mean(var, PLACEHOLDERS)}",
                                     "known placeholders: " + ", ".join(PLACEHOLDERS)))
+    return problems
+
+
+def _trial_problems(spec: Spec, located: _Located) -> list[Problem]:
+    """Render every template once with values the size of the spec's own, so a template that
+    grows past a bound is refused here rather than while generating."""
+    from .prompts import render
+
+    setup = spec.setup
+    source = spec.diagram.source.strip()
+    sample = "x" * 2000
+    values = {"diagram": source, "context": source, "direction": sample, "user_role": setup.user_role,
+              "assistant_role": setup.assistant_role, "description": setup.description,
+              "output_format": sample, "previous": sample, "entities": list(spec.diagram.entities),
+              "documents": sample if setup.documents else ""}
+    problems = []
+    for name, path, template in _templates(setup):
+        try:
+            render(template, **values)
+        except TemplateRefused as exc:
+            line, col = located.place(path, exc.lineno, exc.needle)
+            problems.append(Problem(located.path, line, col, f"{name}: {exc.message}",
+                                    "a prompt must stay within the bounds in the README's 'Security and "
+                                    "safety' section"))
     return problems
 
 
@@ -263,11 +306,8 @@ DiagramReaderFn = Callable[[str, str], Diagram]
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(Problem(display_path(path), 1, 1, f"not UTF-8 text ({exc.reason})",
-                                "save the file as UTF-8")) from None
+    """A spec file's text: UTF-8, at most 1 MB (read no further)."""
+    return read_text(path, display_path(path))
 
 
 def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Problem]:
@@ -342,7 +382,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
                                 "add at least one line such as 'CUSTOMER ||--o{ ORDER : places'"))
 
     spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram, notes=legacy_notes)
-    problems = _role_problems(spec, located) + _document_problems(spec, located)
+    problems = _role_problems(spec, located) + _document_problems(spec, located) + _trial_problems(spec, located)
     if problems:
         raise SpecError(problems)
     return spec
@@ -350,14 +390,19 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
 
 def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
     """Every ``documents:`` entry must name files Janus can read."""
-    from .documents import SUFFIXES, find_documents
+    from .documents import SUFFIXES, DocumentError, find_documents
 
     setup, problems = spec.setup, []
     if setup.documents and setup.chunking.overlap >= setup.chunking.words:
         line, col = located.at(("chunking", "overlap"))
         problems.append(Problem(located.path, line, col, f"chunking.overlap ({setup.chunking.overlap}) must be "
                                 f"smaller than chunking.words ({setup.chunking.words})", "lower the overlap"))
-    for i, paths in find_documents(spec.folder, setup.documents):
+    try:
+        found = find_documents(spec.folder, setup.documents)
+    except DocumentError as exc:
+        line, col = located.at(("documents", exc.index))
+        return [*problems, Problem(located.path, line, col, f"documents: '{exc.entry}': {exc.message}", exc.hint)]
+    for i, paths in found:
         line, col = located.at(("documents", i))
         if not paths:
             problems.append(Problem(located.path, line, col, f"documents: '{setup.documents[i]}' names no file",

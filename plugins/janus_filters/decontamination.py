@@ -9,7 +9,6 @@ overlap and the item it came from in ``meta.contamination``, so the report is pe
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from janus_core.dedup import words
 from janus_core.errors import JanusError
 from janus_core.interfaces import Ask, Filter
+from janus_core.safe_load import load_json
 
 from .options import StrList
 
@@ -61,9 +61,9 @@ def read_benchmark(path: Path, fields: list[str] | None = None) -> list[tuple[st
                 continue
             if path.suffix in (".jsonl", ".json"):
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise JanusError(f"{path}:{n}:{exc.colno}: not JSON ({exc.msg})") from None
+                    row = load_json(line, f"{path}:{n}")
+                except ValueError as exc:  # not JSON, or nested too deeply
+                    raise JanusError(str(exc)) from None
                 chosen = {k: row.get(k) for k in fields} if fields and isinstance(row, dict) else row
                 text = "\n".join(_strings(chosen))
             else:

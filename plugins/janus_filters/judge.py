@@ -15,7 +15,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from janus_core.errors import JanusError
@@ -49,16 +48,13 @@ class RubricFile(BaseModel):
 
 def load_rubrics(path: Path) -> list[Rubric]:
     """Rubrics from a YAML file; JanusError names the file and the place of any problem."""
+    from janus_core.errors import SpecError
+    from janus_core.safe_load import load_yaml, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise JanusError(f"rubrics file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise JanusError(f"{where}: invalid YAML: {exc.problem}") from None
+        data = load_yaml(read_text(path, str(path)), str(path))
+    except SpecError as exc:
+        raise JanusError(str(exc.problems[0])) from None
     try:
         return RubricFile.model_validate(data).rubrics
     except ValidationError as exc:

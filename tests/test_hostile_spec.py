@@ -1,0 +1,321 @@
+"""A spec folder is untrusted data: templates run sandboxed, YAML is bounded, documents stay inside.
+
+One test per finding of the hostile-input probe (issue 10): server-side template injection in a
+seed prompt and in an inline direction, include of a system file, a prompt grown to 100 MB, YAML
+alias bombs in setup.yaml, diagram front matter and rubric files, deep nesting, NUL bytes, and
+documents that point outside the spec folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from conftest import run_janus
+
+from janus_core.errors import JanusError
+from janus_core.prompts import render
+from janus_core.sandbox import MAX_CHARS, TemplateRefused
+
+DIAGRAM = "erDiagram\n    CLIENT ||--o{ COUNSELOR : consults\n"
+ROLES = "user_role: CLIENT\nassistant_role: COUNSELOR\n"
+
+#: a template that, outside a sandbox, runs a shell command that creates the file MARKER
+SSTI = ("{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == 'catch_warnings' %}"
+        "{{ c()._module.__builtins__['__import__']('os').system('touch MARKER') }}{% endif %}{% endfor %}")
+
+
+def write_spec(folder: Path, setup: str, diagram: str = DIAGRAM) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "setup.yaml").write_text(setup, encoding="utf-8")
+    (folder / "diagram.mermaid").write_text(diagram, encoding="utf-8")
+    return folder
+
+
+def block(text: str, indent: int = 2) -> str:
+    """``text`` as the body of a YAML block scalar."""
+    return "".join(" " * indent + line + "\n" for line in text.splitlines())
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """The classic 'billion laughs': each anchor a list of ``width`` aliases to the one before."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n in range(1, levels):
+        lines.append(f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def assert_clear_error(result, where: str, words: str) -> None:
+    """Exit 1, the first line names ``where`` (file:line:col), no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    first = result.stderr.splitlines()[0]
+    assert where in first, result.stderr
+    assert words in result.stderr, result.stderr
+
+
+def bounded(call, megabytes: float = 64):
+    """Run ``call`` and return its result, asserting it allocated at most ``megabytes`` at its peak."""
+    tracemalloc.start()
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < megabytes * 2**20, f"peak {peak / 2**20:.0f} MB"
+    return result
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+def test_ssti_in_seed_prompt_is_refused_by_validate_and_never_runs(cli, tmp_path, monkeypatch):
+    spec = write_spec(tmp_path / "spec", ROLES + "seed_prompt: |\n" + block("{{ context }}\n" + SSTI))
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate", spec)
+    assert_clear_error(result, "setup.yaml:5:", "seed_prompt: the attribute '__class__' is not allowed")
+    result = cli("generate", spec, "--dry-run", "--out", tmp_path / "out.jsonl")
+    assert result.exit_code == 1
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_ssti_in_an_inline_direction_is_refused_by_validate_and_never_runs(cli, tmp_path, monkeypatch):
+    setup = ROLES + "seed_directions: [evil]\ndirections:\n  - name: evil\n    instruction: \"" + SSTI + "\"\n"
+    spec = write_spec(tmp_path / "spec", setup)
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate", spec)
+    assert_clear_error(result, "setup.yaml:6:", "directions.0.instruction: ")
+    result = cli("generate", spec, "--dry-run", "--out", tmp_path / "out.jsonl")
+    assert result.exit_code == 1
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_render_refuses_python_internals_even_without_validate():
+    with pytest.raises(TemplateRefused, match="is not allowed"):
+        render("{{ ''.__class__.__mro__[1].__subclasses__()|length }}")
+    with pytest.raises(TemplateRefused, match="unsafe"):  # a computed name reaches the sandbox's own check
+        render("{% set k = '__cla' ~ 'ss__' %}{{ context[k] }}", context="x")
+
+
+def test_include_of_a_system_file_is_refused(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + "seed_prompt: \"{{ context }} {% include '/etc/passwd' %}\"\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:", "include")
+    with pytest.raises(TemplateRefused, match="include"):
+        render("{% include '/etc/passwd' %}")
+    with pytest.raises(TemplateRefused, match="import"):
+        render("{% import '/etc/passwd' as x %}")
+
+
+@pytest.mark.parametrize("loop", [
+    "{% for i in range(100000) %}{{ diagram }}{% endfor %}",
+    "{% for i in range(10000) %}{% for j in range(10000) %}{{ diagram }}{% endfor %}{% endfor %}",
+    "{% for i in range(5000) %}{{ diagram * 5000 }}{% endfor %}",
+], ids=["range", "nested", "repeat"])
+def test_a_loop_that_renders_a_100_mb_prompt_is_refused(cli, tmp_path, loop):
+    spec = write_spec(tmp_path / "spec", ROLES + "seed_prompt: |\n" + block("{{ context }}\n" + loop))
+    result = bounded(lambda: cli("validate", spec))
+    assert_clear_error(result, "setup.yaml:5:", "seed_prompt: ")
+
+
+def test_rendering_stops_at_the_bound_while_it_renders():
+    started = time.monotonic()
+    with pytest.raises(TemplateRefused, match="grows past"):
+        bounded(lambda: render("{% for i in range(10000) %}{{ diagram }}{% endfor %}", diagram="x" * 1000))
+    with pytest.raises(TemplateRefused, match="loops run more than"):
+        bounded(lambda: render("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"))
+    assert time.monotonic() - started < 60  # a hang guard, not a speed target
+    assert len(render("{% for i in range(100) %}{{ diagram }}{% endfor %}", diagram="x" * 1000)) < MAX_CHARS
+
+
+def test_ordinary_templates_still_render():
+    text = render("{% for e in entities %}{{ loop.index }}. {{ e | lower }}{% if not loop.last %}, {% endif %}"
+                  "{% endfor %} - {{ entities | map('upper') | join('/') }} {{ description | default('none') }}",
+                  entities=["A", "B"], description="")
+    assert text == "1. a, 2. b - A/B"
+
+
+def test_rubric_text_is_data_not_a_template(tmp_path):
+    from janus_filters.judge import Judge
+
+    rubrics = tmp_path / "rubrics.yaml"
+    criteria = "{{ ''.__class__ }} {0.__class__} {% include '/etc/passwd' %}"
+    rubrics.write_text(json.dumps({"rubrics": [{"name": "r", "criteria": criteria,
+                                                "scores": {n: str(n) for n in range(1, 6)}}]}))
+    from janus_core.spec import load_spec
+
+    spec = load_spec(write_spec(tmp_path / "spec", ROLES))
+    judge = Judge()
+    judge.configure(spec, Judge.Options(rubrics=str(rubrics)))
+    from janus_core.records import Record
+
+    record = Record(messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                    id="r", seed_id="r", parent_id=None, direction="d", walk={}, model="m", prompt_sha256="",
+                    output_type="conversation")
+    assert criteria in judge.prompt(record, judge.rubrics[0])
+
+
+# --- YAML --------------------------------------------------------------------------------------
+
+def test_alias_bomb_in_setup_yaml_is_refused_fast_with_little_memory(cli, tmp_path):
+    bomb = ROLES + alias_bomb() + "description: *a8\n"
+    assert len(bomb) < 700
+    spec = write_spec(tmp_path / "spec", bomb)
+    result = bounded(lambda: cli("validate", spec))
+    assert_clear_error(result, "setup.yaml:", "expand to more than")
+
+
+def test_alias_bomb_in_diagram_front_matter_is_refused_fast_with_little_memory(cli, tmp_path):
+    front = "---\n" + alias_bomb() + "title: *a8\n---\n"
+    assert len(front) < 700
+    spec = write_spec(tmp_path / "spec", ROLES, front + DIAGRAM)
+    result = bounded(lambda: cli("validate", spec))
+    assert_clear_error(result, "diagram.mermaid:", "front matter: aliases here expand to more than")
+
+
+def test_alias_bomb_in_a_rubric_file_is_a_clear_error(tmp_path):
+    from janus_filters.judge import load_rubrics
+
+    rubrics = tmp_path / "rubrics.yaml"
+    rubrics.write_text(alias_bomb() + "rubrics: *a8\n")
+    with pytest.raises(JanusError, match=r"rubrics.yaml:\d+:\d+: aliases here expand"):
+        bounded(lambda: load_rubrics(rubrics))
+
+
+def test_a_self_referring_alias_is_refused(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + "description: &d [*d]\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:", "refers to the collection that holds it")
+
+
+@pytest.mark.parametrize("nesting", ["description: " + "[" * 20000, "description: " + "{a: " * 20000,
+                                     "description:\n" + "- " * 20000], ids=["flow-list", "flow-map", "block"])
+def test_deep_nesting_in_setup_yaml_is_a_clear_error(cli, tmp_path, nesting):
+    spec = write_spec(tmp_path / "spec", ROLES + nesting + "\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:", "nested more than 50 levels")
+
+
+def test_deep_nesting_in_front_matter_is_a_clear_error(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES, "---\ntitle: " + "[" * 20000 + "\n---\n" + DIAGRAM)
+    assert_clear_error(cli("validate", spec), "diagram.mermaid:2:", "nested more than 50 levels")
+
+
+def test_a_nul_byte_in_setup_yaml_is_a_clear_error(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + "description: a\x00b\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:15:", "U+0000")
+
+
+def test_an_oversized_setup_yaml_is_refused_without_reading_it_all(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + "description: " + "x" * 5_000_000 + "\n")
+    assert_clear_error(bounded(lambda: cli("validate", spec), 32), "setup.yaml:1:1:", "larger than")
+
+
+def test_a_huge_integer_is_a_clear_error(cli, tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + "s_factor: " + "9" * 5000 + "\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:", "cannot read this value")
+
+
+def test_option_values_are_bounded(cli, tmp_path):
+    from conftest import SAMPLES
+
+    for value in ("[" * 20000, "&a [*a]", "a\x00"):
+        result = cli("generate", SAMPLES / "marriage_counsel", "--dry-run", "--out", tmp_path / "o.jsonl",
+                     "--option", f"x={value}")
+        assert result.exit_code == 2, result.output
+        assert "--option x" in result.output and "Traceback" not in result.output
+
+
+def test_input_jsonl_rows_are_bounded(cli, tmp_path):
+    from conftest import SAMPLES
+
+    source = tmp_path / "in.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hey"}]})
+    source.write_text(good + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", source, "--dry-run")
+    assert result.exit_code == 1
+    assert f"{source}:2: JSON nested too deeply" in result.stderr
+    source.write_text(good + "\n[1, 2]\n")
+    result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", source, "--dry-run")
+    assert result.exit_code == 1
+    assert f"{source}:2: not a conversation" in result.stderr
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    """A folder beside the spec folder holding a document that must never be read."""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    (folder / "secret.md").write_text("CLIENT secret CLIENT\n")
+    return folder
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("/etc", "an absolute path"),
+    ("/", "an absolute path"),
+    ("/etc/hostname", "an absolute path"),
+    ("../private/secret.md", "'..' leads outside"),
+    ("../../**/*.md", "'..' leads outside"),
+    ("docs/../../private", "'..' leads outside"),
+    ("~/**", "'~' (a home folder)"),
+])
+def test_documents_outside_the_spec_folder_are_refused(cli, tmp_path, outside, entry, words):
+    spec = write_spec(tmp_path / "spec", ROLES + f"documents:\n  - notes.md\n  - '{entry}'\n")
+    (spec / "notes.md").write_text("CLIENT notes\n")
+    result = bounded(lambda: cli("validate", spec))
+    assert_clear_error(result, "setup.yaml:5:5:", f"documents: '{entry}': {words}")
+
+
+@pytest.mark.parametrize("link", ["folder", "file"])
+def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, link):
+    spec = write_spec(tmp_path / "spec", ROLES + "documents: [docs]\n")
+    (spec / "docs").mkdir()
+    (spec / "docs" / "notes.md").write_text("CLIENT notes\n")
+    if link == "folder":
+        os.symlink(outside, spec / "docs" / "more")
+        (spec / "setup.yaml").write_text(ROLES + "documents: ['docs/more/*.md']\n")
+    else:
+        os.symlink(outside / "secret.md", spec / "docs" / "secret.md")
+    result = cli("validate", spec)
+    assert_clear_error(result, "setup.yaml:3:", "symlink that leads outside the spec folder")
+
+    from janus_core.documents import DocumentError, Documents
+    from janus_core.mermaid import parse_erdiagram
+
+    patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]
+    with pytest.raises(DocumentError, match="outside the spec folder"):
+        Documents.load(spec, patterns, parse_erdiagram(DIAGRAM))
+
+
+@pytest.mark.parametrize("entry", ["docs", "docs/**/*.md"])
+def test_a_symlinked_folder_is_not_walked(cli, tmp_path, outside, entry):
+    spec = write_spec(tmp_path / "spec", ROLES + f"documents: ['{entry}']\n")
+    (spec / "docs").mkdir()
+    (spec / "docs" / "notes.md").write_text("CLIENT notes\n")
+    os.symlink(outside, spec / "docs" / "more")
+    result = cli("validate", spec)
+    assert result.exit_code == 0, result.output
+    assert "from 1 files" in result.output
+
+
+def test_documents_have_a_file_count_and_size_cap(cli, tmp_path, monkeypatch):
+    import janus_core.documents as documents
+
+    spec = write_spec(tmp_path / "spec", ROLES + "documents: [docs]\n")
+    (spec / "docs").mkdir()
+    for n in range(4):
+        (spec / "docs" / f"{n}.md").write_text("CLIENT " * 100)
+    monkeypatch.setattr(documents, "MAX_FILES", 3)
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:", "more than 3 document files")
+    monkeypatch.setattr(documents, "MAX_FILES", 10)
+    monkeypatch.setattr(documents, "MAX_TOTAL_BYTES", 1000)
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:", "larger than 1,000 bytes in all")
+
+
+def test_hostile_spec_as_a_program_gives_no_traceback(tmp_path):
+    spec = write_spec(tmp_path / "spec", ROLES + alias_bomb() + "description: *a8\n")
+    result = run_janus("validate", spec, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "expand to more than" in result.stderr
