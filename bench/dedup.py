@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from janus_core.dedup import Deduper
+from janus_core.data.dedup import Deduper
 
 
 def synthetic(n: int, words: int, seed: int = 1) -> tuple[list[str], dict[int, int]]:

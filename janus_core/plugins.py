@@ -15,9 +15,9 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError, did_you_mean
-from .interfaces import Registered
+from janus_core.sdk import hookspecs
+from janus_core.sdk.errors import PluginError, did_you_mean
+from janus_core.sdk.contracts import Registered
 
 ENTRY_POINT_GROUP = "janus"
 KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters")

@@ -8,7 +8,7 @@ import random
 from conftest import SAMPLES, read_jsonl
 from servers import ProviderServer
 
-from janus_core.dedup import Deduper, exact_key
+from janus_core.data.dedup import Deduper, exact_key
 
 VOCAB = [f"w{i}" for i in range(5000)]
 

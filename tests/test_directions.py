@@ -8,12 +8,12 @@ import textwrap
 import pytest
 from conftest import SAMPLES
 
-from janus_core.generation import Job, Plan
-from janus_core.graph import build_graph, plan
-from janus_core.interfaces import Limits
+from janus_core.plan.jobs import Job, Plan
+from janus_core.plan.graph import build_graph, plan
+from janus_core.sdk.contracts import Limits
 from janus_core.plugins import load_plugins
-from janus_core.records import Record
-from janus_core.spec import load_spec
+from janus_core.sdk.records import Record
+from janus_core.spec.model import load_spec
 
 PLUGINS = load_plugins()
 DIRECTIONS = {name: reg.obj for name, reg in PLUGINS.registry.directions.items()}

@@ -10,10 +10,10 @@ import pytest
 from conftest import SAMPLES, read_jsonl
 from servers import ProviderServer
 
-from janus_core.documents import Documents, chunk_text, entity_patterns
-from janus_core.errors import SpecError
-from janus_core.mermaid import parse_erdiagram
-from janus_core.spec import load_spec
+from janus_core.plan.documents import Documents, chunk_text, entity_patterns
+from janus_core.sdk.errors import SpecError
+from janus_core.plan.diagram import parse_erdiagram
+from janus_core.spec.model import load_spec
 
 DIAGRAM = parse_erdiagram("""erDiagram
     PATIENT ||--o{ APPOINTMENT : "asks for"
@@ -88,7 +88,7 @@ def test_pdf_documents_are_read(tmp_path):
 
 
 def test_a_broken_pdf_is_named(tmp_path):
-    from janus_core.errors import JanusError
+    from janus_core.sdk.errors import JanusError
 
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4\nthis is not a pdf")
     with pytest.raises(JanusError, match=r"bad\.pdf"):
@@ -171,7 +171,7 @@ def test_a_folder_names_its_documents_and_hidden_files_are_skipped(tmp_path):
     (docs / "notes.csv").write_text("x,y", encoding="utf-8")
     loaded = Documents.load(tmp_path, ["docs"], DIAGRAM)
     assert [c.id for c in loaded.chunks] == ["docs/a.md#0", "docs/more/b.txt#0"]
-    from janus_core.errors import JanusError
+    from janus_core.sdk.errors import JanusError
 
     with pytest.raises(JanusError, match=r"notes\.csv: documents must be"):  # a glob still names what it finds
         Documents.load(tmp_path, ["docs/*"], DIAGRAM)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, read_jsonl
 
-from janus_core.store import journal_path
-from janus_core.throttle import AdaptiveRate, TokenBudget
+from janus_core.run.journal import journal_path
+from janus_core.run.throttle import AdaptiveRate, TokenBudget
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
@@ -54,7 +54,7 @@ def test_max_requests_stops_cleanly_and_a_rerun_continues(cli, tmp_path):
 
 
 def test_max_cost_stops_cleanly(cli, tmp_path):
-    from janus_core.cost import prices
+    from janus_core.run.cost import prices
 
     assert prices("gpt-4o-mini") is not None
     out = tmp_path / "o.jsonl"

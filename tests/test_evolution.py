@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import SAMPLES, read_jsonl
 
-from janus_core.store import Journal, journal_path
+from janus_core.run.journal import Journal, journal_path
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
@@ -37,7 +37,7 @@ def test_lineage_across_three_rounds(cli, tmp_path):
 
 
 def test_eliminated_evolutions_go_to_the_ledger_and_their_parents_evolve_again(cli, tmp_path):
-    from janus_core.records import record_id
+    from janus_core.sdk.records import record_id
 
     out = tmp_path / "o.jsonl"
     # the filler answers with the direction's wording, so an evolution along the same wording as

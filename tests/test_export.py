@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, read_jsonl
-from janus_sinks.formats import FORMATS
+from janus_plugins.sinks.formats import FORMATS
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 

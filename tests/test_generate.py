@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, read_jsonl, run_janus
 
-from janus_core.records import PROVENANCE
+from janus_core.sdk.records import PROVENANCE
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
@@ -118,7 +118,7 @@ def test_bad_option_syntax(cli, tmp_path):
 SLOW_BACKEND = '''
 import asyncio, json, os
 from janus_core import hookimpl
-from janus_core.interfaces import Backend, Completion
+from janus_core.sdk.contracts import Backend, Completion
 
 class Slow(Backend):
     """Answers after 0.2 s and logs every answered request (prompt and seed) to CALLS_LOG."""

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import run_janus
 
-from janus_core.errors import JanusError
-from janus_core.prompts import render
-from janus_core.sandbox import MAX_CHARS, TemplateRefused
+from janus_core.sdk.errors import JanusError
+from janus_core.spec.templates import render
+from janus_core.spec.sandbox import MAX_CHARS, TemplateRefused
 
 DIAGRAM = "erDiagram\n    CLIENT ||--o{ COUNSELOR : consults\n"
 ROLES = "user_role: CLIENT\nassistant_role: COUNSELOR\n"
@@ -138,18 +138,18 @@ def test_ordinary_templates_still_render():
 
 
 def test_rubric_text_is_data_not_a_template(tmp_path):
-    from janus_filters.judge import Judge
+    from janus_plugins.filters.judge import Judge
 
     rubrics = tmp_path / "rubrics.yaml"
     criteria = "{{ ''.__class__ }} {0.__class__} {% include '/etc/passwd' %}"
     rubrics.write_text(json.dumps({"rubrics": [{"name": "r", "criteria": criteria,
                                                 "scores": {n: str(n) for n in range(1, 6)}}]}))
-    from janus_core.spec import load_spec
+    from janus_core.spec.model import load_spec
 
     spec = load_spec(write_spec(tmp_path / "spec", ROLES))
     judge = Judge()
     judge.configure(spec, Judge.Options(rubrics=str(rubrics)))
-    from janus_core.records import Record
+    from janus_core.sdk.records import Record
 
     record = Record(messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
                     id="r", seed_id="r", parent_id=None, direction="d", walk={}, model="m", prompt_sha256="",
@@ -176,7 +176,7 @@ def test_alias_bomb_in_diagram_front_matter_is_refused_fast_with_little_memory(c
 
 
 def test_alias_bomb_in_a_rubric_file_is_a_clear_error(tmp_path):
-    from janus_filters.judge import load_rubrics
+    from janus_plugins.filters.judge import load_rubrics
 
     rubrics = tmp_path / "rubrics.yaml"
     rubrics.write_text(alias_bomb() + "rubrics: *a8\n")
@@ -281,8 +281,8 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
     result = cli("validate", spec)
     assert_clear_error(result, "setup.yaml:3:", "symlink that leads outside the spec folder")
 
-    from janus_core.documents import DocumentError, Documents
-    from janus_core.mermaid import parse_erdiagram
+    from janus_core.plan.documents import DocumentError, Documents
+    from janus_core.plan.diagram import parse_erdiagram
 
     patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]
     with pytest.raises(DocumentError, match="outside the spec folder"):
@@ -301,7 +301,7 @@ def test_a_symlinked_folder_is_not_walked(cli, tmp_path, outside, entry):
 
 
 def test_documents_have_a_file_count_and_size_cap(cli, tmp_path, monkeypatch):
-    import janus_core.documents as documents
+    import janus_core.plan.documents as documents
 
     spec = write_spec(tmp_path / "spec", ROLES + "documents: [docs]\n")
     (spec / "docs").mkdir()

@@ -12,7 +12,7 @@ from conftest import SAMPLES, fake_secret, read_jsonl
 from hub_server import HubFault, HubServer
 from servers import ProviderServer
 
-from janus_core.records import FIELD_HELP, PROVENANCE
+from janus_core.sdk.records import FIELD_HELP, PROVENANCE
 
 SPEC = SAMPLES / "marriage_counsel_instruct"
 VOCAB = [f"w{i}" for i in range(5000)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, read_jsonl
 
-from janus_core.store import Journal, journal_path
+from janus_core.run.journal import Journal, journal_path
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 SPEC = SAMPLES / "marriage_counsel"  # 9 records with the schema filler
@@ -27,9 +27,9 @@ SPEC = SAMPLES / "marriage_counsel"  # 9 records with the schema filler
 FAULTY = '''
 import asyncio, errno, json, os, sqlite3
 from janus_core import hookimpl
-from janus_core.errors import BackendError
-from janus_core.interfaces import Backend, Completion
-from janus_core.store import Journal
+from janus_core.sdk.errors import BackendError
+from janus_core.sdk.contracts import Backend, Completion
+from janus_core.run.journal import Journal
 
 def _after(name, original, exc):
     limit = int(os.environ[name])
@@ -45,8 +45,8 @@ if os.environ.get("JANUS_TEST_FULL_AFTER"):
     Journal.add_record = _after("JANUS_TEST_FULL_AFTER", Journal.add_record,
                                 sqlite3.OperationalError("database or disk is full"))
 if os.environ.get("JANUS_TEST_ENOSPC_AFTER"):
-    import janus_sinks
-    janus_sinks.JsonlSink.write = _after("JANUS_TEST_ENOSPC_AFTER", janus_sinks.JsonlSink.write,
+    import janus_plugins.sinks
+    janus_plugins.sinks.JsonlSink.write = _after("JANUS_TEST_ENOSPC_AFTER", janus_plugins.sinks.JsonlSink.write,
                                          OSError(errno.ENOSPC, "No space left on device"))
 if os.environ.get("JANUS_TEST_BROKEN_LEDGER"):
     def add_failure(self, *args, **kwargs):
@@ -176,7 +176,7 @@ def test_replaced_journal_is_refused_and_doctor_brings_the_records_back(cli, tmp
 
 
 def test_salvage_steps_over_damaged_pages(cli, tmp_path):
-    from janus_core.records import Record
+    from janus_core.sdk.records import Record
 
     out = tmp_path / "o.jsonl"
     journal = Journal(journal_path(out))
@@ -227,7 +227,7 @@ def test_text_file_as_journal_is_refused(cli, tmp_path):
 
 
 def test_unversioned_journal_is_migrated_and_a_newer_one_refused(cli, tmp_path):
-    from janus_core.store import APPLICATION_ID, SCHEMA_VERSION, JournalError
+    from janus_core.run.journal import APPLICATION_ID, SCHEMA_VERSION, JournalError
 
     out = tmp_path / "o.jsonl"
     assert generate(cli, out).exit_code == 0

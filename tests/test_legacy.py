@@ -18,7 +18,7 @@ def test_validate_translates_with_a_note(cli):
 
 
 def test_positional_templates_become_named_ones():
-    from janus_core.spec import load_spec
+    from janus_core.spec.model import load_spec
 
     spec = load_spec(LEGACY)
     seed = spec.setup.seed_prompt

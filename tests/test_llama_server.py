@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, fake_secret, has_local_model, read_jsonl, run_janus
 
-from janus_core.store import Journal, journal_path
+from janus_core.run.journal import Journal, journal_path
 
 pytestmark = [pytest.mark.local_model,
               pytest.mark.skipif(not has_local_model(), reason="needs the 'local' extra (llama-cpp-python)")]
@@ -33,7 +33,7 @@ def llama_server(tmp_path_factory):
     """(base URL, model id as the server lists it) of a running llama_cpp.server."""
     pytest.importorskip("llama_cpp.server.app", reason="llama_cpp.server cannot import: install the 'local' extra "
                                                        "(llama-cpp-python[server])")
-    from janus_local import bundled_model_path
+    from janus_plugins.local import bundled_model_path
 
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"

@@ -8,17 +8,17 @@ import json
 import pytest
 from conftest import SAMPLES, has_local_model, read_jsonl, run_janus
 
-from janus_core.interfaces import CompletionRequest, Limits
-from janus_core.records import PROVENANCE
-from janus_core.schema import max_json_chars
+from janus_core.sdk.contracts import CompletionRequest, Limits
+from janus_core.sdk.records import PROVENANCE
+from janus_core.sdk.schema import max_json_chars
 
 pytestmark = [pytest.mark.local_model,
               pytest.mark.skipif(not has_local_model(), reason="needs the 'local' extra (llama-cpp-python)")]
 
 
 def test_reply_is_complete_json_within_the_schema():
-    from janus_local import LocalBackend
-    from janus_outputs import Conversation
+    from janus_plugins.local import LocalBackend
+    from janus_plugins.outputs import Conversation
 
     schema = Conversation().schema(Limits(turns=2, message_chars=60))
     backend = LocalBackend(options={"threads": 2})

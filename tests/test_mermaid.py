@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLES
 
-from janus_core.errors import SpecError
-from janus_core.mermaid import parse_erdiagram
+from janus_core.sdk.errors import SpecError
+from janus_core.plan.diagram import parse_erdiagram
 
 # (snippet, entity names, [(left, right, left card, right card, identifying, label)])
 CORPUS = [

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from janus_core.errors import JanusError
-from janus_core.mermaid import parse_erdiagram
+from janus_core.sdk.errors import JanusError
+from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plugins import load_plugins
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"

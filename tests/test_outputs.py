@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from janus_outputs import Conversation, Instruct
+from janus_plugins.outputs import Conversation, Instruct
 
-from janus_core.generation import ParseFailure, decode
-from janus_core.interfaces import Limits
-from janus_core.schema import max_json_chars
+from janus_core.plan.jobs import ParseFailure, decode
+from janus_core.sdk.contracts import Limits
+from janus_core.sdk.schema import max_json_chars
 
 
 def test_schemas_carry_the_limits():
@@ -70,7 +70,7 @@ def test_decode_mends_and_refuses():
 
 
 def test_follow_up_parser():
-    from janus_outputs.follow_up import FollowUp
+    from janus_plugins.outputs.follow_up import FollowUp
 
     assert FollowUp().parse({"user": "Why?", "assistant": "Because."}) == [
         {"role": "user", "content": "Why?"}, {"role": "assistant", "content": "Because."}]
@@ -81,7 +81,7 @@ def test_follow_up_parser():
 
 
 def test_preference_judge_reply_parser():
-    from janus_outputs import validate
+    from janus_plugins.outputs import validate
 
     ratings = validate("ratings", {"ratings": [{"score": 4, "rationale": "good"}, {"score": 2, "rationale": "thin"}]})
     assert [r.score for r in ratings.ratings] == [4, 2]
@@ -95,7 +95,7 @@ def test_preference_judge_reply_parser():
 def test_system_message_draws_one_preference_per_dimension():
     import random
 
-    from janus_outputs.preferences import PREFERENCES, SystemMessage
+    from janus_plugins.outputs.preferences import PREFERENCES, SystemMessage
 
     drawn = SystemMessage().sample(random.Random(3), None)
     prefs = drawn["meta"]["preference_set"]

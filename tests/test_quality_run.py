@@ -77,7 +77,7 @@ def test_bad_filter_options_are_located_in_setup_yaml(cli, tmp_path):
 def test_a_judge_error_keeps_the_paid_reply_for_the_rerun(cli, tmp_path):
     from servers import Fault
 
-    from janus_core.store import Journal, journal_path
+    from janus_core.run.journal import Journal, journal_path
 
     request = "How can my husband and I plan our weekly budget without arguing every single time?"
     out = tmp_path / "o.jsonl"
@@ -141,8 +141,8 @@ def test_a_record_another_filter_drops_is_not_remembered_as_a_duplicate(cli, tmp
 
 
 def test_filters_forget_a_run_s_options(tmp_path):
-    from janus_filters import Duplicate, Length
-    from janus_filters.options import DuplicateOptions, LengthOptions
+    from janus_plugins.filters import Duplicate, Length
+    from janus_plugins.filters.options import DuplicateOptions, LengthOptions
 
     length, duplicate = Length(), Duplicate()
     length.configure(None, LengthOptions(max_words=5))
@@ -158,9 +158,9 @@ def test_no_filters_with_a_filter_option_is_refused(cli):
 
 
 def test_a_journal_from_before_filter_options_continues(cli, tmp_path):
-    from janus_core.run import RunSettings, earlier_fingerprint, fingerprint
-    from janus_core.spec import load_spec
-    from janus_core.store import Journal, journal_path
+    from janus_core.run.session import RunSettings, earlier_fingerprint, fingerprint
+    from janus_core.spec.model import load_spec
+    from janus_core.run.journal import Journal, journal_path
 
     spec = load_spec(SAMPLES / "marriage_counsel_instruct")
     settings = RunSettings()

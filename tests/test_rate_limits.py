@@ -11,7 +11,7 @@ from conftest import SAMPLES, fake_secret, read_jsonl
 from servers import Fault, ProviderServer
 
 from janus_core import engine as engine_module
-from janus_core.throttle import AdaptiveRate
+from janus_core.run.throttle import AdaptiveRate
 
 SECRET = fake_secret("provider-key")
 GOOD = json.dumps({"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"})

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, read_jsonl, run_janus
 
-from janus_core.errors import JanusError
-from janus_core.records import Record, record_id
-from janus_core.spec import load_spec
-from janus_core.store import Journal, journal_path
+from janus_core.sdk.errors import JanusError
+from janus_core.sdk.records import Record, record_id
+from janus_core.spec.model import load_spec
+from janus_core.run.journal import Journal, journal_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -100,8 +100,8 @@ def test_reviews_are_stored_at_once_and_survive_reopening(tmp_path):
 
 
 def test_a_plain_jsonl_file_gets_a_journal_that_generate_will_not_continue(tmp_path):
-    from janus_core.review import ReviewData
-    from janus_core.run import open_journal
+    from janus_plugins.review.app import ReviewData
+    from janus_core.run.session import open_journal
 
     plain = tmp_path / "plain.jsonl"
     plain.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant",
@@ -125,7 +125,7 @@ def test_a_plain_jsonl_file_gets_a_journal_that_generate_will_not_continue(tmp_p
 
 
 def test_a_file_that_is_not_records_is_refused_without_leaving_a_journal(tmp_path):
-    from janus_core.review import ReviewData
+    from janus_plugins.review.app import ReviewData
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "no messages"}\n', encoding="utf-8")
@@ -141,7 +141,7 @@ def api(tmp_path):
     need("starlette")
     from starlette.testclient import TestClient
 
-    from janus_core.review import ReviewData, create_app
+    from janus_plugins.review.app import ReviewData, create_app
 
     out = make_dataset(tmp_path)
     data = ReviewData(out)
@@ -188,7 +188,7 @@ def test_api_filters(api):
 
 
 def test_api_decisions_summary_and_coverage(api):
-    from janus_core.review import ReviewData
+    from janus_plugins.review.app import ReviewData
 
     kept = post(api, IDS[0], "kept").json()
     assert kept["review"]["state"] == "kept" and kept["summary"]["kept"] == 1 and kept["summary"]["left"] == 5
@@ -219,7 +219,7 @@ def test_api_decisions_summary_and_coverage(api):
 
 
 def test_coverage_lists_what_no_record_visits_when_the_spec_is_known(tmp_path):
-    from janus_core.review import ReviewData
+    from janus_plugins.review.app import ReviewData
 
     out = make_dataset(tmp_path)
     journal = Journal(journal_path(out))
@@ -239,7 +239,7 @@ def test_api_takes_ids_with_any_character(tmp_path):
     need("starlette")
     from starlette.testclient import TestClient
 
-    from janus_core.review import ReviewData, create_app
+    from janus_plugins.review.app import ReviewData, create_app
 
     plain = tmp_path / "odd.jsonl"
     odd = "chats/2024 #7?x=1"

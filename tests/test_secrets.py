@@ -82,7 +82,7 @@ def test_a_key_echoed_by_the_server_appears_nowhere(tmp_path, backend):
     need("starlette")
     from starlette.testclient import TestClient
 
-    from janus_core.review import ReviewData, create_app
+    from janus_plugins.review.app import ReviewData, create_app
 
     data = ReviewData(out)
     try:
@@ -95,7 +95,7 @@ def test_a_key_echoed_by_the_server_appears_nowhere(tmp_path, backend):
 
 
 def test_an_old_ledger_holding_a_key_is_masked_by_the_review_api(api, monkeypatch):  # noqa: F811
-    from janus_core import credentials
+    from janus_core.sdk import credentials
 
     secret = fake_secret("old-key")
     with sqlite3.connect(f"{api.out}.journal.sqlite") as db:  # written before keys were masked
@@ -108,7 +108,7 @@ def test_an_old_ledger_holding_a_key_is_masked_by_the_review_api(api, monkeypatc
 
 
 def test_scrub_masks_every_loaded_secret_and_bearer_tokens(monkeypatch):
-    from janus_core import credentials
+    from janus_core.sdk import credentials
 
     monkeypatch.setattr(credentials, "_loaded", set(credentials._loaded))
     one, two = fake_secret("first"), fake_secret("second")
@@ -123,13 +123,13 @@ def test_scrub_masks_every_loaded_secret_and_bearer_tokens(monkeypatch):
 def test_a_key_variable_is_read_by_any_command_for_masking(tmp_path):
     """``janus stats`` loads no backend, yet a ledger written by an older Janus is masked."""
     secret = fake_secret("env-key")
-    from janus_core.store import journal_path
+    from janus_core.run.journal import journal_path
 
     out = make_dataset(tmp_path)
     with sqlite3.connect(journal_path(out)) as db:
         db.execute("UPDATE failures SET detail = ?", (f"echo {secret}",))
     probe = textwrap.dedent(f"""
-        from janus_core.store import Journal
+        from janus_core.run.journal import Journal
         print(Journal({str(journal_path(out))!r}).failures()[0]["detail"])
     """)
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
@@ -206,7 +206,7 @@ def test_a_key_in_setup_yaml_is_refused_by_validate_and_generate(tmp_path, model
 
 
 def test_names_that_only_mention_a_key_variable_or_tokens_are_not_refused():
-    from janus_core.credentials import is_secret_name
+    from janus_core.sdk.credentials import is_secret_name
 
     assert [n for n in ("api_key", "key", "token", "apiKey", "client_secret", "password", "HF_TOKEN",
                         "authorization") if not is_secret_name(n)] == []
@@ -216,7 +216,7 @@ def test_names_that_only_mention_a_key_variable_or_tokens_are_not_refused():
 
 
 def test_litellm_reads_the_providers_usual_variable():
-    from janus_litellm import LiteLLMBackend
+    from janus_plugins.litellm import LiteLLMBackend
 
     assert LiteLLMBackend.key_env_names("anthropic/claude-x") == ("ANTHROPIC_API_KEY",)
     assert LiteLLMBackend.key_env_names("gemini/gemini-2.5-flash") == ("GEMINI_API_KEY", "GOOGLE_API_KEY")

@@ -9,11 +9,11 @@ import textwrap
 
 import pytest
 from conftest import SAMPLES
-from janus_sql import _detect
-from janus_sql.reader import read_schema
+from janus_plugins.sql import _detect
+from janus_plugins.sql.reader import read_schema
 
-from janus_core.errors import SpecError
-from janus_core.mermaid import parse_erdiagram
+from janus_core.sdk.errors import SpecError
+from janus_core.plan.diagram import parse_erdiagram
 
 SQL_SAMPLE = SAMPLES / "sql_schema"
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
 from servers import OpenAICompatibleServer, chat_completion, error_body
 
-from janus_core.schema import max_json_chars
-from janus_core.store import Journal, journal_path
+from janus_core.sdk.schema import max_json_chars
+from janus_core.run.journal import Journal, journal_path
 
 SECRET = fake_secret("compat-key")
 GOOD = {"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"}
@@ -185,9 +185,9 @@ def test_a_later_refusal_steps_down_within_the_request():
     """A server that takes json_schema for one schema and refuses it for another (a judge's)."""
     import asyncio
 
-    from janus_openai import OpenAIBackend
+    from janus_plugins.openai import OpenAIBackend
 
-    from janus_core.interfaces import CompletionRequest
+    from janus_core.sdk.contracts import CompletionRequest
 
     def reply(body):
         fmt = body.get("response_format") or {}

@@ -10,7 +10,7 @@ import re
 from typing import ClassVar
 
 from janus_core import hookimpl
-from janus_core.interfaces import Backend, Completion
+from janus_core.sdk.contracts import Backend, Completion
 
 _seen: set[str] = set()
 

@@ -1,7 +1,7 @@
 """Direction pack 'socratic': the assistant teaches by asking."""
 
 from janus_core import hookimpl
-from janus_core.interfaces import Direction
+from janus_core.sdk.contracts import Direction
 
 GUIDING = Direction(
     name="socratic",

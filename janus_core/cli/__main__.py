@@ -1,0 +1,3 @@
+from janus_core.cli.main import main
+
+main()

@@ -1,0 +1,688 @@
+"""The ``janus`` command line. Heavy modules are imported inside commands so ``--help`` stays fast."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from janus_core.sdk.credentials import scrub, scrub_streams
+from janus_core.sdk.errors import JanusError, SpecError
+
+if TYPE_CHECKING:
+    from janus_core.plugins import Plugins
+    from janus_core.spec.model import Spec
+
+
+def _plugin_values(ctx: click.Context) -> list[str]:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    return root.obj.setdefault("plugins", [])
+
+
+def _collect_plugins(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    _plugin_values(ctx).extend(v for v in values if v not in _plugin_values(ctx))
+    return values
+
+
+PLUGIN_HELP = ("Load a plugin for this run: an importable module name or a path to a .py file. "
+               "Repeat for several. Entry-point plugins of the 'janus' group always load.")
+
+
+def split_options(f):
+    """--eval-fraction and --seed, for the commands that write a dataset (export, push)."""
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")(f)
+    return click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                        show_default=True, help="Share of seeds (with all their evolutions) that go to an eval "
+                        "split beside the train split; a seed's evolutions never straddle the two.")(f)
+
+
+def plugin_option(f):
+    return click.option("--plugin", "plugin_specs", multiple=True, metavar="MODULE|FILE.py", expose_value=False,
+                        callback=_collect_plugins, is_eager=True, help=PLUGIN_HELP)(f)
+
+
+def get_plugins(ctx: click.Context) -> Plugins:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    plugins = root.obj.get("loaded")
+    if plugins is None:
+        from janus_core.plugins import load_plugins
+
+        plugins = root.obj["loaded"] = load_plugins(_plugin_values(ctx))
+    else:
+        for spec in _plugin_values(ctx):
+            plugins.load(spec)
+    return plugins
+
+
+def reports_errors(f):
+    """Show JanusErrors as plain messages (exit 1) instead of tracebacks."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.secho(scrub(str(problem)), fg="red", err=True)
+            sys.exit(1)
+        except JanusError as exc:
+            click.secho(f"error: {scrub(str(exc))}", fg="red", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+class JanusGroup(click.Group):
+    """Adds commands that plugins register (``register_commands``) when commands are listed."""
+
+    def _plugin_commands(self, ctx: click.Context) -> None:
+        if getattr(self, "_plugins_added", False):
+            return
+        self._plugins_added = True
+        try:
+            get_plugins(ctx).add_commands(self)
+        except JanusError as exc:
+            click.secho(f"warning: {exc}", fg="yellow", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._plugin_commands(ctx)
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=JanusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="janus-data", prog_name="janus")
+@plugin_option
+def cli() -> None:
+    """Janus: synthetic fine-tuning data from a described situation.
+
+    A spec folder holds setup.yaml (roles, prompts, directions, output type) and diagram.mermaid
+    (a Mermaid erDiagram). Janus walks the diagram to write seed prompts, asks a model for seed
+    records, evolves them along directions and writes a dataset.
+    """
+    scrub_streams()  # nothing printed, logged or raised shows a key
+
+
+def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
+    """Load the spec with the registered diagram readers and check names against plugins."""
+    from janus_core.spec.model import check_plugins, load_spec
+
+    plugins = get_plugins(ctx)
+    registry = plugins.registry
+    readers = [r.obj for r in registry.diagram_readers.values()]
+
+    def read_diagram(text: str, where: str):
+        for reader in readers:
+            if reader.detect(text):
+                return reader.read(text, where)
+        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
+        if fallback is None:
+            raise JanusError("no diagram reader is registered (is the janus_plugins.erdiagram plugin installed?)")
+        return fallback.read(text, where)
+
+    spec = load_spec(path, read_diagram, {name: r.obj for name, r in registry.backends.items()})
+    directions = {name: r.obj for name, r in registry.directions.items()}
+    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
+    return spec, plugins, spec.notes + notes
+
+
+def _plan_contexts(spec: Spec, seed: int):
+    from janus_core.plan.graph import build_graph, plan
+
+    graph = build_graph(spec.diagram)
+    w = spec.setup.walk
+    return graph, plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
+
+
+SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+
+
+@cli.command()
+@SPEC_ARG
+@plugin_option
+@click.pass_context
+@reports_errors
+def validate(ctx: click.Context, spec: str) -> None:
+    """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
+
+    Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
+    """
+    loaded, _plugins, notes = load_checked_spec(ctx, spec)
+    graph, contexts = _plan_contexts(loaded, 0)
+    s = loaded.setup
+    seeds = len(contexts) * len(s.seed_directions) * s.s_factor
+    derived = seeds * len(s.derivational_directions) * s.d_factor
+    click.secho(f"ok: {loaded.setup_path}", fg="green")
+    click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
+    click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
+    click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
+    if s.documents:
+        from janus_core.run.session import load_documents
+
+        docs = load_documents(loaded).summary()
+        grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
+        click.echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
+                   f"{len(contexts)} seed contexts grounded; chunks per entity: "
+                   + (", ".join(f"{k} {v}" for k, v in docs["by_entity"].items()) or "none"))
+        if docs["unattached"]:
+            notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
+    for note in notes:
+        click.secho(f"  note: {note}", fg="yellow")
+
+
+@cli.command()
+@SPEC_ARG
+@click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
+@click.option("--json", "as_json", is_flag=True, help="Print nodes, edges and the walk plan as JSON.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
+    """Print the diagram's graph (entities, relationships) and its walk plan."""
+    from janus_core.plan.graph import coverage
+    from janus_core.plan.diagram import cardinality_phrase
+
+    loaded, _plugins, _notes = load_checked_spec(ctx, spec)
+    g, contexts = _plan_contexts(loaded, seed)
+    if as_json:
+        data = {"nodes": [{"name": n, **{k: v for k, v in d.items() if k != "attributes"},
+                           "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],
+                "edges": [{"from": u, "to": v, "key": k, **d} for u, v, k, d in g.edges(keys=True, data=True)],
+                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts]}
+        click.echo(json.dumps(data, indent=2, default=list))
+    else:
+        click.secho(f"Entities ({g.number_of_nodes()})", bold=True)
+        for node, data in g.nodes(data=True):
+            attrs = ", ".join(f"{a.type} {a.name}" + (f" {','.join(a.keys)}" if a.keys else "")
+                              for a in data["attributes"])
+            extras = "; ".join(f"{k}: {v}" for k, v in data["details"].items())
+            click.echo(f"  {node}" + (f" [{data['alias']}]" if data["alias"] else "")
+                       + (f"  {{{attrs}}}" if attrs else "") + (f"  ({extras})" if extras else ""))
+        click.secho(f"Relationships ({g.number_of_edges()})", bold=True)
+        for u, v, _k, d in g.edges(keys=True, data=True):
+            link = "--" if d["identifying"] else ".."
+            extras = "; ".join(f"{k}: {val}" for k, val in d["details"].items())
+            click.echo(f"  {u} {link} {v}: {d['label']!r} ({cardinality_phrase(d['left_cardinality'])} to "
+                       f"{cardinality_phrase(d['right_cardinality'])})" + (f"  [{extras}]" if extras else ""))
+        click.secho(f"Walk plan ({len(contexts)} seed contexts)", bold=True)
+        for c in contexts:
+            click.echo(f"  {c.id}  entities: {', '.join(c.entities)}")
+        nodes, edges = coverage(g, contexts)
+        state = "every entity and relationship" if not nodes and not edges else \
+            f"missing {len(nodes)} entities, {len(edges)} relationships"
+        click.echo(f"Coverage: {state}")
+    if png:
+        from janus_core.plan.graph import draw_png
+
+        draw_png(g, png)
+        click.echo(f"drew {png}", err=True)
+
+
+def _filter_options(given: dict[str, dict[str, Any]], min_score: float | None, rubrics: str | None,
+                    languages: tuple[str, ...], decontaminate: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """setup.yaml's filter_options with the command line's on top (paths made absolute)."""
+    import os
+
+    options = {name: dict(values or {}) for name, values in given.items()}
+    if min_score is not None or rubrics:
+        judge = options.setdefault("judge", {})
+        if min_score is not None:
+            judge["min_score"] = min_score
+        if rubrics:
+            judge["rubrics"] = os.path.abspath(rubrics)
+    if languages:
+        options.setdefault("language", {})["expected"] = list(languages)
+    if decontaminate:
+        options.setdefault("decontamination", {})["benchmark"] = [os.path.abspath(p) for p in decontaminate]
+    return options
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
+    from janus_core.sdk.errors import SpecError
+    from janus_core.spec.safe_load import load_yaml
+
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE", param_hint="--option")
+        try:
+            options[key.strip()] = load_yaml(value, f"--option {key.strip()}") if value else ""
+        except SpecError as exc:
+            raise click.BadParameter(exc.problems[0].message, param_hint=f"--option {key.strip()}") from None
+    return options
+
+
+LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
+
+
+def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from pathlib import Path
+
+    from janus_plugins.hf.hub import is_repo_id
+
+    for value in values:
+        if not Path(value).exists() and not is_repo_id(value):
+            raise click.BadParameter(f"{value!r} is no file or folder, nor a Hub dataset id (owner/name)")
+    return values
+
+
+def _check_repo_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from janus_plugins.hf.hub import is_repo_id
+
+    if not is_repo_id(value):
+        raise click.BadParameter(f"{value!r}: write the dataset id as owner/name")
+    return value
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--target-folder", "target_folder", type=click.Path(exists=True, file_okay=False), hidden=True,
+              help="The original tool's name for SPEC.")
+@click.option("--backend-llm", type=click.Choice(sorted(LEGACY_BACKENDS)), hidden=True,
+              help="The original tool's backend flag: gemini or gpt (openai).")
+@click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, "
+              "else 'local', the embedded model.")
+@click.option("--model", help="Model name for the backend. Default: setup.yaml model.name, else the "
+              "backend's default.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
+              "Overrides setup.yaml model.options. API keys are never options: they come from "
+              "environment variables.")
+@click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
+              "Default: setup.yaml output_type.")
+@click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
+              "(default: setup.yaml s_factor).")
+@click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
+              "(default: setup.yaml d_factor).")
+@click.option("--input", "input_path", type=click.Path(exists=True), help="Conversations to grow with --type "
+              "follow-up: JSONL in messages format (Janus output too), ShareGPT, or a saved Hugging Face dataset.")
+@click.option("--turns", type=click.IntRange(2, 50), default=4, show_default=True,
+              help="With --type follow-up: grow each conversation until it has this many user turns.")
+@click.option("--rounds", type=click.IntRange(1, 20), help="Rounds of evolution: after the first, each evolved "
+              "record is evolved once more per round, along a direction drawn by seed (default: setup.yaml rounds, 1).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file. Default: out/SPECNAME-TYPE.jsonl. "
+              "Its journal (FILE.journal.sqlite) sits beside it; rerunning the same command continues the run.")
+@click.option("--sink", help="Sink that writes --out (default: chosen by the file's suffix, jsonl).")
+@click.option("--overwrite", is_flag=True, help="Start over: delete --out and its journal first.")
+@click.option("--retry-failed", is_flag=True, help="Rerun the requests the failure ledger holds (they are "
+              "skipped on a plain rerun).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for walks, direction wording and sampling; the same seed gives the same requests.")
+@click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: setup.yaml).")
+@click.option("--concurrency", type=click.IntRange(1), default=32, show_default=True,
+              help="Requests in flight at once (a backend may allow fewer; the embedded model runs one).")
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Most requests per minute to send "
+              "(default: setup.yaml model.requests_per_minute). Without a limit Janus sends as fast as "
+              "--concurrency allows and slows down on 429s.")
+@click.option("--tpm", type=click.IntRange(1), help="Most tokens (prompt plus reply) per minute to send "
+              "(default: setup.yaml model.tokens_per_minute).")
+@click.option("--retries", "--retry-num", type=click.IntRange(0), default=4, show_default=True,
+              help="Retries of a request after a transient error (5xx, timeout, dropped connection), with exponential "
+              "backoff; 429s do not count (see --rate-limit-wait).")
+@click.option("--max-requests", type=click.IntRange(1), help="Stop cleanly after paying for this many requests.")
+@click.option("--rate-limit-wait", type=click.FloatRange(min=0, min_open=True), default=900, show_default=True,
+              help="A 429 (rate limit) is retried, at a slower pace and without counting against --retries, until "
+              "no request has got through for this many seconds; then the run stops cleanly and a rerun continues.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop cleanly once this many "
+              "dollars are spent (prices from litellm's table).")
+@click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
+              "(a quick trial; coverage of the diagram may be partial).")
+@click.option("--against", multiple=True, metavar="FILE|OWNER/NAME", callback=_check_against,
+              help="An existing dataset that new records must not duplicate: JSONL in messages format, ShareGPT, "
+              "a saved Hugging Face dataset folder, or the id of a dataset on the Hugging Face Hub (owner/name; "
+              "a private one needs HF_TOKEN); repeatable.")
+@click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
+              "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
+@click.option("--min-score", type=click.FloatRange(1, 5), help="Grade every record with the judge filter (one "
+              "request per rubric, 1 to 5) and drop those whose average is below this.")
+@click.option("--rubrics", type=click.Path(exists=True, dir_okay=False), help="Grade with the judge filter "
+              "against these rubrics (YAML: name, criteria, scores 1-5) instead of the built-in ones.")
+@click.option("--language", "languages", multiple=True, metavar="CODE", help="Drop records with a message in "
+              "another language than this ISO 639-1 code (repeat for several; the language filter).")
+@click.option("--decontaminate", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Drop records sharing n-grams with this benchmark file (JSONL or text; repeatable); kept "
+              "records that overlap a little carry the overlap in meta.contamination.")
+@click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
+@click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def generate(ctx: click.Context, spec: str | None, target_folder: str | None, backend_llm: str | None,
+             backend: str | None, model: str | None, options: tuple[str, ...],
+             output_type: str | None, s_factor: int | None, d_factor: int | None, input_path: str | None,
+             turns: int, rounds: int | None,
+             out: str | None,
+             sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
+             concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
+             rate_limit_wait: float,
+             max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
+             min_score: float | None, rubrics: str | None, languages: tuple[str, ...],
+             decontaminate: tuple[str, ...], dry_run: bool, quiet: bool,
+             log_json: bool) -> None:
+    """Generate a dataset from a spec folder and write it as records finish.
+
+    Everything is journaled beside the output: rerunning the same command after a crash or a
+    stop continues where it ended, pays for no request twice and writes no record twice.
+    """
+    from janus_core.run.engine import EngineSettings
+    from janus_core.run.session import RunSettings, run_generation
+    from janus_core.run.session import dry_run as plan_only
+
+    spec = spec or target_folder
+    if spec is None:
+        raise click.UsageError("give the spec folder: janus generate SPEC")
+    backend = backend or (LEGACY_BACKENDS[backend_llm] if backend_llm else None)
+    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    updates: dict[str, Any] = {}
+    if output_type:
+        updates["output_type"] = output_type
+    if s_factor:
+        updates["s_factor"] = s_factor
+    if d_factor is not None:
+        updates["d_factor"] = d_factor
+    chosen = _filter_options(loaded.setup.filter_options, min_score, rubrics, languages, decontaminate)
+    if chosen != loaded.setup.filter_options:
+        updates["filter_options"] = chosen
+    if no_filters:
+        given = [flag for flag, value in (("--min-score", min_score), ("--rubrics", rubrics),
+                                          ("--language", languages), ("--decontaminate", decontaminate)) if value]
+        if given:
+            raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
+        updates["filters"], updates["filter_options"] = [], {}
+    if updates:
+        loaded.setup = loaded.setup.model_copy(update=updates)
+        plugins.registry.get("output_types", loaded.setup.output_type)
+    model_options = loaded.setup.model
+    engine = EngineSettings(concurrency=concurrency, retries=retries,
+                            requests_per_minute=rpm or model_options.requests_per_minute,
+                            tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
+                            max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
+                            rate_limit_patience=rate_limit_wait)
+    settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
+                           overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
+                           input=input_path, turns=turns, against=against,
+                           dry_run=dry_run, quiet=quiet, log_json=log_json)
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    if dry_run:
+        estimate = plan_only(loaded, plugins, settings)
+        if log_json:
+            click.echo(json.dumps(estimate))
+            return
+        cost = "unknown (no price for this model)" if estimate["estimated_cost"] is None \
+            else f"${estimate['estimated_cost']:.4f}"
+        click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
+                   f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
+        click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
+                   f"estimated cost: {cost}")
+        if estimate["already_done"]:
+            click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
+        return
+    stats = run_generation(loaded, plugins, settings)
+    if stats.records + stats.resumed == 0 and not stats.stopped:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tree", "tree_of", metavar="SEED_ID", help="Print the evolution tree of this seed record.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON (and write nothing).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Folder to write report.md and "
+              "its PNG plots into. Default: OUT's name with '.report' beside it.")
+@click.option("--no-report", is_flag=True, help="Only print; write no report files.")
+@click.option("--spec", "spec_folder", type=click.Path(exists=True, file_okay=False), help="The spec folder the "
+              "dataset was made from, for coverage (default: the one the run's journal names).")
+@plugin_option
+@click.pass_context
+@reports_errors
+def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, report_dir: str | None,
+          no_report: bool, spec_folder: str | None) -> None:
+    """Report on a dataset: records by output type, direction and depth; coverage of the graph (what
+    has records and what has none); near-duplicate rate; lengths; distinct-n diversity; judge scores;
+    failures by reason. Prints the report and writes it as Markdown with PNG plots."""
+    from pathlib import Path
+
+    from janus_core.data.report import build_report, markdown, write_report
+    from janus_core.data.stats import evolution_tree
+
+    path = Path(out)
+    if tree_of:
+        from rich.console import Console
+
+        Console(soft_wrap=True).print(evolution_tree(path, tree_of))
+        return
+    report = build_report(path, spec_folder)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(markdown(report, {}))
+    if not no_report:
+        folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
+        written = write_report(report, folder)
+        click.secho(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--repair", is_flag=True, help="Mend what can be mended: rewrite the output from a good journal, or "
+              "keep a damaged journal aside (OUT.journal.sqlite.damaged-TIMESTAMP) and salvage its readable rows "
+              "and the output's records into a new one.")
+@reports_errors
+def doctor(out: str, repair: bool) -> None:
+    """Check a run's journal (integrity, version) and its output, and say what is wrong.
+
+    Exits 1 if something needs repair. Safe while a run writes OUT (it only reads); --repair waits
+    for no one: it refuses while a run holds OUT's lock."""
+    from pathlib import Path
+
+    from janus_core.run.doctor import diagnose
+    from janus_core.run.doctor import repair as mend
+
+    if repair:
+        for line in mend(Path(out)):
+            click.echo(line)
+        return
+    found = diagnose(Path(out))
+    for line in found.lines():
+        click.echo(line)
+    if not found.healthy:
+        sys.exit(1)
+
+
+@cli.command(name="export")
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "
+              "or a dataset id (owner/name) for hf-hub.")
+@click.option("--format", "fmt", default="messages", show_default=True,
+              help="Row format: janus (whole record), messages (OpenAI/TRL), sharegpt, alpaca, janus-legacy, "
+              "dpo (prompt/chosen/rejected, from preference records).")
+@click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
+              "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
+@split_options
+@click.option("--overwrite", is_flag=True, help="Replace files that exist (with hf-hub: replace the dataset's "
+              "data, like 'janus push --replace').")
+@click.option("--reviewed", is_flag=True, help="Write only the records kept or edited in 'janus review OUT' "
+              "(edited ones with their edited messages and meta.review = \"edited\"); discarded and "
+              "unreviewed records are left out.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | None, eval_fraction: float,
+                   seed: int, overwrite: bool, reviewed: bool) -> None:
+    """Write a dataset in another format or store, optionally split into train and eval by seed.
+
+    With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
+    """
+    from pathlib import Path
+
+    from janus_core.data.export import export
+    from janus_core.run.session import choose_sink
+
+    plugins = get_plugins(ctx)
+    target = Path(to)
+    sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
+    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
+    if counts.get("all", {}).get("result") is not None:
+        _report_push(counts["all"], fmt)
+        return
+    for name, c in counts.items():
+        label = "" if name == "all" else f"{name}: "
+        skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
+        click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
+              help="Port on 127.0.0.1 to serve the page on (0: any free port). The page is only reachable "
+              "from this machine.")
+@click.option("--open", "open_browser", is_flag=True, help="Also open the page in the default web browser.")
+@reports_errors
+def review(out: str, port: int, open_browser: bool) -> None:
+    """Review a dataset in the browser: keep, discard or edit records one at a time.
+
+    Shows each record as a chat with its provenance (seed, walk, direction, depth, judge scores),
+    with filters and keyboard shortcuts (k keep, d discard, e edit, j/arrows move, g or / jump,
+    ? help). Every decision is saved at once in the run's journal (a plain JSONL file gets a journal
+    beside it); 'janus export OUT --reviewed' then writes the kept and edited records. Needs the
+    'review' extra: pip install 'janus-data[review]'.
+    """
+    from pathlib import Path
+
+    from janus_plugins.review.app import serve
+
+    def announce(url: str, data: Any) -> None:
+        click.echo(f"reviewing {len(data.records)} records of {out} at {url} (Ctrl-C to stop; decisions are "
+                   f"saved as you make them)", err=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    serve(Path(out), port, announce)
+
+
+def _report_push(counts: dict[str, Any], fmt: str) -> None:
+    result = counts["result"]
+    visibility = {True: "private", False: "public"}.get(result.private, "visibility unknown")
+    skipped = f"; {counts['skipped']} records have no {fmt} form" if counts["skipped"] else ""
+    if not result.added:
+        click.echo(f"{result.repo_id} ({visibility}) already holds all {result.already_there} rows: "
+                   f"nothing uploaded{skipped}")
+        return
+    added = ", ".join(f"{split} {n}" for split, n in result.uploaded.items())
+    there = f"; {result.already_there} rows were there already and were left out" if result.already_there else ""
+    click.echo(f"{result.repo_id} ({visibility}): uploaded {sum(result.uploaded.values())} {fmt} rows ({added})"
+               f"{there}{skipped}")
+    if result.replaced:
+        click.echo(f"  replaced {len(result.replaced)} earlier data file(s)")
+    click.echo("  the dataset now holds " + ", ".join(f"{split} {n}" for split, n in sorted(result.totals.items()))
+               + f" rows; commit {(result.commit or '?')[:12]}")
+    click.echo(f"  {result.url}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.argument("repo_id", metavar="REPO_ID", callback=_check_repo_id)
+@click.option("--format", "fmt", default="messages", show_default=True,
+              help="Row format: messages (OpenAI/TRL), janus (whole records with provenance), sharegpt, alpaca, "
+              "janus-legacy or dpo. Appending to a dataset needs the format it already holds.")
+@click.option("--split", default="train", show_default=True,
+              help="The split the rows go to (letters, digits and '_').")
+@split_options
+@click.option("--replace", is_flag=True, help="Replace the dataset's data instead of appending to it: the old data "
+              "files are deleted in the same commit. Needed when the dataset holds another format.")
+@click.option("--public", is_flag=True, help="Create the repository public; by default a new one is private. An "
+              "existing repository keeps its visibility.")
+@click.option("--spec", "spec_path", type=click.Path(exists=True, file_okay=True, dir_okay=True),
+              help="The spec folder to describe in the card and upload under spec/ (default: the one OUT's "
+              "journal recorded when it was generated).")
+@plugin_option
+@click.pass_context
+@reports_errors
+def push(ctx: click.Context, out: str, repo_id: str, fmt: str, split: str, eval_fraction: float, seed: int,
+         replace: bool, public: bool, spec_path: str | None) -> None:
+    """Upload a dataset to the Hugging Face Hub as Parquet, with a dataset card and its spec.
+
+    The token comes from the HF_TOKEN environment variable, never from the command line. A new
+    repository is private unless --public. Pushing again appends only the rows the dataset does not
+    hold yet (and uploads nothing when it holds them all); --replace replaces its data. The card
+    holds the spec, the run's configuration, its report and what each provenance field means.
+    """
+    from pathlib import Path
+
+    from janus_core.data.export import export_remote
+    from janus_plugins.hf.hub import hub_token
+
+    hub_token(required=True)
+    plugins = get_plugins(ctx)
+    sink_cls = plugins.registry.get("sinks", "hf-hub")
+    options: dict[str, Any] = {"split": split, "replace": replace, "public": public, "flag": "--replace"}
+    if spec_path:
+        from janus_core.spec.model import spec_files
+
+        loaded, _plugins, _notes = load_checked_spec(ctx, spec_path)
+        options["spec"] = {"name": loaded.name, "folder": str(loaded.folder), "files": spec_files(loaded)}
+    counts = export_remote(Path(out), repo_id, sink_cls, fmt, eval_fraction, seed, options)
+    _report_push(counts["all"], fmt)
+
+
+@cli.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@plugin_option
+@click.pass_context
+@reports_errors
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List loaded plugins, the package each comes from, and what each registers."""
+    from janus_core.plugins import KINDS
+
+    plugins = get_plugins(ctx)
+    registry = plugins.registry
+    rows: dict[str, dict[str, Any]] = {}
+    for name, plugin in plugins.pm.list_name_plugin():
+        rows[name] = {"name": name, "from": plugins.origin(plugin), **{k: [] for k in KINDS}}
+    for kind in KINDS:
+        for reg_name, reg in getattr(registry, kind).items():
+            rows.setdefault(reg.plugin, {"name": reg.plugin, "from": "?", **{k: [] for k in KINDS}})
+            rows[reg.plugin][kind].append(reg_name)
+    if as_json:
+        click.echo(json.dumps(list(rows.values()), indent=2))
+        return
+    for row in rows.values():
+        click.secho(f"{row['name']}  ({row['from']})", bold=True)
+        for kind in KINDS:
+            if row[kind]:
+                click.echo(f"  {kind.replace('_', ' ')}: {', '.join(row[kind])}")
+
+
+@cli.command()
+@plugin_option
+@click.pass_context
+@reports_errors
+def directions(ctx: click.Context) -> None:
+    """List every registered evolving direction with its pack and description."""
+    registry = get_plugins(ctx).registry
+    for name, reg in sorted(registry.directions.items(), key=lambda kv: (kv[1].obj.pack, kv[0])):
+        click.echo(f"{reg.obj.pack:>14}  {name:<20} {reg.obj.description}")
+
+
+def main() -> None:
+    cli(prog_name="janus")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Datasets after the fact: inputs, export, stats, report, duplicate detection."""

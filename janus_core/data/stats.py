@@ -1,0 +1,77 @@
+"""What a dataset holds: counts by output type, direction and depth, failures, and lineage trees."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from janus_core.sdk.errors import JanusError
+from janus_core.run.journal import Journal, journal_path
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise JanusError(f"{path}: no such dataset file")
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise JanusError(f"{path}:{n}:{exc.colno}: not a JSON record ({exc.msg})") from None
+    return records
+
+
+def summary(path: Path) -> dict[str, Any]:
+    records = load_records(path)
+    failures: dict[str, int] = {}
+    if journal_path(path).exists():
+        journal = Journal(journal_path(path))
+        failures = journal.failure_counts()
+        journal.close()
+    return {
+        "records": len(records),
+        "seeds": sum(1 for r in records if not r.get("parent_id")),
+        "by_output_type": dict(Counter(r.get("output_type", "?") for r in records)),
+        "by_direction": dict(Counter(r.get("direction", "?") for r in records)),
+        "by_depth": {str(k): v for k, v in sorted(Counter(r.get("depth", 0) for r in records).items())},
+        "failures": failures,
+        "tokens_in": sum(r.get("usage", {}).get("tokens_in", 0) for r in records),
+        "tokens_out": sum(r.get("usage", {}).get("tokens_out", 0) for r in records),
+        "cost": round(sum(r.get("usage", {}).get("cost", 0.0) for r in records), 6),
+    }
+
+
+def _label(record: dict[str, Any]) -> str:
+    user = next((m["content"] for m in reversed(record["messages"]) if m["role"] == "user"), "")
+    short = user.replace("\n", " ")
+    short = short if len(short) <= 70 else short[:67] + "..."
+    return f"{record['id']} [{record.get('direction')}] depth {record.get('depth', 0)}: {short}"
+
+
+def evolution_tree(path: Path, seed_id: str) -> Any:
+    """A rich Tree of one seed and everything evolved from it."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    records = load_records(path)
+    by_id = {r["id"]: r for r in records}
+    if seed_id not in by_id:
+        seeds = [r["id"] for r in records if not r.get("parent_id")][:5]
+        raise JanusError(f"no record {seed_id!r} in {path}; seeds include: {', '.join(seeds)}")
+    children: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r.get("parent_id"):
+            children[r["parent_id"]].append(r)
+
+    def grow(tree: Any, record: dict[str, Any]) -> None:
+        for child in children[record["id"]]:
+            grow(tree.add(escape(_label(child))), child)
+
+    root = by_id[seed_id]
+    tree = Tree(escape(_label(root)))
+    grow(tree, root)
+    return tree

@@ -1,0 +1,1 @@
+"""What to ask for: the diagram model, graph and walks, documents, jobs and prompts, replies."""

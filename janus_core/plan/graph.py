@@ -1,0 +1,243 @@
+"""Diagram -> networkx graph, and walks over it that become seed contexts.
+
+Entities are nodes; relationships are edges of a ``MultiDiGraph`` (left -> right) keyed by their
+index in the diagram. A walk strategy picks a sub-graph; each pick is a ``SeedContext`` carrying
+the sub-graph in plain words. The default plan covers every entity and relationship.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from janus_core.plan.diagram import Diagram, cardinality_phrase
+
+Edge = tuple[str, str, int]
+STRATEGIES = ("relationship", "neighbourhood", "path", "random")
+DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
+
+
+def edge_label(edge: Edge) -> str:
+    """A relationship as records name it in ``walk.relationships``: ``LEFT->RIGHT#INDEX``."""
+    u, v, k = edge
+    return f"{u}->{v}#{k}"
+
+
+def edge_labels(graph: nx.MultiDiGraph) -> list[str]:
+    return [edge_label(e) for e in graph.edges(keys=True)]
+
+
+@dataclass(frozen=True)
+class SeedContext:
+    """A walked part of the graph, ready to be rendered into a seed prompt."""
+
+    id: str
+    strategy: str
+    entities: tuple[str, ...]
+    edges: tuple[Edge, ...]
+    description: str
+
+    def provenance(self) -> dict:
+        return {"id": self.id, "strategy": self.strategy, "entities": list(self.entities),
+                "relationships": [edge_label(e) for e in self.edges]}
+
+
+def build_graph(diagram: Diagram) -> nx.MultiDiGraph:
+    """Entities as nodes (with attributes, details, notes); relationships as keyed edges."""
+    graph = nx.MultiDiGraph(title=diagram.title)
+    for e in diagram.entities.values():
+        graph.add_node(e.name, alias=e.alias, attributes=e.attributes, details=e.details, notes=e.notes)
+    for i, r in enumerate(diagram.relationships):
+        graph.add_edge(r.left, r.right, key=i, label=r.label, identifying=r.identifying,
+                       left_cardinality=r.left_cardinality, right_cardinality=r.right_cardinality,
+                       details=r.details, notes=r.notes)
+    return graph
+
+
+# --- plain words -------------------------------------------------------------------------------
+
+def _label(graph: nx.MultiDiGraph, node: str) -> str:
+    alias = graph.nodes[node].get("alias")
+    return f"{alias} ({node})" if alias else node
+
+
+def _extras(details: dict[str, str], notes: list[str]) -> str:
+    parts = [f"{k}: {v}" for k, v in details.items()] + list(notes)
+    return "; ".join(parts)
+
+
+def describe_entity(graph: nx.MultiDiGraph, node: str) -> str:
+    data = graph.nodes[node]
+    text = f"- {_label(graph, node)}"
+    attrs = []
+    for a in data.get("attributes", []):
+        keys = {"PK": "primary key", "FK": "foreign key", "UK": "unique"}
+        bits = [a.type] + [keys.get(k, k) for k in a.keys]
+        attrs.append(f"{a.name} ({', '.join(bits)})" + (f": {a.comment}" if a.comment else ""))
+    if attrs:
+        text += " has " + "; ".join(attrs)
+    extras = _extras(data.get("details", {}), data.get("notes", []))
+    if extras:
+        text += f". Details: {extras}"
+    return text
+
+
+def describe_edge(graph: nx.MultiDiGraph, edge: Edge) -> str:
+    u, v, k = edge
+    d = graph.edges[u, v, k]
+    verb = d["label"] or "is related to"
+    text = (f"- {u} {verb} {v}: each {u} is linked to {cardinality_phrase(d['right_cardinality'])} "
+            f"{v}, and each {v} to {cardinality_phrase(d['left_cardinality'])} {u}")
+    if not d["identifying"]:
+        text += " (a loose, non-identifying link)"
+    extras = _extras(d.get("details", {}), d.get("notes", []))
+    if extras:
+        text += f". Details: {extras}"
+    return text
+
+
+def describe(graph: nx.MultiDiGraph, entities: tuple[str, ...], edges: tuple[Edge, ...],
+             focus: str | None = None) -> str:
+    lines = [f"Seen from {_label(graph, focus)}: its situation and everything it relates to."] if focus else []
+    lines += ["Entities:"] + [describe_entity(graph, n) for n in entities]
+    if edges:
+        lines += ["Relationships:"] + [describe_edge(graph, e) for e in edges]
+    return "\n".join(lines)
+
+
+def _context(graph: nx.MultiDiGraph, cid: str, strategy: str, nodes, edges, focus: str | None = None) -> SeedContext:
+    nodes = tuple(dict.fromkeys(nodes))
+    edges = tuple(edges)
+    return SeedContext(cid, strategy, nodes, edges, describe(graph, nodes, edges, focus))
+
+
+# --- strategies --------------------------------------------------------------------------------
+
+def _incident(graph: nx.MultiDiGraph, node: str) -> list[Edge]:
+    out = [(node, v, k) for _, v, k in graph.out_edges(node, keys=True)]
+    inc = [(u, node, k) for u, _, k in graph.in_edges(node, keys=True) if u != node]
+    return sorted(out + inc, key=lambda e: e[2])
+
+
+def _other(edge: Edge, node: str) -> str:
+    return edge[1] if edge[0] == node else edge[0]
+
+
+def by_relationship(graph: nx.MultiDiGraph, **_: object) -> Iterator[SeedContext]:
+    for u, v, k in sorted(graph.edges(keys=True), key=lambda e: e[2]):
+        yield _context(graph, f"relationship:{u}->{v}#{k}", "relationship", (u, v), [(u, v, k)])
+
+
+def by_neighbourhood(graph: nx.MultiDiGraph, **_: object) -> Iterator[SeedContext]:
+    for node in graph.nodes:
+        edges = _incident(graph, node)
+        yield _context(graph, f"neighbourhood:{node}", "neighbourhood",
+                       [node] + [_other(e, node) for e in edges], edges, focus=node)
+
+
+def by_path(graph: nx.MultiDiGraph, max_path_length: int = 3, max_contexts: int = 200,
+            **_: object) -> Iterator[SeedContext]:
+    """Simple paths of 2..max_path_length relationships, ignoring direction, each once."""
+    seen: set[tuple] = set()
+    count = 0
+
+    def extend(nodes: list[str], edges: list[Edge]) -> Iterator[tuple[list[str], list[Edge]]]:
+        if len(edges) >= 2:
+            yield nodes, edges
+        if len(edges) == max_path_length:
+            return
+        for e in _incident(graph, nodes[-1]):
+            nxt = _other(e, nodes[-1])
+            if nxt not in nodes:
+                yield from extend([*nodes, nxt], [*edges, e])
+
+    for start in graph.nodes:
+        for nodes, edges in extend([start], []):
+            key = tuple(e[2] for e in edges)
+            if key[::-1] in seen:
+                continue
+            seen.add(key)
+            yield _context(graph, "path:" + ">".join(nodes), "path", nodes, edges)
+            count += 1
+            if count >= max_contexts:
+                return
+
+
+def by_random_walk(graph: nx.MultiDiGraph, random_walks: int = 0, max_path_length: int = 3,
+                   seed: int = 0, **_: object) -> Iterator[SeedContext]:
+    """``random_walks`` seeded walks of up to ``max_path_length`` steps."""
+    rng = random.Random(seed)
+    nodes = list(graph.nodes)
+    for i in range(random_walks):
+        walk = [rng.choice(nodes)]
+        edges: list[Edge] = []
+        for _ in range(max_path_length):
+            choices = _incident(graph, walk[-1])
+            if not choices:
+                break
+            e = rng.choice(choices)
+            edges.append(e)
+            walk.append(_other(e, walk[-1]))
+        yield _context(graph, f"random:{i}:" + ">".join(walk), "random", walk, edges)
+
+
+WALKERS: dict[str, Callable[..., Iterator[SeedContext]]] = {
+    "relationship": by_relationship,
+    "neighbourhood": by_neighbourhood,
+    "path": by_path,
+    "random": by_random_walk,
+}
+
+
+def plan(graph: nx.MultiDiGraph, strategies: tuple[str, ...] | list[str] = DEFAULT_STRATEGIES,
+         max_path_length: int = 3, random_walks: int = 0, seed: int = 0,
+         cover: bool = True) -> list[SeedContext]:
+    """Seed contexts from the chosen strategies; with ``cover``, add what they left unvisited."""
+    contexts: list[SeedContext] = []
+    for name in strategies:
+        contexts += WALKERS[name](graph, max_path_length=max_path_length,
+                                  random_walks=random_walks, seed=seed)
+    if cover:
+        seen_nodes = {n for c in contexts for n in c.entities}
+        seen_edges = {e for c in contexts for e in c.edges}
+        contexts += [c for c in by_relationship(graph) if c.edges[0] not in seen_edges]
+        seen_nodes |= {n for c in contexts for n in c.entities}
+        contexts += [c for c in by_neighbourhood(graph) if c.entities[0] not in seen_nodes]
+    unique = {c.id: c for c in contexts}
+    return list(unique.values())
+
+
+def coverage(graph: nx.MultiDiGraph, contexts: list[SeedContext]) -> tuple[set[str], set[Edge]]:
+    """Entities and relationships no context visits."""
+    nodes = set(graph.nodes) - {n for c in contexts for n in c.entities}
+    edges = set(graph.edges(keys=True)) - {e for c in contexts for e in c.edges}
+    return nodes, edges
+
+
+def draw_png(graph: nx.MultiDiGraph, path: str) -> None:
+    """Draw the graph with matplotlib (the 'plot' extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        from janus_core.sdk.errors import JanusError
+
+        raise JanusError("--png needs matplotlib: pip install 'janus-data[plot]'") from exc
+    fig, ax = plt.subplots(figsize=(10, 7))
+    pos = nx.spring_layout(graph, seed=7)
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color="#cfe3ff", node_size=2600, edgecolors="#335")
+    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8)
+    nx.draw_networkx_edges(graph, pos, ax=ax, arrows=True, node_size=2600,
+                           connectionstyle="arc3,rad=0.08")
+    labels = {(u, v): d["label"] for u, v, d in graph.edges(data=True)}
+    nx.draw_networkx_edge_labels(graph, pos, edge_labels=labels, ax=ax, font_size=7)
+    ax.set_title(graph.graph.get("title") or "Janus diagram")
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,523 @@
+"""The asyncio engine: runs a plan's jobs against a backend, fast and without losing anything.
+
+- Up to ``concurrency`` requests in flight, paced by requests and tokens per minute; a 429 slows
+  the pace (AIMD) and holds new requests until its Retry-After has passed.
+- A 429 is never final: the request waits for the pace and tries again, without counting against
+  ``retries``; only when no request has got past the rate limit for ``rate_limit_patience``
+  seconds does the run stop, as at a budget, and a rerun continues.
+- Other transient errors (5xx, timeouts, dropped connections) are retried ``retries`` times with
+  exponential backoff and jitter, without slowing the pace; permanent ones (400, 401, 403,
+  refusals) are not retried.
+- A reply that does not parse is re-asked once with the error shown to the model; a truncated
+  one (finish_reason "length") is re-asked once with twice the room.
+- Every response is cached in the journal before it is used, every record is in the journal
+  before it is counted or written, and every failure lands in the ledger with its reason. A
+  rerun skips what is done, pays for no request twice and writes no record twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import itertools
+import json
+import random
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
+
+from janus_core.run.cost import cost_of, price_table
+from janus_core.sdk.credentials import scrub
+from janus_core.sdk.errors import BackendError, JanusError
+from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, Sink
+from janus_core.sdk.records import Record
+from janus_core.run.journal import Journal
+from janus_core.run.throttle import AdaptiveRate, TokenBudget
+
+
+@dataclass
+class EngineSettings:
+    concurrency: int = 32
+    retries: int = 4
+    requests_per_minute: float | None = None
+    tokens_per_minute: int | None = None
+    max_cost: float | None = None
+    max_requests: int | None = None
+    retry_failed: bool = False
+    max_seeds: int | None = None
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    rate_limit_patience: float = 900.0  # seconds of nothing but 429s before the run stops
+
+
+@dataclass
+class Stats:
+    """What a run did; read by progress displays while it runs."""
+
+    planned: int = 0
+    records: int = 0
+    resumed: int = 0
+    requests: int = 0
+    cached: int = 0
+    in_flight: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    failures: Counter = field(default_factory=Counter)
+    earlier_failures: int = 0
+    skipped: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    stopped: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def done(self) -> int:
+        return self.records + self.resumed + self.failed + self.earlier_failures + self.skipped
+
+
+@dataclass
+class Events:
+    """Optional callbacks (the CLI's progress display polls ``Stats`` instead)."""
+
+    on_record: Callable[[Record], None] = lambda record: None
+    on_failure: Callable[[Job, str, str], None] = lambda job, reason, detail: None
+
+
+_USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class _Budget(Exception):
+    """The run reached --max-requests or --max-cost, or the provider let nothing through for too long."""
+
+
+class RunAborted(JanusError):
+    """The run stopped early because it could not go on safely (a write failed, a worker broke)."""
+
+
+class _WriteFailed(Exception):
+    """Writing the output failed (disk full, read-only, ...): the run stops, it is no job's failure."""
+
+
+def _describe_stop(exc: BaseException) -> str:
+    if isinstance(exc, sqlite3.Error):
+        return f"cannot write the journal ({type(exc).__name__}: {exc})"
+    if isinstance(exc, _WriteFailed):
+        return str(exc)
+    return f"an unexpected {type(exc).__name__} in a worker: {exc}"
+
+
+def request_key(backend: Backend, request: CompletionRequest, schema_json: str) -> str:
+    """Content address of a request: backend, model, parameters, messages and schema."""
+    head = f"{backend.name}\x1f{backend.model}\x1f{request.temperature}\x1f{request.max_tokens}\x1f{request.seed}"
+    body = "\x1f".join(f"{m['role']}\x1e{m['content']}" for m in request.messages)
+    blob = f"{head}\x1d{body}\x1d{schema_json}"
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _backend_reason(exc: BackendError) -> str:
+    return "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.transient
+
+
+class Engine:
+    def __init__(self, plan: Plan, backend: Backend, journal: Journal, sinks: list[Sink],
+                 settings: EngineSettings | None = None, events: Events | None = None,
+                 filters: list[Filter] | None = None):
+        self.plan = plan
+        self.filters = list(filters or [])
+        self.backend = backend
+        self.journal = journal
+        self.sinks = sinks
+        self.settings = settings or EngineSettings()
+        self.events = events or Events()
+        limit = backend.max_concurrency or self.settings.concurrency
+        self.concurrency = max(1, min(self.settings.concurrency, limit))
+        self.rate = AdaptiveRate(self.settings.requests_per_minute)
+        self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None
+        self.stats = Stats()
+        self._schema_json = json.dumps(plan.schema, sort_keys=True)
+        # Derivations wait here and go before new seeds; seeds are drawn lazily from the plan, so
+        # memory does not grow with the size of the plan.
+        self._derived: asyncio.Queue[Job] = asyncio.Queue()
+        self._seeds: Iterator[Job] = iter(())
+        self._seeds_left = True
+        self._active = 0
+        self._done = asyncio.Event()
+        # Responses not yet journaled. One that becomes a record is journaled as that record, in
+        # the same synchronous step (no await in between), so it cannot be lost and paid again;
+        # one that does not (a reply to re-ask) goes to the request cache.
+        self._pending: dict[str, tuple[Completion, float]] = {}
+        # set when the run must stop at once (a write failed, the failure path broke)
+        self._fatal: BaseException | None = None
+
+    # --- one request ---------------------------------------------------------------------------
+
+    def _check_budget(self) -> None:
+        s = self.settings
+        if s.max_requests is not None and self.stats.requests + self.stats.in_flight >= s.max_requests:
+            raise _Budget(f"--max-requests {s.max_requests} reached")
+        if s.max_cost is not None and self.stats.cost >= s.max_cost:
+            raise _Budget(f"--max-cost {s.max_cost} reached (spent {self.stats.cost:.4f})")
+
+    def _estimate_tokens(self, request: CompletionRequest) -> int:
+        chars = sum(len(m["content"]) for m in request.messages)
+        return chars // 4 + (request.max_tokens or 512)
+
+    async def _send(self, request: CompletionRequest, key: str) -> Completion:
+        self._check_budget()
+        sent_at = await self.rate.acquire()
+        estimate = self._estimate_tokens(request) if self.tokens else 0
+        if self.tokens:
+            await self.tokens.take(estimate)
+        self._check_budget()  # again: other requests may have spent the budget while this one waited
+        self.stats.in_flight += 1
+        try:
+            completion = await self.backend.complete(request)
+        except BackendError as exc:
+            if exc.rate_limited:
+                self.stats.rate_limited += 1
+                self.rate.limited(exc.retry_after, sent_at)
+            elif exc.status is not None:
+                self.rate.success()  # answered: a 5xx is no sign that the pace is too high
+            if self.tokens:
+                self.tokens.settle(estimate, 0)  # nothing was used
+            raise
+        finally:
+            self.stats.in_flight -= 1
+        self.rate.success()
+        if self.tokens:
+            self.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
+        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
+        self._pending[key] = (completion, cost)
+        self.stats.requests += 1
+        self.stats.tokens_in += completion.tokens_in
+        self.stats.tokens_out += completion.tokens_out
+        self.stats.cost += cost
+        return completion
+
+    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
+        """A completion (and its request key) from the journal's cache, or from the backend with
+        transient retries."""
+        schema_json = self._schema_json if request.schema is self.plan.schema else \
+            json.dumps(request.schema, sort_keys=True)
+        key = request_key(self.backend, request, schema_json)
+        hit = self.journal.cached(key)
+        if hit is not None:
+            self.stats.cached += 1
+            return key, hit[0]
+
+        errors = 0  # transient errors other than 429s: these count against --retries
+        backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)
+
+        def retry(state: RetryCallState) -> bool:  # tenacity asks this first, once per failed attempt
+            nonlocal errors
+            exc = state.outcome.exception() if state.outcome else None
+            if not _transient(exc):
+                return False
+            if not exc.rate_limited:
+                errors += 1
+            return True
+
+        def stop(state: RetryCallState) -> bool:
+            if state.outcome.exception().rate_limited:
+                return self.rate.stalled_for() >= self.settings.rate_limit_patience
+            return errors > self.settings.retries
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception()
+            if exc.rate_limited:
+                return 0.0  # the pace holds every start until Retry-After has passed, and slows down
+            counted = RetryCallState(state.retry_object, state.fn, state.args, state.kwargs)
+            counted.attempt_number = errors  # the backoff grows with the errors that count, not with 429s
+            return max(backoff(counted), exc.retry_after or 0.0)
+
+        retrying = AsyncRetrying(stop=stop, wait=wait, retry=retry, reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return key, await self._send(request, key)
+        except BackendError as exc:
+            if exc.rate_limited:  # only after rate_limit_patience: stop the run; the request is not failed
+                raise _Budget(f"the provider answered only 429 (rate limit) for "
+                              f"{self.settings.rate_limit_patience:g} s") from None
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def produce(self, job: Job) -> Record:
+        """A record for a job: the request, then at most one re-ask for a bad or truncated reply."""
+        request = self.plan.request(job)
+        reasked = False
+        usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
+        while True:
+            try:
+                key, completion = await self.complete(request)
+            except BackendError as exc:
+                raise _Failed(_backend_reason(exc), str(exc)) from None
+            truncated = completion.finish_reason == "length"
+            model = completion.model or self.backend.model
+            usage["tokens_in"] += completion.tokens_in
+            usage["tokens_out"] += completion.tokens_out
+            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+            try:
+                record = self.plan.record(job, request, completion.text, model)
+                record = await self._complete_record(job, record, usage, key)
+                self._pending.pop(key, None)  # journaled by the caller, with no await in between
+                return record
+            except ParseFailure as exc:
+                pending = self._pending.pop(key, None)
+                if pending is not None:
+                    self.journal.cache(key, *pending)
+                if reasked:
+                    raise _Failed("truncation" if truncated else "schema", str(exc)) from None
+                reasked = True
+                request = (self.plan.more_room(request, completion) if truncated
+                           else self.plan.reask(request, completion.text, str(exc)))
+
+    async def _complete_record(self, job: Job, record: Record, usage: dict[str, Any], key: str) -> Record:
+        """The output type's extra requests and the filters. If anything stops the record here
+        (an elimination, a budget stop, a failure, a cancellation), the reply it came from is
+        kept in the request cache, so a rerun does not pay for it again."""
+        token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
+        try:
+            finish = getattr(self.plan.output_type, "finish", None)
+            if finish is not None:
+                try:
+                    record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
+                except (ValueError, TypeError) as exc:
+                    raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
+            record.usage = usage
+            await self._screen(record, job.parent)
+            return record
+        except BaseException as exc:
+            pending = self._pending.pop(key, None)
+            if pending is not None:  # the reply was paid for: a rerun must not pay again
+                self.journal.cache(key, *pending)
+            if isinstance(exc, BackendError):
+                raise _Failed(_backend_reason(exc), str(exc)) from None
+            raise
+        finally:
+            _USAGE.reset(token)
+
+    async def ask(self, messages: list[Message], schema: dict[str, Any], temperature: float = 0.0,
+                  seed: int = 0, raw: bool = False) -> Any:
+        """A filter's or output type's extra request: cached, paced and counted like every request.
+        Returns the decoded JSON reply (None if it is not JSON), or its text with ``raw``."""
+        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=temperature,
+                                    seed=seed)
+        key, completion = await self.complete(request)
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            self.journal.cache(key, *pending)
+        usage = _USAGE.get()
+        if usage is not None:
+            model = completion.model or self.backend.model
+            usage["tokens_in"] += completion.tokens_in
+            usage["tokens_out"] += completion.tokens_out
+            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+        if raw:
+            return completion.text
+        try:
+            return decode(completion.text)
+        except ParseFailure:
+            return None
+
+    async def _screen(self, record: Record, parent: Record | None) -> None:
+        """Run the filters; raise _Failed('eliminated:NAME') for the first that eliminates."""
+        active = [f for f in self.filters if parent is not None or not f.evolution_only]
+        for f in active:
+            reason = await f.check(record, parent, self.ask)
+            if reason:
+                raise _Failed(f"eliminated:{f.name}", reason)
+        # the last word, with no await in between: every filter that remembers records checks again
+        # (a record checked alongside may have been kept meanwhile), then all of them remember it
+        for f in active:
+            recheck = getattr(f, "recheck", None)
+            reason = recheck(record, parent) if recheck is not None else None
+            if reason:
+                raise _Failed(f"eliminated:{f.name}", reason)
+        for f in active:
+            remember = getattr(f, "remember", None)
+            if remember is not None:
+                remember(record, parent)
+
+    # --- the queue -----------------------------------------------------------------------------
+
+    def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
+        if fresh:
+            if not self.journal.add_record(job.key, record):
+                return  # the same job twice in one plan: its record and what follows exist already
+            for sink in self.sinks:
+                try:
+                    sink.write([record])
+                except OSError as exc:  # the record is in the journal: a rerun writes it
+                    where = getattr(sink, "path", None) or "the output"
+                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
+            self.stats.records += 1
+            self.events.on_record(record)
+        else:
+            self.stats.resumed += 1
+        for child in self.plan.derive_jobs(record, job.context):
+            self._derived.put_nowait(child)
+
+    def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
+        detail = scrub(detail)  # a server may echo the key back in its error
+        if fresh:
+            self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind})
+            self.stats.failures[reason] += 1
+            if len(self.stats.errors) < 20:
+                self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
+            self.events.on_failure(job, reason, detail)
+        else:
+            self.stats.earlier_failures += 1
+        retry = self.plan.retry_job(job) if reason.startswith("eliminated:") else None
+        if retry is not None:
+            self.stats.planned += 1  # the parent returns to the pool: one more request
+            self._derived.put_nowait(retry)
+        else:
+            self.stats.skipped += self.plan.below(job)
+
+    async def _handle(self, job: Job) -> None:
+        if job.given is not None:  # a record from --input: only what grows from it is new
+            for child in self.plan.derive_jobs(job.given, job.context):
+                self._derived.put_nowait(child)
+            return
+        stored = self.journal.record_for(job.key)
+        if stored is not None:
+            self._finish(job, stored, fresh=False)
+            return
+        if not self.settings.retry_failed:
+            earlier = self.journal.failure_for(job.key)
+            if earlier is not None:
+                self._fail(job, *earlier, fresh=False)
+                return
+        if self.stats.stopped:
+            return
+        try:
+            record = await self.produce(job)
+        except _Failed as failed:
+            self._fail(job, failed.reason, failed.detail, fresh=True)
+        except _Budget as budget:
+            self.stats.stopped = str(budget)
+        else:
+            self._finish(job, record, fresh=True)
+
+    async def _next_job(self) -> Job:
+        try:
+            return self._derived.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if self._seeds_left:
+            try:
+                job = next(self._seeds, None)
+            except Exception as exc:  # a broken plan must end the run, not kill a worker
+                self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
+                job = None
+            if job is not None:
+                return job
+            self._seeds_left = False
+            self._check_done()
+        return await self._derived.get()
+
+    def _check_done(self) -> None:
+        if not self._seeds_left and self._active == 0 and self._derived.empty():
+            self._done.set()
+
+    def _abort(self, exc: BaseException) -> None:
+        """Stop the whole run now (the first cause is the one reported)."""
+        if self._fatal is None:
+            self._fatal = exc
+        self._done.set()
+
+    async def _worker(self) -> None:
+        """Take jobs until the run is done. A job's own error is recorded as its failure; a write
+        that fails, or anything that escapes (the failure path included), stops the whole run."""
+        try:
+            while True:
+                job = await self._next_job()
+                self._active += 1
+                try:
+                    await self._handle(job)
+                except (sqlite3.Error, _WriteFailed) as exc:
+                    self._abort(exc)
+                    return
+                except Exception as exc:  # a bug (or a plugin's) must not hang the run; it is still recorded
+                    self._fail(job, "error", f"{type(exc).__name__}: {exc}", fresh=True)
+                finally:
+                    self._active -= 1
+                    self._check_done()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._abort(exc)
+
+    def seed_jobs(self) -> Iterator[Job]:
+        jobs = self.plan.seed_jobs()
+        return itertools.islice(jobs, self.settings.max_seeds) if self.settings.max_seeds else jobs
+
+    def seed_count(self) -> int:
+        count = self.plan.seed_count
+        return min(count, self.settings.max_seeds) if self.settings.max_seeds else count
+
+    def prime_filters(self, extra: list[Record] | None = None) -> None:
+        """Show the filters what exists: this run's earlier records, then --against datasets."""
+        if not self.filters:
+            return
+        existing = [Record.from_dict(data) for data in self.journal.records()] + list(extra or [])
+        for f in self.filters:
+            prime = getattr(f, "prime", None)
+            if prime is not None:
+                prime(existing)
+
+    async def run(self) -> Stats:
+        await self.backend.start()
+        price_table()  # load litellm's price file now, not inside the first request
+        started, cpu = time.perf_counter(), time.process_time()
+        self._seeds = self.seed_jobs()
+        self.stats.planned = self.plan.planned(self.seed_count())
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        try:
+            await self._done.wait()
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            self.stats.seconds = time.perf_counter() - started
+            self.stats.cpu_seconds = time.process_time() - cpu
+        if self._fatal is not None:
+            self._keep_pending()
+            self.stats.stopped = _describe_stop(self._fatal)
+            raise RunAborted(f"stopped: {self.stats.stopped}. Records already finished are kept in the journal; "
+                             "fix the cause (free disk space, ...) and rerun the same command to continue"
+                             ) from self._fatal
+        return self.stats
+
+    def _keep_pending(self) -> None:
+        """Try to keep replies paid for but not yet journaled (it may fail again: the disk may be full)."""
+        for key, pending in list(self._pending.items()):
+            try:
+                self.journal.cache(key, *pending)
+            except sqlite3.Error:
+                return
+            self._pending.pop(key, None)

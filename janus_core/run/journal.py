@@ -1,0 +1,341 @@
+"""The run journal: SQLite in WAL mode next to the output.
+
+It holds a content-addressed request cache (so a rerun never pays twice for a request), every
+finished record (so a rerun never writes one twice), and a failure ledger with a reason for each
+failure. The dataset file is rebuilt from it, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from janus_core.sdk.credentials import scrub
+from janus_core.sdk.errors import JanusError
+from janus_core.sdk.contracts import Completion
+from janus_core.sdk.records import Record, now, record_id
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT PRIMARY KEY, text TEXT NOT NULL, model TEXT, finish_reason TEXT,
+    tokens_in INTEGER NOT NULL DEFAULT 0, tokens_out INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_key TEXT UNIQUE NOT NULL,
+    data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    job_key TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT NOT NULL, job TEXT NOT NULL,
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, messages TEXT, updated_at TEXT NOT NULL);
+"""
+
+#: A reviewer's decisions on a record; ``edited`` records are kept with the reviewer's messages.
+REVIEW_STATES = ("kept", "discarded", "edited")
+
+#: The journal layout this version writes. A journal without a ``schema_version`` meta key was
+#: written before versions existed (version 1) and is migrated when opened.
+SCHEMA_VERSION = 2
+#: ``PRAGMA application_id`` of a Janus journal ("JNUS"), so other tools can tell what the file is.
+APPLICATION_ID = 0x4A4E5553
+#: Tables every Janus journal has had since version 1.
+CORE_TABLES = frozenset({"meta", "requests", "records", "failures"})
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class JournalError(JanusError):
+    """A journal that cannot be used as it is. ``kind``: ``damaged`` (unreadable or failing its
+    integrity check), ``foreign`` (not a Janus journal), ``newer`` (from a newer Janus) or
+    ``unwritable`` (sound, but the disk is full or read-only)."""
+
+    def __init__(self, message: str, kind: str = "damaged"):  # or "empty": 0 bytes beside records
+        super().__init__(message)
+        self.kind = kind
+
+
+def journal_path(out: Path) -> Path:
+    """``out/data.jsonl`` -> ``out/data.jsonl.journal.sqlite``."""
+    return out.with_name(out.name + ".journal.sqlite")
+
+
+def journal_files(path: Path) -> list[Path]:
+    """The journal and the WAL and shared-memory files SQLite keeps beside it."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """Version 1 (before versions): the same tables; mark the file as a Janus journal."""
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+#: version -> the step that brings a journal of that version to the next one
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+
+
+def _doctor_hint(path: Path) -> str:
+    return f"nothing was changed; 'janus doctor {output_of(path)}' checks it and '--repair' salvages what it can"
+
+
+def inspect_journal(db: sqlite3.Connection, path: Path) -> int | None:
+    """Check an open journal without writing to it; its schema version, or None for an empty file.
+
+    Raises JournalError if it is damaged (``PRAGMA quick_check``), not a Janus journal, or newer
+    than this version of Janus can read.
+    """
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise JournalError(f"{path} is damaged ({'; '.join(problems)}); {_doctor_hint(path)}")
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if not tables:
+            if app_id not in (0, APPLICATION_ID):
+                raise JournalError(f"{path} is not a Janus journal (application id {app_id:#x}); {_doctor_hint(path)}",
+                                   "foreign")
+            return None
+        if app_id not in (0, APPLICATION_ID) or not tables >= CORE_TABLES:
+            raise JournalError(f"{path} is not a Janus journal (tables: {', '.join(sorted(tables))}); "
+                               f"{_doctor_hint(path)}", "foreign")
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path} cannot be read as a journal ({exc}); {_doctor_hint(path)}") from None
+    try:
+        version = 1 if row is None else int(json.loads(row[0]))
+    except (ValueError, TypeError):
+        raise JournalError(f"{path} has a schema version that is not a number ({row[0]!r}); "
+                           f"{_doctor_hint(path)}") from None
+    if version > SCHEMA_VERSION:
+        raise JournalError(f"{path} was written by a newer Janus (journal version {version}, this one reads up "
+                           f"to {SCHEMA_VERSION}); upgrade Janus to continue it", "newer")
+    return version
+
+
+def output_of(path: Path) -> Path:
+    """The output a journal belongs to: ``data.jsonl.journal.sqlite`` -> ``data.jsonl``."""
+    return path.with_name(path.name.removesuffix(".journal.sqlite"))
+
+
+def has_content(path: Path) -> bool:
+    """Whether a file exists and holds more than blank space."""
+    try:
+        with open(path, "rb") as f:
+            return any(chunk.strip() for chunk in iter(lambda: f.read(1 << 16), b""))
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def _refuse_empty_beside_records(path: Path) -> None:
+    """A 0-byte journal beside an output that holds records lost them: opening it would make it a new,
+    empty journal (and a run would pay for every request again)."""
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    out = output_of(path)
+    if empty and out != path and has_content(out):
+        raise JournalError(f"{out} holds records but its journal {path.name} is empty (0 bytes); continuing would "
+                           f"pay for every request again, so nothing was changed. 'janus doctor {out}' checks "
+                           "both, '--repair' brings the records back into the journal; --overwrite starts over",
+                           "empty")
+
+
+def check_file(path: Path) -> None:
+    """Refuse a non-empty file that does not even start like a SQLite database."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise JournalError(f"{path} cannot be read ({exc.strerror}); {_doctor_hint(path)}") from None
+    if head and head != SQLITE_MAGIC:
+        raise JournalError(f"{path} is not a SQLite journal (it starts with {head[:8]!r}); {_doctor_hint(path)}")
+
+
+class Journal:
+    """One run's durable state. Every write is committed before it returns."""
+
+    def __init__(self, path: Path):
+        """Open (or create) the journal at ``path``, checked first: a damaged, foreign or newer
+        journal raises JournalError before anything is written to it. Older versions are migrated."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_file(self.path)
+        _refuse_empty_beside_records(self.path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            version = inspect_journal(self.db, self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
+            self._upgrade(version)
+        except JournalError:
+            self.db.close()
+            raise
+        except sqlite3.OperationalError as exc:  # checked and sound, but cannot be written (disk full, read-only)
+            self.db.close()
+            raise JournalError(f"{self.path} cannot be written ({exc}); nothing was changed", "unwritable") from None
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalError(f"{self.path} cannot be opened ({exc}); {_doctor_hint(self.path)}") from None
+        # A journal without records, failures or cached requests needs no look-ups per job.
+        self.fresh = not any(self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                             for table in ("records", "failures", "requests"))
+        # what a fresh run has written: its look-ups go to the database only for these keys
+        self._written: set[str] = set()
+
+    def _upgrade(self, version: int | None) -> None:
+        """Create the tables of a new journal, or migrate an older one, in one transaction."""
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    self.db.execute(stmt)
+            if version is None:
+                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](self.db)
+            self.set_meta("schema_version", SCHEMA_VERSION)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error): all of it is written, or none."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # --- request cache -------------------------------------------------------------------------
+
+    def cached(self, key: str) -> tuple[Completion, float] | None:
+        if self.fresh and f"q|{key}" not in self._written:
+            return None
+        row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost FROM requests "
+                              "WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return Completion(text=row[0], model=row[1], finish_reason=row[2], tokens_in=row[3],
+                          tokens_out=row[4]), row[5]
+
+    def cache(self, key: str, completion: Completion, cost: float) -> None:
+        self._written.add(f"q|{key}")
+        self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, completion.text, completion.model, completion.finish_reason,
+                         completion.tokens_in, completion.tokens_out, cost, now()))
+
+    # --- records -------------------------------------------------------------------------------
+
+    def record_for(self, job_key: str) -> Record | None:
+        if self.fresh and f"r|{job_key}" not in self._written:
+            return None
+        row = self.db.execute("SELECT data FROM records WHERE job_key = ?", (job_key,)).fetchone()
+        if row is None:  # a record brought back from the output file by 'janus doctor --repair'
+            row = self.db.execute("SELECT data FROM records WHERE id = ? AND job_key LIKE 'import|%'",
+                                  (record_id(job_key),)).fetchone()
+        return Record.from_dict(json.loads(row[0])) if row else None
+
+    def add_record(self, job_key: str, record: Record) -> bool:
+        """Store a finished record (and clear any earlier failure of its job); False if already there."""
+        data = record.to_json()
+        if self.fresh and f"f|{job_key}" not in self._written:
+            if f"r|{job_key}" in self._written:
+                return False
+            self._written.add(f"r|{job_key}")
+            cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
+                                  (record.id, job_key, data))
+            return cur.rowcount == 1
+        self._written.add(f"r|{job_key}")
+        with self.transaction():
+            cur = self.db.execute("INSERT OR IGNORE INTO records (id, job_key, data) VALUES (?, ?, ?)",
+                                  (record.id, job_key, data))
+            self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
+        return cur.rowcount == 1
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
+            yield json.loads(data)
+
+    def count_records(self) -> int:
+        return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    # --- failure ledger ------------------------------------------------------------------------
+
+    def add_failure(self, job_key: str, reason: str, detail: str, job: dict[str, Any]) -> None:
+        self._written.add(f"f|{job_key}")
+        self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                        (job_key, reason, scrub(detail)[:2000], json.dumps(job), now()))
+
+    def failure_for(self, job_key: str) -> tuple[str, str] | None:
+        if self.fresh and f"f|{job_key}" not in self._written:
+            return None
+        row = self.db.execute("SELECT reason, detail FROM failures WHERE job_key = ?", (job_key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def failures(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT job_key, reason, detail, job, created_at FROM failures ORDER BY created_at")
+        return [{"job_key": k, "reason": r, "detail": scrub(d), "job": json.loads(j), "created_at": c}
+                for k, r, d, j, c in rows]
+
+    def failure_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT reason, count(*) FROM failures GROUP BY reason").fetchall())
+
+    # --- reviews -------------------------------------------------------------------------------
+
+    def set_review(self, record_id: str, state: str | None, messages: list[dict[str, Any]] | None = None) -> None:
+        """Record a decision on a record (None clears it); edited messages only with state 'edited'."""
+        if state is None:
+            self.db.execute("DELETE FROM reviews WHERE id = ?", (record_id,))
+            return
+        if state not in REVIEW_STATES:
+            raise ValueError(f"review state must be one of {', '.join(REVIEW_STATES)}, not {state!r}")
+        if (state == "edited") != (messages is not None):
+            raise ValueError("edited messages go with the state 'edited', and only with it")
+        blob = None if messages is None else json.dumps(messages, ensure_ascii=False)
+        self.db.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?)", (record_id, state, blob, now()))
+
+    def review_for(self, record_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state, messages, updated_at FROM reviews WHERE id = ?", (record_id,)).fetchone()
+        return None if row is None else _review(*row)
+
+    def reviews(self) -> dict[str, dict[str, Any]]:
+        """Every decision by record id."""
+        return {rid: _review(state, messages, at)
+                for rid, state, messages, at in self.db.execute("SELECT id, state, messages, updated_at FROM reviews")}
+
+    # --- export --------------------------------------------------------------------------------
+
+    def export_jsonl(self, out: Path) -> int:
+        """Rewrite ``out`` from the journal atomically; returns the number of records."""
+        tmp = out.with_name(out.name + ".tmp")
+        count = 0
+        with tmp.open("w", encoding="utf-8") as f:
+            for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
+                f.write(data + "\n")
+                count += 1
+        tmp.replace(out)
+        return count
+
+
+def _review(state: str, messages: str | None, updated_at: str) -> dict[str, Any]:
+    return {"state": state, "messages": None if messages is None else json.loads(messages), "updated_at": updated_at}

@@ -1,0 +1,1 @@
+"""The contracts plugin authors build on: hook specifications, base classes, records, errors, keys."""

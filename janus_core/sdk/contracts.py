@@ -1,0 +1,282 @@
+"""What plugins implement and exchange: requests, completions, directions, output types, sinks.
+
+Kept free of heavy imports so that loading plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from janus_core.sdk.records import Record
+
+Message = dict[str, str]
+
+
+@dataclass
+class CompletionRequest:
+    """One call to a backend: chat messages and, where the output type has one, a JSON schema."""
+
+    messages: list[Message]
+    schema: dict[str, Any] | None = None
+    schema_name: str = "reply"
+    max_tokens: int | None = None
+    temperature: float = 0.8
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    """A backend's answer: the text, and what is known of its cost."""
+
+    text: str
+    model: str
+    finish_reason: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one reply may hold; output types turn them into JSON-schema limits."""
+
+    turns: int = 3
+    message_chars: int = 600
+
+
+class Backend:
+    """Base class for backends; subclasses set ``name``/``description`` and implement ``complete``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    #: Requests the backend serves at once; the engine never sends more than this concurrently.
+    max_concurrency: ClassVar[int | None] = None
+    #: Reply bounds to use when the spec sets none (small models need small replies).
+    suggested_limits: ClassVar[Limits | None] = None
+    #: Backend options (``--option key=value`` or setup.yaml model.options) and what each does.
+    option_help: ClassVar[dict[str, str]] = {}
+    #: Environment variables that may hold the key, first set wins (``key_env_names`` may derive
+    #: them from the model instead). The ``api_key_env`` option, where a backend offers it, names
+    #: another. Keys come from the environment only: never an option, never setup.yaml.
+    key_env: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        from janus_core.sdk.errors import BackendError
+
+        self.model = model or self.default_model
+        self.options = dict(options or {})
+        #: the API key (from ``get_key``), kept out of every message by ``redact``
+        self.secret: str | None = None
+        refuse_key_options(type(self), self.model, self.options, "option")
+        unknown = set(self.options) - set(self.option_help)
+        if unknown:
+            known = ", ".join(self.option_help) or "none"
+            raise BackendError(f"{self.name} backend: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+
+    @classmethod
+    def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """The variables this backend reads its key from, for ``model`` and ``options``."""
+        from janus_core.sdk.credentials import check_env_name
+
+        chosen = (options or {}).get("api_key_env")
+        return (check_env_name(chosen, cls.name),) if chosen else cls.key_env
+
+    def get_key(self, required: bool = True) -> str | None:
+        """The key from the first set variable of ``key_env_names``, remembered for ``scrub``;
+        a clear error naming the variable when ``required`` and none is set."""
+        from janus_core.sdk.credentials import read_key
+        from janus_core.sdk.errors import BackendError
+
+        names = self.key_env_names(self.model, self.options)
+        _name, value = read_key(names)
+        if value is None and required:
+            wanted = (names[0] + (f" (or {' or '.join(names[1:])})" if len(names) > 1 else "")) if names \
+                else "named by the api_key_env option"
+            raise BackendError(f"{self.name} backend: set the environment variable {wanted} to your API key")
+        self.secret = value
+        return value
+
+    def redact(self, text: str) -> str:
+        """``text`` with this backend's key, and every other secret loaded, masked (for messages)."""
+        from janus_core.sdk.credentials import MASK, scrub
+
+        if self.secret and len(self.secret) > 4:
+            text = text.replace(self.secret, MASK)
+        return scrub(text)
+
+    @property
+    def negotiated(self) -> dict[str, Any] | None:
+        """What the backend agreed with its server for this run (the structured-output mode of the
+        OpenAI-compatible backends), kept in the journal's meta; None if nothing was negotiated."""
+        return None
+
+    async def start(self) -> None:
+        """Open connections or load models before the first request (optional)."""
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections or models."""
+
+
+def refuse_key_options(backend: type[Backend], model: str | None, options: dict[str, Any], where: str) -> None:
+    """Refuse options named like a key (``api_key``, ``token`` ...), naming the variable to use.
+
+    ``where`` says where the options came from (``--option``, ``setup.yaml``)."""
+    from janus_core.sdk.credentials import secret_options, use_instead
+    from janus_core.sdk.errors import BackendError
+
+    found = secret_options(options)
+    if not found:
+        return
+    try:
+        names = backend.key_env_names(model, {k: v for k, v in options.items() if k == "api_key_env"})
+    except BackendError:
+        names = backend.key_env
+    raise BackendError(f"{where} {found[0]}: keys are never given as options (they would end up in shell history, "
+                       f"files and logs); {use_instead(names)}")
+
+
+@dataclass(frozen=True)
+class Direction:
+    """An evolving direction: how a seed is written or how a record evolves."""
+
+    name: str
+    pack: str
+    description: str
+    #: Text rendered into {{ direction }}; one is chosen at random when several are given.
+    instructions: tuple[str, ...] = ()
+    #: A whole prompt template (Jinja2, the same placeholders as setup.yaml's prompts) that
+    #: replaces setup.yaml's derivational_prompt when a record evolves along this direction.
+    template: str | None = None
+
+    def instruction(self, rng: random.Random) -> str:
+        options = self.instructions or (self.description,)
+        return options[rng.randrange(len(options))]
+
+    @classmethod
+    def free_text(cls, text: str) -> Direction:
+        """A direction from a string that is not a registered name: used as a style instruction."""
+        return cls(name=text, pack="free-text", description=f"Style: {text}", instructions=(f"Style: {text}",))
+
+
+@runtime_checkable
+class OutputType(Protocol):
+    """Turns a reply into messages; see janus_plugins.outputs for the built-in ones."""
+
+    name: str
+    description: str
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        """JSON schema of one reply."""
+        ...
+
+    def output_format(self, limits: Limits, derive: bool) -> str:
+        """Instructions for the prompt's {{ output_format }}: what to write and in which JSON shape."""
+        ...
+
+    def parse(self, data: Any) -> list[Message]:
+        """Messages (user/assistant) from a reply already decoded from JSON; ValueError if unusable."""
+        ...
+
+    def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
+        """The messages of a record derived from ``parent`` whose reply parsed to ``new``."""
+        ...
+
+    # Optional, looked up with getattr:
+    #   sample(rng, parent_meta) -> {"system": str, "meta": dict} | None
+    #       something drawn per job (a preference set): "system" is shown to the model and starts
+    #       the record's messages; "meta" is kept in the record.
+    #   async finish(record, ask, rng) -> Record
+    #       more requests after the first reply (more answers, a judge); ``ask(messages, schema,
+    #       temperature=...)`` goes through the engine like every request.
+
+
+#: ``ask(messages, schema, raw=False)``: a filter's question to the run's backend; returns the decoded
+#: JSON reply (None if it is not JSON), or the reply's text with ``raw=True``.
+Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
+
+
+class Filter:
+    """Base class for record filters (see the ``register_filters`` hook)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    evolution_only: ClassVar[bool] = False
+    default: ClassVar[bool] = True
+    #: A pydantic model of the options setup.yaml ``filter_options.NAME`` may set (None: no options).
+    Options: ClassVar[Any] = None
+    _options: Any = None
+
+    @property
+    def options(self) -> Any:
+        """This run's options: what ``configure`` was given, else the ``Options`` defaults."""
+        if self._options is None and self.Options is not None:
+            self._options = self.Options()
+        return self._options
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        """The run's spec and this filter's validated options (an ``Options`` instance, or None for
+        the defaults). Subclasses that read the spec call this first."""
+        self._options = options
+
+    def prime(self, records: Iterable[Record]) -> None:
+        """Records that exist already (a resumed run's, --against datasets): optional."""
+
+    async def check(self, record: Record, parent: Record | None, ask: Ask) -> str | None:
+        """Why ``record`` must go (a short reason), or None to keep it."""
+        raise NotImplementedError
+
+    # Optional, looked up with getattr, for filters that remember records (duplicates); both are
+    # called without a pause once every filter's check passed, so two records checked at the same
+    # time cannot both pass:
+    #   recheck(record, parent) -> str | None
+    #       check again against what was remembered since ``check`` (no side effects);
+    #   remember(record, parent)
+    #       the record is kept: remember it.
+
+
+class Sink:
+    """Base class for dataset writers."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: Path, options: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.options = dict(options or {})
+
+    def open(self) -> None: ...
+
+    def write(self, records: list[Record]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DiagramReader:
+    """Reads one kind of diagram file into a Diagram."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    detect: Any  # Callable[[str], bool]
+    read: Any  # Callable[[str, str], janus_core.plan.diagram.Diagram]
+    description: str = ""
+
+
+@dataclass
+class Registered:
+    """One registered object and the plugin that registered it."""
+
+    name: str
+    obj: Any
+    plugin: str
+    extra: dict[str, Any] = field(default_factory=dict)

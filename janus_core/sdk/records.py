@@ -1,0 +1,91 @@
+"""The one record format inside Janus: OpenAI-style ``messages`` plus provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from janus_core.sdk.contracts import Message
+
+#: Fields every written record carries besides ``messages``.
+PROVENANCE = ("id", "seed_id", "parent_id", "direction", "walk", "model", "prompt_sha256", "created_at")
+
+#: What each provenance field (and the other fields of a whole record) means, for dataset cards.
+FIELD_HELP = {
+    "messages": "the training example: OpenAI-style chat messages (role and content)",
+    "id": "the record's id, a hash of its place in the plan (seed context, direction, round, --seed), so a "
+          "rerun of the same command gives the same ids",
+    "seed_id": "the id of the seed record this one descends from (its own id for a seed); splits keep a seed's "
+               "family on one side",
+    "parent_id": "the id of the record this one was evolved from; empty for a seed",
+    "direction": "the evolving direction that wrote it (a seed direction for a seed, a derivational one for "
+                 "an evolution)",
+    "walk": "the walk over the diagram that gave the seed its context: walk id, strategy, entities and "
+            "relationships (JSON text in columnar files)",
+    "model": "the model that wrote the reply",
+    "prompt_sha256": "SHA-256 of the exact prompt messages sent, to tell which prompt produced the record",
+    "created_at": "when the record was finished (UTC, ISO 8601)",
+    "output_type": "the output type that shaped the reply (instruct, conversation, preference, ...)",
+    "depth": "rounds of evolution from the seed: 0 for a seed",
+    "usage": "tokens in and out and dollars spent on the request(s) behind the record (JSON text in columnar "
+             "files)",
+    "meta": "what the output type adds: a preference's chosen and rejected answers and scores, the source of a "
+            "grown conversation (JSON text in columnar files)",
+}
+
+
+def sha256_of(value: Any) -> str:
+    """Stable hash of JSON-serialisable data (keys sorted)."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def record_id(key: str) -> str:
+    """A short id derived from a record's place in the plan, so reruns give the same ids."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Record:
+    """One training example and where it came from."""
+
+    messages: list[Message]
+    id: str
+    seed_id: str
+    parent_id: str | None
+    direction: str
+    walk: dict[str, Any]
+    model: str
+    prompt_sha256: str
+    output_type: str
+    depth: int = 0
+    #: Tokens and dollars spent on the request(s) that produced this record.
+    usage: dict[str, Any] = field(default_factory=dict)
+    #: What the output type adds: a preference set, rated answers, the source of a grown conversation.
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=now)
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        # explicit rather than dataclasses.asdict, which deep-copies and is slow per record
+        return {"messages": self.messages, "id": self.id, "seed_id": self.seed_id, "parent_id": self.parent_id,
+                "direction": self.direction, "walk": self.walk, "model": self.model,
+                "prompt_sha256": self.prompt_sha256, "output_type": self.output_type, "depth": self.depth,
+                "usage": self.usage, "meta": self.meta, "created_at": self.created_at}
+
+    def to_json(self) -> str:
+        """The record as one line of JSON, encoded once and shared by the journal and the sinks."""
+        if self._json is None:
+            self._json = json.dumps(self.to_dict(), ensure_ascii=False)
+        return self._json
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

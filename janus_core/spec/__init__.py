@@ -1,0 +1,1 @@
+"""A spec folder as data: setup.yaml model, bounded YAML, legacy mapping, sandboxed templates."""

