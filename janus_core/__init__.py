@@ -1,6 +1,72 @@
-"""Janus: synthetic fine-tuning data from a described situation."""
+"""Janus: synthetic fine-tuning data from a described situation.
+
+This module is the front door plugin authors import from::
+
+    from janus_core import Backend, Completion, CompletionRequest, Direction, Filter, OutputType, Record, Sink, hookimpl
+
+Names are resolved on first use, so importing ``janus_core`` stays cheap (``janus --help`` is fast).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from janus_core.sdk.hookspecs import hookimpl
 
-__all__ = ["__version__", "hookimpl"]
 __version__ = "0.1.0"
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "Backend": "janus_core.sdk.contracts",
+    "Completion": "janus_core.sdk.contracts",
+    "CompletionRequest": "janus_core.sdk.contracts",
+    "DiagramReader": "janus_core.sdk.contracts",
+    "Direction": "janus_core.sdk.contracts",
+    "Filter": "janus_core.sdk.contracts",
+    "Limits": "janus_core.sdk.contracts",
+    "Message": "janus_core.sdk.contracts",
+    "OutputType": "janus_core.sdk.contracts",
+    "Sink": "janus_core.sdk.contracts",
+    "Record": "janus_core.sdk.records",
+    "BackendError": "janus_core.sdk.errors",
+    "JanusError": "janus_core.sdk.errors",
+    "PluginError": "janus_core.sdk.errors",
+    "Problem": "janus_core.sdk.errors",
+    "SpecError": "janus_core.sdk.errors",
+    "Diagram": "janus_core.plan.diagram",
+    "Spec": "janus_core.spec.model",
+    "load_spec": "janus_core.spec.model",
+    "load_plugins": "janus_core.plugins",
+}
+
+__all__ = ["__version__", "hookimpl", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'janus_core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
+    from janus_core.plan.diagram import Diagram
+    from janus_core.plugins import load_plugins
+    from janus_core.sdk.contracts import (
+        Backend,
+        Completion,
+        CompletionRequest,
+        DiagramReader,
+        Direction,
+        Filter,
+        Limits,
+        Message,
+        OutputType,
+        Sink,
+    )
+    from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
+    from janus_core.sdk.records import Record
+    from janus_core.spec.model import Spec, load_spec

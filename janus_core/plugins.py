@@ -1,13 +1,16 @@
-"""The plugin manager: entry points of the ``janus`` group, ``--plugin`` modules and files.
+"""The plugin manager: built-ins by name, then entry points of the ``janus`` group, then ``--plugin``.
 
-Built-in features live in ``plugins/`` and are found through the same entry points a third-party
-package uses; nothing is registered by hand here.
+Built-in features live in ``janus_plugins`` (one subpackage each) and load first, in the fixed order
+of ``BUILTINS``; third-party packages load after them through the ``janus`` entry-point group, so a
+third party may replace a built-in's name. Turn built-ins or entry-point plugins off by name with
+``JANUS_DISABLE_PLUGINS=name,name`` or ``janus --no-plugin NAME``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,16 @@ from janus_core.sdk.errors import PluginError, did_you_mean
 from janus_core.sdk.contracts import Registered
 
 ENTRY_POINT_GROUP = "janus"
+#: First-party plugins, loaded from ``janus_plugins.<name>`` in this order before any entry point.
+BUILTINS = ("erdiagram", "sql", "evol", "outputs", "filters", "sinks", "local", "openai", "litellm", "gemini",
+            "hf", "review")
+DISABLE_ENV = "JANUS_DISABLE_PLUGINS"
+
+
+def disabled_names(extra: tuple[str, ...] | list[str] = ()) -> set[str]:
+    """Plugin names turned off by ``JANUS_DISABLE_PLUGINS`` (comma-separated) and ``--no-plugin``."""
+    names = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+    return names | set(extra)
 KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters")
 
 
@@ -59,9 +72,24 @@ class Plugins:
         self.pm = pluggy.PluginManager("janus")
         self.pm.add_hookspecs(hookspecs)
         self._registry: Registry | None = None
+        self.builtins: set[str] = set()
 
-    def load_entry_points(self) -> None:
-        """Load every plugin advertised in the ``janus`` entry-point group."""
+    def load_builtins(self, disabled: set[str] = frozenset()) -> None:
+        """Register the first-party plugins of ``BUILTINS`` that exist and are not disabled, in order."""
+        for name in BUILTINS:
+            if name in disabled or self.pm.get_plugin(name) is not None:
+                continue
+            module_name = f"janus_plugins.{name}"
+            if importlib.util.find_spec(module_name) is None:
+                continue
+            self.pm.register(importlib.import_module(module_name), name=name)
+            self.builtins.add(name)
+        self._registry = None
+
+    def load_entry_points(self, disabled: set[str] = frozenset()) -> None:
+        """Load every plugin advertised in the ``janus`` entry-point group, but disabled names."""
+        for name in disabled:
+            self.pm.set_blocked(name)
         try:
             self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         except Exception as exc:  # a broken third-party package must not hide which one it is
@@ -98,8 +126,17 @@ class Plugins:
         self.pm.register(module, name=label)
         self._registry = None
 
+    def disable(self, name: str) -> None:
+        """Unregister a loaded plugin by name (``--no-plugin`` given after plugins were loaded)."""
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self.pm.set_blocked(name)
+        self._registry = None
+
     def origin(self, plugin: object) -> str:
-        """'package version' for entry-point plugins, 'path or module (--plugin)' otherwise."""
+        """'built-in', 'package version' for entry-point plugins, '--plugin' otherwise."""
+        if self.pm.get_name(plugin) in self.builtins:
+            return "built-in"
         for plug, dist in self.pm.list_plugin_distinfo():
             if plug is plugin:
                 return f"{dist.project_name} {dist.version}"
@@ -128,10 +165,15 @@ class Plugins:
         self.pm.hook.register_commands(cli=cli)
 
 
-def load_plugins(extra: tuple[str, ...] | list[str] = ()) -> Plugins:
-    """Entry-point plugins, then each ``--plugin`` value in order."""
+def load_plugins(extra: tuple[str, ...] | list[str] = (), disable: tuple[str, ...] | list[str] = ()) -> Plugins:
+    """Built-ins in ``BUILTINS`` order, entry-point plugins, then each ``--plugin`` value in order.
+
+    ``disable`` (``--no-plugin``) and ``JANUS_DISABLE_PLUGINS`` name plugins to leave out.
+    """
     plugins = Plugins()
-    plugins.load_entry_points()
+    disabled = disabled_names(disable)
+    plugins.load_builtins(disabled)
+    plugins.load_entry_points(disabled)
     for spec in extra:
         plugins.load(spec)
     return plugins

@@ -28,8 +28,22 @@ def _collect_plugins(ctx: click.Context, _param: click.Parameter, values: tuple[
     return values
 
 
+def _disabled_values(ctx: click.Context) -> list[str]:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    return root.obj.setdefault("disabled", [])
+
+
+def _collect_disabled(ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    _disabled_values(ctx).extend(v for v in values if v not in _disabled_values(ctx))
+    return values
+
+
 PLUGIN_HELP = ("Load a plugin for this run: an importable module name or a path to a .py file. "
-               "Repeat for several. Entry-point plugins of the 'janus' group always load.")
+               "Repeat for several. Built-in plugins and entry-point plugins of the 'janus' group always "
+               "load unless turned off with --no-plugin.")
+NO_PLUGIN_HELP = ("Turn off a built-in or entry-point plugin by name for this run (see 'janus plugins'). "
+                  "Repeat for several; JANUS_DISABLE_PLUGINS=name,name does the same.")
 
 
 def split_options(f):
@@ -41,6 +55,8 @@ def split_options(f):
 
 
 def plugin_option(f):
+    f = click.option("--no-plugin", "disabled_plugins", multiple=True, metavar="NAME", expose_value=False,
+                     callback=_collect_disabled, is_eager=True, help=NO_PLUGIN_HELP)(f)
     return click.option("--plugin", "plugin_specs", multiple=True, metavar="MODULE|FILE.py", expose_value=False,
                         callback=_collect_plugins, is_eager=True, help=PLUGIN_HELP)(f)
 
@@ -52,10 +68,12 @@ def get_plugins(ctx: click.Context) -> Plugins:
     if plugins is None:
         from janus_core.plugins import load_plugins
 
-        plugins = root.obj["loaded"] = load_plugins(_plugin_values(ctx))
+        plugins = root.obj["loaded"] = load_plugins(_plugin_values(ctx), _disabled_values(ctx))
     else:
         for spec in _plugin_values(ctx):
             plugins.load(spec)
+        for name in _disabled_values(ctx):
+            plugins.disable(name)
     return plugins
 
 
