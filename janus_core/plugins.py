@@ -19,8 +19,8 @@ from typing import Any
 import pluggy
 
 from janus_core.sdk import hookspecs
-from janus_core.sdk.errors import PluginError, did_you_mean
 from janus_core.sdk.contracts import Registered
+from janus_core.sdk.errors import PluginError, did_you_mean
 
 ENTRY_POINT_GROUP = "janus"
 #: First-party plugins, loaded from ``janus_plugins.<name>`` in this order before any entry point.
@@ -134,9 +134,11 @@ class Plugins:
         self._registry = None
 
     def origin(self, plugin: object) -> str:
-        """'built-in', 'package version' for entry-point plugins, '--plugin' otherwise."""
+        """'package version' for built-in and entry-point plugins, '--plugin' otherwise."""
         if self.pm.get_name(plugin) in self.builtins:
-            return "built-in"
+            from janus_core import __version__
+
+            return f"janus-data {__version__} (built-in)"
         for plug, dist in self.pm.list_plugin_distinfo():
             if plug is plugin:
                 return f"{dist.project_name} {dist.version}"

@@ -8,10 +8,10 @@ import textwrap
 import pytest
 from conftest import SAMPLES
 
-from janus_core.plan.jobs import Job, Plan
 from janus_core.plan.graph import build_graph, plan
-from janus_core.sdk.contracts import Limits
+from janus_core.plan.jobs import Job, Plan
 from janus_core.plugins import load_plugins
+from janus_core.sdk.contracts import Limits
 from janus_core.sdk.records import Record
 from janus_core.spec.model import load_spec
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import SAMPLES, read_jsonl
 from servers import ProviderServer
 
+from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plan.documents import Documents, chunk_text, entity_patterns
 from janus_core.sdk.errors import SpecError
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.spec.model import load_spec
 
 DIAGRAM = parse_erdiagram("""erDiagram

@@ -18,8 +18,8 @@ import pytest
 from conftest import run_janus
 
 from janus_core.sdk.errors import JanusError
-from janus_core.spec.templates import render
 from janus_core.spec.sandbox import MAX_CHARS, TemplateRefused
+from janus_core.spec.templates import render
 
 DIAGRAM = "erDiagram\n    CLIENT ||--o{ COUNSELOR : consults\n"
 ROLES = "user_role: CLIENT\nassistant_role: COUNSELOR\n"
@@ -281,8 +281,8 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
     result = cli("validate", spec)
     assert_clear_error(result, "setup.yaml:3:", "symlink that leads outside the spec folder")
 
-    from janus_core.plan.documents import DocumentError, Documents
     from janus_core.plan.diagram import parse_erdiagram
+    from janus_core.plan.documents import DocumentError, Documents
 
     patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]
     with pytest.raises(DocumentError, match="outside the spec folder"):

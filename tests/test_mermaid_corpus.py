@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from janus_core.sdk.errors import JanusError
 from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plugins import load_plugins
+from janus_core.sdk.errors import JanusError
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 CORPUS = CORPORA / "mermaid-corpus"

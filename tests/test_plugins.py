@@ -24,7 +24,7 @@ def test_builtins_come_through_entry_points(cli):
     assert rows["evol"]["directions"] == ["general", "diverse", "in-depth", "add-constraints", "deepening",
                                           "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
     assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference"]
-    assert rows["sinks"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
+    assert rows["sinks"]["sinks"] + rows["hf"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
     assert rows["filters"]["filters"] == ["no-change", "refusal", "stopwords-only", "leakage", "role-consistency",
                                           "length", "language", "decontamination", "duplicate", "semantic-duplicate",
                                           "judge"]

@@ -158,9 +158,9 @@ def test_no_filters_with_a_filter_option_is_refused(cli):
 
 
 def test_a_journal_from_before_filter_options_continues(cli, tmp_path):
+    from janus_core.run.journal import Journal, journal_path
     from janus_core.run.session import RunSettings, earlier_fingerprint, fingerprint
     from janus_core.spec.model import load_spec
-    from janus_core.run.journal import Journal, journal_path
 
     spec = load_spec(SAMPLES / "marriage_counsel_instruct")
     settings = RunSettings()

@@ -7,9 +7,9 @@ import json
 
 from conftest import SAMPLES
 
-from janus_core.sdk.records import Record
 from janus_core.data.report import build_report, distinct_n
 from janus_core.run.journal import Journal, journal_path
+from janus_core.sdk.records import Record
 
 
 def _record(i: int, user: str, assistant: str, entities, relationships, direction="general", depth=0, meta=None,

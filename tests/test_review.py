@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, read_jsonl, run_janus
 
+from janus_core.run.journal import Journal, journal_path
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record, record_id
 from janus_core.spec.model import load_spec
-from janus_core.run.journal import Journal, journal_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -101,6 +101,7 @@ def test_reviews_are_stored_at_once_and_survive_reopening(tmp_path):
 
 def test_a_plain_jsonl_file_gets_a_journal_that_generate_will_not_continue(tmp_path):
     from janus_plugins.review.app import ReviewData
+
     from janus_core.run.session import open_journal
 
     plain = tmp_path / "plain.jsonl"
@@ -139,9 +140,8 @@ def test_a_file_that_is_not_records_is_refused_without_leaving_a_journal(tmp_pat
 @pytest.fixture
 def api(tmp_path):
     need("starlette")
-    from starlette.testclient import TestClient
-
     from janus_plugins.review.app import ReviewData, create_app
+    from starlette.testclient import TestClient
 
     out = make_dataset(tmp_path)
     data = ReviewData(out)
@@ -237,9 +237,8 @@ def test_coverage_lists_what_no_record_visits_when_the_spec_is_known(tmp_path):
 
 def test_api_takes_ids_with_any_character(tmp_path):
     need("starlette")
-    from starlette.testclient import TestClient
-
     from janus_plugins.review.app import ReviewData, create_app
+    from starlette.testclient import TestClient
 
     plain = tmp_path / "odd.jsonl"
     odd = "chats/2024 #7?x=1"

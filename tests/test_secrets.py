@@ -80,9 +80,8 @@ def test_a_key_echoed_by_the_server_appears_nowhere(tmp_path, backend):
     assert "401" in report or "failures" in report.lower()
     assert secret not in report
     need("starlette")
-    from starlette.testclient import TestClient
-
     from janus_plugins.review.app import ReviewData, create_app
+    from starlette.testclient import TestClient
 
     data = ReviewData(out)
     try:

@@ -9,8 +9,8 @@ import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
 from servers import OpenAICompatibleServer, chat_completion, error_body
 
-from janus_core.sdk.schema import max_json_chars
 from janus_core.run.journal import Journal, journal_path
+from janus_core.sdk.schema import max_json_chars
 
 SECRET = fake_secret("compat-key")
 GOOD = {"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"}

@@ -1,5 +1,8 @@
-"""The ``janus`` command line; progress and summary drawing."""
+"""The ``janus`` command line; progress and summary drawing.
 
-from janus_core.cli.main import cli, main
+Plugins that bring commands (``register_commands``) build them with the helpers exported here.
+"""
 
-__all__ = ["cli", "main"]
+from janus_core.cli.main import cli, get_plugins, load_checked_spec, main, plugin_option, reports_errors, split_options
+
+__all__ = ["cli", "get_plugins", "load_checked_spec", "main", "plugin_option", "reports_errors", "split_options"]

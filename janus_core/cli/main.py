@@ -209,8 +209,8 @@ def validate(ctx: click.Context, spec: str) -> None:
 @reports_errors
 def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan."""
-    from janus_core.plan.graph import coverage
     from janus_core.plan.diagram import cardinality_phrase
+    from janus_core.plan.graph import coverage
 
     loaded, _plugins, _notes = load_checked_spec(ctx, spec)
     g, contexts = _plan_contexts(loaded, seed)
@@ -289,20 +289,11 @@ LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
 def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     from pathlib import Path
 
-    from janus_plugins.hf.hub import is_repo_id
-
     for value in values:
-        if not Path(value).exists() and not is_repo_id(value):
-            raise click.BadParameter(f"{value!r} is no file or folder, nor a Hub dataset id (owner/name)")
+        if not Path(value).exists() and value.count("/") != 1:
+            raise click.BadParameter(f"{value!r} is no file or folder, nor a dataset a plugin opens "
+                                     "(a Hugging Face Hub dataset id is written owner/name)")
     return values
-
-
-def _check_repo_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from janus_plugins.hf.hub import is_repo_id
-
-    if not is_repo_id(value):
-        raise click.BadParameter(f"{value!r}: write the dataset id as owner/name")
-    return value
 
 
 @cli.command()
@@ -554,109 +545,14 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
     counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
-    if counts.get("all", {}).get("result") is not None:
-        _report_push(counts["all"], fmt)
+    if "report" in counts.get("all", {}):
+        for line in counts["all"]["report"]:
+            click.echo(line)
         return
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
         skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
         click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
-
-
-@cli.command()
-@click.argument("out", type=click.Path(exists=True, dir_okay=False))
-@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
-              help="Port on 127.0.0.1 to serve the page on (0: any free port). The page is only reachable "
-              "from this machine.")
-@click.option("--open", "open_browser", is_flag=True, help="Also open the page in the default web browser.")
-@reports_errors
-def review(out: str, port: int, open_browser: bool) -> None:
-    """Review a dataset in the browser: keep, discard or edit records one at a time.
-
-    Shows each record as a chat with its provenance (seed, walk, direction, depth, judge scores),
-    with filters and keyboard shortcuts (k keep, d discard, e edit, j/arrows move, g or / jump,
-    ? help). Every decision is saved at once in the run's journal (a plain JSONL file gets a journal
-    beside it); 'janus export OUT --reviewed' then writes the kept and edited records. Needs the
-    'review' extra: pip install 'janus-data[review]'.
-    """
-    from pathlib import Path
-
-    from janus_plugins.review.app import serve
-
-    def announce(url: str, data: Any) -> None:
-        click.echo(f"reviewing {len(data.records)} records of {out} at {url} (Ctrl-C to stop; decisions are "
-                   f"saved as you make them)", err=True)
-        if open_browser:
-            import webbrowser
-
-            webbrowser.open(url)
-
-    serve(Path(out), port, announce)
-
-
-def _report_push(counts: dict[str, Any], fmt: str) -> None:
-    result = counts["result"]
-    visibility = {True: "private", False: "public"}.get(result.private, "visibility unknown")
-    skipped = f"; {counts['skipped']} records have no {fmt} form" if counts["skipped"] else ""
-    if not result.added:
-        click.echo(f"{result.repo_id} ({visibility}) already holds all {result.already_there} rows: "
-                   f"nothing uploaded{skipped}")
-        return
-    added = ", ".join(f"{split} {n}" for split, n in result.uploaded.items())
-    there = f"; {result.already_there} rows were there already and were left out" if result.already_there else ""
-    click.echo(f"{result.repo_id} ({visibility}): uploaded {sum(result.uploaded.values())} {fmt} rows ({added})"
-               f"{there}{skipped}")
-    if result.replaced:
-        click.echo(f"  replaced {len(result.replaced)} earlier data file(s)")
-    click.echo("  the dataset now holds " + ", ".join(f"{split} {n}" for split, n in sorted(result.totals.items()))
-               + f" rows; commit {(result.commit or '?')[:12]}")
-    click.echo(f"  {result.url}")
-
-
-@cli.command()
-@click.argument("out", type=click.Path(exists=True, dir_okay=False))
-@click.argument("repo_id", metavar="REPO_ID", callback=_check_repo_id)
-@click.option("--format", "fmt", default="messages", show_default=True,
-              help="Row format: messages (OpenAI/TRL), janus (whole records with provenance), sharegpt, alpaca, "
-              "janus-legacy or dpo. Appending to a dataset needs the format it already holds.")
-@click.option("--split", default="train", show_default=True,
-              help="The split the rows go to (letters, digits and '_').")
-@split_options
-@click.option("--replace", is_flag=True, help="Replace the dataset's data instead of appending to it: the old data "
-              "files are deleted in the same commit. Needed when the dataset holds another format.")
-@click.option("--public", is_flag=True, help="Create the repository public; by default a new one is private. An "
-              "existing repository keeps its visibility.")
-@click.option("--spec", "spec_path", type=click.Path(exists=True, file_okay=True, dir_okay=True),
-              help="The spec folder to describe in the card and upload under spec/ (default: the one OUT's "
-              "journal recorded when it was generated).")
-@plugin_option
-@click.pass_context
-@reports_errors
-def push(ctx: click.Context, out: str, repo_id: str, fmt: str, split: str, eval_fraction: float, seed: int,
-         replace: bool, public: bool, spec_path: str | None) -> None:
-    """Upload a dataset to the Hugging Face Hub as Parquet, with a dataset card and its spec.
-
-    The token comes from the HF_TOKEN environment variable, never from the command line. A new
-    repository is private unless --public. Pushing again appends only the rows the dataset does not
-    hold yet (and uploads nothing when it holds them all); --replace replaces its data. The card
-    holds the spec, the run's configuration, its report and what each provenance field means.
-    """
-    from pathlib import Path
-
-    from janus_core.data.export import export_remote
-    from janus_plugins.hf.hub import hub_token
-
-    hub_token(required=True)
-    plugins = get_plugins(ctx)
-    sink_cls = plugins.registry.get("sinks", "hf-hub")
-    options: dict[str, Any] = {"split": split, "replace": replace, "public": public, "flag": "--replace"}
-    if spec_path:
-        from janus_core.spec.model import spec_files
-
-        loaded, _plugins, _notes = load_checked_spec(ctx, spec_path)
-        options["spec"] = {"name": loaded.name, "folder": str(loaded.folder), "files": spec_files(loaded)}
-    counts = export_remote(Path(out), repo_id, sink_cls, fmt, eval_fraction, seed, options)
-    _report_push(counts["all"], fmt)
 
 
 @cli.command(name="plugins")

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from janus_core.sdk.errors import JanusError
-from janus_core.sdk.records import Record
 from janus_core.data.stats import load_records
 from janus_core.run.journal import Journal, journal_path
+from janus_core.sdk.errors import JanusError
+from janus_core.sdk.records import Record
 
 
 def read_records(out: Path) -> Iterator[Record]:
@@ -83,8 +83,7 @@ def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: fl
     for record in records:
         sink.write([record])
     sink.close()
-    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped,
-                    "result": getattr(sink, "result", None)}}
+    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped, "report": sink.report()}}
 
 
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
@@ -93,7 +92,7 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
 
     ``reviewed`` writes only the records kept or edited in ``janus review``.
     """
-    if getattr(sink_cls, "remote", False):
+    if sink_cls.remote:
         return export_remote(out, str(to), sink_cls, fmt, eval_fraction, seed,
                              {"replace": overwrite, "flag": "--overwrite"}, reviewed)
     targets = {"all": to} if eval_fraction <= 0 else dict(zip(("train", "eval"), split_paths(to), strict=True))

@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from janus_core.sdk.credentials import scrub_data
 from janus_core.data.dedup import words
 from janus_core.data.stats import summary
+from janus_core.sdk.credentials import scrub_data
 
 
 def distinct_n(texts: list[str], n: int) -> float:

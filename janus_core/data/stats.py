@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from janus_core.sdk.errors import JanusError
 from janus_core.run.journal import Journal, journal_path
+from janus_core.sdk.errors import JanusError
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
-from janus_core.sdk.errors import JanusError
 from janus_core.plan.diagram import Diagram
+from janus_core.sdk.errors import JanusError
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 _WORD = re.compile(r"\S+")

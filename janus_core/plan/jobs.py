@@ -18,9 +18,9 @@ from typing import Any
 from janus_core.plan.documents import Chunk, Documents, render_chunks
 from janus_core.plan.graph import SeedContext
 from janus_core.sdk.contracts import Completion, CompletionRequest, Direction, Limits, Message, OutputType
-from janus_core.spec.templates import DOCUMENTS_BLOCK, render, transcript, undeclared
 from janus_core.sdk.records import Record, record_id, sha256_of
 from janus_core.spec.model import Spec
+from janus_core.spec.templates import DOCUMENTS_BLOCK, render, transcript, undeclared
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from janus_core.run.journal import Journal, JournalError, check_file, inspect_journal, journal_files, journal_path
+from janus_core.run.lock import RunLock
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
-from janus_core.run.lock import RunLock
-from janus_core.run.journal import Journal, JournalError, check_file, inspect_journal, journal_files, journal_path
 
 #: Tables salvaged from a damaged journal, with the columns copied (records get new ``seq`` values).
 SALVAGED = {"meta": ("key", "value"),

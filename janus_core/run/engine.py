@@ -32,14 +32,14 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
-from janus_core.run.cost import cost_of, price_table
-from janus_core.sdk.credentials import scrub
-from janus_core.sdk.errors import BackendError, JanusError
 from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, Sink
-from janus_core.sdk.records import Record
+from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, Sink
+from janus_core.sdk.credentials import scrub
+from janus_core.sdk.errors import BackendError, JanusError
+from janus_core.sdk.records import Record
 
 
 @dataclass

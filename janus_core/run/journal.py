@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from janus_core.sdk.contracts import Completion
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import JanusError
-from janus_core.sdk.contracts import Completion
 from janus_core.sdk.records import Record, now, record_id
 
 SCHEMA = """

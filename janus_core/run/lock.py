@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from janus_core.sdk.errors import JanusError
 from janus_core.run.journal import journal_path
+from janus_core.sdk.errors import JanusError
 
 
 class RunLocked(JanusError):

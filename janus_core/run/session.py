@@ -14,19 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from janus_core.run.cost import prices
-from janus_core.sdk.credentials import scrub
-from janus_core.run.engine import Engine, EngineSettings, Stats
-from janus_core.sdk.errors import JanusError
-from janus_core.plan.jobs import Plan
 from janus_core.plan.graph import build_graph, plan
-from janus_core.sdk.contracts import refuse_key_options
+from janus_core.plan.jobs import Plan
 from janus_core.plugins import Plugins
-from janus_core.sdk.records import sha256_of
+from janus_core.run.cost import prices
+from janus_core.run.engine import Engine, EngineSettings, Stats
+from janus_core.run.journal import Journal, has_content, journal_files, journal_path
 from janus_core.run.lock import RunLock
+from janus_core.sdk.contracts import refuse_key_options
+from janus_core.sdk.credentials import scrub
+from janus_core.sdk.errors import JanusError
+from janus_core.sdk.records import sha256_of
 from janus_core.sdk.schema import max_json_chars
 from janus_core.spec.model import Spec
-from janus_core.run.journal import Journal, has_content, journal_files, journal_path
 
 DEFAULT_BACKEND = "local"
 
@@ -182,17 +182,17 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
     return journal
 
 
-def load_against(value: str) -> list[Any]:
-    """Records of an --against dataset: a local file or folder, else a dataset id on the Hub (owner/name)."""
+def load_against(plugins: Plugins, value: str) -> list[Any]:
+    """Records of an --against dataset: a local file or folder, else what a plugin opens (a Hub id)."""
     from janus_core.data.inputs import load_conversations
 
     if Path(value).exists():
         return load_conversations(value)
-    from janus_plugins.hf.hub import is_repo_id, load_hub_conversations
-
-    if not is_repo_id(value):
-        raise JanusError(f"--against {value}: no such file or folder, and not a Hub dataset id (owner/name)")
-    return load_hub_conversations(value)
+    records = plugins.pm.hook.open_dataset(location=value)
+    if records is None:
+        raise JanusError(f"--against {value}: no such file or folder, and no plugin opens it "
+                         "(a Hugging Face Hub dataset is written owner/name)")
+    return records
 
 
 def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any, the_plan: Plan,
@@ -256,25 +256,27 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
     console = Console(stderr=True, soft_wrap=True)
     out = output_path(spec, settings)
     sink_cls = choose_sink(plugins, out, settings.sink)
-    if getattr(sink_cls, "remote", False):
+    if sink_cls.remote:
         raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
                          f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
     backend_cls, model, options = backend_choice(plugins, spec, settings)
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
     filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
+    # datasets new records must not duplicate, read before any file of the run is touched
+    against = [r for value in settings.against for r in load_against(plugins, value)]
     # one run per output: taken before the journal or the output is read or written
     with RunLock(out, "generate"):
-        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters)
+        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against)
 
 
 def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-                the_plan: Plan, filters: list[Any]) -> Stats:
+                the_plan: Plan, filters: list[Any], against: list[Any]) -> Stats:
     journal = None
     try:
         journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
                                settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
-        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, journal)
+        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, journal)
     except sqlite3.Error as exc:
         raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: {exc}); "
                          "records already finished are kept. Fix the cause (free disk space, ...) and rerun the "
@@ -294,14 +296,11 @@ def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink
 
 
 def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-               the_plan: Plan, filters: list[Any], journal: Journal) -> Stats:
+               the_plan: Plan, filters: list[Any], against: list[Any], journal: Journal) -> Stats:
     record_run(journal, spec, settings, backend, the_plan, filters)
     sink = sink_cls(out, {})
     engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)
-    if settings.against:
-        engine.prime_filters([r for value in settings.against for r in load_against(value)])
-    else:
-        engine.prime_filters()
+    engine.prime_filters(against if settings.against else None)
     resumed = journal.count_records()
     if not settings.log_json:
         console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "

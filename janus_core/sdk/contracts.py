@@ -243,15 +243,25 @@ class Filter:
 
 
 class Sink:
-    """Base class for dataset writers."""
+    """Base class for dataset writers.
+
+    A sink is built as ``SinkClass(path, options)`` and used as ``open()``, ``write(records)`` any
+    number of times, ``close()``. ``write`` must leave the data durable when it returns. Sinks count
+    what they ``written`` and what their format could not express (``skipped``).
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     suffixes: ClassVar[tuple[str, ...]] = ()
+    #: uploads a finished run when it closes (the Hub) instead of writing records as they finish;
+    #: such a sink receives every record of a finished run and may split them itself
+    remote: ClassVar[bool] = False
 
     def __init__(self, path: Path, options: dict[str, Any] | None = None):
         self.path = Path(path)
         self.options = dict(options or {})
+        self.written = 0
+        self.skipped = 0
 
     def open(self) -> None: ...
 
@@ -259,6 +269,10 @@ class Sink:
         raise NotImplementedError
 
     def close(self) -> None: ...
+
+    def report(self) -> list[str]:
+        """Lines to print once the sink closed (what a remote sink uploaded); none by default."""
+        return []
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,16 @@ def register_filters(register: Any) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def open_dataset(location: str) -> list[Any] | None:
+    """Records of a dataset that is no local path, such as ``--against owner/name`` on a hub.
+
+    Return the records (``janus_core.Record``, as ``janus_core.data.inputs.conversation_records``
+    makes them), or None when ``location`` is not yours; the first plugin that answers wins.
+    Raise ``JanusError`` with a clear message when it is yours but cannot be read.
+    """
+
+
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``janus`` command group: ``cli.add_command(command)``."""

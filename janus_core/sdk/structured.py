@@ -16,8 +16,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from janus_core.sdk.errors import BackendError
 from janus_core.sdk.contracts import CompletionRequest
+from janus_core.sdk.errors import BackendError
 
 #: strongest first: the schema natively, json_object with the schema (llama.cpp), json_object,
 #: and none (the prompt describes the JSON shape; the reply is mended with json-repair)

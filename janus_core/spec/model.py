@@ -15,15 +15,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from janus_core.sdk.credentials import key_field_problems
-from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
+from janus_core.plan.diagram import Diagram, parse_erdiagram
 from janus_core.plan.graph import DEFAULT_STRATEGIES
 from janus_core.sdk.contracts import Direction, Limits
+from janus_core.sdk.credentials import key_field_problems
+from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
-from janus_core.plan.diagram import Diagram, parse_erdiagram
-from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 from janus_core.spec.safe_load import compose_yaml, read_text
 from janus_core.spec.sandbox import GLOBALS, TemplateRefused, check
+from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 
 SETUP_FILE = "setup.yaml"
 DIAGRAM_FILE = "diagram.mermaid"

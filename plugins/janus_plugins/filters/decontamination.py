@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from janus_core.data.dedup import words
-from janus_core.sdk.errors import JanusError
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.errors import JanusError
 from janus_core.spec.safe_load import load_json
 
 from .options import StrList

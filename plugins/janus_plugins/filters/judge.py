@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from janus_core.sdk.errors import JanusError
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.errors import JanusError
 
 DEFAULT_RUBRICS = Path(__file__).with_name("rubrics.yaml")
 

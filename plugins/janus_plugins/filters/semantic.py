@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from janus_core.sdk.errors import JanusError
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.errors import JanusError
 
 from . import Pending
 

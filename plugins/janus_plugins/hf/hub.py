@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from janus_core.sdk.credentials import MASK, remember, scrub
 from janus_core.data.dedup import exact_key
-from janus_core.sdk.errors import JanusError
 from janus_core.data.inputs import to_messages
+from janus_core.sdk.credentials import MASK, remember, scrub
+from janus_core.sdk.errors import JanusError
 
 TOKEN_ENV = "HF_TOKEN"
 DATA_DIR = "data"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from janus_core import hookimpl
-from janus_core.sdk.errors import BackendError
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Limits
+from janus_core.sdk.errors import BackendError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

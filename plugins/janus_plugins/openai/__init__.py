@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 from janus_core import hookimpl
 from janus_core.sdk.chat_body import STRUCTURED_HELP, chat_body, structured_option
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
 from janus_core.sdk.structured import Negotiation
 
 

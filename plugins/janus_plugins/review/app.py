@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from janus_core.data.stats import load_records
+from janus_core.run.journal import REVIEW_STATES, Journal, journal_path
 from janus_core.sdk.credentials import scrub_data
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record, record_id, sha256_of
-from janus_core.data.stats import load_records
-from janus_core.run.journal import REVIEW_STATES, Journal, journal_path
 
 INSTALL_HINT = "janus review needs starlette and uvicorn: pip install 'janus-data[review]'"
 #: Query parameters of /api/records, all optional.
