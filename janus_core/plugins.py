@@ -12,7 +12,6 @@ import importlib
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +32,41 @@ def disabled_names(extra: tuple[str, ...] | list[str] = ()) -> set[str]:
     """Plugin names turned off by ``JANUS_DISABLE_PLUGINS`` (comma-separated) and ``--no-plugin``."""
     names = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     return names | set(extra)
-KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters")
+KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters", "generate_options")
 
 
-@dataclass
 class Registry:
-    """Everything the loaded plugins registered, by kind and name."""
+    """Everything the loaded plugins registered, by kind and name.
 
-    backends: dict[str, Registered] = field(default_factory=dict)
-    directions: dict[str, Registered] = field(default_factory=dict)
-    output_types: dict[str, Registered] = field(default_factory=dict)
-    sinks: dict[str, Registered] = field(default_factory=dict)
-    diagram_readers: dict[str, Registered] = field(default_factory=dict)
-    filters: dict[str, Registered] = field(default_factory=dict)
+    Each kind is collected on first use, so listing commands or adding ``generate`` flags does not
+    import every plugin's filters or backends.
+    """
+
+    backends: dict[str, Registered]
+    directions: dict[str, Registered]
+    output_types: dict[str, Registered]
+    sinks: dict[str, Registered]
+    diagram_readers: dict[str, Registered]
+    filters: dict[str, Registered]
+    generate_options: dict[str, Registered]
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self._pm = pm
+
+    def __getattr__(self, kind: str) -> dict[str, Registered]:
+        if kind not in KINDS:
+            raise AttributeError(kind)
+        table: dict[str, Registered] = {}
+        # pluggy lists implementations oldest first; call them so that later wins.
+        for impl in getattr(self._pm.hook, f"register_{kind}").get_hookimpls():
+
+            def register(obj: Any, _impl=impl, **extra: Any) -> None:
+                name = _object_name(obj)
+                table[name] = Registered(name, obj, _impl.plugin_name, extra)
+
+            impl.function(register=register)
+        setattr(self, kind, table)
+        return table
 
     def get(self, kind: str, name: str) -> Any:
         """The object registered under ``name``; PluginError with a did-you-mean if none is."""
@@ -100,6 +121,8 @@ class Plugins:
     def load(self, spec: str) -> None:
         """Load a ``--plugin`` value: an importable module name or a path to a .py file."""
         path = Path(spec)
+        if self.pm.get_plugin(str(path) if spec.endswith(".py") or path.is_file() else spec) is not None:
+            return  # loaded already (the group and the command both hand on --plugin values)
         if spec.endswith(".py") or path.is_file():
             if not path.is_file():
                 raise PluginError(f"--plugin {spec}: no such file")
@@ -146,21 +169,9 @@ class Plugins:
 
     @property
     def registry(self) -> Registry:
-        """Collect what every plugin registers; plugins loaded later replace earlier names."""
+        """What every plugin registers, by kind; plugins loaded later replace earlier names."""
         if self._registry is None:
-            registry = Registry()
-            for kind in KINDS:
-                caller = getattr(self.pm.hook, f"register_{kind}")
-                # pluggy lists implementations oldest first; call them so that later wins.
-                for impl in caller.get_hookimpls():
-                    table = getattr(registry, kind)
-
-                    def register(obj: Any, _table=table, _impl=impl, **extra: Any) -> None:
-                        name = _object_name(obj)
-                        _table[name] = Registered(name, obj, _impl.plugin_name, extra)
-
-                    impl.function(register=register)
-            self._registry = registry
+            self._registry = Registry(self.pm)
         return self._registry
 
     def add_commands(self, cli: Any) -> None:

@@ -116,7 +116,26 @@ class JanusGroup(click.Group):
         if command is None:
             self._plugin_commands(ctx)
             command = super().get_command(ctx, name)
+        if name == "generate" and command is not None:
+            self._plugin_options(ctx, command)
         return command
+
+    def _plugin_options(self, ctx: click.Context, command: click.Command) -> None:
+        """Flags plugins add to ``generate`` (``register_generate_options``), added once."""
+        if getattr(command, "_plugin_options_added", False):
+            return
+        command._plugin_options_added = True  # type: ignore[attr-defined]
+        try:
+            options = get_plugins(ctx).registry.generate_options
+        except JanusError as exc:
+            click.secho(f"warning: {exc}", fg="yellow", err=True)
+            return
+        known = {opt for param in command.params for opt in param.opts}
+        at = next(i for i, p in enumerate(command.params) if p.name == "dry_run")
+        for reg in options.values():
+            if known.isdisjoint(reg.obj.option.opts):
+                command.params.insert(at, reg.obj.option)
+                at += 1
 
 
 @click.group(cls=JanusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -248,23 +267,18 @@ def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bo
         click.echo(f"drew {png}", err=True)
 
 
-def _filter_options(given: dict[str, dict[str, Any]], min_score: float | None, rubrics: str | None,
-                    languages: tuple[str, ...], decontaminate: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """setup.yaml's filter_options with the command line's on top (paths made absolute)."""
-    import os
-
-    options = {name: dict(values or {}) for name, values in given.items()}
-    if min_score is not None or rubrics:
-        judge = options.setdefault("judge", {})
-        if min_score is not None:
-            judge["min_score"] = min_score
-        if rubrics:
-            judge["rubrics"] = os.path.abspath(rubrics)
-    if languages:
-        options.setdefault("language", {})["expected"] = list(languages)
-    if decontaminate:
-        options.setdefault("decontamination", {})["benchmark"] = [os.path.abspath(p) for p in decontaminate]
-    return options
+def plugin_filter_options(ctx: click.Context, given: dict[str, dict[str, Any]],
+                          values: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """setup.yaml's filter_options with what plugins' generate flags set on top, and the flags given."""
+    options = {name: dict(settings or {}) for name, settings in given.items()}
+    flags = []
+    for reg in get_plugins(ctx).registry.generate_options.values():
+        value = values.get(reg.obj.option.name)
+        if value is None or value == () or value is False:
+            continue
+        flags.append(reg.obj.option.opts[0])
+        reg.obj.apply(value, options)
+    return options, flags
 
 
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
@@ -355,15 +369,6 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "a private one needs HF_TOKEN); repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
-@click.option("--min-score", type=click.FloatRange(1, 5), help="Grade every record with the judge filter (one "
-              "request per rubric, 1 to 5) and drop those whose average is below this.")
-@click.option("--rubrics", type=click.Path(exists=True, dir_okay=False), help="Grade with the judge filter "
-              "against these rubrics (YAML: name, criteria, scores 1-5) instead of the built-in ones.")
-@click.option("--language", "languages", multiple=True, metavar="CODE", help="Drop records with a message in "
-              "another language than this ISO 639-1 code (repeat for several; the language filter).")
-@click.option("--decontaminate", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Drop records sharing n-grams with this benchmark file (JSONL or text; repeatable); kept "
-              "records that overlap a little carry the overlap in meta.contamination.")
 @click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
@@ -379,9 +384,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              rate_limit_wait: float,
              max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
-             min_score: float | None, rubrics: str | None, languages: tuple[str, ...],
-             decontaminate: tuple[str, ...], dry_run: bool, quiet: bool,
-             log_json: bool) -> None:
+             dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
     Everything is journaled beside the output: rerunning the same command after a crash or a
@@ -403,12 +406,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         updates["s_factor"] = s_factor
     if d_factor is not None:
         updates["d_factor"] = d_factor
-    chosen = _filter_options(loaded.setup.filter_options, min_score, rubrics, languages, decontaminate)
+    chosen, given = plugin_filter_options(ctx, loaded.setup.filter_options, plugin_values)
     if chosen != loaded.setup.filter_options:
         updates["filter_options"] = chosen
     if no_filters:
-        given = [flag for flag, value in (("--min-score", min_score), ("--rubrics", rubrics),
-                                          ("--language", languages), ("--decontaminate", decontaminate)) if value]
         if given:
             raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
         updates["filters"], updates["filter_options"] = [], {}

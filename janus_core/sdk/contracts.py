@@ -286,6 +286,22 @@ class DiagramReader:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class GenerateOption:
+    """A flag a plugin adds to ``janus generate`` (see the ``register_generate_options`` hook).
+
+    ``option`` is a ``click.Option`` with help text; when the user gives it, ``apply(value,
+    filter_options)`` updates the run's ``filter_options`` (setup.yaml's, by filter name) in place.
+    """
+
+    option: Any  # click.Option
+    apply: Callable[[Any, dict[str, dict[str, Any]]], None]
+
+    @property
+    def name(self) -> str:
+        return self.option.name
+
+
 @dataclass
 class Registered:
     """One registered object and the plugin that registered it."""

@@ -92,6 +92,17 @@ def register_filters(register: Any) -> None:
     """
 
 
+@hookspec
+def register_generate_options(register: Any) -> None:
+    """Add flags to ``janus generate``: ``register(GenerateOption(option=click.Option(...), apply=fn))``.
+
+    Like pytest's ``pytest_addoption``: the option shows in ``janus generate --help`` and, when the
+    user gives it, ``apply(value, filter_options)`` folds it into the run's ``filter_options`` (the
+    filters plugin adds ``--min-score``, ``--rubrics``, ``--language`` and ``--decontaminate`` so).
+    Give every option help text; ``--no-filters`` refuses to run with any of them.
+    """
+
+
 @hookspec(firstresult=True)
 def open_dataset(location: str) -> list[Any] | None:
     """Records of a dataset that is no local path, such as ``--against owner/name`` on a hub.

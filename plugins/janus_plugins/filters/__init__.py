@@ -23,6 +23,7 @@ switches it on. Each filter's ``Options`` model lists what it takes.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections import OrderedDict
 from typing import Any
@@ -276,3 +277,40 @@ def register_filters(register):
     for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Language(),
               Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
         register(f)
+
+
+def _judge_min_score(value: float, options: dict[str, dict[str, Any]]) -> None:
+    options.setdefault("judge", {})["min_score"] = value
+
+
+def _judge_rubrics(value: str, options: dict[str, dict[str, Any]]) -> None:
+    options.setdefault("judge", {})["rubrics"] = os.path.abspath(value)
+
+
+def _languages(value: tuple[str, ...], options: dict[str, dict[str, Any]]) -> None:
+    options.setdefault("language", {})["expected"] = list(value)
+
+
+def _benchmarks(value: tuple[str, ...], options: dict[str, dict[str, Any]]) -> None:
+    options.setdefault("decontamination", {})["benchmark"] = [os.path.abspath(p) for p in value]
+
+
+@hookimpl
+def register_generate_options(register):
+    import click
+
+    from janus_core.sdk.contracts import GenerateOption
+
+    register(GenerateOption(click.Option(
+        ["--min-score"], type=click.FloatRange(1, 5), help="Grade every record with the judge filter (one "
+        "request per rubric, 1 to 5) and drop those whose average is below this."), _judge_min_score))
+    register(GenerateOption(click.Option(
+        ["--rubrics"], type=click.Path(exists=True, dir_okay=False), help="Grade with the judge filter against "
+        "these rubrics (YAML: name, criteria, scores 1-5) instead of the built-in ones."), _judge_rubrics))
+    register(GenerateOption(click.Option(
+        ["--language", "languages"], multiple=True, metavar="CODE", help="Drop records with a message in another "
+        "language than this ISO 639-1 code (repeat for several; the language filter)."), _languages))
+    register(GenerateOption(click.Option(
+        ["--decontaminate"], multiple=True, type=click.Path(exists=True, dir_okay=False), help="Drop records "
+        "sharing n-grams with this benchmark file (JSONL or text; repeatable); kept records that overlap a "
+        "little carry the overlap in meta.contamination."), _benchmarks))
