@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
 from servers import Fault, ProviderServer
 
-from janus_core import engine as engine_module
+from janus_core.run import engine as engine_module
 from janus_core.run.throttle import AdaptiveRate
 
 SECRET = fake_secret("provider-key")
