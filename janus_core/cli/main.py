@@ -198,12 +198,16 @@ def validate(ctx: click.Context, spec: str) -> None:
     loaded, _plugins, notes = load_checked_spec(ctx, spec)
     graph, contexts = _plan_contexts(loaded, 0)
     s = loaded.setup
-    seeds = len(contexts) * len(s.seed_directions) * s.s_factor
+    per_turn = s.counting == "original" and s.output_type == "conversation"
+    seeds = len(contexts) * len(s.seed_directions) * (1 if per_turn else s.s_factor)
     derived = seeds * len(s.derivational_directions) * s.d_factor
     click.secho(f"ok: {loaded.setup_path}", fg="green")
     click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
     click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
     click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
+    if per_turn:
+        click.echo(f"  counting: the original tool's: one seed per seed context and direction; the derivations "
+                   f"are per turn of each seed ({derived} for seeds of one turn, {derived * 3} for three)")
     if s.documents:
         from janus_core.run.session import load_documents
 
@@ -300,6 +304,29 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 LEGACY_BACKENDS = {"gemini": "gemini", "gpt": "openai"}
 
 
+LEGACY_REFUSED = ("api_key", "target_filename", "hf_hub_repo_id", "hf_token", "hf_append")
+
+
+def legacy_flag_problems(values: dict[str, Any]) -> list[str]:
+    """What to do instead of the original tool's flags Janus does not take (never showing a value)."""
+    problems = []
+    if values.get("api_key") is not None:
+        problems.append("--api-key is not taken: API keys come from environment variables only, never from the "
+                        "command line. Set OPENAI_API_KEY (--backend-llm gpt, --backend openai) or GEMINI_API_KEY "
+                        "(--backend-llm gemini, --backend gemini) and run again without --api-key.")
+    hub = [flag for flag, name in (("--hf-hub-repo-id", "hf_hub_repo_id"), ("--hf-token", "hf_token"),
+                                   ("--hf-append", "hf_append")) if values.get(name)]
+    if hub:
+        problems.append(f"{'/'.join(hub)}: generate does not upload. After the run, upload with 'janus push OUT "
+                        "OWNER/NAME' (it appends unless --replace; add --format janus-legacy for the original's "
+                        "columns); the token comes from HF_TOKEN.")
+    if values.get("target_filename") is not None:
+        problems.append("--target-filename is not taken: Janus writes --out FILE (default "
+                        "out/SPECNAME-TYPE.jsonl), never into the spec folder. For the original outputs.json: "
+                        "janus export OUT --format janus-legacy --to outputs.json")
+    return problems
+
+
 def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     from pathlib import Path
 
@@ -316,6 +343,12 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               help="The original tool's name for SPEC.")
 @click.option("--backend-llm", type=click.Choice(sorted(LEGACY_BACKENDS)), hidden=True,
               help="The original tool's backend flag: gemini or gpt (openai).")
+@click.option("--api-key", "api_key", hidden=True, help="The original tool's flag: refused, keys come from "
+              "environment variables.")
+@click.option("--target-filename", hidden=True, help="The original tool's flag: refused, see --out.")
+@click.option("--hf-hub-repo-id", hidden=True, help="The original tool's flag: refused, see 'janus push'.")
+@click.option("--hf-token", hidden=True, help="The original tool's flag: refused, see 'janus push'.")
+@click.option("--hf-append", is_flag=True, hidden=True, help="The original tool's flag: refused, see 'janus push'.")
 @click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, "
               "else 'local', the embedded model.")
 @click.option("--model", help="Model name for the backend. Default: setup.yaml model.name, else the "
@@ -394,6 +427,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     from janus_core.run.session import RunSettings, run_generation
     from janus_core.run.session import dry_run as plan_only
 
+    # the original tool's flags Janus refuses arrive with the plugins' flags; take them out first
+    refused = legacy_flag_problems({name: plugin_values.pop(name) for name in LEGACY_REFUSED})
+    if refused:
+        raise click.UsageError("\n".join(refused))
     spec = spec or target_folder
     if spec is None:
         raise click.UsageError("give the spec folder: janus generate SPEC")
@@ -416,6 +453,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     if updates:
         loaded.setup = loaded.setup.model_copy(update=updates)
         plugins.registry.get("output_types", loaded.setup.output_type)
+    if s_factor and s_factor > 1 and loaded.setup.counting == "original" \
+            and loaded.setup.output_type == "conversation":
+        notes.append("--s-factor is not used: the original tool's conversation mode makes one seed per seed "
+                     "direction (Janus: per seed context and direction); --type instruct uses it")
     model_options = loaded.setup.model
     engine = EngineSettings(concurrency=concurrency, retries=retries,
                             requests_per_minute=rpm or model_options.requests_per_minute,

@@ -2,7 +2,10 @@
 
 Reads JSONL in OpenAI ``messages`` format (Janus output included), ShareGPT
 (``conversations`` of ``from``/``value``) or the original tool's schema (``conversations`` of
-``user``/``assistant`` pairs), or a Hugging Face dataset saved with ``save_to_disk``.
+``user``/``assistant`` pairs), or a Hugging Face dataset saved with ``save_to_disk``. A file that
+is one JSON array is read as the original tool's ``outputs.json`` (what ``janus export --format
+janus-legacy`` writes), including its earlier shapes: a bare list of pairs per conversation, and
+``conversation`` holding one pair or a list of them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record, record_id, sha256_of
-from janus_core.spec.safe_load import json_lines
+from janus_core.spec.safe_load import MAX_JSON_LINE, json_lines, load_json
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "model": "assistant"}
@@ -21,8 +24,13 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 
 def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
     """OpenAI-style messages from one row in any of the supported shapes; ValueError if none fits."""
+    if isinstance(row, list):  # the original tool's early outputs.json: a conversation is a list of pairs
+        row = {"conversations": row}
     if not isinstance(row, dict):
         raise ValueError(f"a row is a JSON object, not {type(row).__name__}")
+    if "conversations" not in row and isinstance(row.get("conversation"), dict | list):  # its instruct mode
+        one = row["conversation"]
+        row = {**row, "conversations": [one] if isinstance(one, dict) else one}
     if isinstance(row.get("messages"), list):
         messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in row["messages"]]
     elif isinstance(row.get("conversations"), list) and row["conversations"]:
@@ -42,6 +50,26 @@ def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
     return messages
 
 
+def _is_json_array(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
+
+
+def json_array(path: Path) -> list[tuple[str, Any]]:
+    """(``path#index``, value) for every item of a file holding one JSON array (bounded in size)."""
+    if path.stat().st_size > MAX_JSON_LINE:
+        raise ValueError(f"{path}: a JSON array file larger than {MAX_JSON_LINE:,} bytes")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    items = load_json(text, str(path))
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: not one JSON array")
+    return [(f"{path}#{i}", item) for i, item in enumerate(items)]
+
+
 def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
     if path.is_dir():
         try:
@@ -54,7 +82,7 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
             dataset = dataset["train"] if "train" in dataset else dataset[next(iter(dataset.keys()))]
         return [(f"{path}#{i}", dict(row)) for i, row in enumerate(dataset)]
     try:
-        return json_lines(path)
+        return json_array(path) if _is_json_array(path) else json_lines(path)
     except ValueError as exc:
         raise JanusError(str(exc)) from None
     except OSError as exc:
@@ -72,7 +100,8 @@ def conversation_records(rows: Iterable[tuple[str, dict[str, Any]]]) -> list[Rec
         rid = record_id(f"input|{sha256_of(messages)}")
         records.append(Record(messages=messages, id=rid, seed_id=rid, parent_id=None, direction="input",
                               walk={"id": f"input:{where}", "strategy": "input", "entities": [], "relationships": []},
-                              model=str(row.get("model", "input")), prompt_sha256="", output_type="input",
+                              model=str((row.get("model") if isinstance(row, dict) else None) or "input"),
+                              prompt_sha256="", output_type="input",
                               meta={"source": where}))
     return records
 

@@ -3,7 +3,9 @@
 Pure functions of the spec, the walk plan and the chosen plugins; the engine does the I/O.
 Seeds: every seed context x every seed direction x ``s_factor``. Derivations: every seed x every
 derivational direction x ``d_factor``; a derivation continues (conversation) or rewrites
-(instruct) the record it evolves and keeps its lineage.
+(instruct) the record it evolves and keeps its lineage. With ``counting: original`` (the original
+tool's setup.yaml) a conversation seed is made once per seed context and direction, whatever
+``s_factor``, and every turn of it is evolved: its first turn, its first two turns, and so on.
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ class Plan:
                                   for d in dict.fromkeys(self.setup.derivational_directions)]
         if self.grows:
             self.derive_directions = [output_type.grow_direction]
+        #: the original tool's conversation counting: one seed per direction, every turn evolved
+        self.per_turn = self.setup.counting == "original" and output_type.name == "conversation" \
+            and not self.grows
+        self.s_factor = 1 if self.per_turn else self.setup.s_factor
         self.schema = output_type.schema(limits)
 
     @staticmethod
@@ -113,14 +119,14 @@ class Plan:
             return
         for ctx in self.contexts:
             for d in self.seed_directions:
-                for i in range(self.setup.s_factor):
+                for i in range(self.s_factor):
                     yield Job(f"seed|{ctx.id}|{d.name}|{i}", ctx, d)
 
     @property
     def seed_count(self) -> int:
         if self.given:
             return len(self.given)
-        return len(self.contexts) * len(self.seed_directions) * self.setup.s_factor
+        return len(self.contexts) * len(self.seed_directions) * self.s_factor
 
     def _user_turns(self, record: Record) -> int:
         return sum(1 for m in record.messages if m["role"] == "user")
@@ -134,11 +140,29 @@ class Plan:
             return [Job(f"grow|{record.id}", context, self.derive_directions[0], record)]
         if record.depth >= self.rounds or not self.derive_directions:
             return []
+        if record.depth == 0 and self.per_turn:
+            return [Job(f"derive|{record.id}|turn{k}|{d.name}|{i}", context, d, prefix)
+                    for k, prefix in enumerate(self._prefixes(record), 1)
+                    for d in self.derive_directions for i in range(self.setup.d_factor)]
         if record.depth == 0:
             return [Job(f"derive|{record.id}|{d.name}|{i}", context, d, record)
                     for d in self.derive_directions for i in range(self.setup.d_factor)]
         direction = self._pick(f"{self.seed}|evolve|{record.id}")
         return [Job(f"evolve|{record.id}|{direction.name}", context, direction, record)]
+
+    def _prefixes(self, record: Record) -> list[Record]:
+        """The record cut after its first user turn's answer, its second, ... up to the whole record."""
+        cuts = [i + 1 for i, m in enumerate(record.messages) if m["role"] == "assistant"
+                and any(p["role"] == "user" for p in record.messages[:i])]
+        return [replace(record, messages=record.messages[:cut]) for cut in cuts] or [record]
+
+    def unplanned(self, record: Record, children: int) -> int:
+        """Jobs that follow ``record`` beyond what ``planned`` counted: with per-turn evolution a
+        seed is planned as one turn, and its other turns are found when it is made."""
+        if not self.per_turn or record.depth != 0 or not self.derive_directions:
+            return 0
+        turns = children // max(1, len(self.derive_directions) * self.setup.d_factor)
+        return max(0, turns - 1) * self.derivations_per_seed
 
     def retry_job(self, job: Job) -> Job | None:
         """After an evolved record was eliminated: its parent, evolved again along another direction."""
@@ -277,4 +301,10 @@ class Plan:
                       parent_id=parent.id if parent else None, direction=job.direction.name,
                       walk=walk, model=model,
                       prompt_sha256=sha256_of(request.messages), output_type=self.output_type.name,
-                      depth=parent.depth + 1 if parent else 0, meta=dict(drawn.get("meta") or {}))
+                      depth=parent.depth + 1 if parent else 0, meta=self._meta(drawn))
+
+    def _meta(self, drawn: dict[str, Any]) -> dict[str, Any]:
+        meta = dict(drawn.get("meta") or {})
+        if self.setup.category:  # the original tool's category, for its outputs.json shape
+            meta["category"] = self.setup.category
+        return meta

@@ -378,7 +378,9 @@ class Engine:
             self.events.on_record(record)
         else:
             self.stats.resumed += 1
-        for child in self.plan.derive_jobs(record, job.context):
+        children = self.plan.derive_jobs(record, job.context)
+        self.stats.planned += self.plan.unplanned(record, len(children))
+        for child in children:
             self._derived.put_nowait(child)
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:

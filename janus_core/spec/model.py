@@ -110,6 +110,10 @@ class Setup(_Strict):
     model: ModelOptions = Field(default_factory=ModelOptions)
     er_diagram: str | None = None
     er_diagram_path: str | None = None
+    #: "original": the original tool's counting (set for its setup.yaml; see the README)
+    counting: Literal["janus", "original"] = Field("janus", exclude=True)
+    #: the original tool's category, kept on each record (meta.category) for its outputs.json shape
+    category: str = Field("", exclude=True)
 
     def limits_for(self, suggested: Limits | None) -> Limits:
         """The spec's limits, falling back to the backend's suggestion, then the defaults."""

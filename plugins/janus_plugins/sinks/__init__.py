@@ -60,10 +60,19 @@ class JsonlSink(FormattedSink):
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = self.path.open("a", encoding="utf-8")
+        #: the original tool's outputs.json is one JSON array, not JSON Lines
+        self.array = self.format_name == "janus-legacy" and self.path.suffix == ".json"
+        self._file: IO[str] = self.path.open("w" if self.array else "a", encoding="utf-8")
+        if self.array:
+            self._file.write("[")
+            self._array_rows = 0
 
     def write(self, records) -> None:
-        if self.format_name == "janus":  # the hot path during generation: reuse each record's JSON
+        if self.array:
+            for row in self.rows(records):
+                self._file.write(("\n" if not self._array_rows else ",\n") + json.dumps(row, ensure_ascii=False))
+                self._array_rows += 1
+        elif self.format_name == "janus":  # the hot path during generation: reuse each record's JSON
             for record in records:
                 self._file.write(record.to_json() + "\n")
             self.written += len(records)
@@ -73,6 +82,8 @@ class JsonlSink(FormattedSink):
         self._file.flush()
 
     def close(self) -> None:
+        if self.array:
+            self._file.write("\n]\n")
         self._file.close()
 
 

@@ -53,9 +53,13 @@ def alpaca(record: Row) -> Row | None:
 
 
 def janus_legacy(record: Row) -> Row | None:
-    """The original tool's schema: {"conversations": [{"user": ..., "assistant": ...}]}."""
+    """The original tool's outputs.json row: {"conversations": [{"user": ..., "assistant": ...}],
+    "type", "category", "model"} (category from the original setup.yaml, else null)."""
     pairs = _pairs(record["messages"])
-    return {"conversations": [{"user": u, "assistant": a} for u, a in pairs]} if pairs else None
+    if not pairs:
+        return None
+    return {"conversations": [{"user": u, "assistant": a} for u, a in pairs], "type": record.get("output_type"),
+            "category": (record.get("meta") or {}).get("category"), "model": record.get("model")}
 
 
 def dpo(record: Row) -> Row | None:
