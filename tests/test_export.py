@@ -28,7 +28,8 @@ def test_formats():
     assert FORMATS["alpaca"](RECORD) == {"instruction": "Q2", "input": "", "output": "A2",
                                          "history": [["Q1", "A1"]], "system": "Be kind."}
     assert FORMATS["janus-legacy"](RECORD) == {"conversations": [{"user": "Q1", "assistant": "A1"},
-                                                                 {"user": "Q2", "assistant": "A2"}]}
+                                                                 {"user": "Q2", "assistant": "A2"}],
+                                               "type": "conversation", "category": None, "model": "m"}
     assert FORMATS["dpo"](RECORD) is None  # no rated answers
     rated = {**RECORD, "meta": {"chosen": "A2", "rejected": "bad", "scores": [5, 2]}}
     dpo = FORMATS["dpo"](rated)

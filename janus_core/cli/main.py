@@ -364,7 +364,8 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
               "(default: setup.yaml d_factor).")
 @click.option("--input", "input_path", type=click.Path(exists=True), help="Conversations to grow with --type "
-              "follow-up: JSONL in messages format (Janus output too), ShareGPT, or a saved Hugging Face dataset.")
+              "follow-up: JSONL in messages format (Janus output too), ShareGPT, the original tool's outputs.json "
+              "(one JSON array), or a saved Hugging Face dataset.")
 @click.option("--turns", type=click.IntRange(2, 50), default=4, show_default=True,
               help="With --type follow-up: grow each conversation until it has this many user turns.")
 @click.option("--rounds", type=click.IntRange(1, 20), help="Rounds of evolution: after the first, each evolved "

@@ -39,10 +39,14 @@ def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
             messages = [{"role": SHAREGPT_ROLES[str(t["from"]).lower()], "content": str(t["value"])}
                         for t in row["conversations"]]
         else:
-            messages = []
+            messages, unanswered = [], []
             for pair in row["conversations"]:
-                messages += [{"role": "user", "content": str(pair["user"])},
+                if "assistant" not in pair:  # the original's replies were not checked: join it to the next
+                    unanswered.append(str(pair["user"]))
+                    continue
+                messages += [{"role": "user", "content": "\n\n".join([*unanswered, str(pair["user"])])},
                              {"role": "assistant", "content": str(pair["assistant"])}]
+                unanswered = []
     else:
         raise ValueError("no 'messages' or 'conversations' list")
     if not any(m["role"] == "user" for m in messages) or messages[-1]["role"] != "assistant":
