@@ -481,6 +481,9 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                    f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
         click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
+        if loaded.setup.counting == "original" and loaded.setup.output_type == "conversation":
+            click.echo("  derivations are counted for seeds of one turn: the original tool's counting evolves "
+                       "every turn of a seed, so each further turn adds as many")
         if estimate["already_done"]:
             click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
         return
