@@ -289,6 +289,29 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
         Documents.load(spec, patterns, parse_erdiagram(DIAGRAM))
 
 
+@pytest.mark.parametrize("entry, words", [
+    ("/etc/hostname", "an absolute path"),
+    ("../private/secret.mermaid", "'..' leads outside"),
+    ("~/diagram.mermaid", "'~' (a home folder)"),
+    ("link.mermaid", "a symlink that leads outside"),
+])
+def test_er_diagram_path_stays_in_the_spec_folder(cli, tmp_path, outside, entry, words):
+    (outside / "secret.mermaid").write_text(DIAGRAM)
+    spec = write_spec(tmp_path / "spec", ROLES + f"er_diagram_path: '{entry}'\n")
+    os.symlink(outside / "secret.mermaid", spec / "link.mermaid")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:18:", f"er_diagram_path: {words}")
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("/etc/hostname", "an absolute path"),
+    ("../private/secret.md", "'..' leads outside"),
+])
+def test_filter_option_files_in_setup_yaml_stay_in_the_spec_folder(cli, tmp_path, outside, entry, words):
+    """A rubric file's text is sent to the model, so setup.yaml may not point it at the disk."""
+    spec = write_spec(tmp_path / "spec", ROLES + f"filter_options:\n  judge:\n    rubrics: '{entry}'\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:5:14:", f"rubrics: {words}")
+
+
 @pytest.mark.parametrize("entry", ["docs", "docs/**/*.md"])
 def test_a_symlinked_folder_is_not_walked(cli, tmp_path, outside, entry):
     spec = write_spec(tmp_path / "spec", ROLES + f"documents: ['{entry}']\n")

@@ -15,10 +15,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 from janus_core.plan.diagram import Diagram
 from janus_core.sdk.errors import JanusError
+from janus_core.spec.paths import refusal
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 _WORD = re.compile(r"\S+")
@@ -54,21 +55,6 @@ class DocumentError(JanusError):
 _CONFINED = "entries are paths or globs inside the spec folder, such as 'docs/' or 'notes/*.md'"
 
 
-def _refusal(entry: str) -> str | None:
-    """Why an entry may not be used as written (None: it may)."""
-    if not entry.strip():
-        return "an empty path"
-    if "\x00" in entry:
-        return "a path with a NUL character"
-    if entry.startswith("~"):
-        return "'~' (a home folder) is outside the spec folder"
-    if Path(entry).is_absolute() or entry.startswith(("/", "\\")) or PureWindowsPath(entry).drive:
-        return "an absolute path; documents must be inside the spec folder"
-    if ".." in re.split(r"[/\\]", entry):
-        return "'..' leads outside the spec folder"
-    return None
-
-
 def _walk(top: Path) -> Iterator[Path]:
     """Files under a folder, sorted, never following a symlinked folder."""
     for root, dirs, files in os.walk(top, followlinks=False):
@@ -84,7 +70,7 @@ def find_documents(folder: Path, patterns: list[str]) -> list[tuple[int, list[Pa
     root = folder.resolve()
     found, count, total = [], 0, 0
     for i, pattern in enumerate(patterns):
-        why = _refusal(pattern)
+        why = refusal(pattern)
         if why:
             raise DocumentError(i, pattern, why, _CONFINED)
         path = folder / pattern

@@ -21,6 +21,7 @@ from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
 from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
+from janus_core.spec.paths import outside
 from janus_core.spec.safe_load import compose_yaml, read_text
 from janus_core.spec.sandbox import GLOBALS, TemplateRefused, check
 from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
@@ -368,6 +369,10 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
         except SpecError as exc:
             raise SpecError(_shift(exc.problems, shown, line, col)) from None
     else:
+        reason = outside(folder, setup.er_diagram_path) if setup.er_diagram_path is not None else None
+        if reason:
+            raise SpecError(Problem(shown, *located.at(("er_diagram_path",)), f"er_diagram_path: {reason}",
+                                    "name a diagram file inside the spec folder, such as 'diagram.mermaid'"))
         diagram_path = folder / (setup.er_diagram_path or DIAGRAM_FILE)
         if not diagram_path.is_file():
             where = located.at(("er_diagram_path",)) if setup.er_diagram_path else (1, 1)
@@ -492,9 +497,13 @@ def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | Non
         value = getattr(options, name)
         values = value if isinstance(value, list) else [value]
         for i, item in enumerate(values):
-            if item is not None and not (base / Path(item).expanduser()).is_file():
-                at = (*loc, name, i) if isinstance(value, list) else (*loc, name)
-                line, col = located.at(at) if located else (1, 1)
+            at = (*loc, name, i) if isinstance(value, list) else (*loc, name)
+            line, col = located.at(at) if located else (1, 1)
+            reason = outside(base, str(item)) if item is not None and located is not None else None
+            if reason:  # setup.yaml's files stay in the spec folder; the command line's may be anywhere
+                problems.append(Problem(where, line, col, f"{'.'.join(map(str, at[1:]))}: {reason}",
+                                        f"paths are relative to {display_path(base)}"))
+            elif item is not None and not (base / Path(item).expanduser()).is_file():
                 problems.append(Problem(where, line, col, f"{'.'.join(map(str, at[1:]))}: file {item} not found",
                                         f"paths are relative to {display_path(base)}"))
     return problems
