@@ -281,7 +281,8 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
     result = cli("validate", spec)
     assert_clear_error(result, "setup.yaml:3:", "symlink that leads outside the spec folder")
 
-    from janus_core.plan.diagram import parse_erdiagram
+    from janus_plugins.erdiagram.parser import parse_erdiagram
+
     from janus_core.plan.documents import DocumentError, Documents
 
     patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]

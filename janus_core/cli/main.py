@@ -157,18 +157,7 @@ def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, lis
 
     plugins = get_plugins(ctx)
     registry = plugins.registry
-    readers = [r.obj for r in registry.diagram_readers.values()]
-
-    def read_diagram(text: str, where: str):
-        for reader in readers:
-            if reader.detect(text):
-                return reader.read(text, where)
-        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
-        if fallback is None:
-            raise JanusError("no diagram reader is registered (is the janus_plugins.erdiagram plugin installed?)")
-        return fallback.read(text, where)
-
-    spec = load_spec(path, read_diagram, {name: r.obj for name, r in registry.backends.items()})
+    spec = load_spec(path, plugins.read_diagram, {name: r.obj for name, r in registry.backends.items()})
     directions = {name: r.obj for name, r in registry.directions.items()}
     notes = check_plugins(spec, registry.output_types, directions, registry.filters)
     return spec, plugins, spec.notes + notes

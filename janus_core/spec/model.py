@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from janus_core.plan.diagram import Diagram, parse_erdiagram
+from janus_core.plan.diagram import Diagram
 from janus_core.plan.graph import DEFAULT_STRATEGIES
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
@@ -316,11 +316,17 @@ def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Prob
     return [Problem(path, p.line + line - 1, p.column + col - 1, p.message, p.hint) for p in problems]
 
 
-def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagram,
+def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
               backends: dict[str, Any] | None = None) -> Spec:
     """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found.
 
-    ``backends`` (name -> class) lets a refused key field name the variable its backend reads."""
+    ``read_diagram(text, where)`` reads the diagram; by default the registered diagram readers do
+    (``janus_core.plugins``). ``backends`` (name -> class) lets a refused key field name the
+    variable its backend reads."""
+    if read_diagram is None:
+        from janus_core.plugins import load_plugins
+
+        read_diagram = load_plugins().read_diagram
     target = Path(target)
     setup_path = target if target.is_file() else target / SETUP_FILE
     folder = setup_path.parent
