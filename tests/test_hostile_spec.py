@@ -283,7 +283,8 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
 
     from janus_plugins.erdiagram.parser import parse_erdiagram
 
-    from janus_core.plan.documents import DocumentError, Documents
+    from janus_core.plan.documents import Documents
+    from janus_core.spec.documents import DocumentError
 
     patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]
     with pytest.raises(DocumentError, match="outside the spec folder"):
@@ -325,7 +326,7 @@ def test_a_symlinked_folder_is_not_walked(cli, tmp_path, outside, entry):
 
 
 def test_documents_have_a_file_count_and_size_cap(cli, tmp_path, monkeypatch):
-    import janus_core.plan.documents as documents
+    import janus_core.spec.documents as documents
 
     spec = write_spec(tmp_path / "spec", ROLES + "documents: [docs]\n")
     (spec / "docs").mkdir()

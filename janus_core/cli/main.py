@@ -217,8 +217,8 @@ def validate(ctx: click.Context, spec: str) -> None:
 @reports_errors
 def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan."""
-    from janus_core.plan.diagram import cardinality_phrase
     from janus_core.plan.graph import coverage
+    from janus_core.spec.diagram import cardinality_phrase
 
     loaded, _plugins, _notes = load_checked_spec(ctx, spec)
     g, contexts = _plan_contexts(loaded, seed)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from janus_core.plan.diagram import Diagram, cardinality_phrase
+from janus_core.spec.diagram import Diagram, cardinality_phrase
+from janus_core.spec.model import DEFAULT_STRATEGIES
 
 Edge = tuple[str, str, int]
-STRATEGIES = ("relationship", "neighbourhood", "path", "random")
-DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
 
 
 def edge_label(edge: Edge) -> str:

@@ -88,7 +88,7 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
         if not getattr(output_type, "grows", False):
             raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
                              f"'{output_type.name}'")
-        from janus_core.data.inputs import load_conversations
+        from janus_core.plan.inputs import load_conversations
 
         given = load_conversations(settings.input)
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
@@ -184,7 +184,7 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
 
 def load_against(plugins: Plugins, value: str) -> list[Any]:
     """Records of an --against dataset: a local file or folder, else what a plugin opens (a Hub id)."""
-    from janus_core.data.inputs import load_conversations
+    from janus_core.plan.inputs import load_conversations
 
     if Path(value).exists():
         return load_conversations(value)

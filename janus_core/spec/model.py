@@ -15,11 +15,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from janus_core.plan.diagram import Diagram
-from janus_core.plan.graph import DEFAULT_STRATEGIES
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
 from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
+from janus_core.spec.diagram import Diagram
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
 from janus_core.spec.paths import outside
 from janus_core.spec.safe_load import compose_yaml, read_text
@@ -32,6 +31,11 @@ DIAGRAM_FILE = "diagram.mermaid"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: walk strategies (see janus_core.plan.graph) and the ones a spec uses unless it names others
+STRATEGIES = ("relationship", "neighbourhood", "path", "random")
+DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
 
 
 class WalkOptions(_Strict):
@@ -401,7 +405,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
 
 def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
     """Every ``documents:`` entry must name files Janus can read."""
-    from janus_core.plan.documents import SUFFIXES, DocumentError, find_documents
+    from janus_core.spec.documents import SUFFIXES, DocumentError, find_documents
 
     setup, problems = spec.setup, []
     if setup.documents and setup.chunking.overlap >= setup.chunking.words:

@@ -14,8 +14,8 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from janus_core.plan.diagram import SYMBOLS, Attribute, Diagram, Entity, Relationship
 from janus_core.sdk.errors import Problem, SpecError
+from janus_core.spec.diagram import SYMBOLS, Attribute, Diagram, Entity, Relationship
 from janus_core.spec.safe_load import load_yaml
 from janus_plugins.erdiagram.lexer import MermaidLexer, prepare, tokenize
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_core.data.dedup import exact_key
-from janus_core.data.inputs import to_messages
+from janus_core.plan.inputs import to_messages
 from janus_core.sdk.credentials import MASK, remember, scrub
 from janus_core.sdk.errors import JanusError
 
@@ -397,7 +397,7 @@ def push(repo_id: str, rows: dict[str, list[dict[str, Any]]], fmt: str, info: Ru
 
 def load_hub_conversations(repo_id: str) -> list[Any]:
     """Records for every conversation in a Hub dataset's data files (for ``--against owner/name``)."""
-    from janus_core.data.inputs import conversation_records
+    from janus_core.plan.inputs import conversation_records
 
     check_repo_id(repo_id)
     secret = hub_token(required=False)
