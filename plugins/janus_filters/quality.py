@@ -66,7 +66,7 @@ _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 _URLISH = re.compile(r"^(?:https?://|www\.|\S+@\S+\.\w+$)", re.I)
 _IDENTIFIER = re.compile(r"[_./\\=(){}\[\]<>:]")
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _LETTERS = re.compile(r"[^\W\d_]")
 #: a whole turn that is a placeholder: a word with a number (user1234567), a bracketed slot, a
 #: schema or null word
@@ -141,7 +141,7 @@ def words_of(text: str) -> list[str]:
 
 
 def normalise(text: str) -> str:
-    """Lower case, words only: for comparing turns."""
+    """Lower case, words and numbers only: for comparing turns."""
     return " ".join(_WORD.findall(text.lower()))
 
 
