@@ -29,7 +29,7 @@ words among them, and no runaway token.
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -292,20 +292,16 @@ def prompt_texts(spec: Any) -> list[str]:
     texts, output_types = _registered_text()
     texts = list(texts)
     for template in (setup.seed_prompt, setup.derivational_prompt):
-        try:
+        with contextlib.suppress(Exception):  # a template error is reported by validate
             texts.append(render(template, **values))
-        except Exception:  # a template error is reported by validate
-            pass
     for d in setup.directions:
         texts += [d.description, d.instruction or ""]
     texts += [f"Style: {name}" for name in (*setup.seed_directions, *setup.derivational_directions)]
     output_type = output_types.get(setup.output_type)
     if output_type is not None:
         for derive in (False, True):
-            try:
+            with contextlib.suppress(Exception):
                 texts.append(output_type.output_format(Limits(), derive))
-            except Exception:
-                pass
     return [t for t in texts if t]
 
 
@@ -365,7 +361,8 @@ class TextQuality(Filter):
             return None
         share = len(grams & self.prompt_grams) / len(grams)
         if share >= self.options.max_prompt_overlap:
-            return f"{share:.0%} of its word {n}-grams are in the prompt text (at most {self.options.max_prompt_overlap:.0%})"
+            limit = self.options.max_prompt_overlap
+            return f"{share:.0%} of its word {n}-grams are in the prompt text (at most {limit:.0%})"
         return None
 
     def _mean_word_length(self, text: str, words: list[str]) -> str | None:

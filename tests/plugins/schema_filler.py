@@ -75,7 +75,8 @@ class SchemaFiller(Backend):
         if self.options.get("fail_always") or (self.options.get("fail_first") and seen_key not in _seen):
             _seen.add(seen_key)
             return Completion(text='{"turns": [', model=self.model, finish_reason="length")
-        return Completion(text=json.dumps(_fill(request.schema, hint, self.options.get("voice") == "plain")), model=self.model,
+        plain = self.options.get("voice") == "plain"
+        return Completion(text=json.dumps(_fill(request.schema, hint, plain)), model=self.model,
                           finish_reason="stop", tokens_in=len(prompt) // 4, tokens_out=10)
 
 
