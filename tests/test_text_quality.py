@@ -299,7 +299,7 @@ def scenario(options: dict | None = None, spec=COUNSEL) -> ScenarioConsistency:
     ("I am your counselor, so let me explain how this works.", GOOD[0][1], "the user message speaks as the other"),
     ("As an AI assistant, I would suggest we talk about money.", GOOD[0][1], "the user message speaks as the other"),
     (GOOD[0][0], "Let us try.\nCOUNSELEE: But he never listens.\nCOUNSELOR: Then we start there.",
-     "the assistant message holds a script line"),
+     "the assistant message holds a script of counselee and counselor lines"),
 ])
 def test_scenario_prechecks_catch_a_turn_out_of_its_role(user, assistant, found):
     reason = verdict(scenario(), record(user, assistant))
@@ -312,6 +312,9 @@ def test_scenario_prechecks_keep_a_conversation_in_its_roles():
     assert verdict(scenario(), record("Our last counselor gave us homework we never did.",
                                       "As your counselor, I would start with something smaller.")) is None
     assert verdict(scenario({"prechecks": False}), record(GOOD[0][0], "As the counselee, I agree.")) is None
+    # one labelled line is a list item, not a script
+    terms = "Two words you will hear from me:\n- Counselee: the one who asks\n- Session: our weekly hour"
+    assert verdict(scenario(), record("What do those words on the form mean?", terms)) is None
 
 
 def judge_provider(seeds: list[list[dict[str, str]]], off_role: str):

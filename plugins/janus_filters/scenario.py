@@ -1,8 +1,9 @@
 """The ``scenario-consistency`` filter: a conversation stays in its roles and agrees with the diagram.
 
 Cheap checks run on every record (on by default): a turn that speaks as the other side ("As the
-patient, I ...", "I am your counselor" from the user) and a turn that holds a script of labelled
-lines (``COUNSELEE: ...`` inside a message: both voices written as one). With ``model_check:
+patient, I ...", "I am your counselor" from the user) and a turn that holds a script, lines
+labelled with two speakers (``COUNSELEE: ...`` and ``COUNSELOR: ...`` in one message: both voices
+written as one). With ``model_check:
 true`` the model also judges each record against the facts of its walk: the walked entities
 with their attributes and ``%%`` details and the walked relationships, looked up in the spec's
 diagram by name (``situation``, which the judge's faithfulness rubric uses too).
@@ -77,6 +78,7 @@ class ScenarioConsistency(Filter):
     def __init__(self) -> None:
         self.spec: Any = None
         self.patterns: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        self.script: re.Pattern[str] | None = None
 
     def configure(self, spec: Any, options: Any = None) -> None:
         super().configure(spec, options)
@@ -90,10 +92,10 @@ class ScenarioConsistency(Filter):
         user = [setup.user_role, aliases.get(setup.user_role, "")]
         assistant = [setup.assistant_role, aliases.get(setup.assistant_role, "")]
         labels = _alternatives([*user, *assistant, "user", "assistant"])
-        script = (re.compile(rf"(?mi)^\W{{0,3}}(?:{labels})\W{{0,3}}:"), "holds a script line")
+        self.script = re.compile(rf"(?mi)^\W{{0,3}}({labels})\W{{0,3}}:")
         self.patterns = {
-            "user": [self._voice(_alternatives([*assistant, "AI assistant", "AI language model"])), script],
-            "assistant": [self._voice(_alternatives(user)), script],
+            "user": [self._voice(_alternatives([*assistant, "AI assistant", "AI language model"]))],
+            "assistant": [self._voice(_alternatives(user))],
         }
 
     @staticmethod
@@ -113,6 +115,10 @@ class ScenarioConsistency(Filter):
                 found = pattern.search(message["content"])
                 if found:
                     return f"the {message['role']} message {what}: {found.group(0).strip()!r}"
+            labels = {m.group(1).lower().replace("_", " ") for m in self.script.finditer(message["content"])} \
+                if self.script else set()
+            if len(labels) >= 2:  # lines labelled with two speakers: a dialogue written as one turn
+                return f"the {message['role']} message holds a script of {' and '.join(sorted(labels))} lines"
         return None
 
     def prompt(self, record: Any) -> str:
