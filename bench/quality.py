@@ -59,7 +59,9 @@ def spec_for(sample: Path, generation: str, tmp: Path) -> Path | None:
 def generate(spec: Path, out: Path, args: argparse.Namespace) -> tuple[float, str]:
     cmd = [sys.executable, "-m", "janus_core.cli", "generate", str(spec), "--backend", "local", "--no-filters",
            "--max-seeds", str(args.max_seeds), "--d-factor", str(args.d_factor), "--seed", str(args.seed),
-           "--out", str(out), "--overwrite", "-q", "--option", f"threads={args.threads}"]
+           "--out", str(out), "-q", "--option", f"threads={args.threads}"]
+    if not args.work:
+        cmd.append("--overwrite")
     start = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
     return time.perf_counter() - start, result.stderr[-400:] if result.returncode else ""
@@ -69,10 +71,23 @@ async def _no_verdict(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+def read_spec(path: Path, plugins: Any) -> Any:
+    """The spec, its diagram read by whichever registered reader recognises it (as the CLI does)."""
+    readers = [r.obj for r in plugins.registry.diagram_readers.values()]
+
+    def read_diagram(text: str, where: str) -> Any:
+        reader = next((r for r in readers if r.detect(text)), None) or next(
+            r for r in readers if any(where.endswith(s) for s in r.suffixes))
+        return reader.read(text, where)
+
+    return load_spec(path, read_diagram)
+
+
 async def screen(spec_path: Path, records: list[Record]) -> tuple[list[Record], Counter]:
     """Run the default filters over ``records`` as the engine would; (kept, eliminations by rule)."""
-    spec = load_spec(spec_path)
-    filters = choose_filters(load_plugins(), spec)
+    plugins = load_plugins()
+    spec = read_spec(spec_path, plugins)
+    filters = choose_filters(plugins, spec)
     by_id = {r.id: r for r in records}
     kept, eliminated = [], Counter()
     for record in records:
@@ -112,11 +127,14 @@ def main() -> None:
     parser.add_argument("--generation", action="append", help="generation strategy (repeatable; default one-shot)")
     parser.add_argument("--samples", help="comma-separated sample names (default: every bundled sample)")
     parser.add_argument("--show", type=int, default=0, help="print this many records per sample")
+    parser.add_argument("--work", type=Path, help="keep outputs and journals here; a rerun continues them")
     args = parser.parse_args()
     strategies = args.generation or ["one-shot"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        if args.work:
+            args.work.mkdir(parents=True, exist_ok=True)
         for sample in samples(args.samples):
             for generation in strategies:
                 spec = spec_for(sample, generation, tmp)
@@ -124,7 +142,7 @@ def main() -> None:
                     print(f"{sample.name}: generation '{generation}' skipped: the spec format has no "
                           "'generation:' yet (one-shot only)", file=sys.stderr)
                     continue
-                out = tmp / f"{sample.name}-{generation}.jsonl"
+                out = (args.work or tmp) / f"{sample.name}-{generation}.jsonl"
                 wall, error = generate(spec, out, args)
                 if error:
                     print(f"{sample.name} ({generation}): janus failed: {error}", file=sys.stderr)

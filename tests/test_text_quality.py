@@ -109,10 +109,21 @@ def test_min_and_max_words():
     assert verdict(quality({"max_words": 80}), record(GOOD[0][0], long_answer)) is None
 
 
+def test_english_words():
+    versions = "JSON 2.0.1, 1.0.2, 2023-12-20, 2023-12-20"
+    reason = verdict(quality(), record("Which versions of the parser do we support?", versions))
+    assert reason.startswith("english-words: the assistant message: 0 common English words, under 1"), reason
+    assert verdict(quality({"min_common_words": 0}), record("Which versions of the parser do we support?",
+                                                            versions)) is None
+    assert verdict(quality(), record("Thursday at 9:30?", "Booked: Thursday at 9:30.")) is None
+    code_only = "```python\nprint(sorted(items, key=len))\n```"
+    assert verdict(quality(), record("Sort a list of strings by length in Python.", code_only)) is None
+
+
 def test_mean_word_length_gopher_bounds():
     tiny = "a b c d e f g h i j k"
     assert "mean word length 1.00" in verdict(quality(), record(GOOD[0][0], tiny))
-    huge = ("Notwithstanding counterproductive institutionalised misrepresentations, "
+    huge = ("Notwithstanding the counterproductive institutionalised misrepresentations, "
             "interdepartmental reconciliations notwithstanding, uncharacteristically "
             "incomprehensible administrative documentation")
     assert verdict(quality(), record(GOOD[0][0], huge)).startswith("mean-word-length:")
@@ -264,7 +275,8 @@ def test_setup_yaml_filter_options_change_the_thresholds(cli, tmp_path):
     spec = tmp_path / "spec"
     shutil.copytree(SAMPLES / "marriage_counsel", spec)
     with (spec / "setup.yaml").open("a", encoding="utf-8") as f:
-        f.write("filter_options:\n  text-quality: {skip: [runaway-token], min_words: 1, max_word_chars: 30}\n")
+        f.write("filter_options:\n  text-quality:\n    {skip: [runaway-token], min_words: 1, max_word_chars: 30, "
+                "min_common_words: 0}\n")
     replies = [[{"user": "We argue about money.", "assistant": RUNAWAY}],
                [{"user": "Help?", "assistant": "Ha" + "ha" * 20 + " yes, that happens to many couples."}]]
     out = tmp_path / "o.jsonl"

@@ -5,6 +5,10 @@ thresholds adapted to single chat messages (a turn is far shorter than a web pag
 
 - ``min-words`` / ``max-words``: words per message (Gopher, Rae et al. 2021, MassiveText quality
   filters: a document of 50 to 100,000 words; C4, Raffel et al. 2020: lines of at least 3 words).
+- ``english-words``: ordinary English words in the prose of a message (Gopher's stop-word rule:
+  at least 2 of "the, be, to, of, and, that, have, with" in a document; here at least
+  ``min_common_words`` (1) of a wider list of stop words and common words, as a message is short;
+  0 turns it off for datasets in other languages).
 - ``mean-word-length``: mean word length within bounds (Gopher: 3 to 10 characters; here 2.5 to
   10, since chat is more casual, and only for messages of ``stats_min_words`` words or more).
 - ``alpha-words``: share of words holding an alphabetic character (Gopher: at least 80 %; here
@@ -43,8 +47,8 @@ from janus_core.interfaces import Ask, Filter
 
 from .options import StrList
 
-RULES = ("placeholder", "runaway-token", "min-words", "max-words", "copies-prompt", "mean-word-length",
-         "alpha-words", "repeated-lines", "top-ngram", "duplicate-ngram", "repeated-turn")
+RULES = ("placeholder", "runaway-token", "min-words", "max-words", "english-words", "copies-prompt",
+         "mean-word-length", "alpha-words", "repeated-lines", "top-ngram", "duplicate-ngram", "repeated-turn")
 
 #: Common English words besides the stop words: frequent content words and one-word replies. Used to
 #: tell ordinary English from junk and a lone name from a one-word answer.
@@ -90,6 +94,8 @@ class TextQualityOptions(BaseModel):
     skip: StrList = Field(default_factory=list, description=f"rules not to apply: {', '.join(RULES)}")
     min_words: int = Field(3, ge=0, description="fewest words in a user or assistant message (C4: 3 per line)")
     max_words: int = Field(1500, ge=1, description="most words in one message")
+    min_common_words: int = Field(1, ge=0, description="fewest common English words in a message's prose (Gopher: "
+                                                       "2 stop words a document; 0: off, for other languages)")
     stats_min_words: int = Field(8, ge=1, description="word-length and alphabetic-share rules apply from this "
                                                       "many words")
     min_mean_word_length: float = Field(2.5, ge=0, description="Gopher: 3 (chat is more casual)")
@@ -344,10 +350,10 @@ class TextQuality(Filter):
         return [
             ("placeholder", lambda text, words: placeholder(text, self.names)),
             ("runaway-token", self._runaway),
-            ("min-words", lambda text, words: (f"{len(words)} words, under {o.min_words}"
-                                               if len(words) < o.min_words else None)),
+            ("min-words", self._min_words),
             ("max-words", lambda text, words: (f"{len(words)} words, over {o.max_words}"
                                                if len(words) > o.max_words else None)),
+            ("english-words", self._english_words),
             ("copies-prompt", self._copies_prompt),
             ("mean-word-length", self._mean_word_length),
             ("alpha-words", self._alpha_words),
@@ -355,6 +361,17 @@ class TextQuality(Filter):
             ("top-ngram", self._top_ngram),
             ("duplicate-ngram", self._duplicate_ngram),
         ]
+
+    def _min_words(self, text: str, words: list[str]) -> str | None:
+        count = len(text.split())  # code counts here: an answer may be a code block alone
+        return f"{count} words, under {self.options.min_words}" if count < self.options.min_words else None
+
+    def _english_words(self, text: str, words: list[str]) -> str | None:
+        need = self.options.min_common_words
+        if not need or not words:
+            return None
+        found = sum(1 for w in _WORD.findall(prose(text).lower()) if is_common(w))
+        return f"{found} common English words, under {need}" if found < need else None
 
     def _runaway(self, text: str, words: list[str]) -> str | None:
         found = runaway_tokens(text, self.options.max_word_chars)
