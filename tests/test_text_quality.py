@@ -116,6 +116,9 @@ def test_english_words():
     assert verdict(quality({"min_common_words": 0}), record("Which versions of the parser do we support?",
                                                             versions)) is None
     assert verdict(quality(), record("Thursday at 9:30?", "Booked: Thursday at 9:30.")) is None
+    french = load_spec(SAMPLES / "marriage_counsel")
+    french.setup.filter_options = {"language": {"expected": ["fr"]}}
+    assert verdict(quality(spec=french), record("Comment pouvons-nous parler de notre budget ?", versions)) is None
     code_only = "```python\nprint(sorted(items, key=len))\n```"
     assert verdict(quality(), record("Sort a list of strings by length in Python.", code_only)) is None
 

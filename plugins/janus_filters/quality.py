@@ -8,7 +8,8 @@ thresholds adapted to single chat messages (a turn is far shorter than a web pag
 - ``english-words``: ordinary English words in the prose of a message (Gopher's stop-word rule:
   at least 2 of "the, be, to, of, and, that, have, with" in a document; here at least
   ``min_common_words`` (1) of a wider list of stop words and common words, as a message is short;
-  0 turns it off for datasets in other languages).
+  0 turns it off for datasets in other languages; off too when the ``language`` filter is
+  configured, which then decides what language a message is in).
 - ``mean-word-length``: mean word length within bounds (Gopher: 3 to 10 characters; here 2.5 to
   10, since chat is more casual, and only for messages of ``stats_min_words`` words or more).
 - ``alpha-words``: share of words holding an alphabetic character (Gopher: at least 80 %; here
@@ -331,12 +332,15 @@ class TextQuality(Filter):
     def __init__(self) -> None:
         self.names: tuple[str, ...] = ()
         self.prompt_grams: set[tuple[str, ...]] = set()
+        self.language_set = False
 
     def configure(self, spec: Any, options: Any = None) -> None:
         super().configure(spec, options)
-        self.names, self.prompt_grams = (), set()
+        self.names, self.prompt_grams, self.language_set = (), set(), False
         if spec is None:
             return
+        # the language filter, when configured, decides the language; this rule assumes English
+        self.language_set = "language" in spec.setup.filter_options or "language" in (spec.setup.filters or [])
         names = [spec.setup.user_role, spec.setup.assistant_role]
         for entity in spec.diagram.entities.values():
             names += [entity.name, entity.alias or ""]
@@ -368,7 +372,7 @@ class TextQuality(Filter):
 
     def _english_words(self, text: str, words: list[str]) -> str | None:
         need = self.options.min_common_words
-        if not need or not words:
+        if not need or not words or self.language_set:
             return None
         found = sum(1 for w in _WORD.findall(prose(text).lower()) if is_common(w))
         return f"{found} common English words, under {need}" if found < need else None
