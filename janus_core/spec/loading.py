@@ -1,0 +1,50 @@
+"""The one way every command loads a spec: with the diagram readers the loaded plugins register
+(Mermaid, SQL DDL, a third party's), so no command silently reads a non-Mermaid diagram as nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from janus_core.sdk.errors import JanusError
+from janus_core.spec.model import DiagramReaderFn, Spec, check_plugins, load_spec
+
+if TYPE_CHECKING:
+    from janus_core.plugins import Plugins, Registry
+
+
+def diagram_reader(registry: Registry) -> DiagramReaderFn:
+    """Read a diagram with the first registered reader that recognises its text, else the one whose
+    file suffix matches."""
+    readers = [r.obj for r in registry.diagram_readers.values()]
+
+    def read_diagram(text: str, where: str) -> Any:
+        for reader in readers:
+            if reader.detect(text):
+                return reader.read(text, where)
+        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
+        if fallback is None:
+            raise JanusError("no diagram reader is registered (is the janus_plugins.erdiagram plugin installed?)")
+        return fallback.read(text, where)
+
+    return read_diagram
+
+
+def load_plugged_spec(path: str | Path, plugins: Plugins | None = None) -> Spec:
+    """Load a spec folder (or setup.yaml) with the plugins' diagram readers and backends (for key
+    hints); ``plugins`` defaults to the built-ins and installed entry points."""
+    if plugins is None:
+        from janus_core.plugins import load_plugins
+
+        plugins = load_plugins()
+    registry = plugins.registry
+    return load_spec(path, diagram_reader(registry), {name: r.obj for name, r in registry.backends.items()})
+
+
+def load_checked(path: str | Path, plugins: Plugins) -> tuple[Spec, list[str]]:
+    """The spec loaded as ``load_plugged_spec`` does, and notes on the plugin names it uses."""
+    spec = load_plugged_spec(path, plugins)
+    registry = plugins.registry
+    directions = {name: r.obj for name, r in registry.directions.items()}
+    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
+    return spec, spec.notes + notes
