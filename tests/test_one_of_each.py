@@ -65,3 +65,70 @@ def test_validate_dry_run_and_a_run_agree_on_rounds(cli, tmp_path):
     assert len(derive_prompts) == 12
     assert len(server.requests) == 15
     assert sorted(r["depth"] for r in read_jsonl(out)) == [0] * 3 + [1] * 6 + [2] * 6
+
+
+def _record(rid, messages, parent=None):
+    from janus_core.sdk.records import Record
+
+    return Record(messages=messages, id=rid, seed_id=parent.id if parent else rid,
+                  parent_id=parent.id if parent else None, direction="general", walk={}, model="m",
+                  prompt_sha256="0", output_type="conversation", depth=1 if parent else 0)
+
+
+def test_new_messages_of_a_continuation_a_rewrite_and_a_file_line():
+    from janus_core.sdk.records import new_messages
+
+    system = {"role": "system", "content": "Be kind."}
+    first = [system, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    seed = _record("s", first)
+    more = [{"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+    continued = _record("c", first + more, seed)
+    rewritten = _record("r", [system, {"role": "user", "content": "a, harder"}, {"role": "assistant", "content": "e"}],
+                        seed)
+    assert new_messages(seed, None) == first[1:]
+    assert new_messages(continued, seed) == more
+    assert new_messages(rewritten, seed) == rewritten.messages[1:]
+    assert new_messages(continued.to_dict(), seed.to_dict()) == more
+
+
+def test_journal_closes_on_leaving_and_stats_read_it_not_the_file(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from janus_core.data.report import build_report
+    from janus_core.run.journal import Journal, journal_path
+
+    out = tmp_path / "o.jsonl"
+    with Journal.beside(out) as none:
+        assert none is None and not journal_path(out).exists()
+    messages = [{"role": "user", "content": "a question here"}, {"role": "assistant", "content": "an answer"}]
+    with Journal(journal_path(out)) as journal:
+        for i in range(3):
+            journal.add_record(f"job{i}", _record(f"r{i}", messages))
+        journal.add_failure("jobx", "schema", "bad", {})
+        journal.export_jsonl(out)
+    with pytest.raises(sqlite3.ProgrammingError):
+        journal.count_records()
+    out.write_text(out.read_text().splitlines()[0] + "\n")  # the file lost two lines; the journal has them
+    report = build_report(out)
+    assert report["records"] == 3 and report["failures"] == {"schema": 1}
+    with Journal.beside(out) as journal:
+        assert journal is not None and journal.count_records() == 3
+
+
+def test_judge_and_preference_grade_with_the_same_rubric_wording():
+    from janus_plugins.filters.judge import Judge
+    from janus_plugins.outputs.preferences import RUBRIC, judge_prompt
+    from janus_plugins.rubrics import Rubric
+
+    from janus_core.spec.loading import load_plugged_spec
+
+    assert isinstance(RUBRIC, Rubric)
+    assert RUBRIC.prompt() in judge_prompt("help me", ["one", "two"])
+    judge = Judge()
+    judge.configure(load_plugged_spec(SAMPLES / "marriage_counsel"), None)
+    record = _record("s", [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    for rubric in judge.rubrics:
+        assert isinstance(rubric, Rubric)
+        assert rubric.prompt() in judge.prompt(record, rubric)
