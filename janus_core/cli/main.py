@@ -153,22 +153,24 @@ def cli() -> None:
 
 def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
     """Load the spec with the registered diagram readers and check names against plugins."""
-    from janus_core.spec.model import check_plugins, load_spec
+    from janus_core.spec.loading import load_checked
 
     plugins = get_plugins(ctx)
-    registry = plugins.registry
-    spec = load_spec(path, plugins.read_diagram, {name: r.obj for name, r in registry.backends.items()})
-    directions = {name: r.obj for name, r in registry.directions.items()}
-    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
-    return spec, plugins, spec.notes + notes
+    spec, notes = load_checked(path, plugins)
+    return spec, plugins, notes
 
 
 def _plan_contexts(spec: Spec, seed: int):
-    from janus_core.plan.graph import build_graph, plan
+    from janus_core.plan.graph import build_graph, seed_contexts
 
     graph = build_graph(spec.diagram)
-    w = spec.setup.walk
-    return graph, plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
+    return graph, seed_contexts(spec, seed, graph)
+
+
+def plan_line(counts: Any, output_type: str) -> str:
+    """The plan as ``validate`` and ``generate --dry-run`` both print it."""
+    rounds = f"; {counts.rounds} rounds" if counts.rounds > 1 else ""
+    return f"plan: {counts.seeds} seed requests, {counts.derivations} derivations ({output_type}){rounds}"
 
 
 SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
@@ -184,19 +186,19 @@ def validate(ctx: click.Context, spec: str) -> None:
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
     """
-    loaded, _plugins, notes = load_checked_spec(ctx, spec)
-    graph, contexts = _plan_contexts(loaded, 0)
+    from janus_core.plan.graph import build_graph
+    from janus_core.run.session import RunSettings, Session
+
+    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    the_plan = Session(loaded, plugins, RunSettings()).plan
+    graph, contexts = build_graph(loaded.diagram), the_plan.contexts
     s = loaded.setup
-    seeds = len(contexts) * len(s.seed_directions) * s.s_factor
-    derived = seeds * len(s.derivational_directions) * s.d_factor
     click.secho(f"ok: {loaded.setup_path}", fg="green")
     click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
     click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
-    click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
-    if s.documents:
-        from janus_core.run.session import load_documents
-
-        docs = load_documents(loaded).summary()
+    click.echo(f"  {plan_line(the_plan.counts(), s.output_type)}")
+    if the_plan.documents is not None:
+        docs = the_plan.documents.summary()
         grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
         click.echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
                    f"{len(contexts)} seed contexts grounded; chunks per entity: "
@@ -380,8 +382,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     stop continues where it ended, pays for no request twice and writes no record twice.
     """
     from janus_core.run.engine import EngineSettings
-    from janus_core.run.session import RunSettings, run_generation
-    from janus_core.run.session import dry_run as plan_only
+    from janus_core.run.session import RunSettings, Session
 
     spec = spec or target_folder
     if spec is None:
@@ -413,12 +414,13 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             rate_limit_patience=rate_limit_wait)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns, against=against,
-                           dry_run=dry_run, quiet=quiet, log_json=log_json)
+                           input=input_path, turns=turns, against=against)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
+    session = Session(loaded, plugins, settings)
     if dry_run:
-        estimate = plan_only(loaded, plugins, settings)
+        planned = session.estimate()
+        estimate = planned.as_dict()
         if log_json:
             click.echo(json.dumps(estimate))
             return
@@ -426,12 +428,15 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
             else f"${estimate['estimated_cost']:.4f}"
         click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
                    f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
+        click.echo(f"  {plan_line(planned.counts, loaded.setup.output_type)}")
         click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
         if estimate["already_done"]:
             click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
         return
-    stats = run_generation(loaded, plugins, settings)
+    from janus_core.cli.progress import JsonView, RichView
+
+    stats = session.run(JsonView(quiet) if log_json else RichView(quiet))
     if stats.records + stats.resumed == 0 and not stats.stopped:
         sys.exit(1)
 
@@ -464,7 +469,7 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
 
         Console(soft_wrap=True).print(evolution_tree(path, tree_of))
         return
-    report = build_report(path, spec_folder)
+    report = build_report(path, spec_folder, plugins=get_plugins(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

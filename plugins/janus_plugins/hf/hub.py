@@ -248,15 +248,12 @@ class RunInfo:
 def describe_run(out: Path, spec: dict[str, Any] | None = None) -> RunInfo:
     """The spec and configuration recorded in ``out``'s journal (``spec`` overrides) and its report."""
     from janus_core.data.stats import summary
-    from janus_core.run.journal import Journal, journal_path
+    from janus_core.run.journal import Journal
 
     recorded_spec = run = None
-    if journal_path(out).exists():
-        journal = Journal(journal_path(out))
-        try:
+    with Journal.beside(out) as journal:
+        if journal is not None:
             recorded_spec, run = journal.get_meta("spec"), journal.get_meta("run")
-        finally:
-            journal.close()
     return RunInfo(source=out.name, spec=spec or recorded_spec, run=run, report=summary(out))
 
 
