@@ -34,7 +34,7 @@ _EXPORTS = {
     "PluginError": "janus_core.sdk.errors",
     "Problem": "janus_core.sdk.errors",
     "SpecError": "janus_core.sdk.errors",
-    "Diagram": "janus_core.plan.diagram",
+    "Diagram": "janus_core.spec.diagram",
     "Spec": "janus_core.spec.model",
     "load_spec": "janus_core.spec.model",
     "load_plugins": "janus_core.plugins",
@@ -53,7 +53,6 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
-    from janus_core.plan.diagram import Diagram
     from janus_core.plugins import load_plugins
     from janus_core.sdk.contracts import (
         Backend,
@@ -69,4 +68,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     )
     from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
     from janus_core.sdk.records import Record
+    from janus_core.spec.diagram import Diagram
     from janus_core.spec.model import Spec, load_spec

@@ -174,6 +174,18 @@ class Plugins:
             self._registry = Registry(self.pm)
         return self._registry
 
+    def read_diagram(self, text: str, where: str) -> Any:
+        """Read a diagram with the first registered reader that detects it, else the one its suffix names."""
+        readers = [r.obj for r in self.registry.diagram_readers.values()]
+        for reader in readers:
+            if reader.detect(text):
+                return reader.read(text, where)
+        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
+        if fallback is None:
+            raise PluginError(f"{where}: no registered diagram reader reads it (readers: "
+                              f"{', '.join(r.name for r in readers) or 'none'}; see 'janus plugins')")
+        return fallback.read(text, where)
+
     def add_commands(self, cli: Any) -> None:
         self.pm.hook.register_commands(cli=cli)
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 from conftest import SAMPLES, read_jsonl
+from janus_plugins.erdiagram.parser import parse_erdiagram
 from servers import ProviderServer
 
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plan.documents import Documents, chunk_text, entity_patterns
 from janus_core.sdk.errors import SpecError
 from janus_core.spec.model import load_spec

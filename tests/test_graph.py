@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from conftest import SAMPLES
+from janus_plugins.erdiagram.parser import parse_erdiagram
 
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plan.graph import build_graph, by_path, by_random_walk, coverage, plan
 
 CLINIC = parse_erdiagram((SAMPLES / "clinic" / "diagram.mermaid").read_text())

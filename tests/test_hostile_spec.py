@@ -281,12 +281,37 @@ def test_a_symlink_out_of_the_spec_folder_is_refused(cli, tmp_path, outside, lin
     result = cli("validate", spec)
     assert_clear_error(result, "setup.yaml:3:", "symlink that leads outside the spec folder")
 
-    from janus_core.plan.diagram import parse_erdiagram
-    from janus_core.plan.documents import DocumentError, Documents
+    from janus_plugins.erdiagram.parser import parse_erdiagram
+
+    from janus_core.plan.documents import Documents
+    from janus_core.spec.documents import DocumentError
 
     patterns = ["docs/more/*.md"] if link == "folder" else ["docs"]
     with pytest.raises(DocumentError, match="outside the spec folder"):
         Documents.load(spec, patterns, parse_erdiagram(DIAGRAM))
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("/etc/hostname", "an absolute path"),
+    ("../private/secret.mermaid", "'..' leads outside"),
+    ("~/diagram.mermaid", "'~' (a home folder)"),
+    ("link.mermaid", "a symlink that leads outside"),
+])
+def test_er_diagram_path_stays_in_the_spec_folder(cli, tmp_path, outside, entry, words):
+    (outside / "secret.mermaid").write_text(DIAGRAM)
+    spec = write_spec(tmp_path / "spec", ROLES + f"er_diagram_path: '{entry}'\n")
+    os.symlink(outside / "secret.mermaid", spec / "link.mermaid")
+    assert_clear_error(cli("validate", spec), "setup.yaml:3:18:", f"er_diagram_path: {words}")
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("/etc/hostname", "an absolute path"),
+    ("../private/secret.md", "'..' leads outside"),
+])
+def test_filter_option_files_in_setup_yaml_stay_in_the_spec_folder(cli, tmp_path, outside, entry, words):
+    """A rubric file's text is sent to the model, so setup.yaml may not point it at the disk."""
+    spec = write_spec(tmp_path / "spec", ROLES + f"filter_options:\n  judge:\n    rubrics: '{entry}'\n")
+    assert_clear_error(cli("validate", spec), "setup.yaml:5:14:", f"rubrics: {words}")
 
 
 @pytest.mark.parametrize("entry", ["docs", "docs/**/*.md"])
@@ -301,7 +326,7 @@ def test_a_symlinked_folder_is_not_walked(cli, tmp_path, outside, entry):
 
 
 def test_documents_have_a_file_count_and_size_cap(cli, tmp_path, monkeypatch):
-    import janus_core.plan.documents as documents
+    import janus_core.spec.documents as documents
 
     spec = write_spec(tmp_path / "spec", ROLES + "documents: [docs]\n")
     (spec / "docs").mkdir()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import SAMPLES
+from janus_plugins.erdiagram.parser import parse_erdiagram
 
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.sdk.errors import SpecError
 
 # (snippet, entity names, [(left, right, left card, right card, identifying, label)])

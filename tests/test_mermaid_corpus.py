@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
+from janus_plugins.erdiagram.parser import parse_erdiagram
 
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.plugins import load_plugins
 from janus_core.sdk.errors import JanusError
 

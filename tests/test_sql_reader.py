@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 from conftest import SAMPLES
+from janus_plugins.erdiagram.parser import parse_erdiagram
 from janus_plugins.sql import _detect
 from janus_plugins.sql.reader import read_schema
 
-from janus_core.plan.diagram import parse_erdiagram
 from janus_core.sdk.errors import SpecError
 
 SQL_SAMPLE = SAMPLES / "sql_schema"

@@ -153,33 +153,24 @@ def cli() -> None:
 
 def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
     """Load the spec with the registered diagram readers and check names against plugins."""
-    from janus_core.spec.model import check_plugins, load_spec
+    from janus_core.spec.loading import load_checked
 
     plugins = get_plugins(ctx)
-    registry = plugins.registry
-    readers = [r.obj for r in registry.diagram_readers.values()]
-
-    def read_diagram(text: str, where: str):
-        for reader in readers:
-            if reader.detect(text):
-                return reader.read(text, where)
-        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
-        if fallback is None:
-            raise JanusError("no diagram reader is registered (is the janus_plugins.erdiagram plugin installed?)")
-        return fallback.read(text, where)
-
-    spec = load_spec(path, read_diagram, {name: r.obj for name, r in registry.backends.items()})
-    directions = {name: r.obj for name, r in registry.directions.items()}
-    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
-    return spec, plugins, spec.notes + notes
+    spec, notes = load_checked(path, plugins)
+    return spec, plugins, notes
 
 
 def _plan_contexts(spec: Spec, seed: int):
-    from janus_core.plan.graph import build_graph, plan
+    from janus_core.plan.graph import build_graph, seed_contexts
 
     graph = build_graph(spec.diagram)
-    w = spec.setup.walk
-    return graph, plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
+    return graph, seed_contexts(spec, seed, graph)
+
+
+def plan_line(counts: Any, output_type: str) -> str:
+    """The plan as ``validate`` and ``generate --dry-run`` both print it."""
+    rounds = f"; {counts.rounds} rounds" if counts.rounds > 1 else ""
+    return f"plan: {counts.seeds} seed requests, {counts.derivations} derivations ({output_type}){rounds}"
 
 
 SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
@@ -195,23 +186,24 @@ def validate(ctx: click.Context, spec: str) -> None:
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
     """
-    loaded, _plugins, notes = load_checked_spec(ctx, spec)
-    graph, contexts = _plan_contexts(loaded, 0)
+    from janus_core.plan.graph import build_graph
+    from janus_core.run.session import RunSettings, Session
+
+    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    the_plan = Session(loaded, plugins, RunSettings()).plan
+    graph, contexts = build_graph(loaded.diagram), the_plan.contexts
     s = loaded.setup
-    per_turn = s.counting == "original" and s.output_type == "conversation"
-    seeds = len(contexts) * len(s.seed_directions) * (1 if per_turn else s.s_factor)
-    derived = seeds * len(s.derivational_directions) * s.d_factor
     click.secho(f"ok: {loaded.setup_path}", fg="green")
     click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
     click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
-    click.echo(f"  plan: {seeds} seed requests, {derived} derivations ({s.output_type})")
-    if per_turn:
+    counts = the_plan.counts()
+    click.echo(f"  {plan_line(counts, s.output_type)}")
+    if the_plan.per_turn:
         click.echo(f"  counting: the original tool's: one seed per seed context and direction; the derivations "
-                   f"are per turn of each seed ({derived} for seeds of one turn, {derived * 3} for three)")
-    if s.documents:
-        from janus_core.run.session import load_documents
-
-        docs = load_documents(loaded).summary()
+                   f"are per turn of each seed ({counts.derivations} for seeds of one turn, "
+                   f"{counts.derivations * 3} for three)")
+    if the_plan.documents is not None:
+        docs = the_plan.documents.summary()
         grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
         click.echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
                    f"{len(contexts)} seed contexts grounded; chunks per entity: "
@@ -232,8 +224,8 @@ def validate(ctx: click.Context, spec: str) -> None:
 @reports_errors
 def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan."""
-    from janus_core.plan.diagram import cardinality_phrase
     from janus_core.plan.graph import coverage
+    from janus_core.spec.diagram import cardinality_phrase
 
     loaded, _plugins, _notes = load_checked_spec(ctx, spec)
     g, contexts = _plan_contexts(loaded, seed)
@@ -425,8 +417,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     stop continues where it ended, pays for no request twice and writes no record twice.
     """
     from janus_core.run.engine import EngineSettings
-    from janus_core.run.session import RunSettings, run_generation
-    from janus_core.run.session import dry_run as plan_only
+    from janus_core.run.session import RunSettings, Session
 
     # the original tool's flags Janus refuses arrive with the plugins' flags; take them out first
     refused = legacy_flag_problems({name: plugin_values.pop(name) for name in LEGACY_REFUSED})
@@ -466,12 +457,13 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             rate_limit_patience=rate_limit_wait)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns, against=against,
-                           dry_run=dry_run, quiet=quiet, log_json=log_json)
+                           input=input_path, turns=turns, against=against)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
+    session = Session(loaded, plugins, settings)
     if dry_run:
-        estimate = plan_only(loaded, plugins, settings)
+        planned = session.estimate()
+        estimate = planned.as_dict()
         if log_json:
             click.echo(json.dumps(estimate))
             return
@@ -479,6 +471,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
             else f"${estimate['estimated_cost']:.4f}"
         click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
                    f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
+        click.echo(f"  {plan_line(planned.counts, loaded.setup.output_type)}")
         click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
         if loaded.setup.counting == "original" and loaded.setup.output_type == "conversation":
@@ -487,7 +480,9 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         if estimate["already_done"]:
             click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
         return
-    stats = run_generation(loaded, plugins, settings)
+    from janus_core.cli.progress import JsonView, RichView
+
+    stats = session.run(JsonView(quiet) if log_json else RichView(quiet))
     if stats.records + stats.resumed == 0 and not stats.stopped:
         sys.exit(1)
 
@@ -520,7 +515,7 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
 
         Console(soft_wrap=True).print(evolution_tree(path, tree_of))
         return
-    report = build_report(path, spec_folder)
+    report = build_report(path, spec_folder, plugins=get_plugins(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

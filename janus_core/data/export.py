@@ -12,23 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from janus_core.data.stats import load_records
-from janus_core.run.journal import Journal, journal_path
+from janus_core.run.journal import Journal
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
 
 
 def read_records(out: Path) -> Iterator[Record]:
     """A run's records: from its journal when there is one, else from the file."""
-    if journal_path(out).exists():
-        journal = Journal(journal_path(out))
-        try:
+    with Journal.beside(out) as journal:
+        if journal is not None:
             for data in journal.records():
                 yield Record.from_dict(data)
-        finally:
-            journal.close()
-    else:
-        for data in load_records(out):
-            yield Record.from_dict(data)
+            return
+    for data in load_records(out):
+        yield Record.from_dict(data)
 
 
 def reviewed_records(out: Path) -> Iterator[Record]:
@@ -36,11 +33,10 @@ def reviewed_records(out: Path) -> Iterator[Record]:
 
     Refuses at once (not when first iterated) if ``out`` has no journal or nothing is kept.
     """
-    if not journal_path(out).exists():
-        raise JanusError(f"{out} has no journal, so it has no review; review it first with: janus review {out}")
-    journal = Journal(journal_path(out))
-    reviews = journal.reviews()
-    journal.close()
+    with Journal.beside(out) as journal:
+        if journal is None:
+            raise JanusError(f"{out} has no journal, so it has no review; review it first with: janus review {out}")
+        reviews = journal.reviews()
     if not any(r["state"] in ("kept", "edited") for r in reviews.values()):
         raise JanusError(f"no record of {out} is kept or edited yet; review it with: janus review {out}")
     return _apply_reviews(read_records(out), reviews)

@@ -31,32 +31,32 @@ def distinct_n(texts: list[str], n: int) -> float:
 def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> int:
     """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter)."""
     from janus_core.data.dedup import Deduper
+    from janus_core.sdk.records import new_messages
 
     deduper = Deduper(threshold)
     by_id = {r["id"]: r for r in records}
     found = 0
     for r in records:
-        messages = r.get("messages", [])
-        parent = by_id.get(r.get("parent_id"))
-        if parent is not None and messages[: len(parent["messages"])] == parent["messages"]:
-            messages = messages[len(parent["messages"]):]  # a continuation: what it adds, as the filter compares
+        # what a record adds to its parent, as the filter compares
+        messages = new_messages(r, by_id.get(r.get("parent_id")))
         text = "\n".join(m["content"] for m in messages if m.get("role") != "system")
         if deduper.check_and_add(r["id"], text):
             found += 1
     return found
 
 
-def recorded_spec(out: Path, given: str | Path | None = None) -> tuple[Any, str | None]:
+def recorded_spec(out: Path, given: str | Path | None = None, plugins: Any = None) -> tuple[Any, str | None]:
     """The spec ``out`` was made from (``given``, else the folder its journal names), and why it
-    could not be loaded: (None, None) when there is none, (None, problem) when it no longer loads."""
+    could not be loaded: (None, None) when there is none, (None, problem) when it no longer loads.
+    It is read with the plugins' diagram readers (``plugins``, default: the installed ones)."""
     from janus_core.sdk.errors import JanusError
-    from janus_core.spec.model import load_spec
+    from janus_core.spec.loading import load_plugged_spec
 
     folder = _spec_folder(out, given)
     if folder is None:
         return None, None
     try:
-        return load_spec(folder), None
+        return load_plugged_spec(folder, plugins), None
     except JanusError as exc:  # the spec changed or broke since
         return None, str(exc).splitlines()[0]
 
@@ -64,15 +64,10 @@ def recorded_spec(out: Path, given: str | Path | None = None) -> tuple[Any, str 
 def _spec_folder(out: Path, given: str | Path | None) -> Path | None:
     if given:
         return Path(given)
-    from janus_core.run.journal import Journal, journal_path
+    from janus_core.run.journal import Journal
 
-    if not journal_path(out).exists():
-        return None
-    journal = Journal(journal_path(out))
-    try:
-        recorded = journal.get_meta("spec") or {}
-    finally:
-        journal.close()
+    with Journal.beside(out) as journal:
+        recorded = (journal.get_meta("spec") if journal is not None else None) or {}
     folder = recorded.get("folder")
     return Path(folder) if folder and Path(folder).is_dir() else None
 
@@ -88,11 +83,10 @@ def coverage(records: list[dict[str, Any]], spec: Any, problem: str | None = Non
         if problem:
             result["spec_problem"] = problem
         return result
-    from janus_core.plan.graph import build_graph, edge_labels, plan
+    from janus_core.plan.graph import build_graph, edge_labels, seed_contexts
 
     graph = build_graph(spec.diagram)
-    w = spec.setup.walk
-    contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
+    contexts = seed_contexts(spec, seed, graph)
     all_edges = edge_labels(graph)
     result.update({
         "spec": str(spec.folder),
@@ -106,18 +100,17 @@ def coverage(records: list[dict[str, Any]], spec: Any, problem: str | None = Non
     return result
 
 
-def build_report(out: Path, spec: str | Path | None = None, seed: int | None = None) -> dict[str, Any]:
-    """Everything the report shows, as plain data (``janus stats --json`` prints it)."""
-    from janus_core.data.stats import load_records
-    from janus_core.run.journal import Journal, journal_path
+def build_report(out: Path, spec: str | Path | None = None, seed: int | None = None,
+                 plugins: Any = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data (``janus stats --json`` prints it); the spec is read
+    with ``plugins``' diagram readers (default: the installed plugins)."""
+    from janus_core.data.stats import run_records
+    from janus_core.run.journal import Journal
 
-    records = load_records(out)
-    run: dict[str, Any] = {}
-    if journal_path(out).exists():
-        journal = Journal(journal_path(out))
-        run = journal.get_meta("run") or {}
-        journal.close()
-    counts = summary(out)
+    records = run_records(out)
+    with Journal.beside(out) as journal:
+        run: dict[str, Any] = (journal.get_meta("run") if journal is not None else None) or {}
+    counts = summary(out, records)
     user = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "user"]
     assistant = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "assistant"]
     lengths = [sum(len(m["content"].split()) for m in r.get("messages", []) if m.get("role") != "system")
@@ -134,7 +127,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         "path": str(out),
         "run": run,
         **counts,
-        "coverage": coverage(records, *recorded_spec(out, spec), seed=run.get("seed", 0) if seed is None else seed),
+        "coverage": coverage(records, *recorded_spec(out, spec, plugins),
+                             seed=run.get("seed", 0) if seed is None else seed),
         "near_duplicates": dups,
         "near_duplicate_rate": round(dups / len(records), 4) if records else 0.0,
         "words_per_record": lengths,

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from janus_core.run.journal import Journal, journal_path
+from janus_core.run.journal import Journal
 from janus_core.sdk.errors import JanusError
 
 
@@ -25,13 +25,23 @@ def load_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def summary(path: Path) -> dict[str, Any]:
-    records = load_records(path)
+def run_records(out: Path) -> list[dict[str, Any]]:
+    """A run's records as the journal holds them (the single source of truth, which the output file is
+    rebuilt from); a file without a journal is read as it is."""
+    with Journal.beside(out) as journal:
+        if journal is not None:
+            return list(journal.records())
+    return load_records(out)
+
+
+def summary(path: Path, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Counts by output type, direction and depth, failures by reason, tokens and cost
+    (``records``: the run's records when the caller has read them already)."""
+    records = run_records(path) if records is None else records
     failures: dict[str, int] = {}
-    if journal_path(path).exists():
-        journal = Journal(journal_path(path))
-        failures = journal.failure_counts()
-        journal.close()
+    with Journal.beside(path) as journal:
+        if journal is not None:
+            failures = journal.failure_counts()
     return {
         "records": len(records),
         "seeds": sum(1 for r in records if not r.get("parent_id")),
@@ -57,7 +67,7 @@ def evolution_tree(path: Path, seed_id: str) -> Any:
     from rich.markup import escape
     from rich.tree import Tree
 
-    records = load_records(path)
+    records = run_records(path)
     by_id = {r["id"]: r for r in records}
     if seed_id not in by_id:
         seeds = [r["id"] for r in records if not r.get("parent_id")][:5]

@@ -10,14 +10,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from janus_core.plan.diagram import Diagram, cardinality_phrase
+from janus_core.spec.diagram import Diagram, cardinality_phrase
+from janus_core.spec.model import DEFAULT_STRATEGIES
+
+if TYPE_CHECKING:
+    from janus_core.spec.model import Spec
 
 Edge = tuple[str, str, int]
-STRATEGIES = ("relationship", "neighbourhood", "path", "random")
-DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
 
 
 def edge_label(edge: Edge) -> str:
@@ -208,6 +211,14 @@ def plan(graph: nx.MultiDiGraph, strategies: tuple[str, ...] | list[str] = DEFAU
         contexts += [c for c in by_neighbourhood(graph) if c.entities[0] not in seen_nodes]
     unique = {c.id: c for c in contexts}
     return list(unique.values())
+
+
+def seed_contexts(spec: Spec, seed: int = 0, graph: nx.MultiDiGraph | None = None) -> list[SeedContext]:
+    """The seed contexts of a spec: its diagram walked as setup.yaml's ``walk:`` says, with ``seed``
+    for random walks (``graph``: the spec's graph when the caller has built it already)."""
+    w = spec.setup.walk
+    graph = build_graph(spec.diagram) if graph is None else graph
+    return plan(graph, w.strategies, w.max_path_length, w.random_walks, seed, w.cover)
 
 
 def coverage(graph: nx.MultiDiGraph, contexts: list[SeedContext]) -> tuple[set[str], set[Edge]]:

@@ -47,6 +47,19 @@ class Job:
         return "seed" if self.parent is None else "derive"
 
 
+@dataclass(frozen=True)
+class PlanCounts:
+    """What a plan will ask for: seed requests and derivation requests (every round included)."""
+
+    seeds: int
+    derivations: int
+    rounds: int
+
+    @property
+    def requests(self) -> int:
+        return self.seeds + self.derivations
+
+
 class ParseFailure(ValueError):
     """A reply that is not usable JSON for the output type."""
 
@@ -187,6 +200,18 @@ class Plan:
         if self.given:
             return sum(max(0, self.turns - self._user_turns(r)) for r in self.given[:seeds])
         return seeds * (1 + self.derivations_per_seed)
+
+    def seeds_planned(self, max_seeds: int | None = None) -> int:
+        """Seed jobs a run takes: every one, or the first ``max_seeds``."""
+        return min(self.seed_count, max_seeds) if max_seeds else self.seed_count
+
+    def counts(self, max_seeds: int | None = None) -> PlanCounts:
+        """The requests a run plans, counted once for ``validate``, ``--dry-run`` and the engine's
+        progress (given records are not requests; the judge's and an output type's extra asks are not
+        counted)."""
+        jobs = self.seeds_planned(max_seeds)
+        seeds = 0 if self.given else jobs
+        return PlanCounts(seeds=seeds, derivations=self.planned(jobs) - seeds, rounds=self.rounds)
 
     def below(self, job: Job) -> int:
         """Records planned below a job's record (skipped when the job fails for good)."""

@@ -166,23 +166,18 @@ def repair(out: Path) -> list[str]:
         if d.journal == "ok" and not (d.output_ids - d.journal_ids):
             if not d.mismatch and not d.output_bad_lines:
                 return ["journal and output agree: nothing to repair"]
-            journal = Journal(journal_path(out))
-            try:
+            with Journal(journal_path(out)) as journal:
                 count = journal.export_jsonl(out)
-            finally:
-                journal.close()
             return [f"rewrote {out} from the journal: {count} records"]
         rows = _read_output(out, Diagnosis(out))
-        if d.journal == "ok":  # a good journal that lacks records the output has (emptied or replaced)
-            journal = Journal(journal_path(out))
-        else:
+        aside = None
+        if d.journal != "ok":  # else a good journal that lacks records the output has (emptied or replaced)
             aside = _set_aside(journal_path(out))
             done.append(f"moved the {d.journal} journal aside to {aside.name} (kept, not deleted)")
-            journal = Journal(journal_path(out))
-            if d.journal == "damaged":
+        with Journal(journal_path(out)) as journal:
+            if aside is not None and d.journal == "damaged":
                 counts = salvage(aside, journal)
                 done.append("salvaged from it: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
-        try:
             brought, skipped = _import_output(rows, journal)
             if brought:
                 done.append(f"brought back {brought} records from {out} that the journal lacked"
@@ -192,8 +187,6 @@ def repair(out: Path) -> list[str]:
                             "output continues it with the spec it is given")
             count = journal.export_jsonl(out)
             done.append(f"rewrote {out} from the new journal: {count} records")
-        finally:
-            journal.close()
         return done
 
 

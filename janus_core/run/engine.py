@@ -479,8 +479,7 @@ class Engine:
         return itertools.islice(jobs, self.settings.max_seeds) if self.settings.max_seeds else jobs
 
     def seed_count(self) -> int:
-        count = self.plan.seed_count
-        return min(count, self.settings.max_seeds) if self.settings.max_seeds else count
+        return self.plan.seeds_planned(self.settings.max_seeds)
 
     def prime_filters(self, extra: list[Record] | None = None) -> None:
         """Show the filters what exists: this run's earlier records, then --against datasets."""

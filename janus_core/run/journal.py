@@ -217,6 +217,24 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    @contextmanager
+    def beside(cls, out: Path) -> Iterator[Journal | None]:
+        """``with Journal.beside(out) as journal``: the journal of the output ``out``, checked as
+        ``Journal`` checks it and closed on leaving, or None when ``out`` has none (nothing is created)."""
+        path = journal_path(Path(out))
+        if not path.exists():
+            yield None
+            return
+        with cls(path) as journal:
+            yield journal
+
     # --- meta ----------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> Any:

@@ -1,28 +1,26 @@
-"""One generation run: pick the plugins a spec asks for, resume from the journal, drive the engine,
-show progress and print the summary."""
+"""One generation run: a ``Session`` picks the plugins a spec asks for, resumes from the journal and
+drives the engine; whoever shows the run (the CLI's ``janus_core.cli.progress``) gets its events."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
+import itertools
 import re
 import sqlite3
-import sys
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from janus_core.plan.graph import build_graph, plan
-from janus_core.plan.jobs import Plan
+from janus_core.plan.graph import seed_contexts
+from janus_core.plan.jobs import Plan, PlanCounts
 from janus_core.plugins import Plugins
 from janus_core.run.cost import prices
 from janus_core.run.engine import Engine, EngineSettings, Stats
 from janus_core.run.journal import Journal, has_content, journal_files, journal_path
 from janus_core.run.lock import RunLock
 from janus_core.sdk.contracts import refuse_key_options
-from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import sha256_of
 from janus_core.sdk.schema import max_json_chars
@@ -46,9 +44,6 @@ class RunSettings:
     input: str | None = None
     turns: int = 4
     against: tuple[str, ...] = ()
-    dry_run: bool = False
-    quiet: bool = False
-    log_json: bool = False
 
 
 def output_path(spec: Spec, settings: RunSettings) -> Path:
@@ -79,16 +74,14 @@ def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple
 def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
-    graph = build_graph(spec.diagram)
-    w = spec.setup.walk
-    contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, settings.seed, w.cover)
+    contexts = seed_contexts(spec, settings.seed)
     limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
     given = None
     if settings.input:
         if not getattr(output_type, "grows", False):
             raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
                              f"'{output_type.name}'")
-        from janus_core.data.inputs import load_conversations
+        from janus_core.plan.inputs import load_conversations
 
         given = load_conversations(settings.input)
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
@@ -184,7 +177,7 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
 
 def load_against(plugins: Plugins, value: str) -> list[Any]:
     """Records of an --against dataset: a local file or folder, else what a plugin opens (a Hub id)."""
-    from janus_core.data.inputs import load_conversations
+    from janus_core.plan.inputs import load_conversations
 
     if Path(value).exists():
         return load_conversations(value)
@@ -218,120 +211,162 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
         "against": [shown(value) for value in settings.against]})
 
 
-# --- dry run -----------------------------------------------------------------------------------
+# --- the session --------------------------------------------------------------------------------
 
-def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, Any]:
-    """Planned requests and an estimated cost, without calling anything."""
-    backend_cls, model, _options = backend_choice(plugins, spec, settings)
-    model = model or backend_cls.default_model
-    the_plan = make_plan(spec, plugins, settings, backend_cls)
-    seeds = [job for job in the_plan.seed_jobs() if job.given is None]
-    if settings.engine.max_seeds:
-        seeds = seeds[: settings.engine.max_seeds]
-    derivations = the_plan.planned(settings.engine.max_seeds or the_plan.seed_count) - len(seeds)
-    seed_in = sum(len(the_plan.request(job).messages[0]["content"]) for job in seeds) / 4
-    reply = (max_json_chars(the_plan.schema) or 4000) / 2 / 4  # half the largest reply, 4 chars a token
-    derive_in = derivations * (seed_in / max(len(seeds), 1) + reply)
-    tokens_in = int(seed_in + derive_in)
-    tokens_out = int(reply * (len(seeds) + derivations))
-    price = prices(model)
-    done = 0
-    out = output_path(spec, settings)
-    if journal_path(out).exists():
-        journal = Journal(journal_path(out))
-        done = journal.count_records()
-        journal.close()
-    return {"backend": backend_cls.name, "model": model, "seed_requests": len(seeds),
-            "derivation_requests": derivations, "requests": len(seeds) + derivations,
-            "already_done": done, "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
-            "estimated_cost": None if price is None else round(tokens_in * price[0] + tokens_out * price[1], 4)}
+@dataclass
+class Estimate:
+    """What a dry run prints: the plan's requests, an estimate of tokens and cost, and what is done."""
+
+    backend: str
+    model: str
+    counts: PlanCounts
+    already_done: int
+    estimated_tokens_in: int
+    estimated_tokens_out: int
+    estimated_cost: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model, "seed_requests": self.counts.seeds,
+                "derivation_requests": self.counts.derivations, "requests": self.counts.requests,
+                "rounds": self.counts.rounds, "already_done": self.already_done,
+                "estimated_tokens_in": self.estimated_tokens_in, "estimated_tokens_out": self.estimated_tokens_out,
+                "estimated_cost": self.estimated_cost}
 
 
-# --- the run -----------------------------------------------------------------------------------
+class RunView:
+    """What a session tells whoever shows the run; this one shows nothing (the CLI draws progress and
+    the summary with its own, ``janus_core.cli.progress``)."""
 
-def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats:
-    """Run (or continue) the plan, writing records as they finish; print a summary to stderr."""
-    from rich.console import Console
+    def started(self, session: Session, resumed: int) -> None:
+        """The run is about to send requests; ``resumed`` records were done by earlier runs."""
 
-    console = Console(stderr=True, soft_wrap=True)
-    out = output_path(spec, settings)
-    sink_cls = choose_sink(plugins, out, settings.sink)
-    if sink_cls.remote:
-        raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
-                         f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
-    backend_cls, model, options = backend_choice(plugins, spec, settings)
-    the_plan = make_plan(spec, plugins, settings, backend_cls)
-    backend = backend_cls(model=model, options=options)
-    filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
-    # datasets new records must not duplicate, read before any file of the run is touched
-    against = [r for value in settings.against for r in load_against(plugins, value)]
-    # one run per output: taken before the journal or the output is read or written
-    with RunLock(out, "generate"):
-        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against)
+    async def watch(self, stats: Stats) -> None:
+        """Show progress from ``stats`` (updated as the run goes) until cancelled."""
+
+    def interrupted(self, session: Session) -> None:
+        """Ctrl-C: the run stops; what is finished is kept."""
+
+    def finished(self, session: Session, stats: Stats) -> None:
+        """The run is over (done, or stopped by a budget or a rate limit)."""
 
 
-def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-                the_plan: Plan, filters: list[Any], against: list[Any]) -> Stats:
-    journal = None
-    try:
-        journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
-                               settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
-        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, journal)
-    except sqlite3.Error as exc:
-        raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: {exc}); "
-                         "records already finished are kept. Fix the cause (free disk space, ...) and rerun the "
-                         "same command to continue") from None
-    finally:
-        if journal is not None:
-            journal.close()
-    if settings.log_json:
-        print(scrub(json.dumps({"event": "summary", **summary_dict(stats, out)})), file=sys.stderr, flush=True)
-    else:
-        _print_summary(console, stats, out)
-        negotiated = backend.negotiated
-        if negotiated and negotiated.get("refused"):
-            console.print(f"  structured output: {negotiated.get('mode')} (the server refused "
-                          f"{', '.join(negotiated['refused'])})")
-    return stats
+class Session:
+    """One generation run, built once: the spec, the plugins and the settings, and from them the
+    output path, the backend, the plan, the filters, the journal and the sink."""
 
+    def __init__(self, spec: Spec, plugins: Plugins, settings: RunSettings):
+        self.spec, self.plugins, self.settings = spec, plugins, settings
+        self.out = output_path(spec, settings)
+        self.backend_cls, self.model, self.options = backend_choice(plugins, spec, settings)
+        self.plan = make_plan(spec, plugins, settings, self.backend_cls)
+        # made by run(): nothing is called, opened or written before it
+        self.backend: Any = None
+        self.filters: list[Any] = []
+        self.journal: Journal | None = None
+        self.sink: Any = None
+        self.engine: Engine | None = None
 
-def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-               the_plan: Plan, filters: list[Any], against: list[Any], journal: Journal) -> Stats:
-    record_run(journal, spec, settings, backend, the_plan, filters)
-    sink = sink_cls(out, {})
-    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)
-    engine.prime_filters(against if settings.against else None)
-    resumed = journal.count_records()
-    if not settings.log_json:
-        console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
-                      f"({backend.model}), {engine.concurrency} in flight -> {out}"
-                      + (f" (continuing: {resumed} records done)" if resumed else ""))
-    # the dataset file is rebuilt from the journal (known good by now), so a torn last line from a
-    # crash disappears
-    out.unlink(missing_ok=True)
-    failed = True
-    try:
+    # --- dry run -------------------------------------------------------------------------------
+
+    def estimate(self) -> Estimate:
+        """Planned requests and an estimated cost, without calling anything."""
+        the_plan = self.plan
+        model = self.model or self.backend_cls.default_model
+        counts = the_plan.counts(self.settings.engine.max_seeds)
+        seeds = list(itertools.islice((job for job in the_plan.seed_jobs() if job.given is None), counts.seeds))
+        seed_in = sum(len(the_plan.request(job).messages[0]["content"]) for job in seeds) / 4
+        reply = (max_json_chars(the_plan.schema) or 4000) / 2 / 4  # half the largest reply, 4 chars a token
+        derive_in = counts.derivations * (seed_in / max(len(seeds), 1) + reply)
+        tokens_in = int(seed_in + derive_in)
+        tokens_out = int(reply * (len(seeds) + counts.derivations))
+        price = prices(model)
+        with Journal.beside(self.out) as journal:
+            done = journal.count_records() if journal is not None else 0
+        return Estimate(backend=self.backend_cls.name, model=model, counts=counts, already_done=done,
+                        estimated_tokens_in=tokens_in, estimated_tokens_out=tokens_out,
+                        estimated_cost=None if price is None
+                        else round(tokens_in * price[0] + tokens_out * price[1], 4))
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def run(self, view: RunView | None = None) -> Stats:
+        """Run (or continue) the plan, writing records as they finish; ``view`` shows it."""
+        view = view or RunView()
+        settings, out = self.settings, self.out
+        sink_cls = choose_sink(self.plugins, out, settings.sink)
+        if sink_cls.remote:
+            raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
+                             f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
+        self.backend = self.backend_cls(model=self.model, options=self.options)
+        # before the journal: a filter's bad option leaves no file behind
+        self.filters = choose_filters(self.plugins, self.spec)
+        # datasets new records must not duplicate, read before any file of the run is touched
+        against = [r for value in settings.against for r in load_against(self.plugins, value)]
+        # one run per output: taken before the journal or the output is read or written
+        with RunLock(out, "generate"):
+            try:
+                with self._open_journal() as journal:
+                    self.journal = journal
+                    stats = self._write(sink_cls, against, view)
+            except sqlite3.Error as exc:
+                raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: "
+                                 f"{exc}); records already finished are kept. Fix the cause (free disk space, ...) "
+                                 "and rerun the same command to continue") from None
+            finally:
+                self.journal = None
+            view.finished(self, stats)
+        return stats
+
+    def _open_journal(self) -> Journal:
+        backend, settings, spec = self.backend, self.settings, self.spec
+        key = fingerprint(spec, backend.name, backend.model, settings, self.plan.documents)
+        return open_journal(self.out, key, settings.overwrite,
+                            earlier_fingerprint(spec, backend.name, backend.model, settings))
+
+    def _write(self, sink_cls: Any, against: list[Any], view: RunView) -> Stats:
+        journal, out = self.journal, self.out
+        assert journal is not None
+        record_run(journal, self.spec, self.settings, self.backend, self.plan, self.filters)
+        self.sink = sink = sink_cls(out, {})
+        self.engine = Engine(self.plan, self.backend, journal, [sink], self.settings.engine, filters=self.filters)
+        self.engine.prime_filters(against if self.settings.against else None)
+        view.started(self, journal.count_records())
+        # the dataset file is rebuilt from the journal (known good by now), so a torn last line from a
+        # crash disappears
+        out.unlink(missing_ok=True)
+        failed = True
         try:
-            sink.open()
-            for batch in _stored_batches(journal):
-                sink.write(batch)
-        except OSError as exc:
-            raise _cannot_write(out, exc) from None
-        stats = asyncio.run(_drive(engine, backend, console, settings))
-        failed = False
-    except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: finished records are in {out}; rerun the same command to continue")
-        raise SystemExit(130) from None
-    finally:
-        try:
-            sink.close()
-        except OSError as exc:
-            if not failed:  # else the first error is the one to report
+            try:
+                sink.open()
+                for batch in _stored_batches(journal):
+                    sink.write(batch)
+            except OSError as exc:
                 raise _cannot_write(out, exc) from None
-        negotiated = backend.negotiated
-        if negotiated:  # what the backend settled on with its server (the structured-output mode)
-            journal.set_meta("structured", negotiated)
-    return stats
+            stats = asyncio.run(self._drive(view))
+            failed = False
+        except KeyboardInterrupt:
+            view.interrupted(self)
+            raise SystemExit(130) from None
+        finally:
+            try:
+                sink.close()
+            except OSError as exc:
+                if not failed:  # else the first error is the one to report
+                    raise _cannot_write(out, exc) from None
+            negotiated = self.backend.negotiated
+            if negotiated:  # what the backend settled on with its server (the structured-output mode)
+                journal.set_meta("structured", negotiated)
+        return stats
+
+    async def _drive(self, view: RunView) -> Stats:
+        assert self.engine is not None
+        ticker = asyncio.create_task(view.watch(self.engine.stats))
+        try:
+            return await self.engine.run()
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            await self.backend.aclose()
 
 
 def _cannot_write(out: Path, exc: OSError) -> JanusError:
@@ -339,7 +374,7 @@ def _cannot_write(out: Path, exc: OSError) -> JanusError:
                       "its journal. Fix the cause (free disk space, ...) and rerun the same command to continue")
 
 
-def _stored_batches(journal: Journal, size: int = 1000):
+def _stored_batches(journal: Journal, size: int = 1000) -> Iterator[list[Any]]:
     from janus_core.sdk.records import Record
 
     batch = []
@@ -352,59 +387,8 @@ def _stored_batches(journal: Journal, size: int = 1000):
         yield batch
 
 
-async def _drive(engine: Engine, backend: Any, console: Any, settings: RunSettings) -> Stats:
-    show = _json_progress if settings.log_json else _rich_progress
-    ticker = None if settings.quiet else asyncio.create_task(show(engine.stats, console))
-    try:
-        return await engine.run()
-    finally:
-        if ticker:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-        await backend.aclose()
-
-
-async def _json_progress(stats: Stats, console: Any) -> None:
-    started = time.perf_counter()
-    while True:
-        await asyncio.sleep(1.0)
-        print(json.dumps({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
-                          "done": stats.done, "planned": stats.planned, "records": stats.records,
-                          "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
-                          "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
-                          "cost": round(stats.cost, 6)}), file=sys.stderr, flush=True)
-
-
-async def _rich_progress(stats: Stats, console: Any) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("records"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[failed]} failed  {task.fields[flight]} in flight  "
-                                   "{task.fields[tokens]} tokens  ${task.fields[cost]}"),
-                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                        console=console, transient=False)
-    task = progress.add_task("records", total=None, failed=0, flight=0, tokens=0, cost="0.00")
-    with progress:
-        try:
-            while True:
-                progress.update(task, total=stats.planned or None, completed=stats.done,
-                                failed=stats.failed + stats.earlier_failures, flight=stats.in_flight,
-                                tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
-                await asyncio.sleep(0.25)
-        finally:
-            progress.update(task, total=stats.planned or None, completed=stats.done,
-                            failed=stats.failed + stats.earlier_failures, flight=0,
-                            tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
-
-
 def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
+    """The run's summary as plain data (``--log-json`` prints it)."""
     return {"out": str(out), "records": stats.records, "resumed": stats.resumed, "requests": stats.requests,
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
@@ -412,21 +396,3 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cpu_seconds": round(stats.cpu_seconds, 3),
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped}
-
-
-def _print_summary(console: Any, stats: Stats, out: Path) -> None:
-    s = summary_dict(stats, out)
-    failures = ", ".join(f"{k} {v}" for k, v in sorted(stats.failures.items())) or "none"
-    console.print(f"[green]{stats.records} new records[/]" + (f" + {stats.resumed} from before" if stats.resumed
-                                                                else "") + f" -> {out}")
-    console.print(f"  requests {stats.requests} ({s['requests_per_second']}/s), cached {stats.cached}, "
-                  f"429s {stats.rate_limited}, failures: {failures}"
-                  + (f", earlier failures {stats.earlier_failures} (--retry-failed reruns them)"
-                     if stats.earlier_failures else "")
-                  + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
-    console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
-                  f"wall {stats.seconds:.1f} s")
-    if stats.stopped:
-        console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
-    for line in stats.errors[:5]:
-        console.print(f"  [dim]{scrub(line)}[/]")

@@ -282,7 +282,7 @@ class DiagramReader:
     name: str
     suffixes: tuple[str, ...]
     detect: Any  # Callable[[str], bool]
-    read: Any  # Callable[[str, str], janus_core.plan.diagram.Diagram]
+    read: Any  # Callable[[str, str], janus_core.spec.diagram.Diagram]
     description: str = ""
 
 

@@ -68,7 +68,7 @@ def register_diagram_readers(register: Any) -> None:
     """Register diagram readers: ``register(reader)``.
 
     A reader has ``name``, ``suffixes`` (such as ``(".mermaid", ".mmd")``), ``detect(text) -> bool``
-    and ``read(text, path) -> janus_core.plan.diagram.Diagram``; it raises
+    and ``read(text, path) -> janus_core.spec.diagram.Diagram``; it raises
     ``janus_core.sdk.errors.SpecError`` with file, line and column on bad input.
     """
 
@@ -107,7 +107,7 @@ def register_generate_options(register: Any) -> None:
 def open_dataset(location: str) -> list[Any] | None:
     """Records of a dataset that is no local path, such as ``--against owner/name`` on a hub.
 
-    Return the records (``janus_core.Record``, as ``janus_core.data.inputs.conversation_records``
+    Return the records (``janus_core.Record``, as ``janus_core.plan.inputs.conversation_records``
     makes them), or None when ``location`` is not yours; the first plugin that answers wins.
     Raise ``JanusError`` with a clear message when it is yours but cannot be read.
     """

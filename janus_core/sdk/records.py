@@ -89,3 +89,20 @@ class Record:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def _messages_of(record: Record | dict[str, Any]) -> list[Message]:
+    return record.get("messages", []) if isinstance(record, dict) else record.messages
+
+
+def new_messages(record: Record | dict[str, Any], parent: Record | dict[str, Any] | None) -> list[Message]:
+    """What a record adds to its parent: the messages after the parent's when it continues the
+    parent's conversation; otherwise (a seed, a rewritten instruction) every message but the system one.
+
+    ``record`` and ``parent`` may be Records or their dicts (a dataset file's lines)."""
+    messages = _messages_of(record)
+    if parent is not None:
+        before = _messages_of(parent)
+        if messages[: len(before)] == before:
+            return messages[len(before):]
+    return [m for m in messages if m.get("role") != "system"]

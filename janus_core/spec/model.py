@@ -15,12 +15,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from janus_core.plan.diagram import Diagram, parse_erdiagram
-from janus_core.plan.graph import DEFAULT_STRATEGIES
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
 from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
+from janus_core.spec.diagram import Diagram
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
+from janus_core.spec.paths import outside
 from janus_core.spec.safe_load import compose_yaml, read_text
 from janus_core.spec.sandbox import GLOBALS, TemplateRefused, check
 from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
@@ -31,6 +31,11 @@ DIAGRAM_FILE = "diagram.mermaid"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: walk strategies (see janus_core.plan.graph) and the ones a spec uses unless it names others
+STRATEGIES = ("relationship", "neighbourhood", "path", "random")
+DEFAULT_STRATEGIES = ("relationship", "neighbourhood")
 
 
 class WalkOptions(_Strict):
@@ -319,11 +324,17 @@ def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Prob
     return [Problem(path, p.line + line - 1, p.column + col - 1, p.message, p.hint) for p in problems]
 
 
-def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagram,
+def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
               backends: dict[str, Any] | None = None) -> Spec:
     """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found.
 
-    ``backends`` (name -> class) lets a refused key field name the variable its backend reads."""
+    ``read_diagram(text, where)`` reads the diagram; by default the registered diagram readers do
+    (``janus_core.plugins``). ``backends`` (name -> class) lets a refused key field name the
+    variable its backend reads."""
+    if read_diagram is None:
+        from janus_core.plugins import load_plugins
+
+        read_diagram = load_plugins().read_diagram
     target = Path(target)
     setup_path = target if target.is_file() else target / SETUP_FILE
     folder = setup_path.parent
@@ -372,6 +383,10 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
         except SpecError as exc:
             raise SpecError(_shift(exc.problems, shown, line, col)) from None
     else:
+        reason = outside(folder, setup.er_diagram_path) if setup.er_diagram_path is not None else None
+        if reason:
+            raise SpecError(Problem(shown, *located.at(("er_diagram_path",)), f"er_diagram_path: {reason}",
+                                    "name a diagram file inside the spec folder, such as 'diagram.mermaid'"))
         diagram_path = folder / (setup.er_diagram_path or DIAGRAM_FILE)
         if not diagram_path.is_file():
             where = located.at(("er_diagram_path",)) if setup.er_diagram_path else (1, 1)
@@ -394,7 +409,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn = parse_erdiagra
 
 def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
     """Every ``documents:`` entry must name files Janus can read."""
-    from janus_core.plan.documents import SUFFIXES, DocumentError, find_documents
+    from janus_core.spec.documents import SUFFIXES, DocumentError, find_documents
 
     setup, problems = spec.setup, []
     if setup.documents and setup.chunking.overlap >= setup.chunking.words:
@@ -496,9 +511,13 @@ def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | Non
         value = getattr(options, name)
         values = value if isinstance(value, list) else [value]
         for i, item in enumerate(values):
-            if item is not None and not (base / Path(item).expanduser()).is_file():
-                at = (*loc, name, i) if isinstance(value, list) else (*loc, name)
-                line, col = located.at(at) if located else (1, 1)
+            at = (*loc, name, i) if isinstance(value, list) else (*loc, name)
+            line, col = located.at(at) if located else (1, 1)
+            reason = outside(base, str(item)) if item is not None and located is not None else None
+            if reason:  # setup.yaml's files stay in the spec folder; the command line's may be anywhere
+                problems.append(Problem(where, line, col, f"{'.'.join(map(str, at[1:]))}: {reason}",
+                                        f"paths are relative to {display_path(base)}"))
+            elif item is not None and not (base / Path(item).expanduser()).is_file():
                 problems.append(Problem(where, line, col, f"{'.'.join(map(str, at[1:]))}: file {item} not found",
                                         f"paths are relative to {display_path(base)}"))
     return problems

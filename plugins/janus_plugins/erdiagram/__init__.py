@@ -8,13 +8,13 @@ from janus_core.sdk.contracts import DiagramReader
 
 def _detect(text: str) -> bool:
     """Mermaid's own test: after front matter, directives and comments, the text starts with erDiagram."""
-    from janus_core.plan.erdiagram_lexer import prepare
+    from janus_plugins.erdiagram.lexer import prepare
 
     return prepare(text).detected()
 
 
 def _read(text: str, path: str):
-    from janus_core.plan.diagram import parse_erdiagram
+    from janus_plugins.erdiagram.parser import parse_erdiagram
 
     return parse_erdiagram(text, path)
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.records import new_messages
 
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -49,14 +50,6 @@ LEAKS = [
     (re.compile(r"[|}][|o](--|\.\.)[|o][|{]"), "a cardinality marker"),
     (re.compile(r"%%"), "a %% comment marker"),
 ]
-
-
-def _new_messages(record: Any, parent: Any | None) -> list[dict[str, str]]:
-    """The messages this record adds (for a continued conversation, those after its parent's)."""
-    messages = [m for m in record.messages if m["role"] != "system"]
-    if parent is not None and record.messages[: len(parent.messages)] == parent.messages:
-        messages = record.messages[len(parent.messages):]
-    return messages
 
 
 def _last_user(messages: list[dict[str, str]]) -> str:
@@ -80,7 +73,7 @@ class NoChange(Filter):
     different_below = 0.5
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        new = _last_user(_new_messages(record, parent))
+        new = _last_user(new_messages(record, parent))
         old = _last_user([m for m in parent.messages if m["role"] != "system"])
         score = similarity(new, old)
         if score >= self.same_above:
@@ -103,7 +96,7 @@ class Refusal(Filter):
     max_words = 80
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        for message in _new_messages(record, parent):
+        for message in new_messages(record, parent):
             text = message["content"]
             if message["role"] == "assistant" and len(text.split()) < self.max_words and REFUSAL.search(text):
                 return f"the answer is a refusal: {text[:80]!r}"
@@ -115,7 +108,7 @@ class StopwordsOnly(Filter):
     description = "a message made only of punctuation and stop words"
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        for message in _new_messages(record, parent):
+        for message in new_messages(record, parent):
             words = re.findall(r"[^\W_]+", message["content"].lower())
             if not [w for w in words if w not in STOP_WORDS]:
                 shown = message["content"][:60]
@@ -128,7 +121,7 @@ class Leakage(Filter):
     description = "text that leaks the evolution wording or the diagram syntax (erDiagram, ||--o{, %%)"
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        for message in _new_messages(record, parent):
+        for message in new_messages(record, parent):
             for pattern, what in LEAKS:
                 found = pattern.search(message["content"])
                 if found:
@@ -150,7 +143,7 @@ class Pending(OrderedDict):
 
 def dedup_text(record: Any, parent: Any | None) -> str:
     """What two records must not share: for an evolution, what it adds to its parent."""
-    return "\n".join(m["content"] for m in _new_messages(record, parent) if m["role"] != "system")
+    return "\n".join(m["content"] for m in new_messages(record, parent) if m["role"] != "system")
 
 
 class Duplicate(Filter):
@@ -229,7 +222,7 @@ class RoleConsistency(Filter):
             return None
         user_role, assistant_role = self.roles
         wrong = {"assistant": user_role, "user": assistant_role}
-        for message in _new_messages(record, parent):
+        for message in new_messages(record, parent):
             other = wrong.get(message["role"])
             if other is None:
                 continue

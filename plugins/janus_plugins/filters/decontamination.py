@@ -123,9 +123,9 @@ class Decontamination(Filter):
     async def check(self, record, parent, ask: Ask) -> str | None:
         if self.index is None:  # not configured: no benchmark
             return None
-        from . import _new_messages
+        from janus_core.sdk.records import new_messages
 
-        text = "\n".join(m["content"] for m in _new_messages(record, parent) if m["role"] != "system")
+        text = "\n".join(m["content"] for m in new_messages(record, parent) if m["role"] != "system")
         share, where = self.index.overlap(text)
         if share >= self.options.max_overlap:
             return f"{share:.0%} of benchmark item {where} appears in the record"

@@ -15,52 +15,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from janus_core.sdk.contracts import Ask, Filter
-from janus_core.sdk.errors import JanusError
+from janus_plugins.rubrics import Rubric, RubricFile, load_rubrics
+
+__all__ = ["DEFAULT_RUBRICS", "Judge", "JudgeOptions", "Rubric", "RubricFile", "load_rubrics", "parse_judgement"]
 
 DEFAULT_RUBRICS = Path(__file__).with_name("rubrics.yaml")
 
 REPLY_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["feedback", "score"],
                 "properties": {"feedback": {"type": "string", "maxLength": 600},
                                "score": {"type": "integer", "minimum": 1, "maximum": 5}}}
-
-
-class Rubric(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    criteria: str = Field(min_length=1)
-    scores: dict[int, str]
-
-    @field_validator("scores")
-    @classmethod
-    def _one_to_five(cls, value: dict[int, str]) -> dict[int, str]:
-        if sorted(value) != [1, 2, 3, 4, 5]:
-            raise ValueError(f"describe each score 1, 2, 3, 4 and 5 (got {sorted(value)})")
-        return value
-
-
-class RubricFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rubrics: list[Rubric] = Field(min_length=1)
-
-
-def load_rubrics(path: Path) -> list[Rubric]:
-    """Rubrics from a YAML file; JanusError names the file and the place of any problem."""
-    from janus_core.sdk.errors import SpecError
-    from janus_core.spec.safe_load import load_yaml, read_text
-
-    try:
-        data = load_yaml(read_text(path, str(path)), str(path))
-    except SpecError as exc:
-        raise JanusError(str(exc.problems[0])) from None
-    try:
-        return RubricFile.model_validate(data).rubrics
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        place = ".".join(str(p) for p in first["loc"])
-        raise JanusError(f"{path}: {place}: {first['msg']} (a rubric needs name, criteria and scores 1-5)") from None
 
 
 class JudgeOptions(BaseModel):
@@ -149,9 +115,7 @@ The situation (from an entity-relationship diagram):
 The conversation:
 {transcript}
 
-Rubric: {criteria}
-Scores:
-{scores}
+{rubric}
 
 Write short feedback that explains the grade with reference to the rubric, then give the score.
 Answer with JSON only: {{"feedback": "...", "score": N}}"""
@@ -204,8 +168,7 @@ class Judge(Filter):
         return PROMPT.format(assistant_role=setup.assistant_role, user_role=setup.user_role,
                              situation=self.situation(record),
                              transcript=transcript(shown, setup.user_role, setup.assistant_role),
-                             criteria=rubric.criteria,
-                             scores="\n".join(f"{n}: {rubric.scores[n]}" for n in sorted(rubric.scores)))
+                             rubric=rubric.prompt())
 
     async def check(self, record, parent, ask: Ask) -> str | None:
         if self.spec is None or not self.rubrics:

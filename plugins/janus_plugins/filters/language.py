@@ -58,10 +58,10 @@ class Language(Filter):
     Options = LanguageOptions
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        from . import _new_messages
+        from janus_core.sdk.records import new_messages
 
         o = self.options
-        for message in _new_messages(record, parent):
+        for message in new_messages(record, parent):
             if message["role"] == "system" or len(_CODE.sub(" ", message["content"]).split()) < o.min_words:
                 continue
             code, confidence = detect(message["content"])

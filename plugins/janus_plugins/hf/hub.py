@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_core.data.dedup import exact_key
-from janus_core.data.inputs import to_messages
+from janus_core.plan.inputs import to_messages
 from janus_core.sdk.credentials import MASK, remember, scrub
 from janus_core.sdk.errors import JanusError
 
@@ -248,15 +248,12 @@ class RunInfo:
 def describe_run(out: Path, spec: dict[str, Any] | None = None) -> RunInfo:
     """The spec and configuration recorded in ``out``'s journal (``spec`` overrides) and its report."""
     from janus_core.data.stats import summary
-    from janus_core.run.journal import Journal, journal_path
+    from janus_core.run.journal import Journal
 
     recorded_spec = run = None
-    if journal_path(out).exists():
-        journal = Journal(journal_path(out))
-        try:
+    with Journal.beside(out) as journal:
+        if journal is not None:
             recorded_spec, run = journal.get_meta("spec"), journal.get_meta("run")
-        finally:
-            journal.close()
     return RunInfo(source=out.name, spec=spec or recorded_spec, run=run, report=summary(out))
 
 
@@ -397,7 +394,7 @@ def push(repo_id: str, rows: dict[str, list[dict[str, Any]]], fmt: str, info: Ru
 
 def load_hub_conversations(repo_id: str) -> list[Any]:
     """Records for every conversation in a Hub dataset's data files (for ``--against owner/name``)."""
-    from janus_core.data.inputs import conversation_records
+    from janus_core.plan.inputs import conversation_records
 
     check_repo_id(repo_id)
     secret = hub_token(required=False)

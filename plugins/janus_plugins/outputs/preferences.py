@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 from janus_core.sdk.contracts import Limits
+from janus_plugins.rubrics import Rubric
 
 from . import Instruct, validate
 
@@ -64,17 +65,21 @@ class SystemMessage(Instruct):
         return {"system": system_message(preference_set), "meta": {"preference_set": preference_set}}
 
 
-RUBRIC = {
-    "criteria": "Does the response help the user with exactly what they asked, in the assistant's role and "
-                "true to the situation?",
-    "scores": {
-        "1": "Unhelpful, off-topic, or wrong for the role.",
-        "2": "Touches the request but misses its main point or contains clear mistakes.",
-        "3": "Answers the request adequately but generically.",
-        "4": "A good, specific answer with minor gaps.",
-        "5": "Excellent: specific, correct, well judged for the role and the situation.",
+#: what the judge rates each answer against (the rubric model the judge filter grades with)
+RUBRIC = Rubric(
+    name="helpfulness",
+    criteria="Does the response help the user with exactly what they asked, in the assistant's role and "
+             "true to the situation?",
+    scores={
+        1: "Unhelpful, off-topic, or wrong for the role.",
+        2: "Touches the request but misses its main point or contains clear mistakes.",
+        3: "Answers the request adequately but generically.",
+        4: "A good, specific answer with minor gaps.",
+        5: "Excellent: specific, correct, well judged for the role and the situation.",
     },
-}
+)
+
+
 def _answer_schema(limits_chars: int) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": ["response"],
             "properties": {"response": {"type": "string", "minLength": 1, "maxLength": limits_chars}}}
@@ -88,11 +93,10 @@ def _ratings_schema(count: int) -> dict[str, Any]:
             "properties": {"ratings": {"type": "array", "minItems": count, "maxItems": count, "items": rating}}}
 
 
-def judge_prompt(instruction: str, answers: list[str]) -> str:
-    scores = "\n".join(f"{k}: {v}" for k, v in RUBRIC["scores"].items())
+def judge_prompt(instruction: str, answers: list[str], rubric: Rubric = RUBRIC) -> str:
     shown = "\n\n".join(f"Response {i + 1}:\n{a}" for i, a in enumerate(answers))
     return (f"Rate each response to the request below from 1 to 5 with this rubric.\n"
-            f"Criteria: {RUBRIC['criteria']}\nScores:\n{scores}\n\nRequest:\n{instruction}\n\n{shown}\n\n"
+            f"{rubric.prompt()}\n\nRequest:\n{instruction}\n\n{shown}\n\n"
             f'Answer with JSON only: {{"ratings": [{{"score": 1-5, "rationale": "..."}}, ...]}}, one rating per '
             f"response, in order.")
 
@@ -126,5 +130,6 @@ class Preference(Instruct):
         record.meta = {**record.meta, "responses": answers, "temperatures": list(self.temperatures),
                        "scores": [r.score for r in ratings], "rationales": [r.rationale for r in ratings],
                        "chosen": answers[chosen], "rejected": answers[rejected],
-                       "margin": ratings[chosen].score - ratings[rejected].score, "rubric": RUBRIC}
+                       "margin": ratings[chosen].score - ratings[rejected].score,
+                       "rubric": RUBRIC.model_dump(exclude={"name"})}
         return record

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from janus_core.plan.diagram import Attribute, Diagram, Entity, Relationship
 from janus_core.sdk.errors import Problem, SpecError
+from janus_core.spec.diagram import Attribute, Diagram, Entity, Relationship
 
 _DIALECT_LINE = re.compile(r"^\s*--\s*dialect\s*:\s*([\w-]*)\s*$", re.I | re.M)
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)

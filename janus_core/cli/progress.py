@@ -1,0 +1,116 @@
+"""How ``janus generate`` shows a run: a rich progress bar and summary, or JSON lines for scripts.
+
+The session (``janus_core.run.session``) reports what happens; these views draw it on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from janus_core.run.session import RunView, summary_dict
+from janus_core.sdk.credentials import scrub
+
+if TYPE_CHECKING:
+    from janus_core.run.engine import Stats
+    from janus_core.run.session import Session
+
+
+class RichView(RunView):
+    """A progress bar while the run goes (none with ``quiet``), then the summary."""
+
+    def __init__(self, quiet: bool = False):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, soft_wrap=True)
+        self.quiet = quiet
+
+    def started(self, session: Session, resumed: int) -> None:
+        spec, backend, engine = session.spec, session.backend, session.engine
+        self.console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
+                           f"({backend.model}), {engine.concurrency} in flight -> {session.out}"
+                           + (f" (continuing: {resumed} records done)" if resumed else ""))
+
+    async def watch(self, stats: Stats) -> None:
+        if self.quiet:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        progress = Progress(TextColumn("records"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[failed]} failed  {task.fields[flight]} in flight  "
+                                       "{task.fields[tokens]} tokens  ${task.fields[cost]}"),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            console=self.console, transient=False)
+        task = progress.add_task("records", total=None, failed=0, flight=0, tokens=0, cost="0.00")
+        with progress:
+            try:
+                while True:
+                    progress.update(task, total=stats.planned or None, completed=stats.done,
+                                    failed=stats.failed + stats.earlier_failures, flight=stats.in_flight,
+                                    tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
+                    await asyncio.sleep(0.25)
+            finally:
+                progress.update(task, total=stats.planned or None, completed=stats.done,
+                                failed=stats.failed + stats.earlier_failures, flight=0,
+                                tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
+
+    def interrupted(self, session: Session) -> None:
+        self.console.print(f"[yellow]interrupted[/]: finished records are in {session.out}; rerun the same command "
+                           "to continue")
+
+    def finished(self, session: Session, stats: Stats) -> None:
+        console, out = self.console, session.out
+        s = summary_dict(stats, out)
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(stats.failures.items())) or "none"
+        console.print(f"[green]{stats.records} new records[/]" + (f" + {stats.resumed} from before" if stats.resumed
+                                                                    else "") + f" -> {out}")
+        console.print(f"  requests {stats.requests} ({s['requests_per_second']}/s), cached {stats.cached}, "
+                      f"429s {stats.rate_limited}, failures: {failures}"
+                      + (f", earlier failures {stats.earlier_failures} (--retry-failed reruns them)"
+                         if stats.earlier_failures else "")
+                      + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
+        console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
+                      f"wall {stats.seconds:.1f} s")
+        if stats.stopped:
+            console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
+        for line in stats.errors[:5]:
+            console.print(f"  [dim]{scrub(line)}[/]")
+        negotiated = session.backend.negotiated
+        if negotiated and negotiated.get("refused"):
+            console.print(f"  structured output: {negotiated.get('mode')} (the server refused "
+                          f"{', '.join(negotiated['refused'])})")
+
+
+class JsonView(RichView):
+    """Progress each second (none with ``quiet``) and the summary as JSON lines on stderr."""
+
+    def started(self, session: Session, resumed: int) -> None:
+        pass
+
+    async def watch(self, stats: Stats) -> None:
+        if self.quiet:
+            return
+        started = time.perf_counter()
+        while True:
+            await asyncio.sleep(1.0)
+            _emit({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
+                   "done": stats.done, "planned": stats.planned, "records": stats.records,
+                   "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
+                   "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6)})
+
+    def finished(self, session: Session, stats: Stats) -> None:
+        _emit({"event": "summary", **summary_dict(stats, session.out)})
+
+
+def _emit(event: dict[str, Any]) -> None:
+    print(scrub(json.dumps(event)), file=sys.stderr, flush=True)

@@ -1,0 +1,9 @@
+"""The errors Janus raises, at a stable import path for tools that catch them.
+
+``janus_core.errors.JanusError`` is what every expected failure derives from (a bad spec, a
+plugin that cannot load, a backend that refuses); the definitions live in ``janus_core.sdk.errors``.
+"""
+
+from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
+
+__all__ = ["BackendError", "JanusError", "PluginError", "Problem", "SpecError"]
