@@ -232,7 +232,7 @@ def test_input_reads_the_legacy_export(runs, cli, tmp_path):
 @pytest.mark.parametrize("name", SPECS)
 def test_input_reads_the_original_outputs_json(name):
     """--input reads every outputs.json the original shipped, in each of its shapes."""
-    from janus_core.data.inputs import load_conversations
+    from janus_core.plan.inputs import load_conversations
 
     path = CORPUS / name / "outputs.json"
     records = load_conversations(path)
