@@ -76,6 +76,27 @@ def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple
     return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
 
 
+def role_choices(plugins: Plugins, spec: Spec, settings: RunSettings) -> dict[str, tuple[Any, str | None, dict]]:
+    """The backend class, model and options of each role setup.yaml ``model.roles`` names (user,
+    assistant, judge); a role's backend defaults to the main one, and on the same backend its model
+    and options too. Roles not named use the main model."""
+    main_cls, main_model, main_options = backend_choice(plugins, spec, settings)
+    chosen = {}
+    for role, given in spec.setup.model.roles.items():
+        cls = plugins.registry.get("backends", given.backend) if given.backend else main_cls
+        same = cls is main_cls
+        model = given.name or (main_model if same else None)
+        options = {**(main_options if same else {}), **given.options}
+        refuse_key_options(cls, model, given.options, f"setup.yaml model.roles.{role}.options:")
+        chosen[role] = (cls, model, options)
+    return chosen
+
+
+def generation_for(spec: Spec, backend_cls: Any) -> str:
+    """setup.yaml's ``generation``, else the backend's default (turns for the embedded model)."""
+    return spec.setup.generation or getattr(backend_cls, "default_generation", "one-shot")
+
+
 def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
@@ -91,9 +112,11 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
         from janus_core.data.inputs import load_conversations
 
         given = load_conversations(settings.input)
+    roles = {role: r.temperature for role, r in spec.setup.model.roles.items() if r.temperature is not None}
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
                 temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns,
-                documents=load_documents(spec))
+                documents=load_documents(spec), generation=generation_for(spec, backend_cls),
+                role_temperatures=roles)
 
 
 def load_documents(spec: Spec) -> Any:
@@ -196,7 +219,7 @@ def load_against(plugins: Plugins, value: str) -> list[Any]:
 
 
 def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any, the_plan: Plan,
-               filters: list[Any]) -> None:
+               filters: list[Any], roles: dict[str, Any] | None = None) -> None:
     """Keep the spec's files and the run's configuration in the journal, for dataset cards."""
     from janus_core import __version__
     from janus_core.spec.model import spec_files
@@ -209,6 +232,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
     journal.set_meta("run", {
         "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
         "model": backend.model, "backend_options": sorted(backend.options),  # names only: values may be private
+        "generation": the_plan.generation,
+        "roles": {role: {"backend": b.name, "model": b.model} for role, b in (roles or {}).items()},
         "seed": settings.seed, "temperature": the_plan.temperature, "s_factor": setup.s_factor,
         "d_factor": setup.d_factor, "rounds": the_plan.rounds, "seed_directions": list(setup.seed_directions),
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
@@ -260,23 +285,31 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
         raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
                          f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
     backend_cls, model, options = backend_choice(plugins, spec, settings)
+    chosen = role_choices(plugins, spec, settings)
+    if "assistant" in chosen:
+        backend_cls, model, options = chosen.pop("assistant")
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     backend = backend_cls(model=model, options=options)
+    roles = {role: cls(model=name, options=opts) for role, (cls, name, opts) in chosen.items()}
+    settings.engine.role_limits = {role: (r.requests_per_minute, r.tokens_per_minute)
+                                   for role, r in spec.setup.model.roles.items()}
     filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
     # datasets new records must not duplicate, read before any file of the run is touched
     against = [r for value in settings.against for r in load_against(plugins, value)]
     # one run per output: taken before the journal or the output is read or written
     with RunLock(out, "generate"):
-        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against)
+        return _locked_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, roles)
 
 
 def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-                the_plan: Plan, filters: list[Any], against: list[Any]) -> Stats:
+                the_plan: Plan, filters: list[Any], against: list[Any], roles: dict[str, Any] | None = None
+                ) -> Stats:
     journal = None
     try:
         journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
                                settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
-        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, journal)
+        stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, journal,
+                           roles or {})
     except sqlite3.Error as exc:
         raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: {exc}); "
                          "records already finished are kept. Fix the cause (free disk space, ...) and rerun the "
@@ -296,10 +329,11 @@ def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink
 
 
 def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_cls: Any, backend: Any,
-               the_plan: Plan, filters: list[Any], against: list[Any], journal: Journal) -> Stats:
-    record_run(journal, spec, settings, backend, the_plan, filters)
+               the_plan: Plan, filters: list[Any], against: list[Any], journal: Journal,
+               roles: dict[str, Any]) -> Stats:
+    record_run(journal, spec, settings, backend, the_plan, filters, roles)
     sink = sink_cls(out, {})
-    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters)
+    engine = Engine(the_plan, backend, journal, [sink], settings.engine, filters=filters, roles=roles)
     engine.prime_filters(against if settings.against else None)
     resumed = journal.count_records()
     if not settings.log_json:
@@ -317,7 +351,7 @@ def _drive_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink_
                 sink.write(batch)
         except OSError as exc:
             raise _cannot_write(out, exc) from None
-        stats = asyncio.run(_drive(engine, backend, console, settings))
+        stats = asyncio.run(_drive(engine, [backend, *roles.values()], console, settings))
         failed = False
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]: finished records are in {out}; rerun the same command to continue")
@@ -352,7 +386,7 @@ def _stored_batches(journal: Journal, size: int = 1000):
         yield batch
 
 
-async def _drive(engine: Engine, backend: Any, console: Any, settings: RunSettings) -> Stats:
+async def _drive(engine: Engine, backends: list[Any], console: Any, settings: RunSettings) -> Stats:
     show = _json_progress if settings.log_json else _rich_progress
     ticker = None if settings.quiet else asyncio.create_task(show(engine.stats, console))
     try:
@@ -361,7 +395,8 @@ async def _drive(engine: Engine, backend: Any, console: Any, settings: RunSettin
         if ticker:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
-        await backend.aclose()
+        for backend in backends:
+            await backend.aclose()
 
 
 async def _json_progress(stats: Stats, console: Any) -> None:
@@ -409,7 +444,7 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
-            "cpu_seconds": round(stats.cpu_seconds, 3),
+            "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model,
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped}
 
@@ -426,6 +461,10 @@ def _print_summary(console: Any, stats: Stats, out: Path) -> None:
                   + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
     console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
                   f"wall {stats.seconds:.1f} s")
+    if len(stats.by_model) > 1:
+        for name, used in stats.by_model.items():
+            console.print(f"  {name}: {used['requests']} requests, tokens in {used['tokens_in']}, out "
+                          f"{used['tokens_out']}, cost ${used['cost']:.4f}")
     if stats.stopped:
         console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
     for line in stats.errors[:5]:
