@@ -57,7 +57,7 @@ class RolePlay:
         setup = plan.setup
         labels = "|".join(re.escape(r) for r in _shown_roles(setup.user_role, setup.assistant_role))
         #: a role label the model wrote in front of its message ("COUNSELOR: ...")
-        self._label = re.compile(rf"^\s*(?:\*\*)?\[?(?:{labels})\]?(?:\*\*)?\s*[:\-]\s*", re.I)
+        self._label = re.compile(rf"^\s*(?:\*\*)?\[?(?:{labels})\]?(?:\*\*)?\s*[:\-]\s*(?:\*\*)?\s*", re.I)
         #: the model going on to write the other side's lines
         self._other = re.compile(rf"\n\s*\[?(?:{labels})\]?\s*:", re.I)
 
