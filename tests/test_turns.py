@@ -209,10 +209,10 @@ def test_turn_text_is_cleaned(text, cleaned):
     from janus_core.plan.turns import RolePlay
 
     class FakePlan:
-        class setup:  # noqa: N801
+        class setup:
             user_role, assistant_role = "COUNSELEE", "COUNSELOR"
 
-        class limits:  # noqa: N801
+        class limits:
             message_chars = 200
 
     assert RolePlay(FakePlan()).clean(text, truncated=False) == cleaned

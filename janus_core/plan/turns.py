@@ -102,7 +102,9 @@ class RolePlay:
         if "{" in instruction:
             instruction = render(instruction, user_role=setup.user_role, assistant_role=setup.assistant_role,
                                  description=setup.description, context=job.context.description)
-        direction = instruction if not _GOAL.match(instruction) else f"Your aim: {instruction[0].lower()}{instruction[1:]}"
+        if _GOAL.match(instruction):
+            instruction = f"Your aim: {instruction[0].lower()}{instruction[1:]}"
+        direction = instruction
         text = render(USER_PROMPT, user_role=setup.user_role, assistant_role=setup.assistant_role,
                       description=setup.description.strip(), topic=self.topic(job), earlier=earlier,
                       conversation=transcript(shown, setup.user_role, setup.assistant_role) if shown else "",
