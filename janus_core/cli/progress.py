@@ -81,6 +81,10 @@ class RichView(RunView):
                       + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
         console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
                       f"wall {stats.seconds:.1f} s")
+        if len(stats.by_model) > 1:
+            for name, used in stats.by_model.items():
+                console.print(f"  {name}: {used['requests']} requests, tokens in {used['tokens_in']}, out "
+                              f"{used['tokens_out']}, cost ${used['cost']:.4f}")
         if stats.stopped:
             console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
         for line in stats.errors[:5]:

@@ -87,7 +87,8 @@ class Plan:
     def __init__(self, spec: Spec, contexts: list[SeedContext], output_type: OutputType,
                  directions: dict[str, Direction], limits: Limits, seed: int = 0,
                  temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None,
-                 given: list[Record] | None = None, turns: int = 4, documents: Documents | None = None):
+                 given: list[Record] | None = None, turns: int = 4, documents: Documents | None = None,
+                 generation: str = "one-shot", role_temperatures: dict[str, float] | None = None):
         self.spec = spec
         #: the user's documents, whose chunks ground each seed context (documents: in setup.yaml)
         self.documents = documents
@@ -116,6 +117,19 @@ class Plan:
             and not self.grows
         self.s_factor = 1 if self.per_turn else self.setup.s_factor
         self.schema = output_type.schema(limits)
+        #: "turns": one plain-text request per turn, where the output type can (role_play_turns);
+        #: else one JSON reply per record
+        self.generation = generation if hasattr(output_type, "role_play_turns") else "one-shot"
+        self._role_temperatures = dict(role_temperatures or {})
+        if hasattr(output_type, "generation"):  # output types with extra requests (preference) follow it
+            output_type.generation = self.generation
+        from janus_core.plan.turns import RolePlay
+
+        self.role_play: RolePlay | None = RolePlay(self) if self.generation == "turns" else None
+
+    def role_temperature(self, role: str) -> float:
+        """The temperature a role's requests use (setup.yaml model.roles.ROLE.temperature, else the run's)."""
+        return self._role_temperatures.get(role, self.temperature)
 
     @staticmethod
     def _direction(name: str, directions: dict[str, Direction]) -> Direction:
@@ -317,6 +331,12 @@ class Plan:
             messages = [{"role": "system", "content": drawn["system"]}, *new]
         else:
             messages = self.system_messages + new
+        return self.make_record(job, messages, sha256_of(request.messages), model)
+
+    def make_record(self, job: Job, messages: list[Message], prompt_sha256: str, model: str) -> Record:
+        """A job's record holding ``messages``, with its provenance."""
+        parent = job.parent
+        drawn = self.sample(job) or {}
         rid = record_id(job.key)
         walk = job.context.provenance()
         chunks = self.chunks(job)
@@ -325,7 +345,7 @@ class Plan:
         return Record(messages=messages, id=rid, seed_id=parent.seed_id if parent else rid,
                       parent_id=parent.id if parent else None, direction=job.direction.name,
                       walk=walk, model=model,
-                      prompt_sha256=sha256_of(request.messages), output_type=self.output_type.name,
+                      prompt_sha256=prompt_sha256, output_type=self.output_type.name,
                       depth=parent.depth + 1 if parent else 0, meta=self._meta(drawn))
 
     def _meta(self, drawn: dict[str, Any]) -> dict[str, Any]:

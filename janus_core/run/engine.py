@@ -55,6 +55,8 @@ class EngineSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     rate_limit_patience: float = 900.0  # seconds of nothing but 429s before the run stops
+    #: (requests_per_minute, tokens_per_minute) of a role whose backend is not the main one
+    role_limits: dict[str, tuple[float | None, int | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Stats:
     tokens_out: int = 0
     cost: float = 0.0
     failures: Counter = field(default_factory=Counter)
+    #: per model: requests, tokens in and out, cost
+    by_model: dict[str, dict[str, float]] = field(default_factory=dict)
     earlier_failures: int = 0
     skipped: int = 0
     rate_limited: int = 0
@@ -97,6 +101,15 @@ class Events:
 
 
 _USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
+
+
+@dataclass
+class _Lane:
+    """One backend of the run and its own pace: each model's limits are kept apart."""
+
+    backend: Backend
+    rate: AdaptiveRate
+    tokens: TokenBudget | None
 
 
 class _Failed(Exception):
@@ -144,7 +157,7 @@ def _transient(exc: BaseException) -> bool:
 class Engine:
     def __init__(self, plan: Plan, backend: Backend, journal: Journal, sinks: list[Sink],
                  settings: EngineSettings | None = None, events: Events | None = None,
-                 filters: list[Filter] | None = None):
+                 filters: list[Filter] | None = None, roles: dict[str, Backend] | None = None):
         self.plan = plan
         self.filters = list(filters or [])
         self.backend = backend
@@ -156,6 +169,16 @@ class Engine:
         self.concurrency = max(1, min(self.settings.concurrency, limit))
         self.rate = AdaptiveRate(self.settings.requests_per_minute)
         self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None
+        # a lane per role (user simulator, assistant, judge); roles on the main backend share its lane
+        main = _Lane(backend, self.rate, self.tokens)
+        self._lanes: dict[str, _Lane] = {"assistant": main}
+        by_backend = {id(backend): main}
+        for role, other in (roles or {}).items():
+            lane = by_backend.get(id(other))
+            if lane is None:
+                rpm, tpm = self.settings.role_limits.get(role, (None, None))
+                lane = by_backend[id(other)] = _Lane(other, AdaptiveRate(rpm), TokenBudget(tpm) if tpm else None)
+            self._lanes[role] = lane
         self.stats = Stats()
         self._schema_json = json.dumps(plan.schema, sort_keys=True)
         # Derivations wait here and go before new seeds; seeds are drawn lazily from the plan, so
@@ -185,44 +208,61 @@ class Engine:
         chars = sum(len(m["content"]) for m in request.messages)
         return chars // 4 + (request.max_tokens or 512)
 
-    async def _send(self, request: CompletionRequest, key: str) -> Completion:
+    def lane(self, role: str) -> _Lane:
+        """The backend (and pace) a role's requests go to; the assistant's for a role without one."""
+        return self._lanes.get(role) or self._lanes["assistant"]
+
+    def backend_for(self, role: str) -> Backend:
+        return self.lane(role).backend
+
+    async def _send(self, request: CompletionRequest, key: str, lane: _Lane | None = None) -> Completion:
+        lane = lane or self._lanes["assistant"]
         self._check_budget()
-        sent_at = await self.rate.acquire()
-        estimate = self._estimate_tokens(request) if self.tokens else 0
-        if self.tokens:
-            await self.tokens.take(estimate)
+        sent_at = await lane.rate.acquire()
+        estimate = self._estimate_tokens(request) if lane.tokens else 0
+        if lane.tokens:
+            await lane.tokens.take(estimate)
         self._check_budget()  # again: other requests may have spent the budget while this one waited
         self.stats.in_flight += 1
         try:
-            completion = await self.backend.complete(request)
+            completion = await lane.backend.complete(request)
         except BackendError as exc:
             if exc.rate_limited:
                 self.stats.rate_limited += 1
-                self.rate.limited(exc.retry_after, sent_at)
+                lane.rate.limited(exc.retry_after, sent_at)
             elif exc.status is not None:
-                self.rate.success()  # answered: a 5xx is no sign that the pace is too high
-            if self.tokens:
-                self.tokens.settle(estimate, 0)  # nothing was used
+                lane.rate.success()  # answered: a 5xx is no sign that the pace is too high
+            if lane.tokens:
+                lane.tokens.settle(estimate, 0)  # nothing was used
             raise
         finally:
             self.stats.in_flight -= 1
-        self.rate.success()
-        if self.tokens:
-            self.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
-        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
+        lane.rate.success()
+        if lane.tokens:
+            lane.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
+        model = completion.model or lane.backend.model
+        cost = cost_of(model, completion.tokens_in, completion.tokens_out)
         self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
         self.stats.tokens_out += completion.tokens_out
         self.stats.cost += cost
+        if len(self._lanes) > 1 or self.plan.generation == "turns":
+            used = self.stats.by_model.setdefault(f"{lane.backend.name}/{model}", dict.fromkeys(
+                ("requests", "tokens_in", "tokens_out", "cost"), 0))
+            used["requests"] += 1
+            used["tokens_in"] += completion.tokens_in
+            used["tokens_out"] += completion.tokens_out
+            used["cost"] += cost
         return completion
 
-    async def complete(self, request: CompletionRequest) -> tuple[str, Completion]:
-        """A completion (and its request key) from the journal's cache, or from the backend with
-        transient retries."""
+    async def complete(self, request: CompletionRequest, role: str = "assistant") -> tuple[str, Completion]:
+        """A completion (and its request key) from the journal's cache, or from the role's backend
+        with transient retries."""
+        lane = self.lane(role)
         schema_json = self._schema_json if request.schema is self.plan.schema else \
             json.dumps(request.schema, sort_keys=True)
-        key = request_key(self.backend, request, schema_json)
+        key = request_key(lane.backend, request, schema_json)
         hit = self.journal.cached(key)
         if hit is not None:
             self.stats.cached += 1
@@ -242,7 +282,7 @@ class Engine:
 
         def stop(state: RetryCallState) -> bool:
             if state.outcome.exception().rate_limited:
-                return self.rate.stalled_for() >= self.settings.rate_limit_patience
+                return lane.rate.stalled_for() >= self.settings.rate_limit_patience
             return errors > self.settings.retries
 
         def wait(state: RetryCallState) -> float:
@@ -257,7 +297,7 @@ class Engine:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return key, await self._send(request, key)
+                    return key, await self._send(request, key, lane)
         except BackendError as exc:
             if exc.rate_limited:  # only after rate_limit_patience: stop the run; the request is not failed
                 raise _Budget(f"the provider answered only 429 (rate limit) for "
@@ -266,7 +306,10 @@ class Engine:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def produce(self, job: Job) -> Record:
-        """A record for a job: the request, then at most one re-ask for a bad or truncated reply."""
+        """A record for a job: the request, then at most one re-ask for a bad or truncated reply
+        (or, with ``generation: turns``, one request per turn)."""
+        if self.plan.role_play is not None:
+            return await self._produce_turns(job)
         request = self.plan.request(job)
         reasked = False
         usage = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0}
@@ -295,6 +338,50 @@ class Engine:
                 request = (self.plan.more_room(request, completion) if truncated
                            else self.plan.reask(request, completion.text, str(exc)))
 
+    async def _produce_turns(self, job: Job) -> Record:
+        """A record written turn by turn: the user simulator, then the assistant, for each new user
+        turn. Every reply is journaled as it comes, so a rerun after a kill pays for no turn twice."""
+        play = self.plan.role_play
+        assert play is not None
+        messages = play.base(job)
+        usage: dict[str, Any] = {"tokens_in": 0, "tokens_out": 0, "cost": 0.0, "turns": []}
+        prompts: list[list[Message]] = []
+        for turn in range(play.turns(job)):
+            for role in ("user", "assistant"):
+                text = await self._turn(job, role, messages, turn, usage, prompts)
+                messages = [*messages, {"role": role, "content": text}]
+        record = play.record(job, messages, prompts, self.backend_for("assistant").model, usage)
+        return await self._complete_record(job, record, usage, "")
+
+    async def _turn(self, job: Job, role: str, messages: list[Message], turn: int, usage: dict[str, Any],
+                    prompts: list[list[Message]]) -> str:
+        """One turn's text; an empty reply is asked for once more with another seed."""
+        play = self.plan.role_play
+        assert play is not None
+        for attempt in range(2):
+            request = play.request(job, role, messages, turn, attempt)
+            try:
+                key, completion = await self.complete(request, role)
+            except BackendError as exc:
+                raise _Failed(_backend_reason(exc), str(exc)) from None
+            pending = self._pending.pop(key, None)
+            if pending is not None:
+                self.journal.cache(key, *pending)
+            lane = self.lane(role)
+            model = completion.model or lane.backend.model
+            cost = cost_of(model, completion.tokens_in, completion.tokens_out)
+            usage["tokens_in"] += completion.tokens_in
+            usage["tokens_out"] += completion.tokens_out
+            usage["cost"] += cost
+            usage["turns"].append({"role": role, "backend": lane.backend.name, "model": model,
+                                   "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out,
+                                   "cost": cost})
+            prompts.append(request.messages)
+            text = play.clean(completion.text, completion.finish_reason == "length")
+            if text:
+                return text
+        raise _Failed("empty", f"the {role} turn {turn + 1} came back empty twice")
+
     async def _complete_record(self, job: Job, record: Record, usage: dict[str, Any], key: str) -> Record:
         """The output type's extra requests and the filters. If anything stops the record here
         (an elimination, a budget stop, a failure, a cancellation), the reply it came from is
@@ -320,19 +407,20 @@ class Engine:
         finally:
             _USAGE.reset(token)
 
-    async def ask(self, messages: list[Message], schema: dict[str, Any], temperature: float = 0.0,
-                  seed: int = 0, raw: bool = False) -> Any:
-        """A filter's or output type's extra request: cached, paced and counted like every request.
-        Returns the decoded JSON reply (None if it is not JSON), or its text with ``raw``."""
-        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", temperature=temperature,
-                                    seed=seed)
-        key, completion = await self.complete(request)
+    async def ask(self, messages: list[Message], schema: dict[str, Any] | None, temperature: float = 0.0,
+                  seed: int = 0, raw: bool = False, role: str = "judge") -> Any:
+        """A filter's or output type's extra request: cached, paced and counted like every request,
+        sent to the ``role``'s model (the judge's unless said otherwise). Returns the decoded JSON
+        reply (None if it is not JSON), or its text with ``raw``."""
+        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge",
+                                    temperature=temperature, seed=seed)
+        key, completion = await self.complete(request, role)
         pending = self._pending.pop(key, None)
         if pending is not None:
             self.journal.cache(key, *pending)
         usage = _USAGE.get()
         if usage is not None:
-            model = completion.model or self.backend.model
+            model = completion.model or self.backend_for(role).model
             usage["tokens_in"] += completion.tokens_in
             usage["tokens_out"] += completion.tokens_out
             usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
@@ -492,7 +580,8 @@ class Engine:
                 prime(existing)
 
     async def run(self) -> Stats:
-        await self.backend.start()
+        for backend in dict.fromkeys(lane.backend for lane in self._lanes.values()):
+            await backend.start()
         price_table()  # load litellm's price file now, not inside the first request
         started, cpu = time.perf_counter(), time.process_time()
         self._seeds = self.seed_jobs()

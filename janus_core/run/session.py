@@ -71,6 +71,27 @@ def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple
     return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
 
 
+def role_choices(plugins: Plugins, spec: Spec, settings: RunSettings) -> dict[str, tuple[Any, str | None, dict]]:
+    """The backend class, model and options of each role setup.yaml ``model.roles`` names (user,
+    assistant, judge); a role's backend defaults to the main one, and on the same backend its model
+    and options too. Roles not named use the main model."""
+    main_cls, main_model, main_options = backend_choice(plugins, spec, settings)
+    chosen = {}
+    for role, given in spec.setup.model.roles.items():
+        cls = plugins.registry.get("backends", given.backend) if given.backend else main_cls
+        same = cls is main_cls
+        model = given.name or (main_model if same else None)
+        options = {**(main_options if same else {}), **given.options}
+        refuse_key_options(cls, model, given.options, f"setup.yaml model.roles.{role}.options:")
+        chosen[role] = (cls, model, options)
+    return chosen
+
+
+def generation_for(spec: Spec, backend_cls: Any) -> str:
+    """setup.yaml's ``generation``, else the backend's default (turns for the embedded model)."""
+    return spec.setup.generation or getattr(backend_cls, "default_generation", "one-shot")
+
+
 def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
@@ -84,9 +105,11 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
         from janus_core.plan.inputs import load_conversations
 
         given = load_conversations(settings.input)
+    roles = {role: r.temperature for role, r in spec.setup.model.roles.items() if r.temperature is not None}
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
                 temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns,
-                documents=load_documents(spec))
+                documents=load_documents(spec), generation=generation_for(spec, backend_cls),
+                role_temperatures=roles)
 
 
 def load_documents(spec: Spec) -> Any:
@@ -189,7 +212,7 @@ def load_against(plugins: Plugins, value: str) -> list[Any]:
 
 
 def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any, the_plan: Plan,
-               filters: list[Any]) -> None:
+               filters: list[Any], roles: dict[str, Any] | None = None) -> None:
     """Keep the spec's files and the run's configuration in the journal, for dataset cards."""
     from janus_core import __version__
     from janus_core.spec.model import spec_files
@@ -202,6 +225,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
     journal.set_meta("run", {
         "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
         "model": backend.model, "backend_options": sorted(backend.options),  # names only: values may be private
+        "generation": the_plan.generation,
+        "roles": {role: {"backend": b.name, "model": b.model} for role, b in (roles or {}).items()},
         "seed": settings.seed, "temperature": the_plan.temperature, "s_factor": setup.s_factor,
         "d_factor": setup.d_factor, "rounds": the_plan.rounds, "seed_directions": list(setup.seed_directions),
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
@@ -258,9 +283,14 @@ class Session:
         self.spec, self.plugins, self.settings = spec, plugins, settings
         self.out = output_path(spec, settings)
         self.backend_cls, self.model, self.options = backend_choice(plugins, spec, settings)
+        #: the backends of setup.yaml's ``model.roles`` (the assistant's replaces the main one)
+        self.role_choices = role_choices(plugins, spec, settings)
+        if "assistant" in self.role_choices:
+            self.backend_cls, self.model, self.options = self.role_choices.pop("assistant")
         self.plan = make_plan(spec, plugins, settings, self.backend_cls)
         # made by run(): nothing is called, opened or written before it
         self.backend: Any = None
+        self.roles: dict[str, Any] = {}
         self.filters: list[Any] = []
         self.journal: Journal | None = None
         self.sink: Any = None
@@ -298,6 +328,9 @@ class Session:
             raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
                              f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
         self.backend = self.backend_cls(model=self.model, options=self.options)
+        self.roles = {role: cls(model=name, options=opts) for role, (cls, name, opts) in self.role_choices.items()}
+        settings.engine.role_limits = {role: (r.requests_per_minute, r.tokens_per_minute)
+                                       for role, r in self.spec.setup.model.roles.items()}
         # before the journal: a filter's bad option leaves no file behind
         self.filters = choose_filters(self.plugins, self.spec)
         # datasets new records must not duplicate, read before any file of the run is touched
@@ -326,9 +359,10 @@ class Session:
     def _write(self, sink_cls: Any, against: list[Any], view: RunView) -> Stats:
         journal, out = self.journal, self.out
         assert journal is not None
-        record_run(journal, self.spec, self.settings, self.backend, self.plan, self.filters)
+        record_run(journal, self.spec, self.settings, self.backend, self.plan, self.filters, self.roles)
         self.sink = sink = sink_cls(out, {})
-        self.engine = Engine(self.plan, self.backend, journal, [sink], self.settings.engine, filters=self.filters)
+        self.engine = Engine(self.plan, self.backend, journal, [sink], self.settings.engine, filters=self.filters,
+                             roles=self.roles)
         self.engine.prime_filters(against if self.settings.against else None)
         view.started(self, journal.count_records())
         # the dataset file is rebuilt from the journal (known good by now), so a torn last line from a
@@ -366,7 +400,8 @@ class Session:
         finally:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
-            await self.backend.aclose()
+            for backend in dict.fromkeys([self.backend, *self.roles.values()]):
+                await backend.aclose()
 
 
 def _cannot_write(out: Path, exc: OSError) -> JanusError:
@@ -393,6 +428,6 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
-            "cpu_seconds": round(stats.cpu_seconds, 3),
+            "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model,
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped}

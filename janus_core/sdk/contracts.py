@@ -58,6 +58,9 @@ class Backend:
     max_concurrency: ClassVar[int | None] = None
     #: Reply bounds to use when the spec sets none (small models need small replies).
     suggested_limits: ClassVar[Limits | None] = None
+    #: How records are written when setup.yaml sets no ``generation``: "one-shot" (one JSON reply
+    #: per record) or "turns" (one plain-text request per turn; small models write far better text).
+    default_generation: ClassVar[str] = "one-shot"
     #: Backend options (``--option key=value`` or setup.yaml model.options) and what each does.
     option_help: ClassVar[dict[str, str]] = {}
     #: Environment variables that may hold the key, first set wins (``key_env_names`` may derive

@@ -55,8 +55,24 @@ class LimitOptions(_Strict):
     message_chars: int | None = Field(None, ge=20, le=20_000)
 
 
+ROLES = ("user", "assistant", "judge")
+
+
+class RoleModel(_Strict):
+    """The model one role uses (``model.roles.ROLE``); what it leaves out comes from ``model:``."""
+
+    backend: str | None = None
+    name: str | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=16)
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: int | None = Field(None, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelOptions(_Strict):
-    """Which backend and model answer, and how."""
+    """Which backend and model answer, and how; ``roles`` may give the user simulator, the
+    assistant and the judge models of their own."""
 
     backend: str | None = None
     name: str | None = None
@@ -65,6 +81,7 @@ class ModelOptions(_Strict):
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    roles: dict[Literal["user", "assistant", "judge"], RoleModel] = Field(default_factory=dict)
 
 
 class InlineDirection(_Strict):
@@ -97,6 +114,9 @@ class Setup(_Strict):
     assistant_in_diagram: bool = True
     description: str = ""
     output_type: str = "conversation"
+    #: one-shot: one JSON reply holds a whole record; turns: one plain-text request per turn (a user
+    #: simulator, then the assistant). Default: the backend's ``default_generation``.
+    generation: Literal["one-shot", "turns"] | None = None
     system_prompt: str | None = None
     seed_prompt: str = SEED_PROMPT
     derivational_prompt: str = DERIVATIONAL_PROMPT

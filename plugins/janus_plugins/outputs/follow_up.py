@@ -55,6 +55,9 @@ class FollowUp(Conversation):
         return (f"{task} Each message is at most {limits.message_chars} characters. Answer with JSON only, "
                 'in the form {"user": "...", "assistant": "..."}.')
 
+    def role_play_turns(self, limits: Limits, derive: bool) -> int:
+        return 1  # one exchange per step, seed or growth
+
     def parse(self, data: Any) -> list[Message]:
         turn = validate("turn", data)
         return [{"role": "user", "content": turn.user}, {"role": "assistant", "content": turn.assistant}]

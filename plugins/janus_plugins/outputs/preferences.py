@@ -106,6 +106,8 @@ class Preference(Instruct):
     description = "two or more answers at different temperatures, rated by a judge: chosen and rejected"
     temperatures = (0.3, 1.0)
     limits = Limits()
+    #: set by the plan: with "turns" the other answers are asked for as plain text, like the first
+    generation = "one-shot"
 
     def schema(self, limits: Limits) -> dict[str, Any]:
         self.limits = limits
@@ -116,11 +118,16 @@ class Preference(Instruct):
         instruction = prompt[-1]["content"]
         answers = [record.messages[-1]["content"]]
         for temperature in self.temperatures[1:]:
+            if self.generation == "turns":
+                text = await ask(prompt, None, temperature=temperature, seed=rng.randrange(2**31), raw=True,
+                                 role="assistant")
+                answers.append(validate("answer", {"response": (text or "")[: self.limits.message_chars]}).response)
+                continue
             reply = await ask(prompt, _answer_schema(self.limits.message_chars), temperature=temperature,
-                              seed=rng.randrange(2**31))
+                              seed=rng.randrange(2**31), role="assistant")
             answers.append(validate("answer", reply).response)
         reply = await ask([{"role": "user", "content": judge_prompt(instruction, answers)}],
-                          _ratings_schema(len(answers)))
+                          _ratings_schema(len(answers)), role="judge")
         ratings = validate("ratings", reply).ratings
         if len(ratings) != len(answers):
             raise ValueError(f"the judge rated {len(ratings)} of {len(answers)} responses")
