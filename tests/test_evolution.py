@@ -40,9 +40,10 @@ def test_eliminated_evolutions_go_to_the_ledger_and_their_parents_evolve_again(c
     from janus_core.sdk.records import record_id
 
     out = tmp_path / "o.jsonl"
-    # the filler answers with the direction's wording, so an evolution along the same wording as
-    # its parent repeats it: the no-change rule eliminates those, and the parent is evolved again
-    result = generate(cli, out, "--rounds", "2")
+    # the filler answers with sentences picked by the direction's wording, so an evolution along the
+    # same wording as its parent repeats it: the no-change rule eliminates those, and the parent is
+    # evolved again
+    result = generate(cli, out, "--rounds", "2", "--option", "voice=plain")
     assert result.exit_code == 0, result.output
     journal = Journal(journal_path(out))
     ledger = journal.failures()

@@ -36,8 +36,8 @@ def hub(monkeypatch):
 def _unique_reply(body):
     """A different instruction for every request, the same one for the same request."""
     rng = random.Random(hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest())
-    return json.dumps({"instruction": " ".join(rng.choice(VOCAB) for _ in range(40)),
-                       "response": " ".join(rng.choice(VOCAB) for _ in range(40))})
+    return json.dumps({"instruction": "How should we plan " + " ".join(rng.choice(VOCAB) for _ in range(40)),
+                       "response": "Here is what I would do: " + " ".join(rng.choice(VOCAB) for _ in range(40))})
 
 
 def generate(cli, out, seeds, reply=_unique_reply, *extra):

@@ -14,7 +14,8 @@ SECRET = fake_secret("openai-key")
 
 def conversation_reply(body):
     prompt = body["messages"][-1]["content"]
-    turns = [{"user": f"user says {len(prompt)}", "assistant": "assistant answers"}]
+    turns = [{"user": f"user says {len(prompt)}: how do we stop our fights?",
+              "assistant": "assistant answers: try a calm weekly talk about money"}]
     return 200, chat_completion(json.dumps({"turns": turns}), model=body["model"]), {}
 
 

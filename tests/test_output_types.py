@@ -23,8 +23,10 @@ def reply(body):
     if required == ["response"]:
         return json.dumps({"response": f"Another answer at temperature {body['temperature']} ({tag})"})
     if required == ["user", "assistant"]:
-        return json.dumps({"user": f"But why would that work for us? ({tag})", "assistant": f"Because ({tag})"})
-    return json.dumps({"instruction": f"How do we plan a calm evening? ({tag})", "response": f"Plan it ({tag})"})
+        return json.dumps({"user": f"But why would that work for us? ({tag})",
+                           "assistant": f"Because a fixed calm time to talk eases the pressure on both of you ({tag})"})
+    return json.dumps({"instruction": f"How do we plan a calm evening? ({tag})",
+                       "response": f"Plan it together on Sunday and agree on one rule for the evening ({tag})"})
 
 
 def generate(cli, tmp_path, *args, spec="marriage_counsel"):

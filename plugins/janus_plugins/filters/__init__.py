@@ -10,6 +10,9 @@
 - ``role-consistency``: the assistant speaking as the user's role (``COUNSELEE: ...``, "As a
   counselee, ...") or the user as the assistant's;
 - ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens;
+- ``text-quality``: unreadable turns by Gopher/C4/FineWeb-style heuristics (``quality.py``);
+- ``scenario-consistency``: a turn out of its role (cheap checks), or, with ``model_check``, a
+  conversation the model judges out of role or against the diagram's facts (``scenario.py``);
 - ``language`` (on when configured): a message in another language than the expected ones;
 - ``decontamination`` (on when configured): a record sharing n-grams with a benchmark file;
 - ``semantic-duplicate`` (on when configured): a record whose sentence embedding is within a cosine
@@ -264,11 +267,13 @@ def register_filters(register):
     from .decontamination import Decontamination
     from .judge import Judge
     from .language import Language
+    from .quality import TextQuality
+    from .scenario import ScenarioConsistency
     from .semantic import SemanticDuplicate
 
     # cheap checks first; the judge, which pays for requests, last
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), Language(),
-              Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
+    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), TextQuality(),
+              ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
         register(f)
 
 

@@ -147,18 +147,10 @@ class Judge(Filter):
         return build_graph(self.spec.diagram)
 
     def situation(self, record: Any) -> str:
-        from janus_core.plan.graph import describe
+        """The record's walk in plain words, the same facts the scenario-consistency check uses."""
+        from .scenario import situation
 
-        walk = record.walk or {}
-        entities = tuple(e for e in walk.get("entities", []) if e in self.graph)
-        edges = []
-        for text in walk.get("relationships", []):
-            found = re.fullmatch(r"(.+)->(.+)#(\d+)", text)
-            if found and self.graph.has_edge(found.group(1), found.group(2), int(found.group(3))):
-                edges.append((found.group(1), found.group(2), int(found.group(3))))
-        if not entities:
-            return self.spec.diagram.source.strip()
-        return describe(self.graph, entities, tuple(edges))
+        return situation(self.spec, self.graph, record.walk)
 
     def prompt(self, record: Any, rubric: Rubric) -> str:
         from janus_core.spec.templates import transcript
