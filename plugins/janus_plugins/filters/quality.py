@@ -464,11 +464,11 @@ class TextQuality(Filter):
         return None
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        from . import _new_messages
+        from janus_core.sdk.records import new_messages
 
         skip = set(self.options.skip)
         rules = [(name, rule) for name, rule in self._message_rules() if name not in skip]
-        new = [m for m in _new_messages(record, parent) if m["role"] != "system"]
+        new = [m for m in new_messages(record, parent) if m["role"] != "system"]
         for message in new:
             text = message["content"]
             words = words_of(text)

@@ -131,12 +131,12 @@ class ScenarioConsistency(Filter):
                              transcript=transcript(shown, setup.user_role, setup.assistant_role))
 
     async def check(self, record, parent, ask: Ask) -> str | None:
-        from . import _new_messages
+        from janus_core.sdk.records import new_messages
 
         if self.spec is None:
             return None
         if self.options.prechecks:
-            found = self.precheck(_new_messages(record, parent))
+            found = self.precheck(new_messages(record, parent))
             if found:
                 return f"role precheck: {found}"
         if not self.options.model_check:
