@@ -80,7 +80,7 @@ class Plan:
         self.setup = spec.setup
         self.rounds = rounds or self.setup.rounds
         #: output types that grow conversations (follow-up) go on until this many user turns
-        self.grows = bool(getattr(output_type, "grows", False))
+        self.grows = output_type.grows
         self.turns = turns
         self.given = list({r.id: r for r in given or []}.values())  # a conversation given twice grows once
         self.contexts = contexts
@@ -178,11 +178,8 @@ class Plan:
 
     def sample(self, job: Job) -> dict[str, Any] | None:
         """What the output type draws for this job (the same every time for the same job)."""
-        sample = getattr(self.output_type, "sample", None)
-        if sample is None:
-            return None
         parent_meta = job.parent.meta if job.parent is not None else None
-        return sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        return self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
 
     def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
         s = self.setup

@@ -76,16 +76,40 @@ def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple
     return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
 
 
+def build_backend(spec: Spec, settings: RunSettings, backend_cls: Any, model: str | None,
+                  options: dict[str, Any]) -> Any:
+    """The backend, its options validated once: a bad setup.yaml value is named at its line and
+    column, a bad ``--option`` by its flag."""
+    from janus_core.sdk.options import OptionsError
+    from janus_core.spec.model import option_errors
+
+    try:
+        return backend_cls(model=model, options=options)
+    except OptionsError as exc:
+        raise option_errors(spec, exc, settings.options) from None
+
+
+def check_backend_options(spec: Spec, settings: RunSettings, backend_cls: Any, options: dict[str, Any]) -> None:
+    """What ``build_backend`` checks of the options, without building the backend (``--dry-run``)."""
+    from janus_core.sdk.options import OptionsError
+    from janus_core.spec.model import option_errors
+
+    try:
+        backend_cls.check_options(options)
+    except OptionsError as exc:
+        raise option_errors(spec, exc, settings.options) from None
+
+
 def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
     graph = build_graph(spec.diagram)
     w = spec.setup.walk
     contexts = plan(graph, w.strategies, w.max_path_length, w.random_walks, settings.seed, w.cover)
-    limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
+    limits = spec.setup.limits_for(backend_cls.suggested_limits)
     given = None
     if settings.input:
-        if not getattr(output_type, "grows", False):
+        if not output_type.grows:
             raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
                              f"'{output_type.name}'")
         from janus_core.data.inputs import load_conversations
@@ -114,20 +138,17 @@ def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
     table = plugins.registry.filters
     options = filter_options(spec.setup.filter_options, table)
     if spec.setup.filters is None:
-        names = [name for name, reg in table.items() if getattr(reg.obj, "default", True)]
+        names = [name for name, reg in table.items() if reg.obj.default]
     else:
         names = list(spec.setup.filters)
     names += [name for name in spec.setup.filter_options if name not in names]
     # the registry's order, which puts duplicate last: it remembers what it passes
     chosen = [reg.obj for name, reg in table.items() if name in names]
     for f in chosen:
-        configure = getattr(f, "configure", None)
-        if configure is None:
-            continue
-        if len(inspect.signature(configure).parameters) >= 2:
-            configure(spec, options.get(f.name))
+        if len(inspect.signature(f.configure).parameters) >= 2:
+            f.configure(spec, options.get(f.name))
         else:  # a plugin written before filters took options
-            configure(spec)
+            f.configure(spec)
     return chosen
 
 
@@ -208,7 +229,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
     journal.set_meta("spec", {"name": spec.name, "folder": str(spec.folder.resolve()), "files": spec_files(spec)})
     journal.set_meta("run", {
         "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
-        "model": backend.model, "backend_options": sorted(backend.options),  # names only: values may be private
+        # the options' names only: their values may be private
+        "model": backend.model, "backend_options": sorted(backend.options.model_fields_set),
         "seed": settings.seed, "temperature": the_plan.temperature, "s_factor": setup.s_factor,
         "d_factor": setup.d_factor, "rounds": the_plan.rounds, "seed_directions": list(setup.seed_directions),
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
@@ -222,7 +244,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
 
 def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, Any]:
     """Planned requests and an estimated cost, without calling anything."""
-    backend_cls, model, _options = backend_choice(plugins, spec, settings)
+    backend_cls, model, options = backend_choice(plugins, spec, settings)
+    check_backend_options(spec, settings, backend_cls, options)
     model = model or backend_cls.default_model
     the_plan = make_plan(spec, plugins, settings, backend_cls)
     seeds = [job for job in the_plan.seed_jobs() if job.given is None]
@@ -261,7 +284,7 @@ def run_generation(spec: Spec, plugins: Plugins, settings: RunSettings) -> Stats
                          f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
     backend_cls, model, options = backend_choice(plugins, spec, settings)
     the_plan = make_plan(spec, plugins, settings, backend_cls)
-    backend = backend_cls(model=model, options=options)
+    backend = build_backend(spec, settings, backend_cls, model, options)
     filters = choose_filters(plugins, spec)  # before the journal: a filter's bad option leaves no file behind
     # datasets new records must not duplicate, read before any file of the run is touched
     against = [r for value in settings.against for r in load_against(plugins, value)]

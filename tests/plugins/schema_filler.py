@@ -7,10 +7,10 @@ Replies name the request's direction line, so tests can see which direction was 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
 
-from janus_core import hookimpl
-from janus_core.sdk.contracts import Backend, Completion
+from pydantic import Field
+
+from janus_core import Backend, Completion, Options, hookimpl
 
 _seen: set[str] = set()
 
@@ -26,14 +26,16 @@ def _fill(schema, hint):
     return 1
 
 
+class FillerOptions(Options):
+    fail_first: bool = Field(False, description="answer each job's first request with truncated JSON")
+    fail_always: bool = Field(False, description="answer every request with truncated JSON")
+
+
 class SchemaFiller(Backend):
     name = "schema-filler"
     description = "test double: valid JSON for any schema"
     default_model = "filler-1"
-    option_help: ClassVar[dict[str, str]] = {
-        "fail_first": "answer each job's first request with truncated JSON",
-        "fail_always": "answer every request with truncated JSON",
-    }
+    Options = FillerOptions
 
     async def complete(self, request):
         import json
@@ -42,7 +44,7 @@ class SchemaFiller(Backend):
         direction = re.search(r"(?:Direction|direction): (.*)", prompt)
         hint = direction.group(1).strip() if direction else "none"
         seen_key = f"{request.seed}|{prompt}"
-        if self.options.get("fail_always") or (self.options.get("fail_first") and seen_key not in _seen):
+        if self.options.fail_always or (self.options.fail_first and seen_key not in _seen):
             _seen.add(seen_key)
             return Completion(text='{"turns": [', model=self.model, finish_reason="length")
         return Completion(text=json.dumps(_fill(request.schema, hint)), model=self.model,

