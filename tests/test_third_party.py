@@ -184,3 +184,17 @@ def test_a_registration_of_the_wrong_kind_is_named(tmp_path):
     assert result.returncode == 1
     assert f"plugin '{plugin}' registered" in result.stderr
     assert "register_filters takes a janus_core.Filter" in result.stderr
+
+
+def test_the_walk_through_shows_the_package_s_code():
+    """docs/plugins.md's Python examples are the tested package's code, line for line."""
+    import re
+
+    docs = (PACKAGE.parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    source = {line.strip() for line in (PACKAGE / "acme_janus" / "__init__.py").read_text().splitlines()}
+    blocks = re.findall(r"```python\n(.*?)```", docs, re.S)
+    assert len(blocks) >= 3  # a backend, a sink, a direction pack
+    for block in blocks:
+        code = [line.strip() for line in block.splitlines()
+                if line.strip() and not line.startswith(("import ", "from "))]
+        assert [line for line in code if line not in source] == []
