@@ -31,6 +31,7 @@ _EXPORTS = {
     "RememberingFilter": "janus_core.sdk.contracts",
     "Sink": "janus_core.sdk.contracts",
     "GenerateOption": "janus_core.sdk.contracts",
+    "Imported": "janus_core.sdk.contracts",
     "Options": "janus_core.sdk.options",
     "OptionsError": "janus_core.sdk.options",
     "Record": "janus_core.sdk.records",

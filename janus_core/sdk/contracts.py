@@ -49,6 +49,22 @@ class Limits:
     message_chars: int = 600
 
 
+class Imported:
+    """A class attribute imported when first read: ``Options = Imported("package.module:Name")``.
+
+    Lets a plugin name its pydantic ``Options`` without importing pydantic when the plugin loads
+    (``janus --help`` loads every plugin and stays fast)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        from importlib import import_module
+
+        module, _, name = self.target.partition(":")
+        return vars(import_module(module))[name]
+
+
 class Backend:
     """Base class for backends; subclasses set ``name``/``description`` and implement ``complete``."""
 

@@ -8,11 +8,12 @@ the plugin is built or configured; errors name the option and, for setup.yaml, i
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from janus_core.sdk.errors import BackendError
+from janus_core.sdk.structured import STRUCTURED_HELP, check_structured
 
 
 class Options(BaseModel):
@@ -27,6 +28,11 @@ class NoOptions(Options):
     """The options of a plugin that takes none."""
 
 
+#: The ``structured`` option of the backends that negotiate JSON output with an OpenAI-compatible
+#: server (see ``janus_core.sdk.structured``).
+Structured = Annotated[str, AfterValidator(check_structured), Field(description=STRUCTURED_HELP)]
+
+
 def option_help(model: type[Options] | None) -> dict[str, str]:
     """Each option's name and help text (its field description, with the default)."""
     if model is None:
@@ -34,7 +40,7 @@ def option_help(model: type[Options] | None) -> dict[str, str]:
     shown = {}
     for name, info in model.model_fields.items():
         text = info.description or ""
-        if not info.is_required() and info.default not in (None, "", (), []):
+        if not info.is_required() and info.default not in (None, "", (), []) and "default" not in text:
             text += f" (default {info.default})"
         shown[name] = text.strip()
     return shown

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
-
-from janus_core import Options, hookimpl
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core import hookimpl
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 
@@ -44,30 +42,12 @@ def safety_settings(value: Any) -> list[dict[str, str]] | None:
     return [{"category": c, "threshold": t} for c, t in mapping.items()]
 
 
-class GeminiOptions(Options):
-    base_url: str | None = Field(None, description="API endpoint (default: Google's); a local stand-in for tests")
-    api_version: str = Field("v1beta", description="API version path")
-    safety: str | dict[str, str] | None = Field(
-        None, description="default | block_none | block_only_high | block_medium_and_above | block_low_and_above "
-        "| off, or a mapping of category to threshold")
-    timeout: float = Field(120, gt=0, description="seconds before a request is abandoned")
-
-    @field_validator("safety")
-    @classmethod
-    def _known_safety(cls, value: Any) -> Any:
-        try:
-            safety_settings(value)
-        except BackendError as exc:
-            raise ValueError(str(exc).removeprefix("gemini backend: ")) from None
-        return value
-
-
 class GeminiBackend(Backend):
     name = "gemini"
     description = "Google Gemini through the google-genai SDK (key from GEMINI_API_KEY or GOOGLE_API_KEY)"
     default_model = "gemini-2.5-flash"
     key_env = PROVIDER_KEYS["gemini"]
-    Options = GeminiOptions
+    Options = Imported("janus_plugins.gemini.options:GeminiOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)

@@ -18,31 +18,19 @@ from typing import Any
 # before any import of litellm: its price table from the installed package, not the internet
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from pydantic import Field
-
-from janus_core import Options, hookimpl
+from janus_core import hookimpl
 from janus_core.sdk.chat_body import chat_body
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import provider_key_names
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
-from janus_core.sdk.structured import AUTO, Negotiation
-from janus_plugins.openai import Structured
-
-
-class LiteLLMOptions(Options):
-    api_base: str | None = Field(None, description="server URL, e.g. http://127.0.0.1:11434 for Ollama or "
-                                 "http://127.0.0.1:8000/v1 for vLLM")
-    api_key_env: str | None = Field(None, description="environment variable holding the key "
-                                    "(default: the provider's usual one)")
-    structured: Structured = AUTO
-    timeout: float = Field(120, gt=0, description="seconds before a request is abandoned")
+from janus_core.sdk.structured import Negotiation
 
 
 class LiteLLMBackend(Backend):
     name = "litellm"
     description = "any provider litellm supports (model names like anthropic/..., ollama/..., hosted_vllm/...)"
     default_model = "openai/gpt-4o-mini"
-    Options = LiteLLMOptions
+    Options = Imported("janus_plugins.litellm.options:LiteLLMOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)

