@@ -575,7 +575,8 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
         return rows.setdefault(name, {"name": name, "from": origin, **{k: [] for k in KINDS}, "options": {}})
 
     for name, plugin in plugins.pm.list_name_plugin():
-        row(name, plugins.origin(plugin))
+        if plugin is not None:  # None: a name turned off (--no-plugin, JANUS_DISABLE_PLUGINS)
+            row(name, plugins.origin(plugin))
     for kind in KINDS:
         for reg_name, reg in getattr(registry, kind).items():
             row(reg.plugin, "?")[kind].append(reg_name)

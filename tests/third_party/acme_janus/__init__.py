@@ -40,7 +40,7 @@ from janus_core import (
 
 class EchoOptions(Options):
     prefix: str = Field("acme", description="word every answer starts with")
-    marker_every: int = Field(0, ge=0, description="put the word REJECT-ME into every Nth answer (0: never)")
+    marker_every: int = Field(0, ge=0, description="put the word REJECT-ME into about one answer in N (0: never)")
 
 
 class EchoBackend(Backend):
@@ -51,16 +51,11 @@ class EchoBackend(Backend):
     default_model = "echo-1"
     Options = EchoOptions
 
-    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
-        super().__init__(model, options)
-        self.calls = 0
-
     async def complete(self, request: CompletionRequest) -> Completion:
-        self.calls += 1
         prompt = request.messages[-1]["content"]
         digest = hashlib.sha256(f"{request.seed}|{prompt}".encode()).hexdigest()[:8]
         text = f"{self.options.prefix} {digest}"
-        if self.options.marker_every and self.calls % self.options.marker_every == 0:
+        if self.options.marker_every and int(digest, 16) % self.options.marker_every == 0:
             text += " REJECT-ME"
         reply = _fill(request.schema or {"type": "string"}, text)
         return Completion(text=json.dumps(reply), model=self.model, finish_reason="stop",
