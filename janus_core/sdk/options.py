@@ -61,6 +61,6 @@ def validate_options(model: type[Options], given: dict[str, Any], owner: str) ->
     try:
         return model.model_validate(given)
     except ValidationError as exc:
-        errors = [(tuple(err["loc"]), "unknown option" if err["type"] == "extra_forbidden" else err["msg"])
-                  for err in exc.errors()]
+        errors = [(tuple(err["loc"]), "unknown option" if err["type"] == "extra_forbidden"
+                   else err["msg"].removeprefix("Value error, ")) for err in exc.errors()]
         raise OptionsError(owner, errors, list(model.model_fields)) from None
