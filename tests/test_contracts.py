@@ -48,7 +48,7 @@ def test_backend_options_are_validated_when_built():
     class Bare(Backend):
         name = "bare"
 
-    with pytest.raises(OptionsError, match="colour: unknown option .options: none."):
+    with pytest.raises(OptionsError, match=r"colour: unknown option \(options: none\)"):
         Bare(options={"colour": "red"})
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from janus_core.sdk.options import Options
+    from janus_core.sdk.options import Options as PluginOptions
     from janus_core.sdk.records import Record
 
 Message = dict[str, str]
@@ -78,7 +78,7 @@ class Backend:
     #: The options ``--option KEY=VALUE`` and setup.yaml ``model.options`` may set: a subclass of
     #: ``janus_core.Options`` (pydantic) whose field descriptions are the help text, validated once
     #: when the backend is built (``self.options`` is the instance). None: the backend takes none.
-    Options: ClassVar[type[Options] | None] = None
+    Options: ClassVar[type[PluginOptions] | None] = None
     #: Environment variables that may hold the key, first set wins (``key_env_names`` may derive
     #: them from the model instead). The ``api_key_env`` option, where a backend offers it, names
     #: another. Keys come from the environment only: never an option, never setup.yaml.
@@ -94,7 +94,7 @@ class Backend:
         self.options: Any = self.check_options(given)
 
     @classmethod
-    def check_options(cls, options: dict[str, Any]) -> Options:
+    def check_options(cls, options: dict[str, Any]) -> PluginOptions:
         """``options`` validated against ``Options``; OptionsError listing every bad one."""
         from janus_core.sdk.options import NoOptions, validate_options
 
@@ -247,7 +247,7 @@ class Filter:
     default: ClassVar[bool] = True
     #: The options setup.yaml ``filter_options.NAME`` may set: a subclass of ``janus_core.Options``
     #: (pydantic), whose field descriptions are the help text. None: the filter takes none.
-    Options: ClassVar[type[Options] | None] = None
+    Options: ClassVar[type[PluginOptions] | None] = None
     _options: Any = None
 
     @property
