@@ -13,7 +13,9 @@ of it (everything else), all importable from ``janus_core``. Optional members ar
 those base classes, with defaults: override what you need. A later plugin may register a name
 again to replace an earlier one (``--plugin`` plugins load last). Built-ins load first; any plugin
 can be turned off by name with ``janus --no-plugin NAME`` or ``JANUS_DISABLE_PLUGINS=NAME,...``.
-Keep plugin modules cheap to import: import provider SDKs inside methods, not at the top.
+Keep plugin modules cheap to import: import provider SDKs inside methods, not at the top, and
+name an ``Options`` model kept in another module with ``Options = janus_core.Imported("pkg.mod:Name")``
+so that pydantic loads only when the options are used.
 """
 
 from __future__ import annotations
