@@ -2,7 +2,7 @@
 
 This module is the front door plugin authors import from::
 
-    from janus_core import Backend, Completion, CompletionRequest, Direction, Filter, OutputType, Record, Sink, hookimpl
+    from janus_core import Backend, Direction, Filter, Options, OutputType, Record, Sink, hookimpl
 
 Names are resolved on first use, so importing ``janus_core`` stays cheap (``janus --help`` is fast).
 """
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
+    "Ask": "janus_core.sdk.contracts",
     "Backend": "janus_core.sdk.contracts",
     "Completion": "janus_core.sdk.contracts",
     "CompletionRequest": "janus_core.sdk.contracts",
@@ -27,7 +28,12 @@ _EXPORTS = {
     "Limits": "janus_core.sdk.contracts",
     "Message": "janus_core.sdk.contracts",
     "OutputType": "janus_core.sdk.contracts",
+    "RememberingFilter": "janus_core.sdk.contracts",
     "Sink": "janus_core.sdk.contracts",
+    "GenerateOption": "janus_core.sdk.contracts",
+    "Imported": "janus_core.sdk.contracts",
+    "Options": "janus_core.sdk.options",
+    "OptionsError": "janus_core.sdk.options",
     "Record": "janus_core.sdk.records",
     "BackendError": "janus_core.sdk.errors",
     "JanusError": "janus_core.sdk.errors",
@@ -55,18 +61,22 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from janus_core.plugins import load_plugins
     from janus_core.sdk.contracts import (
+        Ask,
         Backend,
         Completion,
         CompletionRequest,
         DiagramReader,
         Direction,
         Filter,
+        GenerateOption,
         Limits,
         Message,
         OutputType,
+        RememberingFilter,
         Sink,
     )
     from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
+    from janus_core.sdk.options import Options, OptionsError
     from janus_core.sdk.records import Record
     from janus_core.spec.diagram import Diagram
     from janus_core.spec.model import Spec, load_spec

@@ -18,7 +18,16 @@ from typing import Any
 import pluggy
 
 from janus_core.sdk import hookspecs
-from janus_core.sdk.contracts import Registered
+from janus_core.sdk.contracts import (
+    Backend,
+    DiagramReader,
+    Direction,
+    Filter,
+    GenerateOption,
+    OutputType,
+    Registered,
+    Sink,
+)
 from janus_core.sdk.errors import PluginError, did_you_mean
 
 ENTRY_POINT_GROUP = "janus"
@@ -33,6 +42,11 @@ def disabled_names(extra: tuple[str, ...] | list[str] = ()) -> set[str]:
     names = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     return names | set(extra)
 KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters", "generate_options")
+#: What each kind's ``register`` takes: a subclass (backends, sinks) or an instance of its base class.
+BASES: dict[str, tuple[type, bool]] = {
+    "backends": (Backend, True), "sinks": (Sink, True), "directions": (Direction, False),
+    "output_types": (OutputType, False), "diagram_readers": (DiagramReader, False), "filters": (Filter, False),
+    "generate_options": (GenerateOption, False)}
 
 
 class Registry:
@@ -60,9 +74,9 @@ class Registry:
         # pluggy lists implementations oldest first; call them so that later wins.
         for impl in getattr(self._pm.hook, f"register_{kind}").get_hookimpls():
 
-            def register(obj: Any, _impl=impl, **extra: Any) -> None:
-                name = _object_name(obj)
-                table[name] = Registered(name, obj, _impl.plugin_name, extra)
+            def register(obj: Any, _impl=impl) -> None:
+                name = _checked_name(kind, obj, _impl.plugin_name)
+                table[name] = Registered(name, obj, _impl.plugin_name)
 
             impl.function(register=register)
         setattr(self, kind, table)
@@ -79,10 +93,17 @@ class Registry:
         return table[name].obj
 
 
-def _object_name(obj: Any) -> str:
-    name = getattr(obj, "name", None)
+def _checked_name(kind: str, obj: Any, plugin: str) -> str:
+    """The name of a registered object, once it is checked to be what ``kind`` takes."""
+    base, as_class = BASES[kind]
+    fits = isinstance(obj, type) and issubclass(obj, base) if as_class else isinstance(obj, base)
+    if not fits:
+        wanted = f"a subclass of janus_core.{base.__name__}" if as_class else f"a janus_core.{base.__name__}"
+        raise PluginError(f"plugin '{plugin}' registered {obj!r} as one of its {kind.replace('_', ' ')}; "
+                          f"register_{kind} takes {wanted}")
+    name = obj.name
     if not isinstance(name, str) or not name:
-        raise PluginError(f"{obj!r} was registered without a 'name'")
+        raise PluginError(f"plugin '{plugin}' registered {obj!r} without a 'name'")
     return name
 
 

@@ -98,10 +98,10 @@ def test_a_judge_error_keeps_the_paid_reply_for_the_rerun(cli, tmp_path):
 
 
 PLUGIN = '''
-from janus_core import hookimpl
+from janus_core import RememberingFilter, hookimpl
 
 
-class RejectOnce:
+class RejectOnce(RememberingFilter):
     """Eliminates the first record it sees in its recheck; its configure takes the spec only."""
 
     name, description, evolution_only, default = "reject-once", "test", False, True

@@ -347,8 +347,8 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "backend's default.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
-              "Overrides setup.yaml model.options. API keys are never options: they come from "
-              "environment variables.")
+              "Overrides setup.yaml model.options; 'janus plugins' lists each backend's options. API keys "
+              "are never options: they come from environment variables.")
 @click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
               "Default: setup.yaml output_type.")
 @click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
@@ -602,26 +602,40 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
 @click.pass_context
 @reports_errors
 def plugins_command(ctx: click.Context, as_json: bool) -> None:
-    """List loaded plugins, the package each comes from, and what each registers."""
+    """List loaded plugins, the package each comes from, what each registers, and the options each
+    backend (--option KEY=VALUE, setup.yaml model.options) and filter (filter_options) takes."""
     from janus_core.plugins import KINDS
+    from janus_core.sdk.options import option_help
 
     plugins = get_plugins(ctx)
     registry = plugins.registry
     rows: dict[str, dict[str, Any]] = {}
+
+    def row(name: str, origin: str) -> dict[str, Any]:
+        return rows.setdefault(name, {"name": name, "from": origin, **{k: [] for k in KINDS}, "options": {}})
+
     for name, plugin in plugins.pm.list_name_plugin():
-        rows[name] = {"name": name, "from": plugins.origin(plugin), **{k: [] for k in KINDS}}
+        if plugin is not None:  # None: a name turned off (--no-plugin, JANUS_DISABLE_PLUGINS)
+            row(name, plugins.origin(plugin))
     for kind in KINDS:
         for reg_name, reg in getattr(registry, kind).items():
-            rows.setdefault(reg.plugin, {"name": reg.plugin, "from": "?", **{k: [] for k in KINDS}})
-            rows[reg.plugin][kind].append(reg_name)
+            row(reg.plugin, "?")[kind].append(reg_name)
+            if kind in ("backends", "filters"):
+                help_text = option_help(reg.obj.Options)
+                if help_text:
+                    rows[reg.plugin]["options"][reg_name] = help_text
     if as_json:
         click.echo(json.dumps(list(rows.values()), indent=2))
         return
-    for row in rows.values():
-        click.secho(f"{row['name']}  ({row['from']})", bold=True)
+    for entry in rows.values():
+        click.secho(f"{entry['name']}  ({entry['from']})", bold=True)
         for kind in KINDS:
-            if row[kind]:
-                click.echo(f"  {kind.replace('_', ' ')}: {', '.join(row[kind])}")
+            if entry[kind]:
+                click.echo(f"  {kind.replace('_', ' ')}: {', '.join(entry[kind])}")
+        for owner, help_text in entry["options"].items():
+            click.echo(f"  {owner} options:")
+            for key, text in help_text.items():
+                click.echo(f"    {key}: {text}")
 
 
 @cli.command()

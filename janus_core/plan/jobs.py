@@ -96,7 +96,7 @@ class Plan:
         self.setup = spec.setup
         self.rounds = rounds or self.setup.rounds
         #: output types that grow conversations (follow-up) go on until this many user turns
-        self.grows = bool(getattr(output_type, "grows", False))
+        self.grows = output_type.grows
         self.turns = turns
         self.given = list({r.id: r for r in given or []}.values())  # a conversation given twice grows once
         self.contexts = contexts
@@ -119,10 +119,10 @@ class Plan:
         self.schema = output_type.schema(limits)
         #: "turns": one plain-text request per turn, where the output type can (role_play_turns);
         #: else one JSON reply per record
-        self.generation = generation if hasattr(output_type, "role_play_turns") else "one-shot"
+        can_play = output_type.role_play_turns(limits, False) is not None
+        self.generation = generation if can_play else "one-shot"
         self._role_temperatures = dict(role_temperatures or {})
-        if hasattr(output_type, "generation"):  # output types with extra requests (preference) follow it
-            output_type.generation = self.generation
+        output_type.generation = self.generation  # output types with extra requests (preference) follow it
         from janus_core.plan.turns import RolePlay
 
         self.role_play: RolePlay | None = RolePlay(self) if self.generation == "turns" else None
@@ -241,11 +241,8 @@ class Plan:
 
     def sample(self, job: Job) -> dict[str, Any] | None:
         """What the output type draws for this job (the same every time for the same job)."""
-        sample = getattr(self.output_type, "sample", None)
-        if sample is None:
-            return None
         parent_meta = job.parent.meta if job.parent is not None else None
-        return sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        return self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
 
     def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
         s = self.setup

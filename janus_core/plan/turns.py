@@ -66,7 +66,7 @@ class RolePlay:
     def turns(self, job: Job) -> int:
         """How many user turns (each with its answer) the job adds."""
         count = self.plan.output_type.role_play_turns(self.plan.limits, job.parent is not None)
-        return max(1, int(count))
+        return max(1, count or 1)
 
     def base(self, job: Job) -> list[Message]:
         """The messages the new turns follow: the system message, and for output types that continue

@@ -26,7 +26,7 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
 from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, Sink
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, RememberingFilter, Sink
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import BackendError, JanusError
 from janus_core.sdk.records import Record
@@ -90,14 +90,6 @@ class Stats:
     @property
     def done(self) -> int:
         return self.records + self.resumed + self.failed + self.earlier_failures + self.skipped
-
-
-@dataclass
-class Events:
-    """Optional callbacks (the CLI's progress display polls ``Stats`` instead)."""
-
-    on_record: Callable[[Record], None] = lambda record: None
-    on_failure: Callable[[Job, str, str], None] = lambda job, reason, detail: None
 
 
 _USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
@@ -156,15 +148,14 @@ def _transient(exc: BaseException) -> bool:
 
 class Engine:
     def __init__(self, plan: Plan, backend: Backend, journal: Journal, sinks: list[Sink],
-                 settings: EngineSettings | None = None, events: Events | None = None,
-                 filters: list[Filter] | None = None, roles: dict[str, Backend] | None = None):
+                 settings: EngineSettings | None = None, filters: list[Filter] | None = None,
+                 roles: dict[str, Backend] | None = None):
         self.plan = plan
         self.filters = list(filters or [])
         self.backend = backend
         self.journal = journal
         self.sinks = sinks
         self.settings = settings or EngineSettings()
-        self.events = events or Events()
         limit = backend.max_concurrency or self.settings.concurrency
         self.concurrency = max(1, min(self.settings.concurrency, limit))
         self.rate = AdaptiveRate(self.settings.requests_per_minute)
@@ -388,12 +379,11 @@ class Engine:
         kept in the request cache, so a rerun does not pay for it again."""
         token = _USAGE.set(usage)  # per task: ask() adds the extra requests' tokens here
         try:
-            finish = getattr(self.plan.output_type, "finish", None)
-            if finish is not None:
-                try:
-                    record = await finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
-                except (ValueError, TypeError) as exc:
-                    raise _Failed("schema", f"{self.plan.output_type.name}: {exc}") from None
+            output_type = self.plan.output_type
+            try:
+                record = await output_type.finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
+            except (ValueError, TypeError) as exc:
+                raise _Failed("schema", f"{output_type.name}: {exc}") from None
             record.usage = usage
             await self._screen(record, job.parent)
             return record
@@ -440,15 +430,13 @@ class Engine:
                 raise _Failed(f"eliminated:{f.name}", reason)
         # the last word, with no await in between: every filter that remembers records checks again
         # (a record checked alongside may have been kept meanwhile), then all of them remember it
-        for f in active:
-            recheck = getattr(f, "recheck", None)
-            reason = recheck(record, parent) if recheck is not None else None
+        remembering = [f for f in active if isinstance(f, RememberingFilter)]
+        for f in remembering:
+            reason = f.recheck(record, parent)
             if reason:
                 raise _Failed(f"eliminated:{f.name}", reason)
-        for f in active:
-            remember = getattr(f, "remember", None)
-            if remember is not None:
-                remember(record, parent)
+        for f in remembering:
+            f.remember(record, parent)
 
     # --- the queue -----------------------------------------------------------------------------
 
@@ -460,10 +448,8 @@ class Engine:
                 try:
                     sink.write([record])
                 except OSError as exc:  # the record is in the journal: a rerun writes it
-                    where = getattr(sink, "path", None) or "the output"
-                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
+                    raise _WriteFailed(f"cannot write {sink.path} ({exc.strerror or exc})") from exc
             self.stats.records += 1
-            self.events.on_record(record)
         else:
             self.stats.resumed += 1
         children = self.plan.derive_jobs(record, job.context)
@@ -478,7 +464,6 @@ class Engine:
             self.stats.failures[reason] += 1
             if len(self.stats.errors) < 20:
                 self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
-            self.events.on_failure(job, reason, detail)
         else:
             self.stats.earlier_failures += 1
         retry = self.plan.retry_job(job) if reason.startswith("eliminated:") else None
@@ -575,9 +560,7 @@ class Engine:
             return
         existing = [Record.from_dict(data) for data in self.journal.records()] + list(extra or [])
         for f in self.filters:
-            prime = getattr(f, "prime", None)
-            if prime is not None:
-                prime(existing)
+            f.prime(existing)
 
     async def run(self) -> Stats:
         for backend in dict.fromkeys(lane.backend for lane in self._lanes.values()):

@@ -89,17 +89,41 @@ def role_choices(plugins: Plugins, spec: Spec, settings: RunSettings) -> dict[st
 
 def generation_for(spec: Spec, backend_cls: Any) -> str:
     """setup.yaml's ``generation``, else the backend's default (turns for the embedded model)."""
-    return spec.setup.generation or getattr(backend_cls, "default_generation", "one-shot")
+    return spec.setup.generation or backend_cls.default_generation
+
+
+def build_backend(spec: Spec, settings: RunSettings, backend_cls: Any, model: str | None,
+                  options: dict[str, Any]) -> Any:
+    """The backend, its options validated once: a bad setup.yaml value is named at its line and
+    column, a bad ``--option`` by its flag."""
+    from janus_core.sdk.options import OptionsError
+    from janus_core.spec.model import option_errors
+
+    try:
+        return backend_cls(model=model, options=options)
+    except OptionsError as exc:
+        raise option_errors(spec, exc, settings.options) from None
+
+
+def check_backend_options(spec: Spec, settings: RunSettings, backend_cls: Any, options: dict[str, Any]) -> None:
+    """What ``build_backend`` checks of the options, without building the backend (``--dry-run``)."""
+    from janus_core.sdk.options import OptionsError
+    from janus_core.spec.model import option_errors
+
+    try:
+        backend_cls.check_options(options)
+    except OptionsError as exc:
+        raise option_errors(spec, exc, settings.options) from None
 
 
 def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
     contexts = seed_contexts(spec, settings.seed)
-    limits = spec.setup.limits_for(getattr(backend_cls, "suggested_limits", None))
+    limits = spec.setup.limits_for(backend_cls.suggested_limits)
     given = None
     if settings.input:
-        if not getattr(output_type, "grows", False):
+        if not output_type.grows:
             raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
                              f"'{output_type.name}'")
         from janus_core.plan.inputs import load_conversations
@@ -130,20 +154,17 @@ def choose_filters(plugins: Plugins, spec: Spec) -> list[Any]:
     table = plugins.registry.filters
     options = filter_options(spec.setup.filter_options, table)
     if spec.setup.filters is None:
-        names = [name for name, reg in table.items() if getattr(reg.obj, "default", True)]
+        names = [name for name, reg in table.items() if reg.obj.default]
     else:
         names = list(spec.setup.filters)
     names += [name for name in spec.setup.filter_options if name not in names]
     # the registry's order, which puts duplicate last: it remembers what it passes
     chosen = [reg.obj for name, reg in table.items() if name in names]
     for f in chosen:
-        configure = getattr(f, "configure", None)
-        if configure is None:
-            continue
-        if len(inspect.signature(configure).parameters) >= 2:
-            configure(spec, options.get(f.name))
+        if len(inspect.signature(f.configure).parameters) >= 2:
+            f.configure(spec, options.get(f.name))
         else:  # a plugin written before filters took options
-            configure(spec)
+            f.configure(spec)
     return chosen
 
 
@@ -224,7 +245,8 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
     journal.set_meta("spec", {"name": spec.name, "folder": str(spec.folder.resolve()), "files": spec_files(spec)})
     journal.set_meta("run", {
         "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
-        "model": backend.model, "backend_options": sorted(backend.options),  # names only: values may be private
+        # the options' names only: their values may be private
+        "model": backend.model, "backend_options": sorted(backend.options.model_fields_set),
         "generation": the_plan.generation,
         "roles": {role: {"backend": b.name, "model": b.model} for role, b in (roles or {}).items()},
         "seed": settings.seed, "temperature": the_plan.temperature, "s_factor": setup.s_factor,
@@ -300,6 +322,8 @@ class Session:
 
     def estimate(self) -> Estimate:
         """Planned requests and an estimated cost, without calling anything."""
+        for cls, options in [(self.backend_cls, self.options), *((c, o) for c, _, o in self.role_choices.values())]:
+            check_backend_options(self.spec, self.settings, cls, options)
         the_plan = self.plan
         model = self.model or self.backend_cls.default_model
         counts = the_plan.counts(self.settings.engine.max_seeds)
@@ -327,8 +351,9 @@ class Session:
         if sink_cls.remote:
             raise JanusError(f"the {sink_cls.name} sink uploads a finished run: generate to a file, then "
                              f"'janus push OUT REPO_ID' or 'janus export OUT --sink {sink_cls.name} --to REPO_ID'")
-        self.backend = self.backend_cls(model=self.model, options=self.options)
-        self.roles = {role: cls(model=name, options=opts) for role, (cls, name, opts) in self.role_choices.items()}
+        self.backend = build_backend(self.spec, settings, self.backend_cls, self.model, self.options)
+        self.roles = {role: build_backend(self.spec, settings, cls, name, opts)
+                      for role, (cls, name, opts) in self.role_choices.items()}
         settings.engine.role_limits = {role: (r.requests_per_minute, r.tokens_per_minute)
                                        for role, r in self.spec.setup.model.roles.items()}
         # before the journal: a filter's bad option leaves no file behind

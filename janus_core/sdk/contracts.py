@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from janus_core.sdk.options import Options as PluginOptions
     from janus_core.sdk.records import Record
 
 Message = dict[str, str]
@@ -48,6 +49,22 @@ class Limits:
     message_chars: int = 600
 
 
+class Imported:
+    """A class attribute imported when first read: ``Options = Imported("package.module:Name")``.
+
+    Lets a plugin name its pydantic ``Options`` without importing pydantic when the plugin loads
+    (``janus --help`` loads every plugin and stays fast)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        from importlib import import_module
+
+        module, _, name = self.target.partition(":")
+        return vars(import_module(module))[name]
+
+
 class Backend:
     """Base class for backends; subclasses set ``name``/``description`` and implement ``complete``."""
 
@@ -61,25 +78,30 @@ class Backend:
     #: How records are written when setup.yaml sets no ``generation``: "one-shot" (one JSON reply
     #: per record) or "turns" (one plain-text request per turn; small models write far better text).
     default_generation: ClassVar[str] = "one-shot"
-    #: Backend options (``--option key=value`` or setup.yaml model.options) and what each does.
-    option_help: ClassVar[dict[str, str]] = {}
+    #: The options ``--option KEY=VALUE`` and setup.yaml ``model.options`` may set: a subclass of
+    #: ``janus_core.Options`` (pydantic) whose field descriptions are the help text, validated once
+    #: when the backend is built (``self.options`` is the instance). None: the backend takes none.
+    Options: ClassVar[type[PluginOptions] | None] = None
     #: Environment variables that may hold the key, first set wins (``key_env_names`` may derive
     #: them from the model instead). The ``api_key_env`` option, where a backend offers it, names
     #: another. Keys come from the environment only: never an option, never setup.yaml.
     key_env: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
-        from janus_core.sdk.errors import BackendError
-
         self.model = model or self.default_model
-        self.options = dict(options or {})
+        given = dict(options or {})
         #: the API key (from ``get_key``), kept out of every message by ``redact``
         self.secret: str | None = None
-        refuse_key_options(type(self), self.model, self.options, "option")
-        unknown = set(self.options) - set(self.option_help)
-        if unknown:
-            known = ", ".join(self.option_help) or "none"
-            raise BackendError(f"{self.name} backend: unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        refuse_key_options(type(self), self.model, given, "option")
+        #: this backend's validated options (an ``Options`` instance)
+        self.options: Any = self.check_options(given)
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> PluginOptions:
+        """``options`` validated against ``Options``; OptionsError listing every bad one."""
+        from janus_core.sdk.options import NoOptions, validate_options
+
+        return validate_options(cls.Options or NoOptions, options, f"{cls.name} backend")
 
     @classmethod
     def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
@@ -95,7 +117,7 @@ class Backend:
         from janus_core.sdk.credentials import read_key
         from janus_core.sdk.errors import BackendError
 
-        names = self.key_env_names(self.model, self.options)
+        names = self.key_env_names(self.model, self.options.model_dump(exclude_none=True))
         _name, value = read_key(names)
         if value is None and required:
             wanted = (names[0] + (f" (or {' or '.join(names[1:])})" if len(names) > 1 else "")) if names \
@@ -169,41 +191,63 @@ class Direction:
         return cls(name=text, pack="free-text", description=f"Style: {text}", instructions=(f"Style: {text}",))
 
 
-@runtime_checkable
-class OutputType(Protocol):
-    """Turns a reply into messages; see janus_plugins.outputs for the built-in ones."""
-
-    name: str
-    description: str
-
-    def schema(self, limits: Limits) -> dict[str, Any]:
-        """JSON schema of one reply."""
-        ...
-
-    def output_format(self, limits: Limits, derive: bool) -> str:
-        """Instructions for the prompt's {{ output_format }}: what to write and in which JSON shape."""
-        ...
-
-    def parse(self, data: Any) -> list[Message]:
-        """Messages (user/assistant) from a reply already decoded from JSON; ValueError if unusable."""
-        ...
-
-    def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
-        """The messages of a record derived from ``parent`` whose reply parsed to ``new``."""
-        ...
-
-    # Optional, looked up with getattr:
-    #   sample(rng, parent_meta) -> {"system": str, "meta": dict} | None
-    #       something drawn per job (a preference set): "system" is shown to the model and starts
-    #       the record's messages; "meta" is kept in the record.
-    #   async finish(record, ask, rng) -> Record
-    #       more requests after the first reply (more answers, a judge); ``ask(messages, schema,
-    #       temperature=...)`` goes through the engine like every request.
-
-
 #: ``ask(messages, schema, raw=False)``: a filter's question to the run's backend; returns the decoded
 #: JSON reply (None if it is not JSON), or the reply's text with ``raw=True``.
 Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
+
+
+class OutputType:
+    """Base class for output types: turns a model's reply into messages (see the
+    ``register_output_types`` hook; janus_plugins.outputs holds the built-in ones). Registered as an
+    instance. Subclasses implement ``schema``, ``output_format`` and ``parse``; the rest is optional.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: Grows conversations one turn at a time (follow-up): every derivation adds a turn, along
+    #: ``grow_direction``, until the conversation has ``--turns`` user turns; ``--input`` works only
+    #: for such output types.
+    grows: ClassVar[bool] = False
+    #: The direction every growing step takes (needed when ``grows``).
+    grow_direction: ClassVar[Direction | None] = None
+    #: How this run writes records, set by the plan before any request: "one-shot" (one JSON reply
+    #: per record) or "turns" (one plain-text request per turn). ``finish`` may follow it.
+    generation: str = "one-shot"
+
+    def schema(self, limits: Limits) -> dict[str, Any]:
+        """JSON schema of one reply."""
+        raise NotImplementedError
+
+    def output_format(self, limits: Limits, derive: bool) -> str:
+        """Instructions for the prompt's {{ output_format }}: what to write and in which JSON shape."""
+        raise NotImplementedError
+
+    def parse(self, data: Any) -> list[Message]:
+        """Messages (user/assistant) from a reply already decoded from JSON; ValueError if unusable."""
+        raise NotImplementedError
+
+    def role_play_turns(self, limits: Limits, derive: bool) -> int | None:
+        """User turns a record gets when written turn by turn (``generation: turns``): a user
+        simulator writes each user turn, the assistant answers it. None (the default): this output
+        type cannot be written so, and the plan asks for one JSON reply per record instead."""
+        return None
+
+    def derive(self, parent: list[Message], new: list[Message]) -> list[Message]:
+        """The messages of a record derived from ``parent`` whose reply parsed to ``new``; by default
+        the parent's conversation continued."""
+        return parent + new
+
+    def sample(self, rng: random.Random, parent_meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Something drawn per job (a preference set), the same every time for the same job:
+        ``{"system": str, "meta": dict}``; "system" is shown to the model and starts the record's
+        messages, "meta" is kept in the record. None (the default): nothing is drawn."""
+        return None
+
+    async def finish(self, record: Record, ask: Ask, rng: random.Random) -> Record:
+        """More requests after the first reply (more answers, a judge): ``ask(messages, schema,
+        temperature=...)`` goes through the engine like every request. ValueError or TypeError if the
+        replies are unusable. By default the record as it is."""
+        return record
 
 
 class Filter:
@@ -213,8 +257,9 @@ class Filter:
     description: ClassVar[str] = ""
     evolution_only: ClassVar[bool] = False
     default: ClassVar[bool] = True
-    #: A pydantic model of the options setup.yaml ``filter_options.NAME`` may set (None: no options).
-    Options: ClassVar[Any] = None
+    #: The options setup.yaml ``filter_options.NAME`` may set: a subclass of ``janus_core.Options``
+    #: (pydantic), whose field descriptions are the help text. None: the filter takes none.
+    Options: ClassVar[type[PluginOptions] | None] = None
     _options: Any = None
 
     @property
@@ -233,16 +278,25 @@ class Filter:
         """Records that exist already (a resumed run's, --against datasets): optional."""
 
     async def check(self, record: Record, parent: Record | None, ask: Ask) -> str | None:
-        """Why ``record`` must go (a short reason), or None to keep it."""
+        """Why ``record`` must go (a short reason), or None to keep it. A filter may note what it
+        found in ``record.meta`` (a judge's scores, say): the meta is kept with the record."""
         raise NotImplementedError
 
-    # Optional, looked up with getattr, for filters that remember records (duplicates); both are
-    # called without a pause once every filter's check passed, so two records checked at the same
-    # time cannot both pass:
-    #   recheck(record, parent) -> str | None
-    #       check again against what was remembered since ``check`` (no side effects);
-    #   remember(record, parent)
-    #       the record is kept: remember it.
+
+class RememberingFilter(Filter):
+    """A filter that remembers the records it lets through (the duplicate filters).
+
+    Once every filter's ``check`` passed, the engine calls ``recheck`` on every remembering filter
+    and then ``remember``, without a pause in between, so two records checked at the same time
+    cannot both pass as new.
+    """
+
+    def recheck(self, record: Record, parent: Record | None) -> str | None:
+        """Check again against what was remembered since ``check`` (no side effects); None to keep."""
+        return None
+
+    def remember(self, record: Record, parent: Record | None) -> None:
+        """The record is kept: remember it."""
 
 
 class Sink:
@@ -250,7 +304,9 @@ class Sink:
 
     A sink is built as ``SinkClass(path, options)`` and used as ``open()``, ``write(records)`` any
     number of times, ``close()``. ``write`` must leave the data durable when it returns. Sinks count
-    what they ``written`` and what their format could not express (``skipped``).
+    the records they wrote (``written``) and those their format could not express (``skipped``).
+    ``options`` holds what the command asks of every sink: ``format`` (``janus export --format``),
+    and for ``remote`` sinks the split and upload settings; a sink ignores what it does not use.
     """
 
     name: ClassVar[str] = ""
@@ -312,4 +368,3 @@ class Registered:
     name: str
     obj: Any
     plugin: str
-    extra: dict[str, Any] = field(default_factory=dict)

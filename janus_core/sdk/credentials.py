@@ -221,7 +221,7 @@ def key_field_problems(keys: Mapping[tuple, tuple[int, int]], data: Any, path: s
         try:
             names = backend.key_env_names(model.get("name"), {})
         except Exception:  # a plugin's own lookup failing must not hide the refusal
-            names = getattr(backend, "key_env", ())
+            names = backend.key_env
     hint = use_instead(names)
     return [Problem(path, line, col, f"'{'.'.join(map(str, p))}' looks like a key, token or secret: a spec is "
                     "shared and published, so it never holds one", hint) for p, (line, col) in found]

@@ -7,34 +7,50 @@ through the ``janus`` entry-point group::
     my_pack = "my_pack"
 
 or loaded for one run with ``janus --plugin my_pack`` / ``--plugin path/to/file.py``. Each
-``register_*`` hook receives a ``register`` function; call it once per object you provide. A
-later plugin may register a name again to replace an earlier one (``--plugin`` plugins load
-last). Keep plugin modules cheap to import: import provider SDKs inside methods, not at the top.
+``register_*`` hook receives a ``register`` function; call it once per object you provide. What
+``register`` takes is checked: a subclass of the kind's base class (backends, sinks) or an instance
+of it (everything else), all importable from ``janus_core``. Optional members are real members of
+those base classes, with defaults: override what you need. A later plugin may register a name
+again to replace an earlier one (``--plugin`` plugins load last). Built-ins load first; any plugin
+can be turned off by name with ``janus --no-plugin NAME`` or ``JANUS_DISABLE_PLUGINS=NAME,...``.
+Keep plugin modules cheap to import: import provider SDKs inside methods, not at the top, and
+name an ``Options`` model kept in another module with ``Options = janus_core.Imported("pkg.mod:Name")``
+so that pydantic loads only when the options are used.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from janus_core.sdk.contracts import Backend, DiagramReader, Direction, Filter, GenerateOption, OutputType, Sink
+    from janus_core.sdk.records import Record
 
 hookspec = pluggy.HookspecMarker("janus")
 hookimpl = pluggy.HookimplMarker("janus")
 
 
 @hookspec
-def register_backends(register: Any) -> None:
-    """Register LLM backends: ``register(BackendClass)``.
+def register_backends(register: Callable[[type[Backend]], None]) -> None:
+    """Register LLM backends: ``register(BackendClass)``, a subclass of ``janus_core.Backend``.
 
-    A backend class has ``name`` and ``description`` class attributes, is built as
+    A backend class sets ``name``, ``description`` and ``default_model``, is built as
     ``BackendClass(model=None | str, options=dict)`` and implements
-    ``async complete(request: CompletionRequest) -> Completion`` and ``async aclose()``
-    (see ``janus_core.sdk.contracts.Backend``). Read secrets from environment variables only.
+    ``async complete(request: CompletionRequest) -> Completion``; ``start()`` and ``aclose()`` are
+    optional. Its options are a ``class Options(janus_core.Options)`` pydantic model (field
+    descriptions are the help ``janus plugins`` shows), validated once when the backend is built:
+    ``self.options`` is the instance. Keys come from environment variables only: set ``key_env``
+    and call ``self.get_key()``; never take a key as an option.
     """
 
 
 @hookspec
-def register_directions(register: Any) -> None:
+def register_directions(register: Callable[[Direction], None]) -> None:
     """Register evolving directions: ``register(Direction(name=..., pack=..., ...))``.
 
     A direction tells the model how a seed is written or how a record evolves; its
@@ -44,28 +60,34 @@ def register_directions(register: Any) -> None:
 
 
 @hookspec
-def register_output_types(register: Any) -> None:
-    """Register output types: ``register(OutputTypeInstance)``.
+def register_output_types(register: Callable[[OutputType], None]) -> None:
+    """Register output types: ``register(instance)``, an instance of a ``janus_core.OutputType`` subclass.
 
-    An output type gives the JSON schema the backend must answer in, the format instructions
-    for the prompt, and ``parse(data, roles)`` turning a reply into OpenAI-style messages
-    (see ``janus_core.sdk.contracts.OutputType``).
+    An output type gives the JSON schema the backend must answer in (``schema(limits)``), the
+    format instructions for the prompt (``output_format(limits, derive)``), and ``parse(data)``
+    turning a reply already decoded from JSON into OpenAI-style messages (ValueError if unusable).
+    Optional, with defaults on the base class: ``derive(parent, new)`` (default: the parent's
+    messages continued), ``sample(rng, parent_meta)`` (something drawn per job, default None),
+    ``async finish(record, ask, rng)`` (more requests after the first reply, default none) and
+    ``grows``/``grow_direction`` (conversations grown turn by turn).
     """
 
 
 @hookspec
-def register_sinks(register: Any) -> None:
-    """Register dataset sinks: ``register(SinkClass)``.
+def register_sinks(register: Callable[[type[Sink]], None]) -> None:
+    """Register dataset sinks: ``register(SinkClass)``, a subclass of ``janus_core.Sink``.
 
     A sink class has ``name`` and ``suffixes`` attributes, is built as ``SinkClass(path, options)``
-    and implements ``open()``, ``write(records)`` and ``close()``. ``write`` must leave the data
-    durable when it returns, so a crash loses nothing already written.
+    and implements ``write(records)``; ``open()`` and ``close()`` are optional. ``write`` must leave
+    the data durable when it returns, so a crash loses nothing already written. A sink counts the
+    records it wrote in ``written`` and those its format cannot express in ``skipped``; ``remote``
+    sinks (an upload) receive a finished run and say what they did in ``report()``.
     """
 
 
 @hookspec
-def register_diagram_readers(register: Any) -> None:
-    """Register diagram readers: ``register(reader)``.
+def register_diagram_readers(register: Callable[[DiagramReader], None]) -> None:
+    """Register diagram readers: ``register(janus_core.DiagramReader(...))``.
 
     A reader has ``name``, ``suffixes`` (such as ``(".mermaid", ".mmd")``), ``detect(text) -> bool``
     and ``read(text, path) -> janus_core.spec.diagram.Diagram``; it raises
@@ -74,27 +96,29 @@ def register_diagram_readers(register: Any) -> None:
 
 
 @hookspec
-def register_filters(register: Any) -> None:
-    """Register record filters: ``register(FilterInstance)`` (see ``janus_core.sdk.contracts.Filter``).
+def register_filters(register: Callable[[Filter], None]) -> None:
+    """Register record filters: ``register(instance)``, an instance of a ``janus_core.Filter`` subclass.
 
     A filter has ``name``, ``description``, ``evolution_only`` (check only records evolved from a
     parent) and ``default`` (on unless setup.yaml ``filters:`` names others), and implements
     ``async check(record, parent, ask) -> str | None``: the reason to eliminate the record, or
-    None to keep it. ``ask(messages, schema)`` asks the run's backend (cached, paced and counted
-    like every request) and returns the decoded JSON reply, for filters that need a model's view.
-    Optional: ``configure(spec, options)`` before a run (to read the roles, say; ``options`` is
-    an instance of the filter's ``Options`` pydantic model, from setup.yaml ``filter_options``, or
-    None; ``configure(spec)`` with one argument is called so too), ``prime(records)`` with the
-    records that exist already (a resumed run's, ``--against`` datasets), and ``recheck`` /
-    ``remember`` for filters that remember what they keep (see ``janus_core.sdk.contracts.Filter``).
+    None to keep it. It may write what it found into ``record.meta`` (a judge's scores): the meta
+    is kept with the record. ``ask(messages, schema)`` asks the run's backend (cached, paced and
+    counted like every request) and returns the decoded JSON reply, for filters that need a model's
+    view. Optional, with defaults on the base class: ``Options`` (a ``janus_core.Options`` model
+    of what setup.yaml ``filter_options.NAME`` may set), ``configure(spec, options)`` before a run
+    (``options`` is an ``Options`` instance or None; the validated options are ``self.options``)
+    and ``prime(records)`` with the records that exist already (a resumed run's, ``--against``
+    datasets). Filters that remember what they keep (duplicates) subclass
+    ``janus_core.RememberingFilter`` and implement ``recheck`` and ``remember``.
     An eliminated record goes to the failure ledger as ``eliminated:NAME``; if it was evolved, its
     parent returns to the pool and is evolved again along another direction.
     """
 
 
 @hookspec
-def register_generate_options(register: Any) -> None:
-    """Add flags to ``janus generate``: ``register(GenerateOption(option=click.Option(...), apply=fn))``.
+def register_generate_options(register: Callable[[GenerateOption], None]) -> None:
+    """Add flags to ``janus generate``: ``register(janus_core.GenerateOption(option=click.Option(...), apply=fn))``.
 
     Like pytest's ``pytest_addoption``: the option shows in ``janus generate --help`` and, when the
     user gives it, ``apply(value, filter_options)`` folds it into the run's ``filter_options`` (the
@@ -104,7 +128,7 @@ def register_generate_options(register: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def open_dataset(location: str) -> list[Any] | None:
+def open_dataset(location: str) -> list[Record] | None:
     """Records of a dataset that is no local path, such as ``--against owner/name`` on a hub.
 
     Return the records (``janus_core.Record``, as ``janus_core.plan.inputs.conversation_records``
@@ -114,5 +138,5 @@ def open_dataset(location: str) -> list[Any] | None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``janus`` command group: ``cli.add_command(command)``."""

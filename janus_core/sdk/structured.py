@@ -33,12 +33,19 @@ _REFUSAL_WORDS = re.compile(r"response_format|json_schema|schema", re.IGNORECASE
 T = TypeVar("T")
 
 
-def structured_option(backend: str, options: dict[str, Any]) -> str:
-    """The ``structured`` option, checked: ``auto`` or one forced mode."""
-    value = options.get("structured", AUTO)
+def check_structured(value: str) -> str:
+    """The ``structured`` option, checked: ``auto`` or one forced mode; ValueError otherwise."""
     if value not in (AUTO, *LADDER):
-        raise BackendError(f"{backend} backend: structured must be {AUTO}, {', '.join(LADDER[:-1])} or {LADDER[-1]}")
+        raise ValueError(f"structured must be {AUTO}, {', '.join(LADDER[:-1])} or {LADDER[-1]}")
     return value
+
+
+def structured_option(backend: str, options: dict[str, Any]) -> str:
+    """The ``structured`` option of an options dict, checked: ``auto`` or one forced mode."""
+    try:
+        return check_structured(options.get("structured", AUTO))
+    except ValueError as exc:
+        raise BackendError(f"{backend} backend: {exc}") from None
 
 
 def refuses_mode(exc: BackendError) -> bool:

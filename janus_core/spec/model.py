@@ -7,7 +7,7 @@ spec uses against what the loaded plugins registered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
-from janus_core.sdk.errors import Problem, SpecError, did_you_mean, display_path
+from janus_core.sdk.errors import JanusError, Problem, SpecError, did_you_mean, display_path
+from janus_core.sdk.options import OptionsError
 from janus_core.spec.diagram import Diagram
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
 from janus_core.spec.paths import outside
@@ -499,7 +500,7 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
             raise SpecError(Problem(where, line, col, f"filter_options: unknown filter '{name}'."
                                     f"{did_you_mean(name, filters)}",
                                     f"registered filters: {', '.join(sorted(filters))}"))
-        model = getattr(filters[name].obj, "Options", None)
+        model = filters[name].obj.Options
         if model is None:
             if options:
                 line, col = located.at(loc, key=True) if located else (1, 1)
@@ -524,10 +525,29 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
     return checked
 
 
+def option_errors(spec: Spec, exc: OptionsError, flags: Iterable[str] = ()) -> JanusError:
+    """A backend's OptionsError as the user's error: each setup.yaml ``model.options`` value at its
+    line and column, each ``--option`` value (``flags`` names them) by its flag."""
+    flags = set(flags)
+    located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
+    known = f"options of the {exc.owner}: {', '.join(exc.known) or 'none'}"
+    given, problems = [], []
+    for loc, message in exc.errors:
+        dotted = ".".join(map(str, loc))
+        if loc and loc[0] in flags:
+            given.append(f"--option {dotted}: {message}")
+            continue
+        line, col = located.at(("model", "options", *loc), key=message == "unknown option")
+        problems.append(Problem(located.path, line, col, f"model.options.{dotted}: {message}", known))
+    if given:
+        return JanusError(f"{'; '.join(given)} ({known})")
+    return SpecError(problems)
+
+
 def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | None, where: str) -> list[Problem]:
     """Options the model names in ``path_fields`` are files relative to the spec folder: they must exist."""
     problems = []
-    for name in getattr(options, "path_fields", ()):
+    for name in options.path_fields:
         value = getattr(options, name)
         values = value if isinstance(value, list) else [value]
         for i, item in enumerate(values):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import ClassVar
 
-from janus_core import hookimpl
-from janus_core.sdk.contracts import Backend, Completion
+from pydantic import Field
+
+from janus_core import Backend, Completion, Options, hookimpl
 
 _seen: set[str] = set()
 
@@ -55,15 +55,18 @@ def _fill(schema, hint, plain=False, key=""):
     return 1
 
 
+class FillerOptions(Options):
+    fail_first: bool = Field(False, description="answer each job's first request with truncated JSON")
+    fail_always: bool = Field(False, description="answer every request with truncated JSON")
+    voice: str = Field("echo", description="echo: replies name the direction line; plain: ordinary sentences "
+                       "picked by it")
+
+
 class SchemaFiller(Backend):
     name = "schema-filler"
     description = "test double: valid JSON for any schema"
     default_model = "filler-1"
-    option_help: ClassVar[dict[str, str]] = {
-        "fail_first": "answer each job's first request with truncated JSON",
-        "fail_always": "answer every request with truncated JSON",
-        "voice": "echo (default): replies name the direction line; plain: ordinary sentences picked by it",
-    }
+    Options = FillerOptions
 
     async def complete(self, request):
         import json
@@ -72,10 +75,10 @@ class SchemaFiller(Backend):
         direction = re.search(r"(?:Direction|direction): (.*)", prompt)
         hint = direction.group(1).strip() if direction else "none"
         seen_key = f"{request.seed}|{prompt}"
-        if self.options.get("fail_always") or (self.options.get("fail_first") and seen_key not in _seen):
+        if self.options.fail_always or (self.options.fail_first and seen_key not in _seen):
             _seen.add(seen_key)
             return Completion(text='{"turns": [', model=self.model, finish_reason="length")
-        plain = self.options.get("voice") == "plain"
+        plain = self.options.voice == "plain"
         return Completion(text=json.dumps(_fill(request.schema, hint, plain)), model=self.model,
                           finish_reason="stop", tokens_in=len(prompt) // 4, tokens_out=10)
 

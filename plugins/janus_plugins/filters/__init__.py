@@ -32,7 +32,7 @@ from collections import OrderedDict
 from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.contracts import Ask, Filter, RememberingFilter
 from janus_core.sdk.records import new_messages
 
 STOP_WORDS = frozenset("""
@@ -149,7 +149,7 @@ def dedup_text(record: Any, parent: Any | None) -> str:
     return "\n".join(m["content"] for m in new_messages(record, parent) if m["role"] != "system")
 
 
-class Duplicate(Filter):
+class Duplicate(RememberingFilter):
     name = "duplicate"
     description = "an exact or near copy (MinHash LSH, Jaccard >= 0.8 on word 5-grams) of an earlier record"
 

@@ -13,18 +13,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from janus_core.data.dedup import words
 from janus_core.sdk.contracts import Ask, Filter
 from janus_core.sdk.errors import JanusError
 from janus_core.spec.safe_load import load_json
 
-from .options import StrList
+from .options import Options, StrList
 
 
-class DecontaminationOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecontaminationOptions(Options):
     benchmark: StrList = Field(min_length=1, description="benchmark files (JSONL or text), relative to the spec")
     fields: list[str] | None = Field(None, description="JSONL keys whose text is compared (default: every string)")
     ngram: int = Field(8, ge=3, le=50, description="words per n-gram")

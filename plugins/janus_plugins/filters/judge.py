@@ -15,10 +15,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from janus_core.sdk.contracts import Ask, Filter
 from janus_plugins.rubrics import Rubric, RubricFile, load_rubrics
+
+from .options import Options
 
 __all__ = ["DEFAULT_RUBRICS", "Judge", "JudgeOptions", "Rubric", "RubricFile", "load_rubrics", "parse_judgement"]
 
@@ -29,8 +31,7 @@ REPLY_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["f
                                "score": {"type": "integer", "minimum": 1, "maximum": 5}}}
 
 
-class JudgeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JudgeOptions(Options):
     min_score: float = Field(0, ge=0, le=5, description="eliminate records whose average score is below this")
     rubrics: str | None = Field(None, description="a YAML file of rubrics, relative to the spec (default: built-in)")
     path_fields: ClassVar[tuple[str, ...]] = ("rubrics",)

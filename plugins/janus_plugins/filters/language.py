@@ -11,17 +11,16 @@ import re
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from janus_core.sdk.contracts import Ask, Filter
 
-from .options import StrList
+from .options import Options, StrList
 
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 
 
-class LanguageOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LanguageOptions(Options):
     expected: StrList = Field(default_factory=lambda: ["en"],
                                 description="ISO 639-1 codes of the languages the dataset is written in")
     min_words: int = Field(5, ge=1, description="messages shorter than this are not checked")

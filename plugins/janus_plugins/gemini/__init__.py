@@ -9,10 +9,10 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 
@@ -47,18 +47,12 @@ class GeminiBackend(Backend):
     description = "Google Gemini through the google-genai SDK (key from GEMINI_API_KEY or GOOGLE_API_KEY)"
     default_model = "gemini-2.5-flash"
     key_env = PROVIDER_KEYS["gemini"]
-    option_help: ClassVar[dict[str, str]] = {
-        "base_url": "API endpoint (default: Google's); a local stand-in for tests",
-        "api_version": "API version path (default v1beta)",
-        "safety": "default | block_none | block_only_high | block_medium_and_above | block_low_and_above | off, "
-                  "or a mapping of category to threshold",
-        "timeout": "seconds before a request is abandoned (default 120)",
-    }
+    Options = Imported("janus_plugins.gemini.options:GeminiOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
         self.get_key()
-        self.safety = safety_settings(self.options.get("safety"))
+        self.safety = safety_settings(self.options.safety)
         self._client: Any = None
 
 
@@ -69,9 +63,8 @@ class GeminiBackend(Backend):
                 from google.genai import types
             except ImportError as exc:
                 raise BackendError("the gemini backend needs: pip install 'janus-data[gemini]'") from exc
-            http = types.HttpOptions(base_url=self.options.get("base_url"),
-                                     api_version=self.options.get("api_version", "v1beta"),
-                                     timeout=int(float(self.options.get("timeout", 120)) * 1000),
+            http = types.HttpOptions(base_url=self.options.base_url, api_version=self.options.api_version,
+                                     timeout=int(self.options.timeout * 1000),
                                      retry_options=types.HttpRetryOptions(attempts=1))
             self._client = genai.Client(api_key=self.secret, http_options=http)
         return self._client

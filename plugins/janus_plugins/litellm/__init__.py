@@ -13,14 +13,14 @@ it is first imported, so no request leaves the machine except to the model.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 # before any import of litellm: its price table from the installed package, not the internet
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from janus_core import hookimpl
-from janus_core.sdk.chat_body import STRUCTURED_HELP, chat_body, structured_option
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core.sdk.chat_body import chat_body
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import provider_key_names
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.sdk.structured import Negotiation
@@ -30,18 +30,13 @@ class LiteLLMBackend(Backend):
     name = "litellm"
     description = "any provider litellm supports (model names like anthropic/..., ollama/..., hosted_vllm/...)"
     default_model = "openai/gpt-4o-mini"
-    option_help: ClassVar[dict[str, str]] = {
-        "api_base": "server URL, e.g. http://127.0.0.1:11434 for Ollama or http://127.0.0.1:8000/v1 for vLLM",
-        "api_key_env": "environment variable holding the key (default: the provider's usual one)",
-        "structured": STRUCTURED_HELP,
-        "timeout": "seconds before a request is abandoned (default 120)",
-    }
+    Options = Imported("janus_plugins.litellm.options:LiteLLMOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
         # a named variable must be set; the provider's usual one may be unset (local servers need none)
-        self.get_key(required=bool(self.options.get("api_key_env")))
-        self.structured = structured_option("litellm", self.options)
+        self.get_key(required=bool(self.options.api_key_env))
+        self.structured = self.options.structured
         self.negotiation = Negotiation(self.name, self.structured)
 
     @property
@@ -60,9 +55,9 @@ class LiteLLMBackend(Backend):
     async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
         litellm = _litellm()
         kwargs = chat_body(self.model, request, structured)
-        kwargs.update(num_retries=0, timeout=float(self.options.get("timeout", 120)))
-        if self.options.get("api_base"):
-            kwargs["api_base"] = self.options["api_base"]
+        kwargs.update(num_retries=0, timeout=self.options.timeout)
+        if self.options.api_base:
+            kwargs["api_base"] = self.options.api_base
         if self.secret:
             kwargs["api_key"] = self.secret
         try:

@@ -14,10 +14,10 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Limits
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported, Limits
 from janus_core.sdk.errors import BackendError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,25 +40,18 @@ class LocalBackend(Backend):
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=240)
     default_generation = "turns"
-    #: Sampling for plain-text turns, tuned on the bundled samples for SmolLM2-135M.
-    sampling: ClassVar[dict[str, float]] = {"top_p": 0.9, "top_k": 40, "repeat_penalty": 1.2}
-    option_help: ClassVar[dict[str, str]] = {
-        "model_path": "path to another GGUF file (default: the bundled SmolLM2-135M-Instruct)",
-        "threads": "CPU threads for llama.cpp (default: all cores)",
-        "n_ctx": "context window in tokens (default 4096)",
-        "top_p": "nucleus sampling for plain-text turns (default 0.9)",
-        "top_k": "top-k sampling for plain-text turns (default 40)",
-        "repeat_penalty": "repetition penalty for plain-text turns (default 1.2)",
-    }
+    Options = Imported("janus_plugins.local.options:LocalOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        self.model_path = Path(self.options.get("model_path") or bundled_model_path())
-        if self.options.get("model_path"):
+        self.model_path = Path(self.options.model_path or bundled_model_path())
+        if self.options.model_path:
             self.model = self.model_path.stem
-        self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
-        self.n_ctx = int(self.options.get("n_ctx") or 4096)
-        self.sampling = {key: type(value)(self.options.get(key, value)) for key, value in self.sampling.items()}
+        self.threads = self.options.threads or os.cpu_count() or 1
+        self.n_ctx = self.options.n_ctx
+        #: sampling for plain-text turns, tuned on the bundled samples for SmolLM2-135M
+        self.sampling = {"top_p": self.options.top_p, "top_k": self.options.top_k,
+                         "repeat_penalty": self.options.repeat_penalty}
         self._llama: Any = None
         self._lock = threading.Lock()
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, ClassVar
+from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.chat_body import STRUCTURED_HELP, chat_body, structured_option
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest
+from janus_core.sdk.chat_body import chat_body
+from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.sdk.structured import Negotiation
@@ -29,30 +29,22 @@ class OpenAIBackend(Backend):
     description = "OpenAI Chat Completions, or any OpenAI-compatible server (base_url option)"
     default_model = "gpt-4o-mini"
     key_env = PROVIDER_KEYS["openai"]
-    option_help: ClassVar[dict[str, str]] = {
-        "base_url": "server URL such as http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
-        "api_key_env": "environment variable that holds the key (default OPENAI_API_KEY)",
-        "structured": STRUCTURED_HELP,
-        "timeout": "seconds before a request is abandoned (default 120)",
-        "max_retries": "retries the SDK itself makes (default 0: the engine retries)",
-        "transport": "aiohttp (default: direct and fastest), sdk (the openai SDK over aiohttp) or sdk-httpx",
-    }
+    Options = Imported("janus_plugins.openai.options:OpenAIOptions")
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
-        self.base_url = self.options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = self.options.base_url or os.environ.get("OPENAI_BASE_URL")
         if not self.get_key(required=False):
             if not self.base_url:
                 raise BackendError(f"openai backend: set the environment variable "
-                                   f"{self.key_env_names(self.model, self.options)[0]} to your API key "
+                                   f"{self.key_env_names(self.model, {'api_key_env': self.options.api_key_env})[0]} "
+                                   "to your API key "
                                    "(or give base_url for a local server that needs none)")
             self.secret = "not-needed"
-        self.structured = structured_option("openai", self.options)
+        self.structured = self.options.structured
         self.negotiation = Negotiation(self.name, self.structured)
-        self.transport = self.options.get("transport", "aiohttp")
-        if self.transport not in ("aiohttp", "sdk", "sdk-httpx"):
-            raise BackendError("openai backend: transport must be aiohttp, sdk or sdk-httpx")
-        self.timeout = float(self.options.get("timeout", 120))
+        self.transport = self.options.transport
+        self.timeout = self.options.timeout
         self._client: Any = None
         self._session: Any = None
 
@@ -63,7 +55,7 @@ class OpenAIBackend(Backend):
             extra = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout)} \
                 if self.transport == "sdk" else {}
             self._client = openai.AsyncOpenAI(api_key=self.secret, base_url=self.base_url, timeout=self.timeout,
-                                              max_retries=int(self.options.get("max_retries", 0)), **extra)
+                                              max_retries=self.options.max_retries, **extra)
         return self._client
 
     @property

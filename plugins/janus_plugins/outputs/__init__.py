@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.contracts import Limits, Message
+from janus_core.sdk.contracts import Limits, Message, OutputType
 
 
 def _text(limits: Limits) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def validate(kind: str, data: Any) -> Any:
         raise ValueError(problems) from None
 
 
-class Instruct:
+class Instruct(OutputType):
     name = "instruct"
     description = "one user instruction and the assistant's response"
 
@@ -89,7 +89,7 @@ class Instruct:
         return system + new
 
 
-class Conversation:
+class Conversation(OutputType):
     name = "conversation"
     description = "a multi-turn conversation; derivations continue it with new turns"
 

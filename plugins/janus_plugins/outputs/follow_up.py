@@ -35,10 +35,6 @@ Then write the assistant's answer to it.
 )
 
 
-def user_turns(messages: list[Message]) -> int:
-    return sum(1 for m in messages if m["role"] == "user")
-
-
 class FollowUp(Conversation):
     name = "follow-up"
     description = "grows conversations (from --input or one-turn seeds) by one user turn and answer at a time"

@@ -106,8 +106,6 @@ class Preference(Instruct):
     description = "two or more answers at different temperatures, rated by a judge: chosen and rejected"
     temperatures = (0.3, 1.0)
     limits = Limits()
-    #: set by the plan: with "turns" the other answers are asked for as plain text, like the first
-    generation = "one-shot"
 
     def schema(self, limits: Limits) -> dict[str, Any]:
         self.limits = limits

@@ -1,7 +1,6 @@
 """Direction pack 'socratic': the assistant teaches by asking."""
 
-from janus_core import hookimpl
-from janus_core.sdk.contracts import Direction
+from janus_core import Direction, hookimpl
 
 GUIDING = Direction(
     name="socratic",

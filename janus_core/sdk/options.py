@@ -1,0 +1,66 @@
+"""One options system for every plugin kind: a pydantic model per backend or filter.
+
+A plugin declares ``class Options(janus_core.Options)`` with one field per option; the field's
+``description`` is its help text (``janus plugins``). Values come from setup.yaml
+(``model.options``, ``filter_options.NAME``) or ``--option KEY=VALUE`` and are validated once, when
+the plugin is built or configured; errors name the option and, for setup.yaml, its line and column.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from janus_core.sdk.errors import BackendError
+from janus_core.sdk.structured import STRUCTURED_HELP, check_structured
+
+
+class Options(BaseModel):
+    """Base class of a plugin's options: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: fields that name files relative to the spec folder; the spec loader checks they exist
+    path_fields: ClassVar[tuple[str, ...]] = ()
+
+
+class NoOptions(Options):
+    """The options of a plugin that takes none."""
+
+
+#: The ``structured`` option of the backends that negotiate JSON output with an OpenAI-compatible
+#: server (see ``janus_core.sdk.structured``).
+Structured = Annotated[str, AfterValidator(check_structured), Field(description=STRUCTURED_HELP)]
+
+
+def option_help(model: type[Options] | None) -> dict[str, str]:
+    """Each option's name and help text (its field description, with the default)."""
+    if model is None:
+        return {}
+    shown = {}
+    for name, info in model.model_fields.items():
+        text = info.description or ""
+        if not info.is_required() and info.default not in (None, "", (), []) and "default" not in text:
+            text += f" (default {info.default})"
+        shown[name] = text.strip()
+    return shown
+
+
+class OptionsError(BackendError):
+    """Options that do not validate: ``errors`` holds ``(location, message)`` for each problem,
+    the location starting with the option's name."""
+
+    def __init__(self, owner: str, errors: list[tuple[tuple[Any, ...], str]], known: list[str]):
+        self.owner, self.errors, self.known = owner, errors, known
+        first = "; ".join(f"{'.'.join(map(str, loc)) or 'options'}: {message}" for loc, message in errors)
+        super().__init__(f"{owner}: {first} (options: {', '.join(known) or 'none'})")
+
+
+def validate_options(model: type[Options], given: dict[str, Any], owner: str) -> Options:
+    """``given`` as an instance of ``model``; OptionsError naming every bad or unknown option."""
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        errors = [(tuple(err["loc"]), "unknown option" if err["type"] == "extra_forbidden"
+                   else err["msg"].removeprefix("Value error, ")) for err in exc.errors()]
+        raise OptionsError(owner, errors, list(model.model_fields)) from None
