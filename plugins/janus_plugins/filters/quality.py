@@ -42,9 +42,10 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.options import Options
 
 from .options import StrList
 
@@ -88,10 +89,9 @@ _PLACEHOLDER_SLOT = re.compile(
     r"|\{\{\s*\w+\s*\}\}|\b(?:user|assistant|customer|client|patient|person|name)[_-]?\d{4,}\b", re.I)
 
 
-class TextQualityOptions(BaseModel):
+class TextQualityOptions(Options):
     """Thresholds of the text-quality rules (setup.yaml ``filter_options: {text-quality: {...}}``)."""
 
-    model_config = ConfigDict(extra="forbid")
     skip: StrList = Field(default_factory=list, description=f"rules not to apply: {', '.join(RULES)}")
     min_words: int = Field(3, ge=0, description="fewest words in a user or assistant message (C4: 3 per line)")
     max_words: int = Field(1500, ge=1, description="most words in one message")

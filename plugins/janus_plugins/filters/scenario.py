@@ -15,9 +15,10 @@ import re
 from functools import cached_property
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from janus_core.sdk.contracts import Ask, Filter
+from janus_core.sdk.options import Options
 
 REPLY_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["in_role", "consistent", "problem"],
                 "properties": {"in_role": {"type": "boolean"}, "consistent": {"type": "boolean"},
@@ -41,8 +42,7 @@ If either answer is false, name the first problem in a sentence.
 Answer with JSON only: {{"in_role": true, "consistent": true, "problem": ""}}"""
 
 
-class ScenarioOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ScenarioOptions(Options):
     prechecks: bool = Field(True, description="cheap checks: a turn speaking as the other role, a script in a turn")
     model_check: bool = Field(False, description="the model judges roles and facts (one request per record)")
 
