@@ -99,3 +99,104 @@ def test_a_failed_export_leaves_nothing_and_blocks_nothing(cli, tmp_path):
     assert len(read_jsonl(to)) == 5
     failed = cli("--plugin", BREAKING, "export", source, "--to", to, "--sink", "breaking", "--overwrite")
     assert failed.exit_code == 1 and len(read_jsonl(to)) == 5  # the earlier file is untouched
+
+
+# --- preference pairs --------------------------------------------------------------------------
+
+def test_dpo_leaves_out_ties_and_small_margins(cli, tmp_path):
+    source = write_jsonl(tmp_path / "p.jsonl", [pair("a", 5, 3), pair("b", 4, 4), pair("c", 4, 3), record("d")])
+    result = cli("export", source, "--to", tmp_path / "d.jsonl", "--format", "dpo")
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(tmp_path / "d.jsonl")
+    assert [r["chosen"][0]["content"] for r in rows] == ["a answer 0", "c answer 0"]
+    assert "2 rows" in result.output and "1 records are tied pairs" in result.output
+    assert "1 records have no dpo form" in result.output
+    strict = cli("export", source, "--to", tmp_path / "s.jsonl", "--format", "dpo", "--min-margin", "2")
+    assert strict.exit_code == 0 and len(read_jsonl(tmp_path / "s.jsonl")) == 1
+    assert "1 records are pairs rated less than --min-margin 2 apart" in strict.output
+
+
+def test_an_export_with_no_rows_is_an_error(cli, tmp_path):
+    source = write_jsonl(tmp_path / "p.jsonl", [pair("a", 3, 3), pair("b", 4, 4)])
+    result = cli("export", source, "--to", tmp_path / "d.jsonl", "--format", "dpo")
+    assert result.exit_code == 1
+    assert "no dpo rows to write: 2 records are tied pairs; nothing was written" in result.stderr
+    assert not (tmp_path / "d.jsonl").exists() and leftovers(tmp_path) == []
+
+
+def test_dpo_axolotl_shape_and_llama_factory_entry(cli, tmp_path):
+    source = write_jsonl(tmp_path / "p.jsonl", [pair("a", 5, 2)])
+    result = cli("export", source, "--to", tmp_path / "ax.jsonl", "--format", "dpo-axolotl")
+    assert result.exit_code == 0, result.output
+    (row,) = read_jsonl(tmp_path / "ax.jsonl")
+    # axolotl chat_template.default: the prompt as messages, each answer as one message dict
+    assert row["messages"] == [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "a question 0"}]
+    assert row["chosen"] == {"role": "assistant", "content": "a answer 0"}
+    assert row["rejected"] == {"role": "assistant", "content": "a worse"}
+    info = json.loads((tmp_path / "ax.dataset_info.json").read_text())["ax"]
+    assert info["file_name"] == "ax.jsonl" and info["ranking"] is True and info["formatting"] == "sharegpt"
+    assert set(row) >= set(info["columns"].values())
+    # and it reads back into a pair
+    again = cli("export", tmp_path / "ax.jsonl", "--to", tmp_path / "d.jsonl", "--format", "dpo")
+    assert again.exit_code == 0, again.output
+    assert read_jsonl(tmp_path / "d.jsonl")[0]["rejected"] == [{"role": "assistant", "content": "a worse"}]
+
+
+def test_alpaca_with_history_writes_the_mapping_and_warns(cli, tmp_path):
+    source = write_jsonl(tmp_path / "c.jsonl", [record("a", turns=2), record("b")])
+    result = cli("export", source, "--to", tmp_path / "al.jsonl", "--format", "alpaca")
+    assert result.exit_code == 0, result.output
+    assert "axolotl's alpaca type reads only instruction, input and output and drops them" in result.stderr
+    columns = json.loads((tmp_path / "al.dataset_info.json").read_text())["al"]["columns"]
+    rows = read_jsonl(tmp_path / "al.jsonl")
+    assert columns["history"] == "history" and rows[0]["history"] == [["a question 0", "a answer 0"]]
+    assert all(column in rows[0] for column in columns.values())
+    single = write_jsonl(tmp_path / "one.jsonl", [record("b")])
+    quiet = cli("export", single, "--to", tmp_path / "one-al.jsonl", "--format", "alpaca")
+    assert "drops" not in quiet.stderr and not (tmp_path / "one-al.dataset_info.json").exists()
+
+
+def test_sharegpt_roles_are_not_trl_roles(cli, tmp_path):
+    source = write_jsonl(tmp_path / "c.jsonl", [record("a")])
+    assert cli("export", source, "--to", tmp_path / "s.jsonl", "--format", "sharegpt").exit_code == 0
+    turns = read_jsonl(tmp_path / "s.jsonl")[0]["conversations"]
+    assert [t["from"] for t in turns] == ["system", "human", "gpt"]
+    help_text = cli("export", "--help").output
+    assert "not TRL" in " ".join(help_text.split())
+
+
+TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+def tiny_tokenizer():
+    """A word-level tokenizer with a chat template: nothing downloaded."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from transformers import PreTrainedTokenizerFast
+
+    inner = Tokenizer(WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    inner.pre_tokenizer = Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=inner, unk_token="[UNK]")
+    tokenizer.chat_template = TEMPLATE
+    return tokenizer
+
+
+@pytest.mark.parametrize("fmt", ["messages", "dpo"])
+def test_trl_reads_the_rows(cli, tmp_path, fmt):
+    trl = pytest.importorskip("trl.data_utils", reason="trl is not installed: pip install trl to check TRL's "
+                              "reading of the messages and dpo formats")
+    source = write_jsonl(tmp_path / "p.jsonl", [pair("a", 5, 2), {**pair("b", 4, 1), "messages": [
+        {"role": "user", "content": "b question 0"}, {"role": "assistant", "content": "b answer 0"},
+        {"role": "user", "content": "b question 1"}, {"role": "assistant", "content": "b answer 0"}]}])
+    assert cli("export", source, "--to", tmp_path / "x.jsonl", "--format", fmt).exit_code == 0
+    tokenizer = tiny_tokenizer()
+    for row in read_jsonl(tmp_path / "x.jsonl"):
+        assert trl.is_conversational(row)
+        text = trl.maybe_apply_chat_template(row, tokenizer)
+        if fmt == "messages":
+            assert text["text"].startswith("<|system|>Be kind.") or text["text"].startswith("<|user|>")
+        else:
+            assert text["prompt"].endswith("<|assistant|>") and "question" in text["prompt"]
+            assert "answer 0" in text["chosen"] and "worse" in text["rejected"]

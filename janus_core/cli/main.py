@@ -518,8 +518,15 @@ def doctor(out: str, repair: bool) -> None:
 @click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "
               "or a dataset id (owner/name) for hf-hub.")
 @click.option("--format", "fmt", default="messages", show_default=True,
-              help="Row format: janus (whole record), messages (OpenAI/TRL), sharegpt, alpaca, janus-legacy, "
-              "dpo (prompt/chosen/rejected, from preference records).")
+              help="Row format: janus (whole record), messages (OpenAI/TRL conversational; axolotl "
+              "chat_template), sharegpt (from human/gpt: axolotl and LLaMA-Factory, not TRL), alpaca "
+              "(earlier turns in 'history', which axolotl's alpaca type drops; LLaMA-Factory's mapping is written "
+              "beside), janus-legacy, dpo (TRL conversational preference: prompt, chosen and rejected as message "
+              "lists) or dpo-axolotl (messages, chosen and rejected as one message each: axolotl chat_template."
+              "default and LLaMA-Factory ranking). OUT may be a file in any of these formats.")
+@click.option("--min-margin", type=click.FloatRange(min=0), default=1, show_default=True,
+              help="dpo formats: leave out pairs whose chosen answer was rated less than this above the rejected "
+              "one (ties teach nothing); they are counted.")
 @click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
               "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
 @split_options
@@ -531,8 +538,8 @@ def doctor(out: str, repair: bool) -> None:
 @plugin_option
 @click.pass_context
 @reports_errors
-def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | None, eval_fraction: float,
-                   seed: int, overwrite: bool, reviewed: bool) -> None:
+def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: float, sink: str | None,
+                   eval_fraction: float, seed: int, overwrite: bool, reviewed: bool) -> None:
     """Write a dataset in another format or store, optionally split into train and eval by seed.
 
     With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
@@ -545,15 +552,21 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
     plugins = get_plugins(ctx)
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
-    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
+    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed,
+                    {"min_margin": min_margin})
     if "report" in counts.get("all", {}):
         for line in counts["all"]["report"]:
             click.echo(line)
         return
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
-        skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
-        click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
+        families = f" from {c['seeds']} seed families" if name != "all" else ""
+        skipped = f" ({'; '.join(f'{n} records {why}' for why, n in c['skip_reasons'].items())})" \
+            if c["skipped"] else ""
+        click.echo(f"{label}{c['written']} rows{families} -> {c['path']}{skipped}")
+    for c in counts.values():
+        for note in c.get("notes", []):
+            click.secho(f"note: {note}", fg="yellow", err=True)
 
 
 @cli.command(name="plugins")
