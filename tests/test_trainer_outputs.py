@@ -200,3 +200,45 @@ def test_trl_reads_the_rows(cli, tmp_path, fmt):
         else:
             assert text["prompt"].endswith("<|assistant|>") and "question" in text["prompt"]
             assert "answer 0" in text["chosen"] and "worse" in text["rejected"]
+
+
+# --- eval splits -------------------------------------------------------------------------------
+
+def test_hf_disk_eval_split_is_one_dataset_dict(cli, dataset, tmp_path):
+    from datasets import DatasetDict, load_from_disk
+
+    from janus_core.data.export import is_eval
+
+    families = {r["seed_id"] for r in read_jsonl(dataset)}
+    seed = next(s for s in range(100) if 0 < sum(is_eval(f, 0.3, s) for f in families) < len(families))
+    result = cli("export", dataset, "--to", tmp_path / "ds", "--eval-fraction", "0.3", "--seed", seed)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ds" / "dataset_dict.json").is_file()
+    loaded = load_from_disk(str(tmp_path / "ds"))
+    assert isinstance(loaded, DatasetDict) and set(loaded) == {"train", "eval"}
+    total = len(read_jsonl(dataset))
+    assert loaded["train"].num_rows + loaded["eval"].num_rows == total
+    assert f"train: {loaded['train'].num_rows} rows" in result.output
+    assert f"eval: {loaded['eval'].num_rows} rows" in result.output
+    assert leftovers(tmp_path) == []
+
+
+def _ids_with(eval_count: int, fraction: float, seed: int = 0) -> list[str]:
+    from janus_core.data.export import is_eval
+
+    inside = [f"s{n}" for n in range(200) if is_eval(f"s{n}", fraction, seed)]
+    outside = [f"s{n}" for n in range(200) if not is_eval(f"s{n}", fraction, seed)]
+    return inside[:eval_count] + outside[: 3 - eval_count]
+
+
+def test_a_fraction_of_few_seeds_says_what_it_did(cli, tmp_path):
+    source = write_jsonl(tmp_path / "few.jsonl", [record(i) for i in _ids_with(1, 0.1)])
+    result = cli("export", source, "--to", tmp_path / "x.jsonl", "--eval-fraction", "0.1")
+    assert result.exit_code == 0, result.output
+    assert "train: 2 rows from 2 seed families" in result.output
+    assert "eval: 1 rows from 1 seed families" in result.output
+    assert "1 of 3 seed families (33%) went to eval" in result.stderr
+    none_in_eval = write_jsonl(tmp_path / "none.jsonl", [record(i) for i in _ids_with(0, 0.1)])
+    refused = cli("export", none_in_eval, "--to", tmp_path / "y.jsonl", "--eval-fraction", "0.1")
+    assert refused.exit_code == 1 and "the eval split would be empty: 0 of 3 seed families" in refused.stderr
+    assert not (tmp_path / "y-train.jsonl").exists() and leftovers(tmp_path) == []
