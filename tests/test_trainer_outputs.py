@@ -242,3 +242,44 @@ def test_a_fraction_of_few_seeds_says_what_it_did(cli, tmp_path):
     refused = cli("export", none_in_eval, "--to", tmp_path / "y.jsonl", "--eval-fraction", "0.1")
     assert refused.exit_code == 1 and "the eval split would be empty: 0 of 3 seed families" in refused.stderr
     assert not (tmp_path / "y-train.jsonl").exists() and leftovers(tmp_path) == []
+
+
+# --- system-message keeps the spec's system prompt --------------------------------------------
+
+def _system_message_records(cli, tmp_path, spec: Path) -> list[dict]:
+    from servers import ProviderServer
+    from test_output_types import reply
+
+    out = tmp_path / "sm.jsonl"
+    with ProviderServer("openai", reply) as server:
+        result = cli("generate", spec, "--backend", "openai", "--option", f"base_url={server.base_url}", "--out", out,
+                     "-q", "--type", "system-message", "--max-seeds", "2", "--d-factor", "0",
+                     env={"OPENAI_API_KEY": fake_secret("openai")})
+        prompts = [b["messages"][-1]["content"] for b in server.requests]
+    assert result.exit_code == 0, result.output
+    return read_jsonl(out), prompts
+
+
+def test_system_message_starts_with_the_spec_system_prompt(cli, tmp_path):
+    records, prompts = _system_message_records(cli, tmp_path, SAMPLES / "clinic")
+    for r in records:
+        system = r["messages"][0]["content"]
+        assert system.startswith("You are the clinic's receptionist. Be brief, kind and exact; never give medical "
+                                 "advice. The person you are helping prefers:")
+        assert "You are a helpful assistant" not in system
+        assert all(f"({p['subdimension']}): {p['preference']}" in system for p in r["meta"]["preference_set"])
+    assert all("You are the clinic's receptionist." in p for p in prompts)  # the model is shown the same message
+
+
+def test_system_message_without_a_spec_system_prompt(cli, tmp_path):
+    import shutil
+
+    spec = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "clinic", spec)
+    text = (spec / "setup.yaml").read_text(encoding="utf-8")
+    start = text.index("system_prompt:")
+    end = text.index("\n\n", start)
+    (spec / "setup.yaml").write_text(text[:start] + text[end + 2:], encoding="utf-8")
+    records, _ = _system_message_records(cli, tmp_path, spec)
+    assert all(r["messages"][0]["content"].startswith("You are a helpful assistant. The person you are helping "
+                                                      "prefers:") for r in records)

@@ -192,7 +192,8 @@ class OutputType(Protocol):
     # Optional, looked up with getattr:
     #   sample(rng, parent_meta) -> {"system": str, "meta": dict} | None
     #       something drawn per job (a preference set): "system" is shown to the model and starts
-    #       the record's messages; "meta" is kept in the record.
+    #       the record's messages; "meta" is kept in the record. With an optional "opening" (the
+    #       start of "system"), the spec's system_prompt takes the opening's place when it has one.
     #   async finish(record, ask, rng) -> Record
     #       more requests after the first reply (more answers, a judge); ``ask(messages, schema,
     #       temperature=...)`` goes through the engine like every request.
