@@ -283,3 +283,36 @@ def test_system_message_without_a_spec_system_prompt(cli, tmp_path):
     records, _ = _system_message_records(cli, tmp_path, spec)
     assert all(r["messages"][0]["content"].startswith("You are a helpful assistant. The person you are helping "
                                                       "prefers:") for r in records)
+
+
+# --- the graph drawing -------------------------------------------------------------------------
+
+def test_graph_png_of_the_clinic_is_readable(cli, tmp_path):
+    pytest.importorskip("matplotlib", reason="the graph drawing needs matplotlib (the 'plot' extra)")
+    import matplotlib.pyplot as plt
+
+    from janus_core.plan.graph import build_graph, figure
+    from janus_core.spec.model import load_spec
+
+    graph = build_graph(load_spec(SAMPLES / "clinic").diagram)
+    fig = figure(graph)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = {t.get_gid(): t for t in fig.axes[0].texts}
+    nodes = {gid: t.get_bbox_patch().get_window_extent(renderer) for gid, t in texts.items() if gid.startswith("node:")}
+    assert len(nodes) == graph.number_of_nodes() == 6
+    boxes = list(nodes.values())
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])  # no node hides another
+    frame = fig.bbox
+    for gid, t in texts.items():
+        box = t.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, gid
+    edges = [t.get_text() for gid, t in texts.items() if gid.startswith("edge:")]
+    labels = [d["label"] for _u, _v, d in graph.edges(data=True)]
+    assert len(edges) == len(labels) == 6
+    assert sorted(e.split("\n")[0] for e in edges) == sorted(labels)  # every label in full
+    assert "is billed by\n(exactly one to exactly one)" in edges
+    plt.close(fig)
+    png = tmp_path / "clinic.png"
+    result = cli("graph", SAMPLES / "clinic", "--png", png)
+    assert result.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"
