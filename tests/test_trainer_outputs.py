@@ -316,3 +316,29 @@ def test_graph_png_of_the_clinic_is_readable(cli, tmp_path):
     png = tmp_path / "clinic.png"
     result = cli("graph", SAMPLES / "clinic", "--png", png)
     assert result.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+# --- dry run -----------------------------------------------------------------------------------
+
+def test_dry_run_lists_requests_and_refuses_what_the_run_refuses(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    base = ["--plugin", FILLER, "generate", SAMPLES / "clinic", "--out", out, "--max-seeds", "2", "--d-factor", "0",
+            "--no-filters", "-q"]
+    assert cli(*base, "--backend", "schema-filler").exit_code == 0
+    same = cli(*base, "--backend", "schema-filler", "--dry-run")
+    assert same.exit_code == 0
+    assert "dry run: 2 requests (2 seeds, 0 derivations) to schema-filler" in same.output
+    assert "seed contexts: 1; seed requests per direction: general 1, diverse 1" in same.output
+    assert f"2 records are already in {out}'s journal" in same.output
+    env = {"OPENAI_API_KEY": fake_secret("openai")}
+    other = cli(*base, "--backend", "openai", "--option", "base_url=http://127.0.0.1:9/v1", "--dry-run", env=env)
+    assert other.exit_code == 0
+    assert "already in" not in other.output
+    assert "the real run would refuse" in other.output and "backend 'schema-filler' -> 'openai'" in other.output
+    real = cli(*base, "--backend", "openai", "--option", "base_url=http://127.0.0.1:9/v1", env=env)
+    assert real.exit_code == 1
+    assert f"{out} cannot be continued: it was generated from a different spec, backend, model, seed or " \
+           "temperature (backend 'schema-filler' -> 'openai'; model 'filler-1' -> 'gpt-4o-mini')" \
+           in " ".join(real.stderr.split())
+    reseeded = cli(*base, "--backend", "schema-filler", "--seed", "3", "--dry-run")
+    assert "seed 0 -> 3" in reseeded.output

@@ -369,7 +369,8 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "a private one needs HF_TOKEN); repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
-@click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the planned requests (seeds per direction, derivations), "
+              "estimated tokens and cost, and whether the run would continue --out's journal; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
 @plugin_option
@@ -437,10 +438,16 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
             else f"${estimate['estimated_cost']:.4f}"
         click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
                    f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
+        click.echo(f"  seed contexts: {estimate['seed_contexts']}; seed requests per direction: "
+                   + ", ".join(f"{name} {n}" for name, n in estimate["seed_requests_by_direction"].items()))
         click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
-        if estimate["already_done"]:
-            click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
+        if estimate["refused"]:
+            click.secho(f"  the real run would refuse: {estimate['refused']}; pass --overwrite to start over or "
+                        "--out to write elsewhere", fg="yellow")
+        elif estimate["already_done"]:
+            click.echo(f"  {estimate['already_done']} records are already in {estimate['out']}'s journal and will "
+                       "not be paid again")
         return
     stats = run_generation(loaded, plugins, settings)
     if stats.records + stats.resumed == 0 and not stats.stopped:

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,45 @@ def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings, doc
     return sha256_of(key)
 
 
+def fingerprint_parts(spec: Spec, backend: str, model: str, settings: RunSettings,
+                      documents: Any = None) -> dict[str, Any]:
+    """What the fingerprint is made of, part by part (setup.yaml fields hashed), so a refusal can
+    name what changed."""
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds", "filters", "filter_options",
+                                           *(() if spec.setup.documents else ("documents", "chunking"))})
+    parts: dict[str, Any] = {f"setup.yaml {name}": sha256_of(value) for name, value in setup.items()}
+    parts.update({"diagram": sha256_of(spec.diagram.source), "backend": backend, "model": model,
+                  "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
+    if documents is not None:
+        parts["documents"] = sha256_of([[c.id, c.text] for c in documents.chunks])
+    return parts
+
+
+def what_changed(earlier: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    """The parts of a run's fingerprint that differ, in words ('backend openai -> litellm'); empty
+    when the journal does not say (one written before the parts were kept)."""
+    if not earlier:
+        return ""
+    changed = []
+    for name in dict.fromkeys([*earlier, *now]):
+        before, after = earlier.get(name), now.get(name)
+        if before == after:
+            continue
+        hashed = name.startswith("setup.yaml") or name in ("diagram", "documents")
+        changed.append(f"{name} changed" if hashed else f"{name} {before!r} -> {after!r}")
+    return "; ".join(changed)
+
+
+def continuation_refused(journal: Journal, key: str, also: str | None, parts: dict[str, Any]) -> str | None:
+    """Why a run with fingerprint ``key`` cannot continue ``journal`` (None when it can)."""
+    earlier = journal.get_meta("fingerprint")
+    if earlier is None or earlier == key or (also is not None and earlier == also):
+        return None
+    changed = what_changed(journal.get_meta("fingerprint_parts"), parts)
+    return "it was generated from a different spec, backend, model, seed or temperature" + \
+        (f" ({changed})" if changed else "")
+
+
 def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str | None:
     """The key a run started before filters took options (0.1 journals) has for this same spec."""
     if spec.setup.documents or spec.setup.filter_options:
@@ -155,7 +195,8 @@ def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSetti
                       "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
 
 
-def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) -> Journal:
+def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None,
+                 parts: dict[str, Any] | None = None) -> Journal:
     """The journal beside ``out``, checked to belong to this run (``key``, or ``also``: the same
     run's key as an earlier version wrote it, which is then brought up to date)."""
     path = journal_path(out)
@@ -172,13 +213,15 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
                          f"continuing would pay for every request again, so nothing was changed. 'janus doctor "
                          f"{out}' checks both, '--repair' brings the records back into the journal; --overwrite "
                          "starts over")
-    earlier = journal.get_meta("fingerprint")
-    if earlier is None or (also is not None and earlier == also):
-        journal.set_meta("fingerprint", key)
-    elif earlier != key:
+    refused = continuation_refused(journal, key, also, parts or {})
+    if refused:
         journal.close()
-        raise JanusError(f"{out} was generated from a different spec, backend, model, seed or temperature; "
-                         "pass --overwrite to start over or --out to write elsewhere")
+        raise JanusError(f"{out} cannot be continued: {refused}; pass --overwrite to start over or --out to "
+                         "write elsewhere")
+    if journal.get_meta("fingerprint") != key:
+        journal.set_meta("fingerprint", key)
+    if parts is not None and journal.get_meta("fingerprint_parts") != parts:
+        journal.set_meta("fingerprint_parts", parts)
     return journal
 
 
@@ -235,15 +278,24 @@ def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, An
     tokens_in = int(seed_in + derive_in)
     tokens_out = int(reply * (len(seeds) + derivations))
     price = prices(model)
-    done = 0
+    done, refused = 0, None
     out = output_path(spec, settings)
-    if journal_path(out).exists():
+    if journal_path(out).exists() and not settings.overwrite:
         journal = Journal(journal_path(out))
-        done = journal.count_records()
-        journal.close()
-    return {"backend": backend_cls.name, "model": model, "seed_requests": len(seeds),
+        try:  # the same check the real run makes: promise no continuation it would refuse
+            refused = continuation_refused(
+                journal, fingerprint(spec, backend_cls.name, model, settings, the_plan.documents),
+                earlier_fingerprint(spec, backend_cls.name, model, settings),
+                fingerprint_parts(spec, backend_cls.name, model, settings, the_plan.documents))
+            done = 0 if refused else journal.count_records()
+        finally:
+            journal.close()
+    by_direction = Counter(job.direction.name for job in seeds)
+    return {"backend": backend_cls.name, "model": model, "out": str(out), "seed_requests": len(seeds),
+            "seed_requests_by_direction": dict(by_direction), "seed_contexts": len({job.context.id for job in seeds}),
             "derivation_requests": derivations, "requests": len(seeds) + derivations,
-            "already_done": done, "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
+            "already_done": done, "refused": None if refused is None else f"{out} cannot be continued: {refused}",
+            "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
             "estimated_cost": None if price is None else round(tokens_in * price[0] + tokens_out * price[1], 4)}
 
 
@@ -275,7 +327,8 @@ def _locked_run(spec: Spec, settings: RunSettings, console: Any, out: Path, sink
     journal = None
     try:
         journal = open_journal(out, fingerprint(spec, backend.name, backend.model, settings, the_plan.documents),
-                               settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings))
+                               settings.overwrite, earlier_fingerprint(spec, backend.name, backend.model, settings),
+                               fingerprint_parts(spec, backend.name, backend.model, settings, the_plan.documents))
         stats = _drive_run(spec, settings, console, out, sink_cls, backend, the_plan, filters, against, journal)
     except sqlite3.Error as exc:
         raise JanusError(f"stopped: cannot write the journal {journal_path(out)} ({type(exc).__name__}: {exc}); "
