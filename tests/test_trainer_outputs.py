@@ -342,3 +342,24 @@ def test_dry_run_lists_requests_and_refuses_what_the_run_refuses(cli, tmp_path):
            in " ".join(real.stderr.split())
     reseeded = cli(*base, "--backend", "schema-filler", "--seed", "3", "--dry-run")
     assert "seed 0 -> 3" in reseeded.output
+
+
+# --- the report and the judge ------------------------------------------------------------------
+
+def test_stats_reports_judge_scores_of_eliminated_records(cli, tmp_path):
+    from servers import ProviderServer
+    from test_quality_run import _provider
+
+    first = "How can my husband and I plan our weekly budget without arguing every single time?"
+    second = "What should we do when his mother criticises how we raise our two children at dinner?"
+    out = tmp_path / "o.jsonl"
+    with ProviderServer("openai", _provider([first, second], {first: 2, second: 1})) as server:
+        cli("generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--option",
+            f"base_url={server.base_url}", "--d-factor", "0", "--max-seeds", "2", "--concurrency", "1",
+            "--min-score", "3.5", "--out", out, "-q", env={"OPENAI_API_KEY": fake_secret("openai")})
+    assert read_jsonl(out) == []  # the judge eliminated both
+    report = json.loads(cli("stats", out, "--json").output)["judge"]
+    assert report["judged"] == 0 and report["eliminated"] == 2 and sorted(report["eliminated_scores"]) == [1, 2]
+    shown = cli("stats", out, "--no-report").output
+    assert "No record was judged" not in shown
+    assert "2 more records were judged and eliminated" in shown and "mean 1.5, min 1, max 2" in shown
