@@ -363,3 +363,29 @@ def test_stats_reports_judge_scores_of_eliminated_records(cli, tmp_path):
     shown = cli("stats", out, "--no-report").output
     assert "No record was judged" not in shown
     assert "2 more records were judged and eliminated" in shown and "mean 1.5, min 1, max 2" in shown
+
+
+def test_graph_png_separates_parallel_relationships_and_loops(tmp_path):
+    pytest.importorskip("matplotlib", reason="the graph drawing needs matplotlib (the 'plot' extra)")
+    import shutil
+
+    import matplotlib.pyplot as plt
+
+    from janus_core.plan.graph import build_graph, figure
+    from janus_core.spec.model import load_spec
+
+    spec = tmp_path / "spec"
+    shutil.copytree(SAMPLES / "clinic", spec)
+    (spec / "diagram.mermaid").write_text(
+        'erDiagram\n    PATIENT ||--o{ APPOINTMENT : "asks for"\n    PATIENT ||--o{ APPOINTMENT : cancels\n'
+        "    APPOINTMENT }o--|| PATIENT : reminds\n    DOCTOR ||--o{ APPOINTMENT : attends\n"
+        "    PATIENT ||--o{ PATIENT : refers\n    RECEPTIONIST ||--o{ APPOINTMENT : books\n", encoding="utf-8")
+    fig = figure(build_graph(load_spec(spec).diagram))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = {t.get_text().split("\n")[0]: t.get_window_extent(renderer) for t in fig.axes[0].texts
+              if t.get_gid().startswith("edge:")}
+    assert set(labels) == {"asks for", "cancels", "reminds", "attends", "refers", "books"}
+    boxes = list(labels.values())
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(fig)

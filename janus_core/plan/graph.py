@@ -261,13 +261,18 @@ def figure(graph: nx.MultiDiGraph) -> object:
     for u, v, _k, d in graph.edges(keys=True, data=True):
         pair = frozenset((u, v))
         nth = pairs[pair] = pairs.get(pair, -1) + 1
-        rad = 0.0 if nth == 0 else (0.25 * ((nth + 1) // 2)) * (1 if nth % 2 else -1)
-        if u == v:
-            rad = 0.6
         (x1, y1), (x2, y2) = pos[u], pos[v]
+        if u == v:  # a loop above the entity, each further one larger
+            rad = -1.6 - 0.5 * nth
+            (x1, y1), (x2, y2) = (x1 - 0.25, y1 + 0.15), (x1 + 0.25, y1 + 0.15)
+            ends = {}
+        else:  # parallel relationships bend apart, on alternate sides of the pair's line
+            rad = 0.0 if nth == 0 else (0.4 * ((nth + 1) // 2)) * (1 if nth % 2 else -1)
+            rad = rad if u < v else -rad  # the same side whichever way an edge points
+            ends = {"patchA": nodes[u].get_bbox_patch(), "patchB": nodes[v].get_bbox_patch()}
         arrow = FancyArrowPatch((x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
                                 mutation_scale=14, color="#555", linestyle="-" if d["identifying"] else "--",
-                                patchA=nodes[u].get_bbox_patch(), patchB=nodes[v].get_bbox_patch(), zorder=1)
+                                zorder=1, **ends)
         ax.add_patch(arrow)
         # the label sits on the curve's middle: arc3 bends by rad times the chord, at right angles to it
         mx, my = (x1 + x2) / 2 + rad / 2 * (y2 - y1), (y1 + y2) / 2 - rad / 2 * (x2 - x1)
