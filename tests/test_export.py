@@ -79,8 +79,9 @@ def test_export_parquet_and_hf_disk(cli, dataset, tmp_path):
 
 def test_dpo_export_skips_records_without_a_pair(cli, dataset, tmp_path):
     result = cli("export", dataset, "--to", tmp_path / "d.jsonl", "--format", "dpo")
-    assert result.exit_code == 0
-    assert "0 rows" in result.output and "540 records have no dpo form" in result.output
+    assert result.exit_code == 1  # no rows is an error, not an empty file
+    assert "no dpo rows" in result.stderr and "540 records have no dpo form" in result.stderr
+    assert not (tmp_path / "d.jsonl").exists()
 
 
 def test_split_by_seed_keeps_families_together(cli, dataset, tmp_path):

@@ -44,7 +44,9 @@ def test_system_message_records_keep_their_preference_set(cli, tmp_path):
     by_id = {r["id"]: r for r in records}
     for r in records:
         system = r["messages"][0]
-        assert system["role"] == "system" and system["content"].startswith("You are a helpful assistant.")
+        # the spec's system_prompt opens it (in place of "You are a helpful assistant.")
+        assert system["role"] == "system" and system["content"].startswith(
+            "You are a warm, professional COUNSELOR giving marriage guidance. The person you are helping prefers:")
         prefs = r["meta"]["preference_set"]
         assert [p["dimension"] for p in prefs] == ["style", "background knowledge", "informativeness",
                                                     "harmlessness"]

@@ -395,7 +395,8 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "a private one needs HF_TOKEN); repeatable.")
 @click.option("--no-filters", is_flag=True, help="Keep every record: run none of the elimination filters "
               "(default: setup.yaml filters, else every filter that is on by default; see 'janus plugins').")
-@click.option("--dry-run", is_flag=True, help="Print the planned requests and an estimated cost; call nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the planned requests (seeds per direction, derivations), "
+              "estimated tokens and cost, and whether the run would continue --out's journal; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
 @plugin_option
@@ -477,8 +478,14 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         if loaded.setup.counting == "original" and loaded.setup.output_type == "conversation":
             click.echo("  derivations are counted for seeds of one turn: the original tool's counting evolves "
                        "every turn of a seed, so each further turn adds as many")
-        if estimate["already_done"]:
-            click.echo(f"  {estimate['already_done']} records are already in the journal and will not be paid again")
+        click.echo(f"  seed contexts: {estimate['seed_contexts']}; seed requests per direction: "
+                   + ", ".join(f"{name} {n}" for name, n in estimate["seed_requests_by_direction"].items()))
+        if estimate["refused"]:
+            click.secho(f"  the real run would refuse: {estimate['refused']}; pass --overwrite to start over or "
+                        "--out to write elsewhere", fg="yellow")
+        elif estimate["already_done"]:
+            click.echo(f"  {estimate['already_done']} records are already in {estimate['out']}'s journal and will "
+                       "not be paid again")
         return
     from janus_core.cli.progress import JsonView, RichView
 
@@ -558,8 +565,15 @@ def doctor(out: str, repair: bool) -> None:
 @click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "
               "or a dataset id (owner/name) for hf-hub.")
 @click.option("--format", "fmt", default="messages", show_default=True,
-              help="Row format: janus (whole record), messages (OpenAI/TRL), sharegpt, alpaca, janus-legacy, "
-              "dpo (prompt/chosen/rejected, from preference records).")
+              help="Row format: janus (whole record), messages (OpenAI/TRL conversational; axolotl "
+              "chat_template), sharegpt (from human/gpt: axolotl and LLaMA-Factory, not TRL), alpaca "
+              "(earlier turns in 'history', which axolotl's alpaca type drops; LLaMA-Factory's mapping is written "
+              "beside), janus-legacy, dpo (TRL conversational preference: prompt, chosen and rejected as message "
+              "lists) or dpo-axolotl (messages, chosen and rejected as one message each: axolotl chat_template."
+              "default and LLaMA-Factory ranking). OUT may be a file in any of these formats.")
+@click.option("--min-margin", type=click.FloatRange(min=0), default=1, show_default=True,
+              help="dpo formats: leave out pairs whose chosen answer was rated less than this above the rejected "
+              "one (ties teach nothing); they are counted.")
 @click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
               "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
 @split_options
@@ -571,8 +585,8 @@ def doctor(out: str, repair: bool) -> None:
 @plugin_option
 @click.pass_context
 @reports_errors
-def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | None, eval_fraction: float,
-                   seed: int, overwrite: bool, reviewed: bool) -> None:
+def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: float, sink: str | None,
+                   eval_fraction: float, seed: int, overwrite: bool, reviewed: bool) -> None:
     """Write a dataset in another format or store, optionally split into train and eval by seed.
 
     With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
@@ -585,15 +599,21 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, sink: str | 
     plugins = get_plugins(ctx)
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
-    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed)
+    counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed,
+                    {"min_margin": min_margin})
     if "report" in counts.get("all", {}):
         for line in counts["all"]["report"]:
             click.echo(line)
         return
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
-        skipped = f" ({c['skipped']} records have no {fmt} form)" if c["skipped"] else ""
-        click.echo(f"{label}{c['written']} rows -> {c['path']}{skipped}")
+        families = f" from {c['seeds']} seed families" if name != "all" else ""
+        skipped = f" ({'; '.join(f'{n} records {why}' for why, n in c['skip_reasons'].items())})" \
+            if c["skipped"] else ""
+        click.echo(f"{label}{c['written']} rows{families} -> {c['path']}{skipped}")
+    for c in counts.values():
+        for note in c.get("notes", []):
+            click.secho(f"note: {note}", fg="yellow", err=True)
 
 
 @cli.command(name="plugins")

@@ -6,7 +6,12 @@ example leaks into the evaluation set.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
+import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,31 +88,122 @@ def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: fl
 
 
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
-           overwrite: bool = False, reviewed: bool = False) -> dict[str, Any]:
-    """Write ``out``'s records to ``to`` (and its eval split); returns counts per split.
+           overwrite: bool = False, reviewed: bool = False,
+           options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``out``'s records to ``to`` (and its eval split); returns per split the path, rows written,
+    records skipped (and why), and the seed families it holds.
 
-    ``reviewed`` writes only the records kept or edited in ``janus review``.
+    ``reviewed`` writes only the records kept or edited in ``janus review``. Everything is written
+    beside the target under a temporary name and moved into place only when the export succeeded:
+    a failed export leaves nothing behind. An export (or a split) with no rows is an error.
+    A sink with ``splits = True`` (hf-disk) writes both splits itself (a ``DatasetDict``).
     """
     if sink_cls.remote:
         return export_remote(out, str(to), sink_cls, fmt, eval_fraction, seed,
                              {"replace": overwrite, "flag": "--overwrite"}, reviewed)
-    targets = {"all": to} if eval_fraction <= 0 else dict(zip(("train", "eval"), split_paths(to), strict=True))
+    splits_itself = bool(getattr(sink_cls, "splits", False)) and eval_fraction > 0
+    split_names = ("all",) if eval_fraction <= 0 else ("train", "eval")
+    targets = {"all": to} if eval_fraction <= 0 or splits_itself else \
+        dict(zip(("train", "eval"), split_paths(to), strict=True))
     for path in targets.values():
         if path.exists() and not overwrite:
             raise JanusError(f"{path} exists; pass --overwrite to replace it")
     records = reviewed_records(out) if reviewed else read_records(out)
-    sinks = {name: sink_cls(path, {"format": fmt}) for name, path in targets.items()}
-    for name, path in targets.items():
-        if path.exists() and path.is_file():
-            path.unlink()
-        sinks[name].open()
+    options = {"format": fmt, **(options or {})}
+    if splits_itself:
+        options.update(eval_fraction=eval_fraction, seed=seed)
+    seeds: dict[str, set[str]] = {name: set() for name in split_names}
+    written: dict[str, int] = dict.fromkeys(split_names, 0)
+    skipped: dict[str, Counter[str]] = {name: Counter() for name in split_names}
+    staging: dict[str, Path] = {}
+    sinks: dict[str, Any] = {}
     try:
+        for name, path in targets.items():
+            staging[name] = _staging(path)
+            sinks[name] = sink_cls(staging[name], options)
+        for sink in sinks.values():
+            sink.open()
         for record in records:
             name = "all" if eval_fraction <= 0 else ("eval" if is_eval(record.seed_id, eval_fraction, seed)
                                                      else "train")
-            sinks[name].write([record])
-    finally:
+            sink = sinks["all" if splits_itself else name]
+            before, reasons_before = sink.written, sink.skipped
+            sink.write([record])
+            if sink.written > before:
+                seeds[name].add(record.seed_id)
+                written[name] += sink.written - before
+            elif sink.skipped > reasons_before:  # skipped: say why, per split
+                why = getattr(sink, "last_skip_reason", None) or f"have no {fmt} form"
+                skipped[name][why] += sink.skipped - reasons_before
+        _check_rows(written, seeds, skipped, fmt, eval_fraction, seed)
         for sink in sinks.values():
             sink.close()
-    return {name: {"path": str(targets[name]), "written": sink.written, "skipped": sink.skipped}
-            for name, sink in sinks.items()}
+        for name, path in targets.items():
+            _move_into_place(staging[name], path)
+    except BaseException as exc:
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.close()
+        if isinstance(exc, OSError):
+            raise JanusError(f"cannot write {to} ({exc.strerror or exc}); nothing was written") from None
+        raise
+    finally:
+        for staged in staging.values():
+            shutil.rmtree(staged.parent, ignore_errors=True)
+    notes = [note for name, sink in sinks.items() for note in _trainer_notes(sink, targets[name])]
+    result = {name: {"path": str(targets["all" if splits_itself else name]), "written": written[name],
+                     "seeds": len(seeds[name]), "skipped": sum(skipped[name].values()),
+                     "skip_reasons": dict(skipped[name])}
+              for name in split_names}
+    if eval_fraction > 0:
+        result["train"]["notes"] = notes + split_notes(len(seeds["train"]), len(seeds["eval"]), eval_fraction)
+    elif notes:
+        result["all"]["notes"] = notes
+    return result
+
+
+def split_notes(train_seeds: int, eval_seeds: int, fraction: float) -> list[str]:
+    """What the split did when it is far from the share asked for (few seeds give a coarse split)."""
+    total = train_seeds + eval_seeds
+    share = eval_seeds / total if total else 0.0
+    if total >= 20 and abs(share - fraction) <= 0.05:
+        return []
+    return [f"--eval-fraction {fraction:g} asked for {fraction:.0%} of the seeds; {eval_seeds} of {total} seed "
+            f"families ({share:.0%}) went to eval. The split draws whole seed families, so with few seeds the "
+            "share is coarse: --seed N draws again."]
+
+
+def _check_rows(written: dict[str, int], seeds: dict[str, set[str]], skipped: dict[str, Counter[str]], fmt: str,
+                eval_fraction: float, seed: int) -> None:
+    """Refuse an export with no rows, or a split left empty, saying why."""
+    reasons: Counter[str] = sum(skipped.values(), Counter())
+    why = "; ".join(f"{n} records {reason}" for reason, n in reasons.items())
+    if not sum(written.values()):
+        raise JanusError(f"no {fmt} rows to write" + (f": {why}" if why else ": the run has no records")
+                         + "; nothing was written")
+    empty = [name for name in ("train", "eval") if name in written and not written[name]]
+    if empty:
+        total = sum(len(s) for s in seeds.values())
+        raise JanusError(f"the {empty[0]} split would be empty: {len(seeds['eval'])} of {total} seed families fell "
+                         f"in eval at --eval-fraction {eval_fraction:g} (--seed {seed}); change the fraction or "
+                         "the seed. Nothing was written")
+
+
+def _staging(path: Path) -> Path:
+    """A place beside ``path`` (same file system, so the final move is a rename) to write it first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)) / path.name
+
+
+def _move_into_place(staged: Path, path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    os.replace(staged, path)
+
+
+def _trainer_notes(sink: Any, path: Path) -> list[str]:
+    """What a trainer needs to know about the written file (a format's companion files, its caveats)."""
+    finish = getattr(sink, "finish_export", None)
+    return list(finish(path)) if finish is not None else []

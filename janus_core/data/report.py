@@ -108,8 +108,13 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
     from janus_core.run.journal import Journal
 
     records = run_records(out)
+    eliminated: list[dict[str, Any]] = []  # the judge's grades of records the filters eliminated
     with Journal.beside(out) as journal:
         run: dict[str, Any] = (journal.get_meta("run") if journal is not None else None) or {}
+        if journal is not None:
+            eliminated = [f["job"]["meta"]["judge"] for f in journal.failures()
+                          if f["reason"].startswith("eliminated:")
+                          and isinstance((f["job"].get("meta") or {}).get("judge"), dict)]
     counts = summary(out, records)
     user = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "user"]
     assistant = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "assistant"]
@@ -138,7 +143,9 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                       for side, texts in (("user", user), ("assistant", assistant)) for n in (1, 2)},
         "judge": {"judged": len(judged), "scores": scores,
                   "mean": round(statistics.mean(scores), 3) if scores else None,
-                  "by_rubric": {k: round(statistics.mean(v), 3) for k, v in rubric_scores.items()}},
+                  "by_rubric": {k: round(statistics.mean(v), 3) for k, v in rubric_scores.items()},
+                  "eliminated": len(eliminated),
+                  "eliminated_scores": [j["score"] for j in eliminated if j.get("score") is not None]},
         "documents": dict(Counter(c for r in records for c in r.get("walk", {}).get("chunks", []))),
     })
 
@@ -200,8 +207,14 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
                   *_table(judge["by_rubric"], ("Rubric", "Mean score"))]
         if "scores" in images:
             lines += [f"![scores]({images['scores']})", ""]
-    else:
+    elif not judge.get("eliminated"):
         lines += ["No record was judged (turn the judge on with --min-score or filter_options.judge).", ""]
+    if judge.get("eliminated"):
+        low = judge["eliminated_scores"]
+        lines += [f"{judge['eliminated']} more records were judged and eliminated (below --min-score or with no "
+                  "usable score); their scores: "
+                  + (f"mean {statistics.mean(low):.3g}, min {min(low):g}, max {max(low):g}." if low
+                     else "none usable."), ""]
     if report["documents"]:
         lines += ["## Document chunks used", "", *_table(report["documents"], ("Chunk", "Records"))]
     lines += ["## Failures by reason", "", *_table(report["failures"], ("Reason", "Jobs"))]

@@ -12,17 +12,38 @@ from janus_core.sdk.errors import JanusError
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:
+    """Whole records from a JSONL file (or a JSON array) in any of Janus's formats (see data.rows)."""
+    from janus_core.data.rows import record_dict
+
     if not path.is_file():
         raise JanusError(f"{path}: no such dataset file")
     records = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise JanusError(f"{path}:{n}:{exc.colno}: not a JSON record ({exc.msg})") from None
+    for where, row in _rows(path):
+        try:
+            records.append(record_dict(row))
+        except ValueError as exc:
+            raise JanusError(f"{where}: not a record Janus can read: {exc}") from None
     return records
+
+
+def _rows(path: Path) -> list[tuple[str, Any]]:
+    """(``path:line:col``, value) per JSON Lines row, or per item of a file that is one JSON array."""
+    with path.open(encoding="utf-8") as f:
+        text = f.read()
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise JanusError(f"{path}:{exc.lineno}:{exc.colno}: not a JSON array ({exc.msg})") from None
+        return [(f"{path}:item {i}", item) for i, item in enumerate(items, 1)]
+    rows = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            try:
+                rows.append((f"{path}:{n}:1", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise JanusError(f"{path}:{n}:{exc.colno}: not a JSON record ({exc.msg})") from None
+    return rows
 
 
 def run_records(out: Path) -> list[dict[str, Any]]:

@@ -228,27 +228,85 @@ def coverage(graph: nx.MultiDiGraph, contexts: list[SeedContext]) -> tuple[set[s
     return nodes, edges
 
 
-def draw_png(graph: nx.MultiDiGraph, path: str) -> None:
-    """Draw the graph with matplotlib (the 'plot' extra)."""
+def layout(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
+    """Node positions that keep entities apart: Kamada-Kawai (graph distances become drawing
+    distances) on a spring start, scaled so the closest two nodes are 1.5 apart."""
+    if graph.number_of_nodes() == 0:
+        return {}
+    if graph.number_of_nodes() == 1:
+        return {next(iter(graph.nodes)): (0.0, 0.0)}
+    simple = nx.Graph(graph.to_undirected())
+    start = nx.spring_layout(simple, seed=7, k=2.0 / max(graph.number_of_nodes(), 1) ** 0.5)
     try:
-        import matplotlib
+        pos = nx.kamada_kawai_layout(simple, pos=start)
+    except (ImportError, nx.NetworkXException):  # kamada_kawai needs scipy
+        pos = start
+    points = {n: (float(x), float(y)) for n, (x, y) in pos.items()}
+    nearest = min(((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 for i, (ax, ay) in enumerate(points.values())
+                  for (bx, by) in list(points.values())[i + 1:])
+    scale = 1.5 / max(nearest, 1e-6)
+    return {n: (x * scale, y * scale) for n, (x, y) in points.items()}
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+
+def figure(graph: nx.MultiDiGraph) -> object:
+    """A matplotlib figure of the graph: entities as labelled boxes, each relationship as its own
+    arrow (parallel ones curved apart) with its full label and cardinalities."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch
+
+    pos = layout(graph)
+    xs, ys = [p[0] for p in pos.values()] or [0.0], [p[1] for p in pos.values()] or [0.0]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    # 1.6 inches per unit on both axes: arc3 bends in display space, so it must scale like data space
+    fig, ax = plt.subplots(figsize=(1.6 * (width + 2.4), 1.6 * (height + 2.0) + 0.5))
+    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.0)
+    ax.set_aspect("equal", adjustable="box")
+    box = {"boxstyle": "round,pad=0.5", "facecolor": "#cfe3ff", "edgecolor": "#335"}
+    nodes = {n: ax.text(x, y, n, ha="center", va="center", fontsize=9, bbox=box, zorder=3, gid=f"node:{n}")
+             for n, (x, y) in pos.items()}
+    pairs: dict[frozenset[str], int] = {}
+    for u, v, _k, d in graph.edges(keys=True, data=True):
+        pair = frozenset((u, v))
+        nth = pairs[pair] = pairs.get(pair, -1) + 1
+        (x1, y1), (x2, y2) = pos[u], pos[v]
+        if u == v:  # a loop above the entity, each further one larger
+            rad = -1.6 - 0.5 * nth
+            (x1, y1), (x2, y2) = (x1 - 0.25, y1 + 0.15), (x1 + 0.25, y1 + 0.15)
+            ends = {}
+        else:  # parallel relationships bend apart, on alternate sides of the pair's line
+            rad = 0.0 if nth == 0 else (0.4 * ((nth + 1) // 2)) * (1 if nth % 2 else -1)
+            rad = rad if u < v else -rad  # the same side whichever way an edge points
+            ends = {"patchA": nodes[u].get_bbox_patch(), "patchB": nodes[v].get_bbox_patch()}
+        arrow = FancyArrowPatch((x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
+                                mutation_scale=14, color="#555", linestyle="-" if d["identifying"] else "--",
+                                zorder=1, **ends)
+        ax.add_patch(arrow)
+        # the label sits on the curve's middle: arc3 bends by rad times the chord, at right angles to it
+        mx, my = (x1 + x2) / 2 + rad / 2 * (y2 - y1), (y1 + y2) / 2 - rad / 2 * (x2 - x1)
+        text = f"{d['label']}\n({cardinality_phrase(d['left_cardinality'])} to " \
+               f"{cardinality_phrase(d['right_cardinality'])})"
+        ax.text(mx, my, text, ha="center", va="center", fontsize=7, zorder=2, gid=f"edge:{u}->{v}#{_k}",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+    ax.set_title(graph.graph.get("title") or "Janus diagram")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def draw_png(graph: nx.MultiDiGraph, path: str) -> None:
+    """Draw the graph to a PNG with matplotlib (the 'plot' extra)."""
+    try:
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         from janus_core.sdk.errors import JanusError
 
         raise JanusError("--png needs matplotlib: pip install 'janus-data[plot]'") from exc
-    fig, ax = plt.subplots(figsize=(10, 7))
-    pos = nx.spring_layout(graph, seed=7)
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color="#cfe3ff", node_size=2600, edgecolors="#335")
-    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8)
-    nx.draw_networkx_edges(graph, pos, ax=ax, arrows=True, node_size=2600,
-                           connectionstyle="arc3,rad=0.08")
-    labels = {(u, v): d["label"] for u, v, d in graph.edges(data=True)}
-    nx.draw_networkx_edge_labels(graph, pos, edge_labels=labels, ax=ax, font_size=7)
-    ax.set_title(graph.graph.get("title") or "Janus diagram")
-    ax.axis("off")
-    fig.tight_layout()
+    import matplotlib.pyplot as plt
+
+    fig = figure(graph)
     fig.savefig(path, dpi=120)
     plt.close(fig)

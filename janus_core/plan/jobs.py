@@ -257,7 +257,8 @@ class Plan:
         values["direction"] = render(instruction, **values) if "{" in instruction else instruction
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
-            values["output_format"] += ("\n\nThe assistant follows this system message:\n" + drawn["system"])
+            values["output_format"] += ("\n\nThe assistant follows this system message:\n"
+                                        + self.drawn_system(drawn))
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)
@@ -310,6 +311,18 @@ class Plan:
                       assistant_role=self.setup.assistant_role, description=self.setup.description)
         return [{"role": "system", "content": text}]
 
+    def drawn_system(self, drawn: dict[str, Any]) -> str:
+        """The system message an output type drew; the spec's system_prompt, when it has one, takes
+        the place of the drawn message's ``opening`` (or comes first)."""
+        system = drawn["system"]
+        if not self.system_messages:
+            return system
+        spec_text = self.system_messages[0]["content"].strip()
+        opening = drawn.get("opening") or ""
+        if opening and system.startswith(opening):
+            return spec_text + system[len(opening):]
+        return f"{spec_text}\n{system}"
+
     # --- records -------------------------------------------------------------------------------
 
     def record(self, job: Job, request: CompletionRequest, text: str, model: str) -> Record:
@@ -325,7 +338,7 @@ class Plan:
         if parent is not None:
             messages = self.output_type.derive(parent.messages, new)
         elif drawn.get("system"):
-            messages = [{"role": "system", "content": drawn["system"]}, *new]
+            messages = [{"role": "system", "content": self.drawn_system(drawn)}, *new]
         else:
             messages = self.system_messages + new
         return self.make_record(job, messages, sha256_of(request.messages), model)

@@ -105,9 +105,10 @@ class _Lane:
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, meta: dict[str, Any] | None = None):
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        #: meta: an eliminated record's meta (a judge's grades), kept in the failure ledger
+        self.reason, self.detail, self.meta = reason, detail, meta
 
 
 class _Budget(Exception):
@@ -427,14 +428,14 @@ class Engine:
         for f in active:
             reason = await f.check(record, parent, self.ask)
             if reason:
-                raise _Failed(f"eliminated:{f.name}", reason)
+                raise _Failed(f"eliminated:{f.name}", reason, record.meta)
         # the last word, with no await in between: every filter that remembers records checks again
         # (a record checked alongside may have been kept meanwhile), then all of them remember it
         remembering = [f for f in active if isinstance(f, RememberingFilter)]
         for f in remembering:
             reason = f.recheck(record, parent)
             if reason:
-                raise _Failed(f"eliminated:{f.name}", reason)
+                raise _Failed(f"eliminated:{f.name}", reason, record.meta)
         for f in remembering:
             f.remember(record, parent)
 
@@ -457,10 +458,11 @@ class Engine:
         for child in children:
             self._derived.put_nowait(child)
 
-    def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
+    def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool, meta: dict[str, Any] | None = None) -> None:
         detail = scrub(detail)  # a server may echo the key back in its error
         if fresh:
-            self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind})
+            self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind,
+                                                               **({"meta": meta} if meta else {})})
             self.stats.failures[reason] += 1
             if len(self.stats.errors) < 20:
                 self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
@@ -492,7 +494,7 @@ class Engine:
         try:
             record = await self.produce(job)
         except _Failed as failed:
-            self._fail(job, failed.reason, failed.detail, fresh=True)
+            self._fail(job, failed.reason, failed.detail, fresh=True, meta=failed.meta)
         except _Budget as budget:
             self.stats.stopped = str(budget)
         else:

@@ -8,6 +8,7 @@ import inspect
 import itertools
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,45 @@ def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings, doc
     return sha256_of(key)
 
 
+def fingerprint_parts(spec: Spec, backend: str, model: str, settings: RunSettings,
+                      documents: Any = None) -> dict[str, Any]:
+    """What the fingerprint is made of, part by part (setup.yaml fields hashed), so a refusal can
+    name what changed."""
+    setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds", "filters", "filter_options",
+                                           *(() if spec.setup.documents else ("documents", "chunking"))})
+    parts: dict[str, Any] = {f"setup.yaml {name}": sha256_of(value) for name, value in setup.items()}
+    parts.update({"diagram": sha256_of(spec.diagram.source), "backend": backend, "model": model,
+                  "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
+    if documents is not None:
+        parts["documents"] = sha256_of([[c.id, c.text] for c in documents.chunks])
+    return parts
+
+
+def what_changed(earlier: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    """The parts of a run's fingerprint that differ, in words ('backend openai -> litellm'); empty
+    when the journal does not say (one written before the parts were kept)."""
+    if not earlier:
+        return ""
+    changed = []
+    for name in dict.fromkeys([*earlier, *now]):
+        before, after = earlier.get(name), now.get(name)
+        if before == after:
+            continue
+        hashed = name.startswith("setup.yaml") or name in ("diagram", "documents")
+        changed.append(f"{name} changed" if hashed else f"{name} {before!r} -> {after!r}")
+    return "; ".join(changed)
+
+
+def continuation_refused(journal: Journal, key: str, also: str | None, parts: dict[str, Any]) -> str | None:
+    """Why a run with fingerprint ``key`` cannot continue ``journal`` (None when it can)."""
+    earlier = journal.get_meta("fingerprint")
+    if earlier is None or earlier == key or (also is not None and earlier == also):
+        return None
+    changed = what_changed(journal.get_meta("fingerprint_parts"), parts)
+    return "it was generated from a different spec, backend, model, seed or temperature" + \
+        (f" ({changed})" if changed else "")
+
+
 def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str | None:
     """The key a run started before filters took options (0.1 journals) has for this same spec."""
     if spec.setup.documents or spec.setup.filter_options:
@@ -192,7 +232,8 @@ def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSetti
                       "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
 
 
-def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) -> Journal:
+def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None,
+                 parts: dict[str, Any] | None = None) -> Journal:
     """The journal beside ``out``, checked to belong to this run (``key``, or ``also``: the same
     run's key as an earlier version wrote it, which is then brought up to date)."""
     path = journal_path(out)
@@ -209,13 +250,15 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None) 
                          f"continuing would pay for every request again, so nothing was changed. 'janus doctor "
                          f"{out}' checks both, '--repair' brings the records back into the journal; --overwrite "
                          "starts over")
-    earlier = journal.get_meta("fingerprint")
-    if earlier is None or (also is not None and earlier == also):
-        journal.set_meta("fingerprint", key)
-    elif earlier != key:
+    refused = continuation_refused(journal, key, also, parts or {})
+    if refused:
         journal.close()
-        raise JanusError(f"{out} was generated from a different spec, backend, model, seed or temperature; "
-                         "pass --overwrite to start over or --out to write elsewhere")
+        raise JanusError(f"{out} cannot be continued: {refused}; pass --overwrite to start over or --out to "
+                         "write elsewhere")
+    if journal.get_meta("fingerprint") != key:
+        journal.set_meta("fingerprint", key)
+    if parts is not None and journal.get_meta("fingerprint_parts") != parts:
+        journal.set_meta("fingerprint_parts", parts)
     return journal
 
 
@@ -271,13 +314,20 @@ class Estimate:
     estimated_tokens_in: int
     estimated_tokens_out: int
     estimated_cost: float | None
+    out: str = ""
+    seed_requests_by_direction: dict[str, int] = field(default_factory=dict)
+    seed_contexts: int = 0
+    #: why the real run would refuse to continue the output's journal (None: it would not)
+    refused: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "model": self.model, "seed_requests": self.counts.seeds,
                 "derivation_requests": self.counts.derivations, "requests": self.counts.requests,
                 "rounds": self.counts.rounds, "already_done": self.already_done,
                 "estimated_tokens_in": self.estimated_tokens_in, "estimated_tokens_out": self.estimated_tokens_out,
-                "estimated_cost": self.estimated_cost}
+                "estimated_cost": self.estimated_cost, "out": self.out,
+                "seed_requests_by_direction": self.seed_requests_by_direction, "seed_contexts": self.seed_contexts,
+                "refused": self.refused}
 
 
 class RunView:
@@ -334,12 +384,24 @@ class Session:
         tokens_in = int(seed_in + derive_in)
         tokens_out = int(reply * (len(seeds) + counts.derivations))
         price = prices(model)
-        with Journal.beside(self.out) as journal:
-            done = journal.count_records() if journal is not None else 0
+        done, refused = 0, None
+        if not self.settings.overwrite:
+            with Journal.beside(self.out) as journal:
+                if journal is not None:  # the same check the real run makes: promise no continuation it would refuse
+                    spec, settings, documents = self.spec, self.settings, the_plan.documents
+                    refused = continuation_refused(
+                        journal, fingerprint(spec, self.backend_cls.name, model, settings, documents),
+                        earlier_fingerprint(spec, self.backend_cls.name, model, settings),
+                        fingerprint_parts(spec, self.backend_cls.name, model, settings, documents))
+                    done = 0 if refused else journal.count_records()
         return Estimate(backend=self.backend_cls.name, model=model, counts=counts, already_done=done,
                         estimated_tokens_in=tokens_in, estimated_tokens_out=tokens_out,
                         estimated_cost=None if price is None
-                        else round(tokens_in * price[0] + tokens_out * price[1], 4))
+                        else round(tokens_in * price[0] + tokens_out * price[1], 4),
+                        out=str(self.out),
+                        seed_requests_by_direction=dict(Counter(job.direction.name for job in seeds)),
+                        seed_contexts=len({job.context.id for job in seeds}),
+                        refused=None if refused is None else f"{self.out} cannot be continued: {refused}")
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -379,7 +441,8 @@ class Session:
         backend, settings, spec = self.backend, self.settings, self.spec
         key = fingerprint(spec, backend.name, backend.model, settings, self.plan.documents)
         return open_journal(self.out, key, settings.overwrite,
-                            earlier_fingerprint(spec, backend.name, backend.model, settings))
+                            earlier_fingerprint(spec, backend.name, backend.model, settings),
+                            fingerprint_parts(spec, backend.name, backend.model, settings, self.plan.documents))
 
     def _write(self, sink_cls: Any, against: list[Any], view: RunView) -> Stats:
         journal, out = self.journal, self.out

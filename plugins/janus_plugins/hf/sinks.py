@@ -9,27 +9,44 @@ from janus_plugins.sinks import FormattedSink
 
 
 class HfDiskSink(FormattedSink):
-    """A Hugging Face ``datasets`` dataset saved with ``save_to_disk`` (a folder)."""
+    """A Hugging Face ``datasets`` dataset saved with ``save_to_disk`` (a folder).
+
+    With the ``eval_fraction`` option (and ``seed``) it splits by seed itself and saves a
+    ``DatasetDict`` with train and eval splits (``dataset_dict.json``; ``load_from_disk`` opens it).
+    """
 
     name = "hf-disk"
     description = "Hugging Face datasets folder (save_to_disk)"
     suffixes = ()
     json_columns = True
+    #: writes the train/eval split itself, as one DatasetDict
+    splits = True
 
     def open(self) -> None:
         try:
             import datasets  # noqa: F401
         except ImportError as exc:
             raise JanusError("the hf-disk sink needs datasets: pip install 'janus-data[hub]'") from exc
-        self._rows: list[dict[str, Any]] = []
+        self.eval_fraction = float(self.options.get("eval_fraction") or 0.0)
+        self.seed = int(self.options.get("seed") or 0)
+        self._rows: dict[str, list[dict[str, Any]]] = {}
 
     def write(self, records) -> None:
-        self._rows.extend(self.rows(records))
+        from janus_core.data.export import is_eval
+
+        for record in records:
+            seed_id = record["seed_id"] if isinstance(record, dict) else record.seed_id
+            split = "eval" if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) else "train"
+            self._rows.setdefault(split, []).extend(self.rows([record]))
 
     def close(self) -> None:
-        from datasets import Dataset
+        from datasets import Dataset, DatasetDict
 
-        Dataset.from_list(self._rows).save_to_disk(str(self.path))
+        if self.eval_fraction <= 0:
+            Dataset.from_list(self._rows.get("train", [])).save_to_disk(str(self.path))
+            return
+        DatasetDict({split: Dataset.from_list(self._rows.get(split, [])) for split in ("train", "eval")}
+                    ).save_to_disk(str(self.path))
 
 
 class HubSink(FormattedSink):

@@ -2,7 +2,8 @@
 
 - system-message: each prompt gets a preference set, one preference per dimension (style,
   background knowledge, informativeness, harmlessness), drawn from subdimensions; the set
-  becomes the record's system message and the answer follows it. Records keep the set.
+  becomes the record's system message (after the spec's system_prompt, if it has one) and the
+  answer follows it. Records keep the set.
 - preference: each prompt gets two or more answers at different temperatures, rated 1 to 5 by
   the model against a rubric; records hold the chosen answer and, in ``meta``, the rejected one,
   every score and the rationale (ready for DPO-style training).
@@ -49,8 +50,12 @@ def draw_preference_set(rng: random.Random) -> list[dict[str, str]]:
     return chosen
 
 
+#: the system message's opening when the spec has no system_prompt of its own
+OPENING = "You are a helpful assistant."
+
+
 def system_message(preference_set: list[dict[str, str]]) -> str:
-    lines = ["You are a helpful assistant. The person you are helping prefers:"]
+    lines = [f"{OPENING} The person you are helping prefers:"]
     lines += [f"- {p['dimension']} ({p['subdimension']}): {p['preference']}" for p in preference_set]
     lines.append("Follow these preferences in every answer.")
     return "\n".join(lines)
@@ -62,7 +67,9 @@ class SystemMessage(Instruct):
 
     def sample(self, rng: random.Random, parent_meta: dict[str, Any] | None) -> dict[str, Any]:
         preference_set = (parent_meta or {}).get("preference_set") or draw_preference_set(rng)
-        return {"system": system_message(preference_set), "meta": {"preference_set": preference_set}}
+        # the spec's system_prompt, when it has one, takes the place of the opening
+        return {"system": system_message(preference_set), "opening": OPENING,
+                "meta": {"preference_set": preference_set}}
 
 
 #: what the judge rates each answer against (the rubric model the judge filter grades with)

@@ -1,20 +1,23 @@
 """Built-in sinks: JSONL (as records finish) and Parquet (the hf plugin adds Hugging Face datasets).
 
 Every sink takes the ``format`` option (see ``formats.FORMATS``): janus (default: the whole
-record), messages, sharegpt, alpaca, janus-legacy or dpo. Records a format cannot express
-(dpo needs rated answers) are counted in ``skipped``.
+record), messages, sharegpt, alpaca, janus-legacy, dpo or dpo-axolotl. Records a format cannot
+express (dpo needs rated answers) are counted in ``skipped``, and so are preference pairs whose
+chosen answer was rated less than ``min_margin`` (default 1) above the rejected one: a tie teaches
+nothing. ``skip_reasons`` says why each was skipped.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import IO, Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Sink
 from janus_core.sdk.errors import JanusError
 
-from .formats import FORMATS
+from .formats import FORMATS, LLAMA_FACTORY_INFO, PAIR_FORMATS, margin
 
 
 class FormattedSink(Sink):
@@ -30,6 +33,11 @@ class FormattedSink(Sink):
             raise JanusError(f"unknown format '{name}'; formats: {', '.join(FORMATS)}")
         self.format_name = name
         self.to_row = FORMATS[name]
+        self.min_margin = float(self.options.get("min_margin") if self.options.get("min_margin") is not None
+                                else 1)
+        self.skip_reasons: Counter[str] = Counter()
+        self.last_skip_reason: str | None = None
+        self.with_history = 0  # alpaca rows with earlier exchanges in 'history'
 
     def rows(self, records) -> list[dict[str, Any]]:
         out = []
@@ -37,14 +45,43 @@ class FormattedSink(Sink):
             data = record if isinstance(record, dict) else record.to_dict()
             row = self.to_row(data)
             if row is None:
-                self.skipped += 1
+                self._skip(f"have no {self.format_name} form")
                 continue
+            if self.format_name in PAIR_FORMATS and (gap := margin(row)) is not None and gap < self.min_margin:
+                self._skip("are tied pairs" if gap == 0 else
+                           f"are pairs rated less than --min-margin {self.min_margin:g} apart")
+                continue
+            if row.get("history"):
+                self.with_history += 1
             if self.json_columns:
                 row = {k: json.dumps(v, ensure_ascii=False) if k in ("walk", "usage", "meta") else v
                        for k, v in row.items()}
             out.append(row)
         self.written += len(out)
         return out
+
+    def finish_export(self, path) -> list[str]:
+        """After an export to ``path``: write LLaMA-Factory's dataset_info entry beside a file in a format
+        it needs a mapping for, and say what a trainer must know. Returns the notes."""
+        notes = []
+        if self.format_name in LLAMA_FACTORY_INFO and self.suffixes and (self.format_name != "alpaca"
+                                                                         or self.with_history):
+            info = path.with_name(f"{path.stem}.dataset_info.json")
+            entry = {"file_name": path.name, **LLAMA_FACTORY_INFO[self.format_name]}
+            info.write_text(json.dumps({path.stem: entry}, indent=2) + "\n", encoding="utf-8")
+            notes.append(f"wrote {info.name}: LLaMA-Factory's dataset_info.json entry for {path.name} "
+                         "(merge it into its data/dataset_info.json)")
+        if self.format_name == "alpaca" and self.with_history:
+            notes.append(f"warning: {self.with_history} rows keep earlier exchanges in 'history'; axolotl's "
+                         "alpaca type reads only instruction, input and output and drops them. For multi-turn "
+                         "training export --format messages (axolotl chat_template, TRL) or use LLaMA-Factory "
+                         "with the entry above")
+        return notes
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] += 1
+        self.last_skip_reason = reason
 
 
 class JsonlSink(FormattedSink):

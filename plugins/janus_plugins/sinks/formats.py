@@ -62,18 +62,57 @@ def janus_legacy(record: Row) -> Row | None:
             "category": (record.get("meta") or {}).get("category"), "model": record.get("model")}
 
 
+def _scores(meta: Row) -> tuple[Any, Any]:
+    """The chosen and rejected answers' scores (the highest and lowest rating), or (None, None)."""
+    scores = meta.get("scores") or []
+    return (max(scores), min(scores)) if scores else (None, None)
+
+
+def margin(row: Row) -> Any:
+    """How much better the chosen answer was rated than the rejected one (None when unrated)."""
+    if row.get("score_chosen") is None or row.get("score_rejected") is None:
+        return None
+    return row["score_chosen"] - row["score_rejected"]
+
+
 def dpo(record: Row) -> Row | None:
-    """TRL's conversational preference format, from records with chosen and rejected answers."""
+    """TRL's conversational preference format, from records with chosen and rejected answers:
+    ``prompt`` a list of messages, ``chosen`` and ``rejected`` each a one-message list."""
     meta = record.get("meta") or {}
     if "chosen" not in meta or "rejected" not in meta or meta["chosen"] == meta["rejected"]:
         return None
     prompt = [m for m in record["messages"][:-1]]
+    high, low = _scores(meta)
     return {"prompt": prompt, "chosen": [{"role": "assistant", "content": meta["chosen"]}],
             "rejected": [{"role": "assistant", "content": meta["rejected"]}],
-            "score_chosen": max(meta.get("scores") or [0]), "score_rejected": min(meta.get("scores") or [0])}
+            "score_chosen": high, "score_rejected": low}
+
+
+def dpo_axolotl(record: Row) -> Row | None:
+    """axolotl's ``chat_template.default`` DPO shape (LLaMA-Factory reads it too, as a ranking
+    dataset): ``messages`` the prompt, ``chosen`` and ``rejected`` each one message dict."""
+    row = dpo(record)
+    if row is None:
+        return None
+    return {"messages": row["prompt"], "chosen": row["chosen"][0], "rejected": row["rejected"][0],
+            "score_chosen": row["score_chosen"], "score_rejected": row["score_rejected"]}
 
 
 FORMATS: dict[str, Callable[[Row], Row | None]] = {
     "janus": janus, "messages": messages, "sharegpt": sharegpt, "alpaca": alpaca,
-    "janus-legacy": janus_legacy, "dpo": dpo,
+    "janus-legacy": janus_legacy, "dpo": dpo, "dpo-axolotl": dpo_axolotl,
+}
+
+#: formats whose rows are preference pairs: ties and small margins are left out (``min_margin``)
+PAIR_FORMATS = ("dpo", "dpo-axolotl")
+
+
+#: LLaMA-Factory ``dataset_info.json`` entries (its data/README): how it reads each format's columns
+LLAMA_FACTORY_INFO: dict[str, Row] = {
+    "alpaca": {"columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
+                           "history": "history"}},
+    "dpo-axolotl": {"formatting": "sharegpt", "ranking": True,
+                    "columns": {"messages": "messages", "chosen": "chosen", "rejected": "rejected"},
+                    "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                             "assistant_tag": "assistant", "system_tag": "system"}},
 }
