@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from janus_core.data.inputs import SHAREGPT_ROLES, to_messages
+from janus_core.plan.inputs import SHAREGPT_ROLES, to_messages
 from janus_core.sdk.records import PROVENANCE, record_id, sha256_of
 
 #: what each shape is recognised by, for messages that say what a row needs
