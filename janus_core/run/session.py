@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
 import re
 import sqlite3
@@ -214,6 +215,7 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
         "walk": setup.walk.model_dump(), "max_seeds": settings.engine.max_seeds,
         "max_requests": settings.engine.max_requests, "max_cost": settings.engine.max_cost,
+        "target": settings.engine.target,
         "input": shown(settings.input), "turns": settings.turns if settings.input else None,
         "against": [shown(value) for value in settings.against]})
 
@@ -241,10 +243,43 @@ def dry_run(spec: Spec, plugins: Plugins, settings: RunSettings) -> dict[str, An
         journal = Journal(journal_path(out))
         done = journal.count_records()
         journal.close()
-    return {"backend": backend_cls.name, "model": model, "seed_requests": len(seeds),
-            "derivation_requests": derivations, "requests": len(seeds) + derivations,
-            "already_done": done, "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
-            "estimated_cost": None if price is None else round(tokens_in * price[0] + tokens_out * price[1], 4)}
+    estimate = {"backend": backend_cls.name, "model": model, "seed_requests": len(seeds),
+                "derivation_requests": derivations, "requests": len(seeds) + derivations,
+                "already_done": done, "estimated_tokens_in": tokens_in, "estimated_tokens_out": tokens_out,
+                "estimated_cost": None if price is None else round(tokens_in * price[0] + tokens_out * price[1], 4)}
+    if settings.engine.target is not None:
+        estimate["target"] = plan_target(the_plan, settings.engine, estimate)
+    return estimate
+
+
+def plan_target(the_plan: Plan, engine: EngineSettings, estimate: dict[str, Any]) -> dict[str, Any]:
+    """What --target plans: the records still to make, the further seeds that takes (before any
+    filter eliminates a record), how far the plan may grow, and the requests and cost at the plan's
+    average per record."""
+    from janus_core.plan.extend import Extension
+
+    target, done = engine.target, estimate["already_done"]
+    base_seeds = estimate["seed_requests"]
+    base_records = base_seeds + estimate["derivation_requests"]
+    per_seed = base_records / base_seeds if base_seeds else 0
+    limit = engine.extend_limit * the_plan.seed_count
+    if engine.max_seeds:
+        limit = min(limit, engine.max_seeds)
+    ext = Extension(the_plan)
+    seeds = -(-target // per_seed) if per_seed else 0
+    further = int(max(0, seeds - base_seeds)) if ext.possible else 0
+    if further:  # the further walks the first rounds find
+        for _ in itertools.islice(ext.jobs(), min(further, limit - base_seeds)):
+            pass
+    to_make = max(0, target - done)
+    share = to_make / base_records if base_records else 0
+    cost = estimate["estimated_cost"]
+    return {"records": target, "to_make": to_make, "plan_records": base_records, "further_seeds": further,
+            "further_walks": ext.walked, "seed_limit": limit,
+            "reachable": to_make == 0 or bool(per_seed) and (seeds <= base_seeds or ext.possible and seeds <= limit),
+            "requests": to_make, "estimated_tokens_in": int(estimate["estimated_tokens_in"] * share),
+            "estimated_tokens_out": int(estimate["estimated_tokens_out"] * share),
+            "estimated_cost": None if cost is None else round(cost * share, 4)}
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -369,7 +404,7 @@ async def _json_progress(stats: Stats, console: Any) -> None:
     while True:
         await asyncio.sleep(1.0)
         print(json.dumps({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
-                          "done": stats.done, "planned": stats.planned, "records": stats.records,
+                          "done": stats.progress, "planned": stats.planned, "records": stats.records,
                           "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
                           "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
                           "cost": round(stats.cost, 6)}), file=sys.stderr, flush=True)
@@ -394,12 +429,12 @@ async def _rich_progress(stats: Stats, console: Any) -> None:
     with progress:
         try:
             while True:
-                progress.update(task, total=stats.planned or None, completed=stats.done,
+                progress.update(task, total=stats.planned or None, completed=stats.progress,
                                 failed=stats.failed + stats.earlier_failures, flight=stats.in_flight,
                                 tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
                 await asyncio.sleep(0.25)
         finally:
-            progress.update(task, total=stats.planned or None, completed=stats.done,
+            progress.update(task, total=stats.planned or None, completed=stats.progress,
                             failed=stats.failed + stats.earlier_failures, flight=0,
                             tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
 
@@ -411,7 +446,16 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
             "cpu_seconds": round(stats.cpu_seconds, 3),
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
-            "stopped": stats.stopped}
+            "stopped": stats.stopped, **target_summary(stats)}
+
+
+def target_summary(stats: Stats) -> dict[str, Any]:
+    """--target in the summary: the records made toward it, the seeds added, why it fell short."""
+    if stats.target is None:
+        return {}
+    short = stats.made < stats.target
+    return {"target": stats.target, "made": stats.made, "extended_seeds": stats.extended,
+            "shortfall": (stats.shortfall or stats.stopped or "the run ended early") if short else None}
 
 
 def _print_summary(console: Any, stats: Stats, out: Path) -> None:
@@ -426,6 +470,13 @@ def _print_summary(console: Any, stats: Stats, out: Path) -> None:
                   + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
     console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
                   f"wall {stats.seconds:.1f} s")
+    if stats.target is not None:
+        t = target_summary(stats)
+        grown = f", {stats.extended} seeds beyond the plan" if stats.extended else ""
+        if t["shortfall"]:
+            console.print(f"[yellow]target[/]: made {stats.made} of {stats.target}{grown}: {t['shortfall']}")
+        else:
+            console.print(f"[green]target[/]: {stats.made} of {stats.target} records{grown}")
     if stats.stopped:
         console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
     for line in stats.errors[:5]:
