@@ -504,7 +504,9 @@ class Engine:
                 self._seeds_left = False
                 return None
             if job is not None:
-                self._seeds_taken += job.parent is None and job.given is None
+                if job.parent is None and job.given is None:
+                    self._seeds_taken += 1
+                    self.stats.extended += self._extension_started
                 return job
             if self._active or not self._derived.empty():
                 return None  # the batch is still running: what it yields sizes the next one
@@ -524,13 +526,12 @@ class Engine:
         if self._extension is None:
             self._ext = Extension(self.plan)
             self._extension = self._ext.jobs()
-            self._base_seeds = self._seeds_taken
             if not self._ext.possible:
                 s.shortfall = "the plan cannot grow (it only grows given conversations)" if self.plan.given \
                     else "the plan cannot grow (no seed directions or s_factor 0)"
                 return False
         yielded = s.records + s.resumed
-        if self._seeds_taken == 0 or yielded == self._batch_yield:
+        if yielded == 0 or yielded == self._batch_yield:
             taken = self._seeds_taken - self._batch_seeds if self._extension_started else self._seeds_taken
             where = "further seeds" if self._extension_started else "seeds of the plan"
             s.shortfall = (f"the last {taken} {where} brought no record that passed the filters, so more "
@@ -551,7 +552,6 @@ class Engine:
         size = min(room, max(-(-need // per_seed), self.plan.seed_count, 8))
         self._batch_yield, self._batch_seeds = yielded, self._seeds_taken
         self._extension_started = True
-        s.extended += int(size)
         self._seeds = itertools.islice(self._extension, int(size))
         return True
 

@@ -269,14 +269,16 @@ def plan_target(the_plan: Plan, engine: EngineSettings, estimate: dict[str, Any]
     seeds = -(-target // per_seed) if per_seed else 0
     further = int(max(0, seeds - base_seeds)) if ext.possible else 0
     if further:  # the further walks the first rounds find
-        for _ in itertools.islice(ext.jobs(), min(further, limit - base_seeds)):
+        for _ in itertools.islice(ext.jobs(), max(0, min(further, limit - base_seeds))):
             pass
     to_make = max(0, target - done)
+    within = seeds <= base_seeds or (ext.possible and seeds <= limit)
+    reachable = to_make == 0 or (bool(per_seed) and within)
     share = to_make / base_records if base_records else 0
     cost = estimate["estimated_cost"]
     return {"records": target, "to_make": to_make, "plan_records": base_records, "further_seeds": further,
             "further_walks": ext.walked, "seed_limit": limit,
-            "reachable": to_make == 0 or bool(per_seed) and (seeds <= base_seeds or ext.possible and seeds <= limit),
+            "reachable": reachable,
             "requests": to_make, "estimated_tokens_in": int(estimate["estimated_tokens_in"] * share),
             "estimated_tokens_out": int(estimate["estimated_tokens_out"] * share),
             "estimated_cost": None if cost is None else round(cost * share, 4)}
