@@ -217,3 +217,22 @@ def test_further_seeds_are_the_same_for_the_same_seed_and_new(seed):
     walks = {job.context.id: job.context for job in itertools.islice(Extension(the_plan).jobs(), 300)
              if job.context.id.startswith("walk")}
     assert walks and not {signature(c) for c in walks.values()} & base_parts
+
+
+def test_further_walks_describe_each_relationship_once():
+    from janus_core.plan.extend import Extension
+    from janus_core.plugins import load_plugins
+    from janus_core.run.session import RunSettings, backend_choice, make_plan
+    from janus_core.spec.model import load_spec
+
+    spec = load_spec(SAMPLES / "clinic")
+    plugins = load_plugins()
+    settings = RunSettings()
+    the_plan = make_plan(spec, plugins, settings, backend_choice(plugins, spec, settings)[0])
+    walks = [job.context for job in itertools.islice(Extension(the_plan).jobs(), 2000)
+             if job.context.id.startswith("walk")]
+    assert walks
+    for ctx in walks:
+        assert len(set(ctx.edges)) == len(ctx.edges)
+        lines = [line for line in ctx.description.splitlines() if line.startswith("- ")]
+        assert len(lines) == len(set(lines)) == len(ctx.entities) + len(ctx.edges)

@@ -2,8 +2,9 @@
 
 Round ``r`` (1, 2, ...) holds, in this order:
 
-- new walks: seeded random walks over the diagram that visit a part of it (a set of entities and
-  relationships) no earlier context visits, each with ``s_factor`` draws per seed direction;
+- new walks: seeded random walks over the diagram, one step longer each round up to twice
+  ``walk.max_path_length``, that visit a part of it (a set of entities and relationships) no
+  earlier context visits, each with ``s_factor`` draws per seed direction;
 - new draws: every context known before the round, once more per seed direction and ``s_factor``
   (the jobs a larger ``s_factor`` would plan, so raising ``--s-factor`` later reuses them).
 
@@ -17,7 +18,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import replace
 
-from janus_core.plan.graph import SeedContext, build_graph, by_random_walk
+from janus_core.plan.graph import SeedContext, build_graph, by_random_walk, describe
 from janus_core.plan.jobs import Job, Plan
 
 
@@ -47,13 +48,15 @@ class Extension:
         w = self.plan.setup.walk
         seed = random.Random(f"{self.plan.seed}|walks|{round_no}").randrange(2**63)
         found = []
-        for ctx in by_random_walk(self.graph, random_walks=self.walks_per_round,
-                                  max_path_length=w.max_path_length, seed=seed):
+        length = min(w.max_path_length + round_no, 2 * w.max_path_length)
+        for ctx in by_random_walk(self.graph, random_walks=self.walks_per_round, max_path_length=length, seed=seed):
             sig = signature(ctx)
             if sig in seen:
                 continue
             seen.add(sig)
-            found.append(replace(ctx, id=f"walk{round_no}" + ctx.id.removeprefix("random")))
+            edges = tuple(dict.fromkeys(ctx.edges))  # a walk may go back along a relationship
+            found.append(replace(ctx, id=f"walk{round_no}" + ctx.id.removeprefix("random"), edges=edges,
+                                 description=describe(self.graph, ctx.entities, edges)))
         return found
 
     def jobs(self) -> Iterator[Job]:
