@@ -13,6 +13,9 @@
 - Every response is cached in the journal before it is used, every record is in the journal
   before it is counted or written, and every failure lands in the ledger with its reason. A
   rerun skips what is done, pays for no request twice and writes no record twice.
+- With a target (``--target``), no more jobs are in hand than records still wanted, so the run
+  ends with exactly that many; when the plan's seeds run out, further ones come from
+  ``plan.extend`` in batches sized by the records per seed so far.
 """
 
 from __future__ import annotations
