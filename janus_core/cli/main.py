@@ -389,6 +389,12 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "dollars are spent (prices from litellm's table).")
 @click.option("--max-seeds", type=click.IntRange(1), help="Plan at most this many seed requests "
               "(a quick trial; coverage of the diagram may be partial).")
+@click.option("--target", type=click.IntRange(1), help="Generate until this many records have passed every "
+              "filter, no more: the plan grows (new walks over the diagram, new draws per seed) when it makes too few, "
+              "or stops early. Short of it (a budget, --extend-limit, nothing new passing the filters), the summary "
+              "says why and the exit status is 3; rerunning the same command continues toward it.")
+@click.option("--extend-limit", type=click.IntRange(1), default=10, show_default=True,
+              help="With --target: seed requests may grow to this many times the plan's own.")
 @click.option("--against", multiple=True, metavar="FILE|OWNER/NAME", callback=_check_against,
               help="An existing dataset that new records must not duplicate: JSONL in messages format, ShareGPT, "
               "a saved Hugging Face dataset folder, or the id of a dataset on the Hugging Face Hub (owner/name; "
@@ -410,7 +416,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              rate_limit_wait: float,
-             max_cost: float | None, max_seeds: int | None, against: tuple[str, ...], no_filters: bool,
+             max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
+             against: tuple[str, ...], no_filters: bool,
              dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -455,7 +462,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             requests_per_minute=rpm or model_options.requests_per_minute,
                             tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
-                            rate_limit_patience=rate_limit_wait)
+                            rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            input=input_path, turns=turns, against=against)
@@ -486,12 +493,36 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         elif estimate["already_done"]:
             click.echo(f"  {estimate['already_done']} records are already in {estimate['out']}'s journal and will "
                        "not be paid again")
+        if "target" in estimate:
+            _echo_target(estimate["target"], extend_limit)
         return
     from janus_core.cli.progress import JsonView, RichView
 
     stats = session.run(JsonView(quiet) if log_json else RichView(quiet))
+    if stats.target is not None:
+        if stats.made < stats.target:
+            sys.exit(3)
+        return
     if stats.records + stats.resumed == 0 and not stats.stopped:
         sys.exit(1)
+
+
+def _echo_target(t: dict[str, Any], extend_limit: int) -> None:
+    """The --target part of a dry run."""
+    plan = f"the plan makes {t['plan_records']} records"
+    if not t["to_make"]:
+        click.echo(f"  target {t['records']}: reached already; nothing to do")
+        return
+    if t["further_seeds"]:
+        plan += (f"; about {t['further_seeds']} further seeds (new walks and draws; {t['further_walks']} new walks "
+                 f"found) make up the rest")
+    elif t["records"] < t["plan_records"]:
+        plan += f"; it stops at {t['records']}"
+    cost = "" if t["estimated_cost"] is None else f", about ${t['estimated_cost']:.4f}"
+    click.echo(f"  target {t['records']} records ({t['to_make']} to make): {plan}")
+    click.echo(f"  about {t['requests']} requests{cost}, more if filters eliminate records"
+               + ("" if t["reachable"] else f"; the plan may grow to {t['seed_limit']} seeds (--extend-limit "
+                  f"{extend_limit}, --max-seeds), which falls short"))
 
 
 @cli.command()

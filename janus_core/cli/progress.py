@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from janus_core.run.session import RunView, summary_dict
+from janus_core.run.session import RunView, summary_dict, target_summary
 from janus_core.sdk.credentials import scrub
 
 if TYPE_CHECKING:
@@ -55,12 +55,12 @@ class RichView(RunView):
         with progress:
             try:
                 while True:
-                    progress.update(task, total=stats.planned or None, completed=stats.done,
+                    progress.update(task, total=stats.planned or None, completed=stats.progress,
                                     failed=stats.failed + stats.earlier_failures, flight=stats.in_flight,
                                     tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
                     await asyncio.sleep(0.25)
             finally:
-                progress.update(task, total=stats.planned or None, completed=stats.done,
+                progress.update(task, total=stats.planned or None, completed=stats.progress,
                                 failed=stats.failed + stats.earlier_failures, flight=0,
                                 tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
 
@@ -85,6 +85,13 @@ class RichView(RunView):
             for name, used in stats.by_model.items():
                 console.print(f"  {name}: {used['requests']} requests, tokens in {used['tokens_in']}, out "
                               f"{used['tokens_out']}, cost ${used['cost']:.4f}")
+        if stats.target is not None:
+            t = target_summary(stats)
+            grown = f", {stats.extended} seeds beyond the plan" if stats.extended else ""
+            if t["shortfall"]:
+                console.print(f"[yellow]target[/]: made {stats.made} of {stats.target}{grown}: {t['shortfall']}")
+            else:
+                console.print(f"[green]target[/]: {stats.made} of {stats.target} records{grown}")
         if stats.stopped:
             console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
         for line in stats.errors[:5]:
@@ -108,7 +115,7 @@ class JsonView(RichView):
         while True:
             await asyncio.sleep(1.0)
             _emit({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
-                   "done": stats.done, "planned": stats.planned, "records": stats.records,
+                   "done": stats.progress, "planned": stats.planned, "records": stats.records,
                    "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
                    "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6)})
 

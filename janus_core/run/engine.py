@@ -13,6 +13,9 @@
 - Every response is cached in the journal before it is used, every record is in the journal
   before it is counted or written, and every failure lands in the ledger with its reason. A
   rerun skips what is done, pays for no request twice and writes no record twice.
+- With a target (``--target``), no more jobs are in hand than records still wanted, so the run
+  ends with exactly that many; when the plan's seeds run out, further ones come from
+  ``plan.extend`` in batches sized by the records per seed so far.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class EngineSettings:
     rate_limit_patience: float = 900.0  # seconds of nothing but 429s before the run stops
     #: (requests_per_minute, tokens_per_minute) of a role whose backend is not the main one
     role_limits: dict[str, tuple[float | None, int | None]] = field(default_factory=dict)
+    #: --target: generate until this many records are in the journal (after every filter)
+    target: int | None = None
+    #: with a target, seed jobs may grow to this many times the plan's own
+    extend_limit: int = 10
 
 
 @dataclass
@@ -82,6 +89,21 @@ class Stats:
     cpu_seconds: float = 0.0
     stopped: str | None = None
     errors: list[str] = field(default_factory=list)
+    #: --target, the records the journal held when the run began, seeds added beyond the plan,
+    #: and why the target was not reached (None when it was, or without a target)
+    target: int | None = None
+    before: int = 0
+    extended: int = 0
+    shortfall: str | None = None
+
+    @property
+    def made(self) -> int:
+        """Records in the journal now (toward a target)."""
+        return self.before + self.records
+
+    @property
+    def progress(self) -> int:
+        return self.made if self.target is not None else self.done
 
     @property
     def failed(self) -> int:
@@ -180,6 +202,12 @@ class Engine:
         self._seeds_left = True
         self._active = 0
         self._done = asyncio.Event()
+        # --target: workers wait here for room under the target or for a batch of seeds to finish
+        self._wake = asyncio.Event()
+        self._ext: Any = None  # the plan's Extension, made when the plan first runs out
+        self._extension: Iterator[Job] | None = None
+        self._seeds_taken = 0
+        self._batch_yield, self._batch_seeds, self._extension_started = -1, 0, False
         # Responses not yet journaled. One that becomes a record is journaled as that record, in
         # the same synchronous step (no await in between), so it cannot be lost and paid again;
         # one that does not (a reply to re-ask) goes to the request cache.
@@ -501,6 +529,8 @@ class Engine:
             self._finish(job, record, fresh=True)
 
     async def _next_job(self) -> Job:
+        if self.settings.target is not None:
+            return await self._next_target_job()
         try:
             return self._derived.get_nowait()
         except asyncio.QueueEmpty:
@@ -518,8 +548,100 @@ class Engine:
         return await self._derived.get()
 
     def _check_done(self) -> None:
-        if not self._seeds_left and self._active == 0 and self._derived.empty():
+        if self.settings.target is not None:
+            self._wake.set()
+            if self._active == 0 and (self.stats.made >= self.settings.target or
+                                      (not self._seeds_left and self._derived.empty())):
+                self._done.set()
+        elif not self._seeds_left and self._active == 0 and self._derived.empty():
             self._done.set()
+
+    # --- toward a target ---------------------------------------------------------------------
+
+    async def _next_target_job(self) -> Job:
+        """The next job while records (made, plus one per job in hand) stay under the target: no
+        record beyond it is paid for. When the seeds run out, more come from the extension."""
+        while True:
+            job = self._take_toward_target()
+            if job is not None:
+                return job
+            self._check_done()
+            self._wake.clear()
+            await self._wake.wait()
+
+    def _take_toward_target(self) -> Job | None:
+        if self.stats.made + self._active >= self.settings.target:
+            return None
+        try:
+            return self._derived.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        while self._seeds_left:
+            try:
+                job = next(self._seeds, None)
+            except Exception as exc:  # a broken plan must end the run, not kill a worker
+                self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
+                self._seeds_left = False
+                return None
+            if job is not None:
+                if job.parent is None and job.given is None:
+                    self._seeds_taken += 1
+                    self.stats.extended += self._extension_started
+                return job
+            if self._active or not self._derived.empty():
+                return None  # the batch is still running: what it yields sizes the next one
+            if not self._extend():
+                self._seeds_left = False
+        return None
+
+    def _extend(self) -> bool:
+        """Queue the next batch of further seeds, sized by the records per seed so far; False,
+        with the reason in ``stats.shortfall``, when the plan may not or cannot grow."""
+        s, target = self.stats, self.settings.target
+        if s.stopped:
+            s.shortfall = s.stopped
+            return False
+        from janus_core.plan.extend import Extension
+
+        if self._extension is None:
+            self._ext = Extension(self.plan)
+            self._extension = self._ext.jobs()
+            if not self._ext.possible:
+                s.shortfall = "the plan cannot grow (it only grows given conversations)" if self.plan.given \
+                    else "the plan cannot grow (no seed directions or s_factor 0)"
+                return False
+        yielded = s.records + s.resumed
+        if yielded == 0 or yielded == self._batch_yield:
+            taken = self._seeds_taken - self._batch_seeds if self._extension_started else self._seeds_taken
+            where = "further seeds" if self._extension_started else "seeds of the plan"
+            s.shortfall = (f"the last {taken} {where} brought no record that passed the filters, so more "
+                           "would likely bring none either" + self._walks_note())
+            return False
+        limit = self.settings.extend_limit * self.plan.seed_count
+        if self.settings.max_seeds:
+            limit = min(limit, self.settings.max_seeds)
+        room = limit - self._seeds_taken
+        if room <= 0:
+            s.shortfall = (f"the plan may grow to {limit} seeds (--max-seeds {self.settings.max_seeds})"
+                           if self.settings.max_seeds and limit == self.settings.max_seeds else
+                           f"the plan may grow to {limit} seeds, {self.settings.extend_limit} times its own "
+                           "(--extend-limit)" + self._walks_note())
+            return False
+        per_seed = yielded / self._seeds_taken
+        need = target - s.made
+        size = min(room, max(-(-need // per_seed), self.plan.seed_count, 8))
+        self._batch_yield, self._batch_seeds = yielded, self._seeds_taken
+        self._extension_started = True
+        self._seeds = itertools.islice(self._extension, int(size))
+        return True
+
+    def _walks_note(self) -> str:
+        ext = self._ext
+        if ext is None or not self._extension_started:
+            return ""
+        note = f"; further walks found {ext.walked} new parts of the diagram"
+        return note + (", none in the last round (the diagram's walks are exhausted)"
+                       if ext.rounds and not ext.last_round_walks else "")
 
     def _abort(self, exc: BaseException) -> None:
         """Stop the whole run now (the first cause is the one reported)."""
@@ -571,6 +693,10 @@ class Engine:
         started, cpu = time.perf_counter(), time.process_time()
         self._seeds = self.seed_jobs()
         self.stats.planned = self.plan.planned(self.seed_count())
+        if self.settings.target is not None:
+            self.stats.target, self.stats.planned = self.settings.target, self.settings.target
+            self.stats.before = self.journal.count_records()
+            self._check_done()  # the journal may hold the target already
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         try:
             await self._done.wait()

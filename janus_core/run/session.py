@@ -297,6 +297,7 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
         "derivational_directions": list(setup.derivational_directions), "filters": [f.name for f in filters],
         "walk": setup.walk.model_dump(), "max_seeds": settings.engine.max_seeds,
         "max_requests": settings.engine.max_requests, "max_cost": settings.engine.max_cost,
+        "target": settings.engine.target,
         "input": shown(settings.input), "turns": settings.turns if settings.input else None,
         "against": [shown(value) for value in settings.against]})
 
@@ -319,6 +320,8 @@ class Estimate:
     seed_contexts: int = 0
     #: why the real run would refuse to continue the output's journal (None: it would not)
     refused: str | None = None
+    #: what --target plans (None without it)
+    target: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "model": self.model, "seed_requests": self.counts.seeds,
@@ -327,7 +330,39 @@ class Estimate:
                 "estimated_tokens_in": self.estimated_tokens_in, "estimated_tokens_out": self.estimated_tokens_out,
                 "estimated_cost": self.estimated_cost, "out": self.out,
                 "seed_requests_by_direction": self.seed_requests_by_direction, "seed_contexts": self.seed_contexts,
-                "refused": self.refused}
+                "refused": self.refused, **({"target": self.target} if self.target is not None else {})}
+
+
+def plan_target(the_plan: Plan, engine: EngineSettings, estimate: dict[str, Any]) -> dict[str, Any]:
+    """What --target plans: the records still to make, the further seeds that takes (before any
+    filter eliminates a record), how far the plan may grow, and the requests and cost at the plan's
+    average per record."""
+    from janus_core.plan.extend import Extension
+
+    target, done = engine.target, estimate["already_done"]
+    base_seeds = estimate["seed_requests"]
+    base_records = base_seeds + estimate["derivation_requests"]
+    per_seed = base_records / base_seeds if base_seeds else 0
+    limit = engine.extend_limit * the_plan.seed_count
+    if engine.max_seeds:
+        limit = min(limit, engine.max_seeds)
+    ext = Extension(the_plan)
+    seeds = -(-target // per_seed) if per_seed else 0
+    further = int(max(0, seeds - base_seeds)) if ext.possible else 0
+    if further:  # the further walks the first rounds find
+        for _ in itertools.islice(ext.jobs(), max(0, min(further, limit - base_seeds))):
+            pass
+    to_make = max(0, target - done)
+    within = seeds <= base_seeds or (ext.possible and seeds <= limit)
+    reachable = to_make == 0 or (bool(per_seed) and within)
+    share = to_make / base_records if base_records else 0
+    cost = estimate["estimated_cost"]
+    return {"records": target, "to_make": to_make, "plan_records": base_records, "further_seeds": further,
+            "further_walks": ext.walked, "seed_limit": limit,
+            "reachable": reachable,
+            "requests": to_make, "estimated_tokens_in": int(estimate["estimated_tokens_in"] * share),
+            "estimated_tokens_out": int(estimate["estimated_tokens_out"] * share),
+            "estimated_cost": None if cost is None else round(cost * share, 4)}
 
 
 class RunView:
@@ -394,7 +429,7 @@ class Session:
                         earlier_fingerprint(spec, self.backend_cls.name, model, settings),
                         fingerprint_parts(spec, self.backend_cls.name, model, settings, documents))
                     done = 0 if refused else journal.count_records()
-        return Estimate(backend=self.backend_cls.name, model=model, counts=counts, already_done=done,
+        estimate = Estimate(backend=self.backend_cls.name, model=model, counts=counts, already_done=done,
                         estimated_tokens_in=tokens_in, estimated_tokens_out=tokens_out,
                         estimated_cost=None if price is None
                         else round(tokens_in * price[0] + tokens_out * price[1], 4),
@@ -402,6 +437,9 @@ class Session:
                         seed_requests_by_direction=dict(Counter(job.direction.name for job in seeds)),
                         seed_contexts=len({job.context.id for job in seeds}),
                         refused=None if refused is None else f"{self.out} cannot be continued: {refused}")
+        if self.settings.engine.target is not None:
+            estimate.target = plan_target(the_plan, self.settings.engine, estimate.as_dict())
+        return estimate
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -518,4 +556,13 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
             "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model,
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
-            "stopped": stats.stopped}
+            "stopped": stats.stopped, **target_summary(stats)}
+
+
+def target_summary(stats: Stats) -> dict[str, Any]:
+    """--target in the summary: the records made toward it, the seeds added, why it fell short."""
+    if stats.target is None:
+        return {}
+    short = stats.made < stats.target
+    return {"target": stats.target, "made": stats.made, "extended_seeds": stats.extended,
+            "shortfall": (stats.shortfall or stats.stopped or "the run ended early") if short else None}
