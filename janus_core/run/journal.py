@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import JanusError
@@ -253,7 +254,7 @@ class Journal:
         if row is None:  # a record brought back from the output file by 'janus doctor --repair'
             row = self.db.execute("SELECT data FROM records WHERE id = ? AND job_key LIKE 'import|%'",
                                   (record_id(job_key),)).fetchone()
-        return Record.from_dict(json.loads(row[0])) if row else None
+        return Record.from_dict(codec.loads(row[0])) if row else None
 
     def add_record(self, job_key: str, record: Record) -> bool:
         """Store a finished record (and clear any earlier failure of its job); False if already there."""
@@ -274,7 +275,7 @@ class Journal:
 
     def records(self) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
-            yield json.loads(data)
+            yield codec.loads(data)
 
     def count_records(self) -> int:
         return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
