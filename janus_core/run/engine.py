@@ -13,6 +13,9 @@
 - Every response is cached in the journal before it is used, every record is in the journal
   before it is counted or written, and every failure lands in the ledger with its reason. A
   rerun skips what is done, pays for no request twice and writes no record twice.
+- Finished records are committed in groups (one transaction per ``COMMIT_INTERVAL`` seconds or
+  ``COMMIT_BATCH`` records, whichever comes first); only then are they written to the sinks,
+  counted and evolved further.
 """
 
 from __future__ import annotations
@@ -96,6 +99,10 @@ class Events:
     on_failure: Callable[[Job, str, str], None] = lambda job, reason, detail: None
 
 
+#: Group commit: finished records wait at most this long (seconds) or until this many are waiting.
+COMMIT_INTERVAL = 0.005
+COMMIT_BATCH = 256
+
 _USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
 
 
@@ -171,6 +178,9 @@ class Engine:
         self._pending: dict[str, tuple[Completion, float]] = {}
         # set when the run must stop at once (a write failed, the failure path broke)
         self._fatal: BaseException | None = None
+        # finished records waiting for their group commit (see _commit)
+        self._uncommitted: list[tuple[Job, Record]] = []
+        self._commit_timer: asyncio.TimerHandle | None = None
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -365,21 +375,49 @@ class Engine:
     # --- the queue -----------------------------------------------------------------------------
 
     def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
-        if fresh:
-            if not self.journal.add_record(job.key, record):
-                return  # the same job twice in one plan: its record and what follows exist already
-            for sink in self.sinks:
-                try:
-                    sink.write([record])
-                except OSError as exc:  # the record is in the journal: a rerun writes it
-                    where = getattr(sink, "path", None) or "the output"
-                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
-            self.stats.records += 1
-            self.events.on_record(record)
-        else:
-            self.stats.resumed += 1
+        if fresh:  # counted, written and evolved once its group is committed
+            self._uncommitted.append((job, record))
+            if len(self._uncommitted) >= COMMIT_BATCH:
+                self._commit()
+            elif self._commit_timer is None:
+                self._commit_timer = asyncio.get_running_loop().call_later(COMMIT_INTERVAL, self._commit)
+            return
+        self.stats.resumed += 1
         for child in self.plan.derive_jobs(record, job.context):
             self._derived.put_nowait(child)
+
+    def _commit(self) -> None:
+        """Commit the waiting records in one transaction, then write them to the sinks, count them and
+        queue what grows from them. A write that fails stops the run (what was committed is kept)."""
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
+        batch, self._uncommitted = self._uncommitted, []
+        if not batch:
+            return
+        try:
+            added, error = self.journal.add_records([(job.key, record) for job, record in batch])
+            kept = [pair for pair, new in zip(batch, added, strict=False) if new]  # a job twice in one plan: once
+            records = [record for _, record in kept]
+            for sink in self.sinks:
+                try:
+                    sink.write(records)
+                except OSError as exc:  # the records are in the journal: a rerun writes them
+                    where = getattr(sink, "path", None) or "the output"
+                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
+            for job, record in kept:
+                self.stats.records += 1
+                self.events.on_record(record)
+                for child in self.plan.derive_jobs(record, job.context):
+                    self._derived.put_nowait(child)
+            if error is not None:
+                raise error
+        except (sqlite3.Error, _WriteFailed) as exc:
+            self._abort(exc)
+        except Exception as exc:  # a sink's or a plugin's bug must not hang the run
+            self._abort(exc)
+        finally:
+            self._check_done()
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool) -> None:
         detail = scrub(detail)  # a server may echo the key back in its error
@@ -441,7 +479,7 @@ class Engine:
         return await self._derived.get()
 
     def _check_done(self) -> None:
-        if not self._seeds_left and self._active == 0 and self._derived.empty():
+        if not self._seeds_left and self._active == 0 and self._derived.empty() and not self._uncommitted:
             self._done.set()
 
     def _abort(self, exc: BaseException) -> None:
@@ -503,6 +541,11 @@ class Engine:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self._fatal is None:
+                self._commit()  # what finished before a stop or an interrupt is kept
+            elif self._commit_timer is not None:
+                self._commit_timer.cancel()
+                self._commit_timer = None
             self.stats.seconds = time.perf_counter() - started
             self.stats.cpu_seconds = time.process_time() - cpu
         if self._fatal is not None:
@@ -515,6 +558,12 @@ class Engine:
 
     def _keep_pending(self) -> None:
         """Try to keep replies paid for but not yet journaled (it may fail again: the disk may be full)."""
+        batch, self._uncommitted = self._uncommitted, []
+        if batch:  # finished records of the last group: into the journal (a rerun writes the output from it)
+            try:
+                self.journal.add_records([(job.key, record) for job, record in batch])
+            except sqlite3.Error:
+                return
         for key, pending in list(self._pending.items()):
             try:
                 self.journal.cache(key, *pending)
