@@ -398,14 +398,13 @@ class Engine:
         try:
             added, error = self.journal.add_records([(job.key, record) for job, record in batch])
             kept = [pair for pair, new in zip(batch, added, strict=False) if new]  # a job twice in one plan: once
-            records = [record for _, record in kept]
-            for sink in self.sinks:
-                try:
-                    sink.write(records)
-                except OSError as exc:  # the records are in the journal: a rerun writes them
-                    where = getattr(sink, "path", None) or "the output"
-                    raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
             for job, record in kept:
+                for sink in self.sinks:
+                    try:
+                        sink.write([record])
+                    except OSError as exc:  # the record is in the journal: a rerun writes it
+                        where = getattr(sink, "path", None) or "the output"
+                        raise _WriteFailed(f"cannot write {where} ({exc.strerror or exc})") from exc
                 self.stats.records += 1
                 self.events.on_record(record)
                 for child in self.plan.derive_jobs(record, job.context):

@@ -177,6 +177,7 @@ class Journal:
         check_file(self.path)
         _refuse_empty_beside_records(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._depth = 0  # open transaction() blocks; inner ones are savepoints
         try:
             version = inspect_journal(self.db, self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -196,7 +197,6 @@ class Journal:
                              for table in ("records", "failures", "requests"))
         # what a fresh run has written: its look-ups go to the database only for these keys
         self._written: set[str] = set()
-        self._depth = 0  # open transaction() blocks; inner ones are savepoints
 
     def _upgrade(self, version: int | None) -> None:
         """Create the tables of a new journal, or migrate an older one, in one transaction."""
