@@ -238,6 +238,17 @@ class Engine:
             self.stats.cached += 1
             return key, hit[0]
 
+        # the first attempt without tenacity: building its retry loop costs more CPU than the request's
+        # own work (it inspects every callback per attempt); a transient failure goes through the loop
+        # below as its first attempt, so retries, waits and stops are decided exactly as before
+        first: BackendError | None = None
+        try:
+            return key, await self._send(request, key)
+        except BackendError as exc:
+            if not _transient(exc):
+                raise
+            first = exc
+
         errors = 0  # transient errors other than 429s: these count against --retries
         backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)
 
@@ -267,6 +278,9 @@ class Engine:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
                     return key, await self._send(request, key)
         except BackendError as exc:
             if exc.rate_limited:  # only after rate_limit_patience: stop the run; the request is not failed
