@@ -110,8 +110,8 @@ class OpenAIBackend(Backend):
             await self.start()
         url = (self.base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
         try:
-            async with self._session.post(url, data=codec.dumps_bytes(body), headers={"Content-Type": "application/json"}) \
-                    as response:
+            async with self._session.post(url, data=codec.dumps_bytes(body),
+                                          headers={"Content-Type": "application/json"}) as response:
                 data = await response.read()
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {_message(data)}"),
