@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +15,7 @@ SAMPLE = ROOT / "samples" / "clinic"
 
 class StubServer:
     def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None, fail: float = 0.0,
-                 window: float | None = None):
+                 window: float | None = None, dump: Path | None = None):
         cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
         if rpm:
             cmd += ["--rpm", str(rpm)]
@@ -25,6 +25,8 @@ class StubServer:
             cmd += ["--fail", str(fail)]
         if log:
             cmd += ["--log", str(log)]
+        if dump:
+            cmd += ["--dump", str(dump)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         self.port = int(line.split()[1])
@@ -49,13 +51,22 @@ def janus_cmd(base_url: str, out: Path, *extra: str, spec: Path = SAMPLE) -> lis
 
 def run_janus(cmd: list[str]) -> tuple[dict, float]:
     """Run janus to completion; returns its JSON summary and the CPU seconds it used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "OPENAI_API_KEY": "bench-key-not-secret"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(f"janus failed:\n{result.stderr[-3000:]}")
-    summary = next(json.loads(line) for line in reversed(result.stderr.splitlines())
-                   if line.startswith("{") and '"summary"' in line)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary, cpu, _ = run_janus_measured(cmd)
     return summary, cpu
+
+
+def run_janus_measured(cmd: list[str]) -> tuple[dict, float, float]:
+    """Run janus to completion; returns its JSON summary, the CPU seconds it used and its peak RSS in MB
+    (this process alone, read with wait4)."""
+    env = {**os.environ, "OPENAI_API_KEY": "bench-key-not-secret"}
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"janus failed:\n{stderr[-3000:]}")
+    summary = next(json.loads(line) for line in reversed(stderr.splitlines())
+                   if line.startswith("{") and '"summary"' in line)
+    return summary, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024

@@ -1,4 +1,4 @@
-"""Peak memory of `janus generate` while it writes 50,000 records (target: under 300 MB, flat).
+"""Peak memory of `janus generate` while it writes 50,000 records (target: under 250 MB, flat).
 
     python bench/memory.py [--records 50000] [--concurrency 64] [--latency 0.005]
 
@@ -68,7 +68,7 @@ def main() -> None:
     peak = max(rss for _, _, rss in samples)
     early = [rss for _, n, rss in samples if 0 < n <= written * 0.2] or [samples[0][2]]
     late = [rss for _, n, rss in samples if n >= written * 0.8] or [samples[-1][2]]
-    print(f"peak RSS {peak:.1f} MB (target < 300); RSS at 0-20% of records {max(early):.1f} MB, "
+    print(f"peak RSS {peak:.1f} MB (target < 250); RSS at 0-20% of records {max(early):.1f} MB, "
           f"at 80-100% {max(late):.1f} MB: growth {max(late) - max(early):+.1f} MB")
 
 

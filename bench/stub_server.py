@@ -7,7 +7,9 @@ schemas, and differ per request. With --rpm it enforces the limit with a token b
 with --window a sliding window (at most rpm * window / 60 requests in any window seconds), and answers 429
 with Retry-After and retry-after-ms. With --fail it answers that share of the requests it lets
 through with a 500 (they count against the limit, as a provider's do). With --log it appends, per answered
-request, "<unix time> <status> <request key>" where the key hashes the messages and the seed.
+request, "<unix time> <status> <request key>" where the key hashes the messages and the seed. With --dump
+it writes the raw bodies of the first --dump-count requests to FILE, one a line (bench/throughput.py replays
+them with a bare client).
 """
 
 from __future__ import annotations
@@ -81,13 +83,21 @@ class SlidingWindow:
 
 
 def make_app(latency: float, rpm: float | None, log_path: str | None, fail: float = 0.0,
-             window: float | None = None) -> web.Application:
+             window: float | None = None, dump: str | None = None, dump_count: int = 0) -> web.Application:
     bucket = (SlidingWindow(rpm, window) if window else Bucket(rpm)) if rpm else None
     faults = random.Random(0)
     log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115 - lives as long as the app
     counts = {"ok": 0, "429": 0, "500": 0}
 
+    dumped = open(dump, "wb") if dump else None  # noqa: SIM115 - lives as long as the app
+    left = [dump_count]
+
     async def chat(request: web.Request) -> web.Response:
+        if dumped is not None and left[0] > 0:
+            left[0] -= 1
+            dumped.write((await request.read()).replace(b"\n", b" ") + b"\n")
+            if left[0] == 0:
+                dumped.close()
         body = await request.json()
         key = hashlib.sha256((json.dumps(body.get("messages")) + str(body.get("seed"))).encode()).hexdigest()[:20]
         if bucket is not None:
@@ -127,8 +137,8 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
 
 
 async def serve(port: int, latency: float, rpm: float | None, log_path: str | None, fail: float,
-                window: float | None) -> None:
-    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, window), access_log=None)
+                window: float | None, dump: str | None = None, dump_count: int = 0) -> None:
+    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, window, dump, dump_count), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
@@ -144,8 +154,11 @@ def main() -> None:
     parser.add_argument("--fail", type=float, default=0.0, help="share of admitted requests answered 500")
     parser.add_argument("--window", type=float, help="enforce --rpm over a sliding window of this many seconds")
     parser.add_argument("--log")
+    parser.add_argument("--dump", help="write the raw bodies of the first --dump-count requests here")
+    parser.add_argument("--dump-count", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.window))
+    asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.window, args.dump,
+                      args.dump_count))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 from janus_core.plan.documents import Chunk, Documents, render_chunks
 from janus_core.plan.graph import SeedContext
+from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion, CompletionRequest, Direction, Limits, Message, OutputType
 from janus_core.sdk.records import Record, record_id, sha256_of
 from janus_core.spec.model import Spec
@@ -67,7 +68,7 @@ class ParseFailure(ValueError):
 def decode(text: str) -> Any:
     """JSON from a reply: strict first, then mended with json-repair (code fences, trailing text)."""
     try:
-        return json.loads(text)
+        return codec.loads(text)
     except json.JSONDecodeError:
         pass
     import json_repair

@@ -16,6 +16,9 @@
 - With a target (``--target``), no more jobs are in hand than records still wanted, so the run
   ends with exactly that many; when the plan's seeds run out, further ones come from
   ``plan.extend`` in batches sized by the records per seed so far.
+- Finished records are committed in groups (one transaction per ``COMMIT_INTERVAL`` seconds or
+  ``COMMIT_BATCH`` records, whichever comes first); only then are they written to the sinks,
+  counted and evolved further.
 """
 
 from __future__ import annotations
@@ -113,6 +116,10 @@ class Stats:
     def done(self) -> int:
         return self.records + self.resumed + self.failed + self.earlier_failures + self.skipped
 
+
+#: Group commit: finished records wait at most this long (seconds) or until this many are waiting.
+COMMIT_INTERVAL = 0.005
+COMMIT_BATCH = 256
 
 _USAGE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("janus_usage", default=None)
 
@@ -214,6 +221,9 @@ class Engine:
         self._pending: dict[str, tuple[Completion, float]] = {}
         # set when the run must stop at once (a write failed, the failure path broke)
         self._fatal: BaseException | None = None
+        # finished records waiting for their group commit (see _commit)
+        self._uncommitted: list[tuple[Job, Record]] = []
+        self._commit_timer: asyncio.TimerHandle | None = None
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -288,6 +298,17 @@ class Engine:
             self.stats.cached += 1
             return key, hit[0]
 
+        # the first attempt without tenacity: building its retry loop costs more CPU than the request's
+        # own work (it inspects every callback per attempt); a transient failure goes through the loop
+        # below as its first attempt, so retries, waits and stops are decided exactly as before
+        first: BackendError | None = None
+        try:
+            return key, await self._send(request, key)
+        except BackendError as exc:
+            if not _transient(exc):
+                raise
+            first = exc
+
         errors = 0  # transient errors other than 429s: these count against --retries
         backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max)
 
@@ -317,6 +338,9 @@ class Engine:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
                     return key, await self._send(request, key, lane)
         except BackendError as exc:
             if exc.rate_limited:  # only after rate_limit_patience: stop the run; the request is not failed
@@ -470,21 +494,51 @@ class Engine:
     # --- the queue -----------------------------------------------------------------------------
 
     def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
-        if fresh:
-            if not self.journal.add_record(job.key, record):
-                return  # the same job twice in one plan: its record and what follows exist already
-            for sink in self.sinks:
-                try:
-                    sink.write([record])
-                except OSError as exc:  # the record is in the journal: a rerun writes it
-                    raise _WriteFailed(f"cannot write {sink.path} ({exc.strerror or exc})") from exc
-            self.stats.records += 1
-        else:
-            self.stats.resumed += 1
+        if fresh:  # counted, written and evolved once its group is committed
+            self._uncommitted.append((job, record))
+            if len(self._uncommitted) >= COMMIT_BATCH:
+                self._commit()
+            elif self._commit_timer is None:
+                self._commit_timer = asyncio.get_running_loop().call_later(COMMIT_INTERVAL, self._commit)
+            return
+        self.stats.resumed += 1
+        self._grow(job, record)
+
+    def _grow(self, job: Job, record: Record) -> None:
+        """Queue the jobs that evolve or grow a record further."""
         children = self.plan.derive_jobs(record, job.context)
         self.stats.planned += self.plan.unplanned(record, len(children))
         for child in children:
             self._derived.put_nowait(child)
+
+    def _commit(self) -> None:
+        """Commit the waiting records in one transaction, then write them to the sinks, count them and
+        queue what grows from them. A write that fails stops the run (what was committed is kept)."""
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
+        batch, self._uncommitted = self._uncommitted, []
+        if not batch:
+            return
+        try:
+            added, error = self.journal.add_records([(job.key, record) for job, record in batch])
+            kept = [pair for pair, new in zip(batch, added, strict=False) if new]  # a job twice in one plan: once
+            for job, record in kept:
+                for sink in self.sinks:
+                    try:
+                        sink.write([record])
+                    except OSError as exc:  # the record is in the journal: a rerun writes it
+                        raise _WriteFailed(f"cannot write {sink.path} ({exc.strerror or exc})") from exc
+                self.stats.records += 1
+                self._grow(job, record)
+            if error is not None:
+                raise error
+        except (sqlite3.Error, _WriteFailed) as exc:
+            self._abort(exc)
+        except Exception as exc:  # a sink's or a plugin's bug must not hang the run
+            self._abort(exc)
+        finally:
+            self._check_done()
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool, meta: dict[str, Any] | None = None) -> None:
         detail = scrub(detail)  # a server may echo the key back in its error
@@ -550,10 +604,10 @@ class Engine:
     def _check_done(self) -> None:
         if self.settings.target is not None:
             self._wake.set()
-            if self._active == 0 and (self.stats.made >= self.settings.target or
+            if self._active == 0 and not self._uncommitted and (self.stats.made >= self.settings.target or
                                       (not self._seeds_left and self._derived.empty())):
                 self._done.set()
-        elif not self._seeds_left and self._active == 0 and self._derived.empty():
+        elif not self._seeds_left and self._active == 0 and self._derived.empty() and not self._uncommitted:
             self._done.set()
 
     # --- toward a target ---------------------------------------------------------------------
@@ -570,7 +624,8 @@ class Engine:
             await self._wake.wait()
 
     def _take_toward_target(self) -> Job | None:
-        if self.stats.made + self._active >= self.settings.target:
+        # records waiting for their group commit count as made: no job beyond the target is taken
+        if self.stats.made + len(self._uncommitted) + self._active >= self.settings.target:
             return None
         try:
             return self._derived.get_nowait()
@@ -704,6 +759,11 @@ class Engine:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self._fatal is None:
+                self._commit()  # what finished before a stop or an interrupt is kept
+            elif self._commit_timer is not None:
+                self._commit_timer.cancel()
+                self._commit_timer = None
             self.stats.seconds = time.perf_counter() - started
             self.stats.cpu_seconds = time.process_time() - cpu
         if self._fatal is not None:
@@ -716,6 +776,12 @@ class Engine:
 
     def _keep_pending(self) -> None:
         """Try to keep replies paid for but not yet journaled (it may fail again: the disk may be full)."""
+        batch, self._uncommitted = self._uncommitted, []
+        if batch:  # finished records of the last group: into the journal (a rerun writes the output from it)
+            try:
+                self.journal.add_records([(job.key, record) for job, record in batch])
+            except sqlite3.Error:
+                return
         for key, pending in list(self._pending.items()):
             try:
                 self.journal.cache(key, *pending)

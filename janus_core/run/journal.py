@@ -3,6 +3,14 @@
 It holds a content-addressed request cache (so a rerun never pays twice for a request), every
 finished record (so a rerun never writes one twice), and a failure ledger with a reason for each
 failure. The dataset file is rebuilt from it, so the two always agree.
+
+Durability: WAL mode with ``synchronous=NORMAL``. A commit is in the WAL file (the OS has it) when it
+returns, so it survives a crash of the process; SQLite fsyncs the WAL at each checkpoint, not at each
+commit, so a power loss may lose the last commits before a checkpoint (never corrupts the file).
+The engine commits finished records in groups (``add_records``: one transaction per batch, at most
+a few milliseconds apart) and counts, writes and derives from a record only after its group is
+committed; a process killed in between loses at most that window's replies, which a rerun requests
+again, and nothing it counted or wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import JanusError
@@ -168,6 +177,7 @@ class Journal:
         check_file(self.path)
         _refuse_empty_beside_records(self.path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._depth = 0  # open transaction() blocks; inner ones are savepoints
         try:
             version = inspect_journal(self.db, self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -205,14 +215,22 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error): all of it is written, or none."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error): all of it is written, or none.
+        Inside another transaction it is a savepoint: an error undoes this block's writes only."""
+        outer = self._depth == 0
+        name = f"sp{self._depth}"
+        self.db.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {name}")
+        self._depth += 1
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._depth -= 1
+            self.db.execute("ROLLBACK" if outer else f"ROLLBACK TO {name}")
+            if not outer:
+                self.db.execute(f"RELEASE {name}")
             raise
-        self.db.execute("COMMIT")
+        self._depth -= 1
+        self.db.execute("COMMIT" if outer else f"RELEASE {name}")
 
     def close(self) -> None:
         self.db.close()
@@ -271,7 +289,7 @@ class Journal:
         if row is None:  # a record brought back from the output file by 'janus doctor --repair'
             row = self.db.execute("SELECT data FROM records WHERE id = ? AND job_key LIKE 'import|%'",
                                   (record_id(job_key),)).fetchone()
-        return Record.from_dict(json.loads(row[0])) if row else None
+        return Record.from_dict(codec.loads(row[0])) if row else None
 
     def add_record(self, job_key: str, record: Record) -> bool:
         """Store a finished record (and clear any earlier failure of its job); False if already there."""
@@ -290,9 +308,26 @@ class Journal:
             self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
         return cur.rowcount == 1
 
+    def add_records(self, items: list[tuple[str, Record]]) -> tuple[list[bool], sqlite3.Error | None]:
+        """Store finished records in one transaction (group commit): for each, whether it was new
+        (``add_record``). It stops at the first record that cannot be stored and commits those before
+        it; that error is returned (the flags then cover only the committed ones). An error at the
+        commit itself raises, and nothing of the group is stored."""
+        added: list[bool] = []
+        error: sqlite3.Error | None = None
+        with self.transaction():
+            for job_key, record in items:
+                try:
+                    with self.transaction():
+                        added.append(self.add_record(job_key, record))
+                except sqlite3.Error as exc:
+                    error = exc
+                    break
+        return added, error
+
     def records(self) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
-            yield json.loads(data)
+            yield codec.loads(data)
 
     def count_records(self) -> int:
         return self.db.execute("SELECT count(*) FROM records").fetchone()[0]

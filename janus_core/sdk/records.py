@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from janus_core.sdk import codec
 from janus_core.sdk.contracts import Message
 
 #: Fields every written record carries besides ``messages``.
@@ -83,7 +84,7 @@ class Record:
     def to_json(self) -> str:
         """The record as one line of JSON, encoded once and shared by the journal and the sinks."""
         if self._json is None:
-            self._json = json.dumps(self.to_dict(), ensure_ascii=False)
+            self._json = codec.dumps(self.to_dict())
         return self._json
 
     @classmethod

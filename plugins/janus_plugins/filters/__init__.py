@@ -176,7 +176,10 @@ class Duplicate(RememberingFilter):
         return self._deduper
 
     def prime(self, records) -> None:
-        """Remember records made before (a resumed run) or given with --against."""
+        """Remember records made before (a resumed run) or given with --against. The index is built here,
+        before the run, even with nothing to remember: its imports take seconds that would otherwise
+        stall the event loop, with every request in flight, at the first record."""
+        self.deduper  # noqa: B018 - built now, not at the first record
         by_id = {}
         for record in records:
             by_id[record.id] = record

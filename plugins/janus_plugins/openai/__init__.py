@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 from janus_core import hookimpl
+from janus_core.sdk import codec
 from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
@@ -101,8 +102,8 @@ class OpenAIBackend(Backend):
             await self.start()
         url = (self.base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
         try:
-            async with self._session.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}) \
-                    as response:
+            async with self._session.post(url, data=codec.dumps_bytes(body),
+                                          headers={"Content-Type": "application/json"}) as response:
                 data = await response.read()
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {_message(data)}"),
@@ -113,7 +114,7 @@ class OpenAIBackend(Backend):
             raise BackendError(self.redact(f"openai backend: cannot reach {where}: {type(exc).__name__} {exc}"),
                                transient=True) from None
         try:
-            return json.loads(data)
+            return codec.loads(data)
         except ValueError:
             raise BackendError("openai backend: the server's reply is not JSON", transient=True) from None
 
