@@ -130,7 +130,7 @@ def test_a_file_that_is_not_records_is_refused_without_leaving_a_journal(tmp_pat
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "no messages"}\n', encoding="utf-8")
-    with pytest.raises(JanusError, match=r"bad.jsonl:1: not a record in messages format"):
+    with pytest.raises(JanusError, match=r"bad.jsonl:1:1: not a record Janus can read"):
         ReviewData(bad)
     assert not journal_path(bad).exists()
 

@@ -303,7 +303,7 @@ class Engine:
         # below as its first attempt, so retries, waits and stops are decided exactly as before
         first: BackendError | None = None
         try:
-            return key, await self._send(request, key)
+            return key, await self._send(request, key, lane)
         except BackendError as exc:
             if not _transient(exc):
                 raise
