@@ -11,13 +11,15 @@ settles the mode; requests that arrive meanwhile wait for it instead of negotiat
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from janus_core.sdk.contracts import CompletionRequest
 from janus_core.sdk.errors import BackendError
+
+if TYPE_CHECKING:  # asyncio is imported on use: loading plugins for `janus --help` stays cheap
+    import asyncio
 
 #: strongest first: the schema natively, json_object with the schema (llama.cpp), json_object,
 #: and none (the prompt describes the JSON shape; the reply is mended with json-repair)
@@ -82,6 +84,8 @@ class Negotiation:
         return {"mode": self.mode, "refused": list(self.refused), "forced": self.forced is not None}
 
     def _mutex(self) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._lock is None or self._loop is not loop:  # a lock belongs to one event loop
             self._lock, self._loop = asyncio.Lock(), loop

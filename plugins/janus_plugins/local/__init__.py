@@ -9,7 +9,6 @@ complete JSON.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
 import threading
@@ -91,6 +90,8 @@ class LocalBackend(Backend):
                           tokens_in=usage.get("prompt_tokens", 0), tokens_out=usage.get("completion_tokens", 0))
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        import asyncio  # not at import: loading plugins for `janus --help` stays cheap
+
         return await asyncio.to_thread(self._complete, request)
 
     async def aclose(self) -> None:
