@@ -8,7 +8,7 @@ import sys
 import pytest
 
 HEAVY = ("pydantic", "openai", "llama_cpp", "networkx", "lark", "jinja2", "rich", "yaml", "json_repair", "httpx",
-         "asyncio", "aiohttp", "ssl", "orjson", "datasets")
+         "asyncio", "aiohttp", "ssl", "datasets")
 
 
 def test_help_imports_no_heavy_library():
