@@ -37,8 +37,20 @@ from janus_core.spec.model import Setup, load_spec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def samples(names: str | None) -> list[Path]:
-    found = sorted(p.parent for p in (ROOT / "samples").glob("*/setup.yaml"))
+#: a spec no prompt was tuned on
+UNSEEN = {"setup.yaml": "description: A small bakery takes orders for birthday cakes and bread.\n"
+                        "user_role: CUSTOMER\nassistant_role: BAKER\noutput_type: conversation\n",
+          "diagram.mermaid": "erDiagram\n  CUSTOMER ||--o{ ORDER : places\n  ORDER ||--|{ CAKE : contains\n"
+                             "  CAKE { string flavour }\n"}
+
+
+def samples(names: str | None, tmp: Path) -> list[Path]:
+    """Every bundled sample, and 'unseen' (a bakery spec written here)."""
+    unseen = tmp / "unseen"
+    unseen.mkdir(exist_ok=True)
+    for name, text in UNSEEN.items():
+        (unseen / name).write_text(text, encoding="utf-8")
+    found = [*sorted(p.parent for p in (ROOT / "samples").glob("*/setup.yaml")), unseen]
     if names:
         wanted = set(names.split(","))
         found = [p for p in found if p.name in wanted]
@@ -50,7 +62,7 @@ def spec_for(sample: Path, generation: str, tmp: Path) -> Path | None:
     if "generation" not in Setup.model_fields:
         return sample if generation == "one-shot" else None
     copy = tmp / f"{sample.name}-{generation}"
-    shutil.copytree(sample, copy)
+    shutil.copytree(sample, copy, dirs_exist_ok=True)
     setup = copy / "setup.yaml"
     setup.write_text(setup.read_text(encoding="utf-8") + f"\ngeneration: {generation}\n", encoding="utf-8")
     return copy
@@ -135,7 +147,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         if args.work:
             args.work.mkdir(parents=True, exist_ok=True)
-        for sample in samples(args.samples):
+        for sample in samples(args.samples, tmp):
             for generation in strategies:
                 spec = spec_for(sample, generation, tmp)
                 if spec is None:
