@@ -1,10 +1,10 @@
 """Tokens per second of `janus generate` with the embedded local model against raw llama-cpp-python.
 
-    python bench/local.py [--seeds 4] [--threads 2]
+    python bench/local.py [--seeds 4] [--threads 2] [--sample clinic] [--generation turns]
 
-Runs `janus generate samples/clinic --backend local` for a few seed requests (their replies are
-bounded by the output type's schema), with a bench plugin that notes each request the local
-backend receives. Then replays exactly those requests (messages, JSON schema, max_tokens,
+Runs `janus generate SAMPLE --backend local` (the README's sample, turn by turn, by default) for a
+few seed requests, with a bench plugin that notes each request the local backend receives. Then
+replays exactly those requests (messages, JSON schema or plain-text sampling, max_tokens,
 temperature, seed) through llama_cpp.Llama.create_chat_completion with the same model, context and
 threads. Both rates are generated tokens over wall time, model load included (Janus's from its
 engine timer, the raw one around load and calls). Target: Janus >= 0.9 of raw.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -36,7 +37,8 @@ class RecordingLocal(LocalBackend):
         max_tokens = request.max_tokens or (max_json_chars(request.schema) if request.schema is not None else 512)
         with open(os.environ["JANUS_BENCH_REQUESTS"], "a") as f:
             f.write(json.dumps({"messages": request.messages, "schema": request.schema, "max_tokens": max_tokens,
-                                "temperature": request.temperature, "seed": request.seed}) + "\\n")
+                                "temperature": request.temperature, "seed": request.seed,
+                                "sampling": self.sampling if request.schema is None else {}}) + "\\n")
         return await super().complete(request)
 
 @hookimpl
@@ -53,6 +55,7 @@ def raw(requests: list[dict], model_path: str, threads: int, n_ctx: int) -> tupl
     tokens = 0
     for r in requests:
         kwargs = {"response_format": {"type": "json_object", "schema": r["schema"]}} if r["schema"] else {}
+        kwargs.update(r["sampling"])
         reply = llama.create_chat_completion(messages=r["messages"], max_tokens=r["max_tokens"],
                                              temperature=r["temperature"],
                                              seed=r["seed"] if r["seed"] is not None else -1, **kwargs)
@@ -64,6 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=4, help="seed requests (no evolutions)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sample", default="marriage_counsel", help="a bundled sample (default: the README's)")
+    parser.add_argument("--generation", choices=["turns", "one-shot"], help="default: the local backend's (turns)")
     args = parser.parse_args()
     from janus_plugins.local import bundled_model_path
 
@@ -72,7 +77,13 @@ def main() -> None:
         plugin, log = Path(tmp) / "recording_local.py", Path(tmp) / "requests.jsonl"
         plugin.write_text(RECORDER)
         os.environ["JANUS_BENCH_REQUESTS"] = str(log)
-        cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(SAMPLE),
+        spec = SAMPLE.parent / args.sample
+        if args.generation:
+            spec = Path(tmp) / "spec"
+            shutil.copytree(SAMPLE.parent / args.sample, spec)
+            with (spec / "setup.yaml").open("a", encoding="utf-8") as f:
+                f.write(f"\ngeneration: {args.generation}\n")
+        cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(spec),
                "--backend", "local-recording", "--option", f"threads={args.threads}", "--out",
                str(Path(tmp) / "local.jsonl"), "--max-seeds", str(args.seeds), "--d-factor", "0", "--log-json",
                "--quiet", "--overwrite"]

@@ -216,3 +216,14 @@ def test_turn_text_is_cleaned(text, cleaned):
             message_chars = 200
 
     assert RolePlay(FakePlan()).clean(text, truncated=False) == cleaned
+
+
+def test_a_cut_turn_ends_at_a_sentence_or_a_whole_word():
+    from janus_core.plan.turns import _sentences
+
+    assert _sentences("We fight about money. My wife wants a new car and I think we can") == \
+        "We fight about money. My wife wants a new car and I think we..."
+    assert _sentences("I feel we have drifted apart. We barely talk. Yesterday she") == \
+        "I feel we have drifted apart. We barely talk."
+    long = "It is normal for families dealing with addiction to seek help, but it is hard when they are also commi"
+    assert _sentences(long).endswith("they are also...")

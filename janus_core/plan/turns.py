@@ -158,10 +158,14 @@ def _plain(name: str) -> str:
 
 
 def _sentences(text: str) -> str:
-    """``text`` up to its last full sentence, if that keeps more than half of it."""
+    """``text`` up to its last full sentence, if that keeps more than half of it; else up to its last
+    whole word, with an ellipsis."""
     end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
     if text.endswith((".", "!", "?")):
         return text
     if end >= len(text) // 2:
         return text[: end + 1]
-    return text.rstrip(" ,;:") + ("" if text.endswith((".", "!", "?")) else "...")
+    space = text.rfind(" ")
+    if space >= len(text) // 2:  # no word cut in half
+        text = text[:space]
+    return text.rstrip(" ,;:-") + "..."
