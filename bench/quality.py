@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: a spec no prompt was tuned on
 UNSEEN = {"setup.yaml": "description: A small bakery takes orders for birthday cakes and bread.\n"
                         "user_role: CUSTOMER\nassistant_role: BAKER\noutput_type: conversation\n",
-          "diagram.mermaid": "erDiagram\n  CUSTOMER ||--o{ ORDER : places\n  ORDER ||--|{ CAKE : contains\n"
+          "diagram.mermaid": "erDiagram\n  CUSTOMER ||--o{ ORDER : places\n"
+                             "  BAKER ||--o{ ORDER : bakes\n  ORDER ||--|{ CAKE : contains\n"
                              "  CAKE { string flavour }\n"}
 
 

@@ -32,6 +32,7 @@ def unseen_spec(folder):
     (folder / "setup.yaml").write_text("description: A small bakery takes orders for birthday cakes and bread.\n"
                                        "user_role: CUSTOMER\nassistant_role: BAKER\noutput_type: conversation\n")
     (folder / "diagram.mermaid").write_text("erDiagram\n  CUSTOMER ||--o{ ORDER : places\n"
+                                            "  BAKER ||--o{ ORDER : bakes\n"
                                             "  ORDER ||--|{ CAKE : contains\n  CAKE { string flavour }\n")
     return folder
 
