@@ -590,16 +590,21 @@ class Engine:
         except asyncio.QueueEmpty:
             pass
         if self._seeds_left:
-            try:
-                job = next(self._seeds, None)
-            except Exception as exc:  # a broken plan must end the run, not kill a worker
-                self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
-                job = None
+            job = self._pull_seed()
             if job is not None:
                 return job
             self._seeds_left = False
             self._check_done()
         return await self._derived.get()
+
+    def _pull_seed(self) -> Job | None:
+        """The plan's next seed job; None when it has no more (a broken plan ends the seeds, not a worker)."""
+        try:
+            return next(self._seeds, None)
+        except Exception as exc:
+            self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
+            self._seeds_left = False
+            return None
 
     def _check_done(self) -> None:
         if self.settings.target is not None:
@@ -632,11 +637,8 @@ class Engine:
         except asyncio.QueueEmpty:
             pass
         while self._seeds_left:
-            try:
-                job = next(self._seeds, None)
-            except Exception as exc:  # a broken plan must end the run, not kill a worker
-                self.stats.errors.append(f"planning stopped: {type(exc).__name__}: {exc}")
-                self._seeds_left = False
+            job = self._pull_seed()
+            if not self._seeds_left:  # the plan broke
                 return None
             if job is not None:
                 if job.parent is None and job.given is None:
