@@ -59,9 +59,18 @@ def _last_user(messages: list[dict[str, str]]) -> str:
     return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
-def similarity(a: str, b: str) -> float:
-    """0..1 likeness of two texts, on their lower-cased words."""
-    return difflib.SequenceMatcher(None, a.lower().split(), b.lower().split(), autojunk=False).ratio()
+def similarity(a: str, b: str, at_least: float = 0.0) -> float:
+    """0..1 likeness of two texts, on their lower-cased words. With ``at_least``, a likeness that
+    cheap upper bounds already put below it is returned as that bound (the full comparison is skipped)."""
+    matcher = difflib.SequenceMatcher(None, a.lower().split(), b.lower().split(), autojunk=False)
+    if at_least:
+        bound = matcher.real_quick_ratio()
+        if bound < at_least:
+            return bound
+        bound = matcher.quick_ratio()
+        if bound < at_least:
+            return bound
+    return matcher.ratio()
 
 
 JUDGE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["equal"],
@@ -78,7 +87,7 @@ class NoChange(Filter):
     async def check(self, record, parent, ask: Ask) -> str | None:
         new = _last_user(new_messages(record, parent))
         old = _last_user([m for m in parent.messages if m["role"] != "system"])
-        score = similarity(new, old)
+        score = similarity(new, old, self.different_below)
         if score >= self.same_above:
             return f"the evolved request is {score:.0%} the same as its parent's"
         if score < self.different_below:

@@ -38,8 +38,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
-from functools import cache
+from collections.abc import Callable, Sequence
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -75,6 +75,7 @@ _IDENTIFIER = re.compile(r"[_./\\=(){}\[\]<>:]")
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _LETTERS = re.compile(r"[^\W\d_]")
+_ALNUM = re.compile(r"[^\W_]")
 #: a whole turn that is a placeholder: a word with a number (user1234567), a bracketed slot, a
 #: schema or null word
 _PLACEHOLDER_TURN = [
@@ -140,15 +141,18 @@ class TextQualityOptions(Options):
 
 # --- measures ------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def prose(text: str) -> str:
-    """``text`` without code blocks and inline code."""
+    """``text`` without code blocks and inline code (the rules ask for it several times a message)."""
     return _CODE.sub(" ", text)
 
 
-def words_of(text: str) -> list[str]:
-    return prose(text).split()
+@lru_cache(maxsize=4096)
+def words_of(text: str) -> tuple[str, ...]:
+    return tuple(prose(text).split())
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Lower case, words and numbers only: for comparing turns."""
     return " ".join(_WORD.findall(text.lower()))
@@ -166,20 +170,21 @@ def runaway_tokens(text: str, max_chars: int = 25) -> list[str]:
     return found
 
 
-def measured(words: list[str]) -> list[str]:
+@lru_cache(maxsize=4096)
+def measured(words: tuple[str, ...]) -> tuple[str, ...]:
     """The words that word statistics count: not bullets and dashes (punctuation alone), not URLs."""
-    return [w for w in words if re.search(r"[^\W_]", w) and not _URLISH.match(w)]
+    return tuple(w for w in words if _ALNUM.search(w) and not _URLISH.match(w))
 
 
-def mean_word_length(words: list[str]) -> float:
+def mean_word_length(words: Sequence[str]) -> float:
     """Mean characters per word, punctuation at a word's edges left out (Gopher)."""
-    lengths = [len(_EDGE_PUNCT.sub("", w)) for w in measured(words)]
+    lengths = [len(_EDGE_PUNCT.sub("", w)) for w in measured(tuple(words))]
     return sum(lengths) / len(lengths) if lengths else 0.0
 
 
-def alpha_share(words: list[str]) -> float:
+def alpha_share(words: Sequence[str]) -> float:
     """Share of words with at least one letter (Gopher); bullets and URLs are not words here."""
-    counted = measured(words)
+    counted = measured(tuple(words))
     return sum(1 for w in counted if _LETTERS.search(w)) / len(counted) if counted else 1.0
 
 
@@ -230,12 +235,22 @@ def ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
 
 
 def is_common(word: str) -> bool:
+    return word in _common_words()
+
+
+@cache
+def _common_words() -> frozenset[str]:
     from . import STOP_WORDS
 
-    return word in STOP_WORDS or word in COMMON_WORDS
+    return STOP_WORDS | COMMON_WORDS
 
 
-def placeholder(text: str, names: Iterable[str] = ()) -> str | None:
+@cache
+def _normalised_names(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalise(n.replace("_", " ")) for n in (*names, "user", "assistant", "system"))
+
+
+def placeholder(text: str, names: tuple[str, ...] = ()) -> str | None:
     """What makes ``text`` a placeholder rather than a message, or None."""
     whole = text.strip().strip("\"'`")
     bare = _EDGE_PUNCT.sub("", whole)
@@ -243,7 +258,7 @@ def placeholder(text: str, names: Iterable[str] = ()) -> str | None:
         if pattern.match(bare) or pattern.match(whole):
             return f"the whole turn is a placeholder ({whole[:40]!r})"
     key = normalise(whole.replace("_", " "))
-    if key and key in {normalise(n.replace("_", " ")) for n in (*names, "user", "assistant", "system")}:
+    if key and key in _normalised_names(tuple(names)):
         return f"the whole turn is a role or entity name ({whole[:40]!r})"
     words = bare.split()
     if 1 <= len(words) <= 2 and all(re.fullmatch(r"[A-Z][a-z]+\.?", w) for w in words) \
@@ -457,7 +472,7 @@ class TextQuality(Filter):
                 if len(text.split()) >= 6:
                     from . import similarity
 
-                    score = similarity(text, before)
+                    score = similarity(text, before, self.options.max_turn_similarity)
                     if score >= self.options.max_turn_similarity:
                         return (f"the {message['role']} message is {score:.0%} like an earlier {other['role']} "
                                 f"message (at most {self.options.max_turn_similarity:.0%})")
