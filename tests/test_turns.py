@@ -227,3 +227,36 @@ def test_a_cut_turn_ends_at_a_sentence_or_a_whole_word():
         "I feel we have drifted apart. We barely talk."
     long = "It is normal for families dealing with addiction to seek help, but it is hard when they are also commi"
     assert _sentences(long).endswith("they are also...")
+
+
+def _play():
+    from janus_core.plan.turns import RolePlay
+
+    class FakePlan:
+        class setup:
+            user_role, assistant_role = "COUNSELEE", "COUNSELOR"
+
+        class limits:
+            message_chars = 400
+
+    return RolePlay(FakePlan())
+
+
+def test_a_turn_in_the_other_sides_voice_is_asked_again():
+    play = _play()
+    assert play.clean("[COUNSELOR] I'm glad you came forward with this.", False, role="user") == ""
+    assert play.clean("COUNSELEE: thanks, that helps me a lot.", False, role="assistant") == ""
+    # its own label is only removed
+    assert play.clean("COUNSELEE: We argue about money.", False, role="user") == "We argue about money."
+
+
+def test_an_opening_copied_from_the_prompt_is_dropped():
+    prompt = [{"role": "user", "content": "You want to talk about: money.\nYour aim: go deeper, add specific "
+                                          "details and ask harder questions.\nWrite only your next message."}]
+    text = "Your aim: go deeper, add specific details and ask harder questions. Why do we fight over rent?"
+    assert _play().clean(text, False, role="user", prompt=prompt) == "Why do we fight over rent?"
+    # a reply that is all copy stays (the text-quality filter judges it), and own words are kept
+    assert _play().clean("Your aim: go deeper, add specific details and ask harder questions.", False,
+                         role="user", prompt=prompt).startswith("Your aim")
+    assert _play().clean("We fight over rent every month. It hurts.", False, role="user",
+                         prompt=prompt) == "We fight over rent every month. It hurts."

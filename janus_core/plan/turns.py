@@ -60,6 +60,11 @@ class RolePlay:
         self._label = re.compile(rf"^\s*(?:\*\*)?\[?(?:{labels})\]?(?:\*\*)?\s*[:\-]\s*(?:\*\*)?\s*", re.I)
         #: the model going on to write the other side's lines
         self._other = re.compile(rf"\n\s*\[?(?:{labels})\]?\s*:", re.I)
+        #: a turn that opens with the other side's label ("[COUNSELOR] ..." from the user simulator):
+        #: written in the wrong voice
+        self._voice = {role: re.compile(rf"^\s*(?:\*\*)?(?:\[(?:{other})\]|(?:{other})\s*:)", re.I)
+                       for role, other in (("user", f"{re.escape(setup.assistant_role)}|assistant"),
+                                           ("assistant", f"{re.escape(setup.user_role)}|user"))}
 
     # --- shape ---------------------------------------------------------------------------------
 
@@ -130,16 +135,23 @@ class RolePlay:
 
     # --- replies -------------------------------------------------------------------------------
 
-    def clean(self, text: str, truncated: bool) -> str:
-        """A turn's text without role labels, wrapping quotes or lines written for the other side,
-        cut to the message limit at a sentence's end where one is near."""
+    def clean(self, text: str, truncated: bool, role: str | None = None,
+              prompt: list[Message] | None = None) -> str:
+        """A turn's text without role labels, wrapping quotes, lines written for the other side or
+        opening sentences copied from its ``prompt``, cut to the message limit at a sentence's end
+        where one is near. Empty (to be asked again) when the ``role``'s turn is written in the other
+        side's voice."""
         text = text.strip()
+        if role in self._voice and self._voice[role].match(text):
+            return ""
         text = self._label.sub("", text, count=1)
         cut = self._other.search("\n" + text)
         if cut:
             text = text[: max(0, cut.start() - 1)]
         text = text.strip().strip('"').strip()
         text = re.sub(r"\s+", " ", text)
+        if prompt:
+            text = _without_copied_opening(text, " ".join(m["content"] for m in prompt))
         limit = self.plan.limits.message_chars
         if truncated or len(text) > limit:
             text = _sentences(text[:limit])
@@ -149,6 +161,23 @@ class RolePlay:
                usage: dict[str, Any]) -> Record:
         """The record the turns make (the same provenance as a one-shot record)."""
         return self.plan.make_record(job, messages, sha256_of(prompts), model)
+
+
+def _squashed(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def _without_copied_opening(text: str, prompt: str) -> str:
+    """``text`` without the sentences it opens with that are copied from ``prompt`` (a small model
+    often repeats its instruction, "Your aim: go deeper ...", before its own words)."""
+    source = _squashed(prompt)
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    while len(sentences) > 1:
+        first = _squashed(sentences[0])
+        if len(first.split()) < 4 or first not in source:
+            break
+        sentences.pop(0)
+    return " ".join(sentences)
 
 
 def _plain(name: str) -> str:

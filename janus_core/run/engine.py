@@ -421,7 +421,7 @@ class Engine:
                                    "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out,
                                    "cost": cost})
             prompts.append(request.messages)
-            text = play.clean(completion.text, completion.finish_reason == "length")
+            text = play.clean(completion.text, completion.finish_reason == "length", role, request.messages)
             if text:
                 return text
         raise _Failed("empty", f"the {role} turn {turn + 1} came back empty twice")
