@@ -329,6 +329,18 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
     return values
 
 
+def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from janus_core.plan.shards import Shard
+    from janus_core.sdk.errors import JanusError
+
+    try:
+        return Shard.parse(value)
+    except JanusError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--shard {value!r}: ")) from None
+
+
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--target-folder", "target_folder", type=click.Path(exists=True, file_okay=False), hidden=True,
@@ -395,6 +407,11 @@ def _check_against(_ctx: click.Context, _param: click.Parameter, values: tuple[s
               "says why and the exit status is 3; rerunning the same command continues toward it.")
 @click.option("--extend-limit", type=click.IntRange(1), default=10, show_default=True,
               help="With --target: seed requests may grow to this many times the plan's own.")
+@click.option("--shard", metavar="I/N", callback=_check_shard,
+              help="Plan only share I of N (1-based, e.g. 2/8) of the seeds, for batch schedulers such as Slurm "
+              "array jobs: each seed goes to one share by a stable hash of its place in the plan, and its "
+              "evolutions follow it. Give each share its own --out, then 'janus merge' the parts: the merged "
+              "dataset has the ids a single run would make. --max-seeds then counts this share's seeds.")
 @click.option("--against", multiple=True, metavar="FILE|OWNER/NAME", callback=_check_against,
               help="An existing dataset that new records must not duplicate: JSONL in messages format, ShareGPT, "
               "a saved Hugging Face dataset folder, or the id of a dataset on the Hugging Face Hub (owner/name; "
@@ -417,7 +434,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              rate_limit_wait: float,
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
-             against: tuple[str, ...], no_filters: bool,
+             shard: Any, against: tuple[str, ...], no_filters: bool,
              dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -465,7 +482,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns, against=against)
+                           input=input_path, turns=turns, against=against, shard=shard)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
     session = Session(loaded, plugins, settings)
@@ -503,7 +520,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         if stats.made < stats.target:
             sys.exit(3)
         return
-    if stats.records + stats.resumed == 0 and not stats.stopped:
+    empty_share = shard is not None and session.plan.seed_count == 0  # a share may own no seed
+    if stats.records + stats.resumed == 0 and not stats.stopped and not empty_share:
         sys.exit(1)
 
 
@@ -562,6 +580,31 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
         folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
         written = write_report(report, folder)
         click.secho(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
+
+
+@cli.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The merged dataset (JSON Lines); its journal is written beside it.")
+@click.option("--overwrite", is_flag=True, help="Replace --out and its journal if they exist.")
+@reports_errors
+def merge(parts: tuple[str, ...], out: str, overwrite: bool) -> None:
+    """Merge the outputs of 'janus generate --shard I/N' runs into one dataset and journal.
+
+    The parts must be shares of the same run (spec, backend, model, seed, temperature), split the
+    same way, each share once; a missing share is named and the rest are merged. Records keep the
+    ids a single run makes; near duplicates across shares are moved to the failure ledger. The
+    merged output works with stats, export, review and doctor, and 'janus generate' without --shard
+    continues it."""
+    from pathlib import Path
+
+    from janus_core.data.merge import merge as merge_parts
+
+    report = merge_parts([Path(p) for p in parts], Path(out), overwrite)
+    for line in report.lines():
+        click.echo(line)
+    if report.missing:
+        click.secho(f"warning: shard {', '.join(report.missing)} missing", fg="yellow", err=True)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from typing import Any
 
 from janus_core.plan.documents import Chunk, Documents, render_chunks
 from janus_core.plan.graph import SeedContext
+from janus_core.plan.shards import Shard
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion, CompletionRequest, Direction, Limits, Message, OutputType
 from janus_core.sdk.records import Record, record_id, sha256_of
@@ -89,8 +90,11 @@ class Plan:
                  directions: dict[str, Direction], limits: Limits, seed: int = 0,
                  temperature: float | None = None, max_tokens: int | None = None, rounds: int | None = None,
                  given: list[Record] | None = None, turns: int = 4, documents: Documents | None = None,
-                 generation: str = "one-shot", role_temperatures: dict[str, float] | None = None):
+                 generation: str = "one-shot", role_temperatures: dict[str, float] | None = None,
+                 shard: Shard | None = None):
         self.spec = spec
+        #: this run's share of the seeds (``--shard I/N``); None: every seed
+        self.shard = shard if shard is not None and shard.count > 1 else None
         #: the user's documents, whose chunks ground each seed context (documents: in setup.yaml)
         self.documents = documents
         self._chunks: dict[str, list[Chunk]] = {}
@@ -100,6 +104,8 @@ class Plan:
         self.grows = output_type.grows
         self.turns = turns
         self.given = list({r.id: r for r in given or []}.values())  # a conversation given twice grows once
+        if self.shard is not None:
+            self.given = [r for r in self.given if self.shard.owns(f"given|{r.id}")]
         self.contexts = contexts
         self.output_type = output_type
         self.limits = limits
@@ -148,12 +154,16 @@ class Plan:
         for ctx in self.contexts:
             for d in self.seed_directions:
                 for i in range(self.s_factor):
-                    yield Job(f"seed|{ctx.id}|{d.name}|{i}", ctx, d)
+                    key = f"seed|{ctx.id}|{d.name}|{i}"
+                    if self.shard is None or self.shard.owns(key):
+                        yield Job(key, ctx, d)
 
-    @property
+    @cached_property
     def seed_count(self) -> int:
         if self.given:
             return len(self.given)
+        if self.shard is not None:  # this share's seeds (derivations follow their seed)
+            return sum(1 for _ in self.seed_jobs())
         return len(self.contexts) * len(self.seed_directions) * self.s_factor
 
     def _user_turns(self, record: Record) -> int:

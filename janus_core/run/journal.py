@@ -280,6 +280,13 @@ class Journal:
                         (key, completion.text, completion.model, completion.finish_reason,
                          completion.tokens_in, completion.tokens_out, cost, now()))
 
+    def cached_requests(self) -> Iterator[tuple[str, Completion, float]]:
+        """Every cached reply: (request key, completion, cost)."""
+        rows = self.db.execute("SELECT key, text, model, finish_reason, tokens_in, tokens_out, cost FROM requests")
+        for key, text, model, finish, tokens_in, tokens_out, cost in rows:
+            yield key, Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in,
+                                  tokens_out=tokens_out), cost
+
     # --- records -------------------------------------------------------------------------------
 
     def record_for(self, job_key: str) -> Record | None:
@@ -328,6 +335,11 @@ class Journal:
     def records(self) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
             yield codec.loads(data)
+
+    def entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(job key, record data) per record, in the order they were stored."""
+        for job_key, data in self.db.execute("SELECT job_key, data FROM records ORDER BY seq"):
+            yield job_key, codec.loads(data)
 
     def count_records(self) -> int:
         return self.db.execute("SELECT count(*) FROM records").fetchone()[0]

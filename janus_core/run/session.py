@@ -4,6 +4,7 @@ drives the engine; whoever shows the run (the CLI's ``janus_core.cli.progress``)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import itertools
 import re
@@ -16,6 +17,7 @@ from typing import Any
 
 from janus_core.plan.graph import seed_contexts
 from janus_core.plan.jobs import Plan, PlanCounts
+from janus_core.plan.shards import Shard
 from janus_core.plugins import Plugins
 from janus_core.run.cost import prices
 from janus_core.run.engine import Engine, EngineSettings, Stats
@@ -45,6 +47,8 @@ class RunSettings:
     input: str | None = None
     turns: int = 4
     against: tuple[str, ...] = ()
+    #: ``--shard I/N``: plan only this share of the seeds
+    shard: Shard | None = None
 
 
 def output_path(spec: Spec, settings: RunSettings) -> Path:
@@ -131,7 +135,7 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
 
         given = load_conversations(settings.input)
     roles = {role: r.temperature for role, r in spec.setup.model.roles.items() if r.temperature is not None}
-    return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed,
+    return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed, shard=settings.shard,
                 temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns,
                 documents=load_documents(spec), generation=generation_for(spec, backend_cls),
                 role_temperatures=roles)
@@ -178,7 +182,13 @@ def fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings, doc
            "seed": settings.seed, "temperature": settings.temperature, "input": settings.input}
     if documents is not None:  # what the documents say, not only where they are
         key["documents"] = sha256_of([[c.id, c.text] for c in documents.chunks])
+    if sharded(settings):  # a share continues only as the same share; unsharded keys stay as they were
+        key["shard"] = str(settings.shard)
     return sha256_of(key)
+
+
+def sharded(settings: RunSettings) -> bool:
+    return settings.shard is not None and settings.shard.count > 1
 
 
 def fingerprint_parts(spec: Spec, backend: str, model: str, settings: RunSettings,
@@ -192,6 +202,8 @@ def fingerprint_parts(spec: Spec, backend: str, model: str, settings: RunSetting
                   "seed": settings.seed, "temperature": settings.temperature, "input": settings.input})
     if documents is not None:
         parts["documents"] = sha256_of([[c.id, c.text] for c in documents.chunks])
+    if sharded(settings):
+        parts["shard"] = str(settings.shard)
     return parts
 
 
@@ -222,7 +234,7 @@ def continuation_refused(journal: Journal, key: str, also: str | None, parts: di
 
 def earlier_fingerprint(spec: Spec, backend: str, model: str, settings: RunSettings) -> str | None:
     """The key a run started before filters took options (0.1 journals) has for this same spec."""
-    if spec.setup.documents or spec.setup.filter_options:
+    if spec.setup.documents or spec.setup.filter_options or sharded(settings):
         return None
     setup = spec.setup.model_dump(exclude={"s_factor", "d_factor", "rounds", "filter_options", "documents",
                                            "chunking"})
@@ -286,6 +298,12 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
 
     setup = spec.setup
     journal.set_meta("spec", {"name": spec.name, "folder": str(spec.folder.resolve()), "files": spec_files(spec)})
+    if sharded(settings):  # what 'janus merge' checks the shares against, and the whole run's key it gives
+        whole = dataclasses.replace(settings, shard=None)
+        journal.set_meta("shard", {
+            "index": settings.shard.index, "count": settings.shard.count,
+            "fingerprint": fingerprint(spec, backend.name, backend.model, whole, the_plan.documents),
+            "fingerprint_parts": fingerprint_parts(spec, backend.name, backend.model, whole, the_plan.documents)})
     journal.set_meta("run", {
         "janus": __version__, "spec": spec.name, "output_type": setup.output_type, "backend": backend.name,
         # the options' names only: their values may be private
@@ -299,6 +317,7 @@ def record_run(journal: Journal, spec: Spec, settings: RunSettings, backend: Any
         "max_requests": settings.engine.max_requests, "max_cost": settings.engine.max_cost,
         "target": settings.engine.target,
         "input": shown(settings.input), "turns": settings.turns if settings.input else None,
+        "shard": str(settings.shard) if sharded(settings) else None,
         "against": [shown(value) for value in settings.against]})
 
 
@@ -388,6 +407,10 @@ class Session:
 
     def __init__(self, spec: Spec, plugins: Plugins, settings: RunSettings):
         self.spec, self.plugins, self.settings = spec, plugins, settings
+        if sharded(settings) and settings.engine.target is not None:
+            raise JanusError("--target counts the records of the whole run, and a --shard run makes only its "
+                             "share: give the shares no --target (merge them, then 'janus generate --target' "
+                             "continues the merged output), or run without --shard")
         self.out = output_path(spec, settings)
         self.backend_cls, self.model, self.options = backend_choice(plugins, spec, settings)
         #: the backends of setup.yaml's ``model.roles`` (the assistant's replaces the main one)

@@ -107,3 +107,9 @@ def new_messages(record: Record | dict[str, Any], parent: Record | dict[str, Any
         if messages[: len(before)] == before:
             return messages[len(before):]
     return [m for m in messages if m.get("role") != "system"]
+
+
+def added_text(record: Record | dict[str, Any], parent: Record | dict[str, Any] | None) -> str:
+    """The text a record adds to its parent (its new messages, no system message): what two records
+    must not share to be no duplicates."""
+    return "\n".join(m["content"] for m in new_messages(record, parent) if m.get("role") != "system")

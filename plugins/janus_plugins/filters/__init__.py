@@ -33,7 +33,7 @@ from typing import Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Ask, Filter, RememberingFilter
-from janus_core.sdk.records import new_messages
+from janus_core.sdk.records import added_text, new_messages
 
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -153,9 +153,8 @@ class Pending(OrderedDict):
             self.popitem(last=False)
 
 
-def dedup_text(record: Any, parent: Any | None) -> str:
-    """What two records must not share: for an evolution, what it adds to its parent."""
-    return "\n".join(m["content"] for m in new_messages(record, parent) if m["role"] != "system")
+#: what two records must not share: for an evolution, what it adds to its parent
+dedup_text = added_text
 
 
 class Duplicate(RememberingFilter):
