@@ -407,6 +407,12 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               "says why and the exit status is 3; rerunning the same command continues toward it.")
 @click.option("--extend-limit", type=click.IntRange(1), default=10, show_default=True,
               help="With --target: seed requests may grow to this many times the plan's own.")
+@click.option("--batch", is_flag=True, help="Send the requests through the provider's batch API (openai: OpenAI's "
+              "Batch API, or a compatible server's) at its batch price, about half the online one: slower (a batch "
+              "may take up to 24 hours), cheaper. Each evolution round is a batch of its own. A stopped run finds "
+              "its batches again when rerun and never submits a request twice.")
+@click.option("--batch-poll", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              help="With --batch: seconds between looks at a running batch.")
 @click.option("--shard", metavar="I/N", callback=_check_shard,
               help="Plan only share I of N (1-based, e.g. 2/8) of the seeds, for batch schedulers such as Slurm "
               "array jobs: each seed goes to one share by a stable hash of its place in the plan, and its "
@@ -434,7 +440,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              rate_limit_wait: float,
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
-             shard: Any, against: tuple[str, ...], no_filters: bool,
+             batch: bool, batch_poll: float, shard: Any, against: tuple[str, ...], no_filters: bool,
              dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -479,7 +485,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             requests_per_minute=rpm or model_options.requests_per_minute,
                             tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
-                            rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit)
+                            rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit,
+                            batch=batch, batch_poll=batch_poll)
+    if batch:  # every job in hand waits for its batch: hold many
+        engine.concurrency = max(engine.concurrency, 4096)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            input=input_path, turns=turns, against=against, shard=shard)
@@ -499,6 +508,9 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         click.echo(f"  {plan_line(planned.counts, loaded.setup.output_type)}")
         click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
+        if estimate["batch_price"] is not None:
+            click.echo(f"  through the provider's batch API, at {estimate['batch_price']:.0%} of the online price "
+                       "(the estimate uses it)")
         if loaded.setup.counting == "original" and loaded.setup.output_type == "conversation":
             click.echo("  derivations are counted for seeds of one turn: the original tool's counting evolves "
                        "every turn of a seed, so each further turn adds as many")

@@ -81,6 +81,9 @@ class RichView(RunView):
                       + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
         console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
                       f"wall {stats.seconds:.1f} s")
+        if stats.batches.get("submitted"):
+            console.print(f"  batches: {stats.batches['submitted']} ({stats.batches['requests']} requests) at the "
+                          "batch price")
         if len(stats.by_model) > 1:
             for name, used in stats.by_model.items():
                 console.print(f"  {name}: {used['requests']} requests, tokens in {used['tokens_in']}, out "

@@ -67,6 +67,10 @@ class EngineSettings:
     target: int | None = None
     #: with a target, seed jobs may grow to this many times the plan's own
     extend_limit: int = 10
+    #: --batch: the main backend's requests go through its provider's batch API
+    batch: bool = False
+    #: seconds between polls of a running batch
+    batch_poll: float = 30.0
 
 
 @dataclass
@@ -85,6 +89,8 @@ class Stats:
     failures: Counter = field(default_factory=Counter)
     #: per model: requests, tokens in and out, cost
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: --batch: provider batches submitted, running and finished, and the requests they held
+    batches: dict[str, int] = field(default_factory=dict)
     earlier_failures: int = 0
     skipped: int = 0
     rate_limited: int = 0
@@ -169,7 +175,7 @@ def request_key(backend: Backend, request: CompletionRequest, schema_json: str) 
 
 
 def _backend_reason(exc: BackendError) -> str:
-    return "rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport"
+    return exc.reason or ("rate_limit" if exc.rate_limited else "refusal" if exc.refusal else "transport")
 
 
 def _transient(exc: BaseException) -> bool:
@@ -201,6 +207,13 @@ class Engine:
                 lane = by_backend[id(other)] = _Lane(other, AdaptiveRate(rpm), TokenBudget(tpm) if tpm else None)
             self._lanes[role] = lane
         self.stats = Stats()
+        #: --batch: the main backend's requests go through its provider's batch API
+        self._batcher = None
+        if self.settings.batch:
+            from janus_core.run.batch import BatchCollector
+
+            self._batcher = BatchCollector(backend, journal, self.settings.batch_poll)
+            self.stats.batches = self._batcher.counts
         self._schema_json = json.dumps(plan.schema, sort_keys=True)
         # Derivations wait here and go before new seeds; seeds are drawn lazily from the plan, so
         # memory does not grow with the size of the plan.
@@ -245,6 +258,13 @@ class Engine:
     def backend_for(self, role: str) -> Backend:
         return self.lane(role).backend
 
+    def _price(self, completion: Completion, lane: _Lane) -> float:
+        """What a reply cost: litellm's price for its model, the batch price for a batched lane."""
+        cost = cost_of(completion.model or lane.backend.model, completion.tokens_in, completion.tokens_out)
+        if self._batcher is not None and lane.backend is self._batcher.backend:
+            cost *= lane.backend.batch_discount
+        return cost
+
     async def _send(self, request: CompletionRequest, key: str, lane: _Lane | None = None) -> Completion:
         lane = lane or self._lanes["assistant"]
         self._check_budget()
@@ -254,8 +274,12 @@ class Engine:
             await lane.tokens.take(estimate)
         self._check_budget()  # again: other requests may have spent the budget while this one waited
         self.stats.in_flight += 1
+        batched = self._batcher is not None and lane.backend is self._batcher.backend
         try:
-            completion = await lane.backend.complete(request)
+            if batched:
+                completion = await self._batcher.complete(request, key)
+            else:
+                completion = await lane.backend.complete(request)
         except BackendError as exc:
             if exc.rate_limited:
                 self.stats.rate_limited += 1
@@ -271,7 +295,7 @@ class Engine:
         if lane.tokens:
             lane.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
         model = completion.model or lane.backend.model
-        cost = cost_of(model, completion.tokens_in, completion.tokens_out)
+        cost = self._price(completion, lane)
         self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
@@ -366,7 +390,7 @@ class Engine:
             model = completion.model or self.backend.model
             usage["tokens_in"] += completion.tokens_in
             usage["tokens_out"] += completion.tokens_out
-            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+            usage["cost"] += self._price(completion, self.lane("assistant"))
             try:
                 record = self.plan.record(job, request, completion.text, model)
                 record = await self._complete_record(job, record, usage, key)
@@ -413,7 +437,7 @@ class Engine:
                 self.journal.cache(key, *pending)
             lane = self.lane(role)
             model = completion.model or lane.backend.model
-            cost = cost_of(model, completion.tokens_in, completion.tokens_out)
+            cost = self._price(completion, lane)
             usage["tokens_in"] += completion.tokens_in
             usage["tokens_out"] += completion.tokens_out
             usage["cost"] += cost
@@ -463,10 +487,9 @@ class Engine:
             self.journal.cache(key, *pending)
         usage = _USAGE.get()
         if usage is not None:
-            model = completion.model or self.backend_for(role).model
             usage["tokens_in"] += completion.tokens_in
             usage["tokens_out"] += completion.tokens_out
-            usage["cost"] += cost_of(model, completion.tokens_in, completion.tokens_out)
+            usage["cost"] += self._price(completion, self.lane(role))
         if raw:
             return completion.text
         try:
@@ -761,6 +784,8 @@ class Engine:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self._batcher is not None:
+                await self._batcher.aclose()
             if self._fatal is None:
                 self._commit()  # what finished before a stop or an interrupt is kept
             elif self._commit_timer is not None:

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS failures (
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, messages TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    local_id TEXT PRIMARY KEY, backend TEXT NOT NULL, batch_id TEXT, state TEXT NOT NULL,
+    keys TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 """
 
 #: A reviewer's decisions on a record; ``edited`` records are kept with the reviewer's messages.
@@ -49,7 +52,7 @@ REVIEW_STATES = ("kept", "discarded", "edited")
 
 #: The journal layout this version writes. A journal without a ``schema_version`` meta key was
 #: written before versions existed (version 1) and is migrated when opened.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` of a Janus journal ("JNUS"), so other tools can tell what the file is.
 APPLICATION_ID = 0x4A4E5553
 #: Tables every Janus journal has had since version 1.
@@ -82,8 +85,12 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Version 3 adds the ``batches`` table (provider batch jobs, ``--batch``), made by SCHEMA."""
+
+
 #: version -> the step that brings a journal of that version to the next one
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _doctor_hint(path: Path) -> str:
@@ -364,6 +371,28 @@ class Journal:
 
     def failure_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT reason, count(*) FROM failures GROUP BY reason").fetchall())
+
+    # --- provider batches (--batch) ---------------------------------------------------------------
+
+    def add_batch(self, local_id: str, backend: str, keys: list[str]) -> None:
+        """A batch about to be submitted: kept before the provider is asked, so a rerun never submits
+        its requests again (it finds the batch by ``local_id``, which travels in the batch's metadata)."""
+        self.db.execute("INSERT INTO batches VALUES (?, ?, NULL, 'submitting', ?, ?, ?)",
+                        (local_id, backend, json.dumps(keys), now(), now()))
+
+    def set_batch(self, local_id: str, state: str, batch_id: str | None = None) -> None:
+        self.db.execute("UPDATE batches SET state = ?, batch_id = coalesce(?, batch_id), updated_at = ? "
+                        "WHERE local_id = ?", (state, batch_id, now(), local_id))
+
+    def open_batches(self, backend: str) -> list[dict[str, Any]]:
+        """Batches of ``backend`` submitted (or being submitted) and not yet read back."""
+        rows = self.db.execute("SELECT local_id, batch_id, state, keys FROM batches WHERE backend = ? AND state "
+                               "IN ('submitting', 'submitted') ORDER BY created_at", (backend,))
+        return [{"local_id": lid, "batch_id": bid, "state": state, "keys": json.loads(keys)}
+                for lid, bid, state, keys in rows]
+
+    def batch_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
 
     # --- reviews -------------------------------------------------------------------------------
 

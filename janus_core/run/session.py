@@ -341,6 +341,8 @@ class Estimate:
     refused: str | None = None
     #: what --target plans (None without it)
     target: dict[str, Any] | None = None
+    #: --batch: the share of the online price the estimate uses (None: online)
+    batch_price: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "model": self.model, "seed_requests": self.counts.seeds,
@@ -349,7 +351,8 @@ class Estimate:
                 "estimated_tokens_in": self.estimated_tokens_in, "estimated_tokens_out": self.estimated_tokens_out,
                 "estimated_cost": self.estimated_cost, "out": self.out,
                 "seed_requests_by_direction": self.seed_requests_by_direction, "seed_contexts": self.seed_contexts,
-                "refused": self.refused, **({"target": self.target} if self.target is not None else {})}
+                "refused": self.refused, "batch_price": self.batch_price,
+                **({"target": self.target} if self.target is not None else {})}
 
 
 def plan_target(the_plan: Plan, engine: EngineSettings, estimate: dict[str, Any]) -> dict[str, Any]:
@@ -417,6 +420,9 @@ class Session:
         self.role_choices = role_choices(plugins, spec, settings)
         if "assistant" in self.role_choices:
             self.backend_cls, self.model, self.options = self.role_choices.pop("assistant")
+        if settings.engine.batch and not self.backend_cls.batches:
+            raise JanusError(f"--batch: the {self.backend_cls.name} backend has no batch API (the openai backend "
+                             "has one, for OpenAI and the servers that offer its batches endpoints)")
         self.plan = make_plan(spec, plugins, settings, self.backend_cls)
         # made by run(): nothing is called, opened or written before it
         self.backend: Any = None
@@ -442,6 +448,7 @@ class Session:
         tokens_in = int(seed_in + derive_in)
         tokens_out = int(reply * (len(seeds) + counts.derivations))
         price = prices(model)
+        discount = self.backend_cls.batch_discount if self.settings.engine.batch else 1.0
         done, refused = 0, None
         if not self.settings.overwrite:
             with Journal.beside(self.out) as journal:
@@ -455,11 +462,12 @@ class Session:
         estimate = Estimate(backend=self.backend_cls.name, model=model, counts=counts, already_done=done,
                         estimated_tokens_in=tokens_in, estimated_tokens_out=tokens_out,
                         estimated_cost=None if price is None
-                        else round(tokens_in * price[0] + tokens_out * price[1], 4),
+                        else round((tokens_in * price[0] + tokens_out * price[1]) * discount, 4),
                         out=str(self.out),
                         seed_requests_by_direction=dict(Counter(job.direction.name for job in seeds)),
                         seed_contexts=len({job.context.id for job in seeds}),
-                        refused=None if refused is None else f"{self.out} cannot be continued: {refused}")
+                        refused=None if refused is None else f"{self.out} cannot be continued: {refused}",
+                        batch_price=discount if self.settings.engine.batch else None)
         if self.settings.engine.target is not None:
             estimate.target = plan_target(the_plan, self.settings.engine, estimate.as_dict())
         return estimate
@@ -577,7 +585,7 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
-            "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model,
+            "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model, "batches": dict(stats.batches),
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped, **target_summary(stats)}
 

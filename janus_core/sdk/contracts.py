@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from janus_core.sdk.errors import BackendError
     from janus_core.sdk.options import Options as PluginOptions
     from janus_core.sdk.records import Record
 
@@ -86,6 +87,13 @@ class Backend:
     #: them from the model instead). The ``api_key_env`` option, where a backend offers it, names
     #: another. Keys come from the environment only: never an option, never setup.yaml.
     key_env: ClassVar[tuple[str, ...]] = ()
+    #: Whether the backend offers the provider's batch API (``janus generate --batch``): then it
+    #: implements ``batch_submit``, ``batch_poll`` and ``batch_results``.
+    batches: ClassVar[bool] = False
+    #: What a batched request costs against an online one (providers charge about half).
+    batch_discount: ClassVar[float] = 0.5
+    #: The provider's limits on one batch: requests, and bytes of its JSONL input.
+    batch_limits: ClassVar[tuple[int, int]] = (50_000, 200 * 2**20)
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         self.model = model or self.default_model
@@ -148,6 +156,39 @@ class Backend:
 
     async def aclose(self) -> None:
         """Release connections or models."""
+
+    # --- provider batch APIs (optional: set ``batches = True``) -------------------------------------
+
+    async def batch_submit(self, requests: list[tuple[str, CompletionRequest]], local_id: str) -> str:
+        """Submit ``(custom_id, request)`` pairs as one batch (within ``batch_limits``) and return the
+        provider's batch id. ``local_id`` goes into the batch's metadata, so ``batch_find`` can tell
+        whether a submission whose reply was lost (a kill) reached the provider."""
+        raise NotImplementedError(f"the {self.name} backend has no batch API")
+
+    async def batch_find(self, local_id: str) -> str | None:
+        """The provider's id of the batch submitted with ``local_id``, or None if it never arrived."""
+        return None
+
+    async def batch_poll(self, batch_id: str) -> BatchState:
+        """The batch's state now."""
+        raise NotImplementedError(f"the {self.name} backend has no batch API")
+
+    async def batch_results(self, batch_id: str) -> dict[str, Completion | BackendError]:
+        """A finished batch's outcome per custom_id: a Completion, or a BackendError (give it
+        ``reason="batch_error"``); ids missing from the answer expired unanswered."""
+        raise NotImplementedError(f"the {self.name} backend has no batch API")
+
+
+@dataclass
+class BatchState:
+    """Where a provider batch is: ``state`` is "running", "done" (results can be read), "expired"
+    (results of what finished can be read; the rest never will) or "failed" (nothing will be)."""
+
+    state: str
+    done: int = 0
+    failed: int = 0
+    total: int = 0
+    detail: str = ""
 
 
 def refuse_key_options(backend: type[Backend], model: str | None, options: dict[str, Any], where: str) -> None:

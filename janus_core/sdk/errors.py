@@ -49,8 +49,12 @@ class BackendError(JanusError):
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None,
-                 status: int | None = None, rate_limited: bool = False, refusal: bool = False):
+                 status: int | None = None, rate_limited: bool = False, refusal: bool = False,
+                 reason: str | None = None):
         super().__init__(message)
+        #: the failure ledger's reason, where the backend knows better than the engine
+        #: (``batch_expired``, ``batch_error``)
+        self.reason = reason
         self.transient = transient or rate_limited
         self.retry_after = retry_after
         self.status = status

@@ -8,6 +8,11 @@ shared aiohttp session: a small hand-written path, because the SDK spends about 
 CPU per request building typed requests, which caps a two-core machine near 600 requests/s.
 ``sdk`` uses the ``openai`` SDK over its aiohttp transport, ``sdk-httpx`` the SDK's default httpx
 one. The SDK's own retries are off in every case: the engine retries, paces and counts.
+
+Batches (``janus generate --batch``): the Batch API's files and batches endpoints (upload the
+requests as JSONL, create the batch with Janus's local id in its metadata, poll it, read its output
+and error files), against OpenAI or any server that offers them. Batch bodies use the structured
+mode the run has settled on (``json_schema`` until a server refused it, or the ``structured`` option).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from janus_core import hookimpl
 from janus_core.sdk import codec
 from janus_core.sdk.chat_body import chat_body
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
+from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 from janus_core.sdk.structured import Negotiation
@@ -31,6 +36,8 @@ class OpenAIBackend(Backend):
     default_model = "gpt-4o-mini"
     key_env = PROVIDER_KEYS["openai"]
     Options = Imported("janus_plugins.openai.options:OpenAIOptions")
+    batches = True
+    batch_limits = (50_000, 200 * 2**20)
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -117,6 +124,107 @@ class OpenAIBackend(Backend):
             return codec.loads(data)
         except ValueError:
             raise BackendError("openai backend: the server's reply is not JSON", transient=True) from None
+
+    # --- the Batch API -----------------------------------------------------------------------------
+
+    @property
+    def _root(self) -> str:
+        return (self.base_url or "https://api.openai.com/v1").rstrip("/")
+
+    async def _call(self, method: str, path: str, *, body: Any = None, form: Any = None, raw: bool = False) -> Any:
+        """One Batch API call: decoded JSON (or bytes with ``raw``); BackendError on failure."""
+        import aiohttp
+
+        if self._session is None or self.transport != "aiohttp":
+            await self._ensure_session()
+        try:
+            data = codec.dumps_bytes(body) if body is not None else form
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            async with self._session.request(method, self._root + path, data=data, headers=headers) as response:
+                payload = await response.read()
+                if response.status >= 400:
+                    raise BackendError(self.redact(f"openai backend: {method} {path}: HTTP {response.status}: "
+                                                   f"{_message(payload)}"),
+                                       retry_after=retry_after_seconds(response.headers),
+                                       **classify_status(response.status))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise BackendError(self.redact(f"openai backend: cannot reach {self._root}: {type(exc).__name__} {exc}"),
+                               transient=True) from None
+        return payload if raw else codec.loads(payload)
+
+    async def _ensure_session(self) -> None:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Authorization": f"Bearer {self.secret}"},
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+
+    async def batch_submit(self, requests: list[tuple[str, CompletionRequest]], local_id: str) -> str:
+        import aiohttp
+
+        mode = self.negotiation.mode
+        lines = [codec.dumps_bytes({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+                                    "body": chat_body(self.model, request,
+                                                      mode if request.schema is not None else None)})
+                 for custom_id, request in requests]
+        form = aiohttp.FormData()
+        form.add_field("purpose", "batch")
+        form.add_field("file", b"\n".join(lines) + b"\n", filename=f"janus-{local_id}.jsonl",
+                       content_type="application/jsonl")
+        uploaded = await self._call("POST", "/files", form=form)
+        created = await self._call("POST", "/batches", body={
+            "input_file_id": uploaded["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h",
+            "metadata": {"janus_local_id": local_id}})
+        return str(created["id"])
+
+    async def batch_find(self, local_id: str) -> str | None:
+        after = None
+        while True:
+            page = await self._call("GET", "/batches?limit=100" + (f"&after={after}" if after else ""))
+            for batch in page.get("data") or []:
+                if (batch.get("metadata") or {}).get("janus_local_id") == local_id:
+                    return str(batch["id"])
+            if not page.get("has_more") or not page.get("data"):
+                return None
+            after = page["data"][-1]["id"]
+
+    async def batch_poll(self, batch_id: str) -> BatchState:
+        batch = await self._call("GET", f"/batches/{batch_id}")
+        status = batch.get("status")
+        counts = batch.get("request_counts") or {}
+        state = {"completed": "done", "expired": "expired", "failed": "failed", "cancelled": "expired"}.get(
+            status, "running")
+        errors = (batch.get("errors") or {}).get("data") or []
+        return BatchState(state, done=counts.get("completed", 0), failed=counts.get("failed", 0),
+                          total=counts.get("total", 0),
+                          detail="; ".join(str(e.get("message")) for e in errors[:3]) or str(status))
+
+    async def batch_results(self, batch_id: str) -> dict[str, Completion | BackendError]:
+        batch = await self._call("GET", f"/batches/{batch_id}")
+        results: dict[str, Completion | BackendError] = {}
+        for field in ("output_file_id", "error_file_id"):
+            if not batch.get(field):
+                continue
+            content = await self._call("GET", f"/files/{batch[field]}/content", raw=True)
+            for line in content.splitlines():
+                if not line.strip():
+                    continue
+                row = codec.loads(line)
+                custom_id, response = row.get("custom_id"), row.get("response") or {}
+                status = response.get("status_code") or 0
+                if row.get("error") or status >= 400:
+                    error = row.get("error") or (response.get("body") or {}).get("error") or {}
+                    message = error.get("message") if isinstance(error, dict) else error
+                    results[custom_id] = BackendError(self.redact(f"openai backend: batch request failed: HTTP "
+                                                                  f"{status}: {message}"), reason="batch_error")
+                    continue
+                try:
+                    results[custom_id] = self._completion(response.get("body") or {})
+                except BackendError as exc:
+                    exc.reason = exc.reason or ("refusal" if exc.refusal else "batch_error")
+                    results[custom_id] = exc
+        return results
 
     def _completion(self, reply: Any) -> Completion:
         choices = reply.get("choices") if isinstance(reply, dict) else None

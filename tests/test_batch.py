@@ -1,0 +1,150 @@
+"""`generate --batch`: requests through a provider batch API (OpenAI's, against a stand-in server on
+127.0.0.1), answered through the same parse / filter / journal path as online replies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from batch_servers import OpenAIBatchServer
+from conftest import SAMPLES, fake_secret, read_jsonl
+from servers import OpenAICompatibleServer, chat_completion
+
+SECRET = fake_secret("openai-key")
+SPEC = SAMPLES / "marriage_counsel"
+
+
+def body_reply(body):
+    digest = hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()
+    words = " ".join(f"w{digest[i:i + 4]}" for i in range(0, 40, 4))
+    turns = [{"user": f"We argue about {words} every week.", "assistant": f"Tell me more about {words[:30]}."}]
+    return chat_completion(json.dumps({"turns": turns}), model=body["model"])
+
+
+def online_reply(body):
+    return 200, body_reply(body), {}
+
+
+def args(server, out, *extra):
+    return ["generate", SPEC, "--backend", "openai", "--model", "gpt-4o-mini", "--option",
+            f"base_url={server.base_url}", "--out", out, "-q", "--no-filters", "--s-factor", "2", *extra]
+
+
+def run(cli, server, out, *extra):
+    return cli(*args(server, out, *extra), env={"OPENAI_API_KEY": SECRET})
+
+
+def failures(out):
+    from janus_core.run.journal import Journal
+
+    with Journal.beside(out) as journal:
+        return journal.failures()
+
+
+def test_a_batch_run_makes_the_online_runs_records_at_half_the_price(cli, tmp_path):
+    with OpenAICompatibleServer(online_reply) as online:
+        assert run(cli, online, tmp_path / "online.jsonl", "--d-factor", "1", "--log-json").exit_code == 0
+    with OpenAIBatchServer(body_reply) as server:
+        result = run(cli, server, tmp_path / "batch.jsonl", "--d-factor", "1", "--batch", "--batch-poll", "0.05",
+                     "--log-json")
+        assert result.exit_code == 0, result.output
+    online_records = {r["id"]: r for r in read_jsonl(tmp_path / "online.jsonl")}
+    batch_records = {r["id"]: r for r in read_jsonl(tmp_path / "batch.jsonl")}
+    assert set(batch_records) == set(online_records)
+    assert all(batch_records[i]["messages"] == r["messages"] for i, r in online_records.items())
+    # the seeds were one batch, their evolutions the next
+    assert [len(keys) for keys in server.submitted] == [6, 12]
+    assert all(b["metadata"].get("janus_local_id") for b in server.batches.values())
+    summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
+    assert summary["batches"]["submitted"] == 2 and summary["batches"]["requests"] == 18
+    online_cost = sum(r["usage"]["cost"] for r in online_records.values())
+    batch_cost = sum(r["usage"]["cost"] for r in batch_records.values())
+    assert online_cost > 0 and abs(batch_cost - online_cost / 2) < 1e-9
+
+
+def test_partial_failures_land_in_the_ledger_and_retry_failed_resubmits_only_them(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAIBatchServer(body_reply) as server:
+        doomed: set[str] = set()
+
+        def fail(custom_id, body):
+            if len(doomed) < 2 and custom_id not in doomed and not server.submitted[1:]:
+                doomed.add(custom_id)
+            return custom_id in doomed
+
+        server.fail = fail
+        first = run(cli, server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05")
+        assert first.exit_code == 0, first.output
+        ledger = failures(out)
+        assert [f["reason"] for f in ledger] == ["batch_error", "batch_error"]
+        assert len(read_jsonl(out)) == 4
+        server.fail = lambda custom_id, body: False
+        again = run(cli, server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05", "--retry-failed")
+        assert again.exit_code == 0, again.output
+    assert sorted(server.submitted[1]) == sorted(doomed)  # only the failed requests went again
+    assert len(read_jsonl(out)) == 6 and failures(out) == []
+
+
+def test_an_expired_batch_fails_what_it_did_not_answer(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAIBatchServer(body_reply) as server:
+        server.expire = True
+        result = run(cli, server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05")
+        assert result.exit_code == 0, result.output
+    assert len(read_jsonl(out)) == 3
+    assert [f["reason"] for f in failures(out)] == ["batch_expired"] * 3
+
+
+def test_a_failed_batch_and_a_backend_without_batches(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAIBatchServer(body_reply) as server:
+        server.fail_batch = True
+        result = run(cli, server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05")
+    assert result.exit_code == 1
+    ledger = failures(out)
+    assert len(ledger) == 6 and {f["reason"] for f in ledger} == {"batch_error"}
+    assert "the stand-in was told to fail" in ledger[0]["detail"]
+    refused = cli("generate", SPEC, "--backend", "local", "--batch", "--out", tmp_path / "l.jsonl")
+    assert refused.exit_code != 0 and "no batch API" in refused.output
+
+
+def test_a_run_killed_between_submit_and_result_resumes_polling_and_never_submits_twice(tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAIBatchServer(body_reply, polls=10**9) as server:  # the batch runs until told otherwise
+        cmd = [sys.executable, "-m", "janus_core.cli", *map(str, args(server, out, "--d-factor", "0", "--batch",
+                                                                         "--batch-poll", "0.05"))]
+        env = {**__import__("os").environ, "OPENAI_API_KEY": SECRET}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while not server.submitted and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.submitted, "the batch was never submitted"
+        time.sleep(0.3)  # a few polls
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert not out.exists() or read_jsonl(out) == []
+        server.polls = 0  # the batch finishes now
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+    assert len(server.submitted) == 1  # polled again, not submitted again
+    assert len(read_jsonl(out)) == 6
+
+
+def test_max_cost_stops_before_the_next_submission_and_dry_run_shows_the_batch_price(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAIBatchServer(body_reply) as server:
+        result = run(cli, server, out, "--d-factor", "1", "--batch", "--batch-poll", "0.05", "--max-cost", "0.0000001")
+        assert result.exit_code == 0, result.output
+        assert len(server.submitted) == 1 and "stopped" in result.output
+        plans = []
+        for extra in ((), ("--batch",)):
+            dry = run(cli, server, tmp_path / "dry.jsonl", "--d-factor", "1", "--dry-run", "--log-json", *extra)
+            assert dry.exit_code == 0, dry.output
+            plans.append(json.loads(dry.output))
+    online, batched = plans
+    assert batched["batch_price"] == 0.5 and online["batch_price"] is None
+    assert abs(batched["estimated_cost"] - online["estimated_cost"] / 2) <= 0.0001
