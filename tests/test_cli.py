@@ -20,7 +20,8 @@ def test_help_imports_no_heavy_library():
     assert "generate" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["generate", "validate", "graph", "plugins", "directions", "export", "review", "merge",
+@pytest.mark.parametrize("command", ["generate", "validate", "graph", "plugins", "directions", "export", "review",
+                                     "merge",
                                      "push", "stats"])
 def test_every_option_has_help(command):
     import click
