@@ -487,8 +487,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                             max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
                             rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit,
                             batch=batch, batch_poll=batch_poll)
-    if batch:  # every job in hand waits for its batch: hold many
-        engine.concurrency = max(engine.concurrency, 4096)
+    if batch:  # every job in hand waits for its batch: hold as many as one batch takes
+        engine.concurrency = max(engine.concurrency, 50_000)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            input=input_path, turns=turns, against=against, shard=shard)

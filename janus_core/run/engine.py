@@ -777,7 +777,10 @@ class Engine:
             self.stats.target, self.stats.planned = self.settings.target, self.settings.target
             self.stats.before = self.journal.count_records()
             self._check_done()  # the journal may hold the target already
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        count = self.concurrency
+        if self._batcher is not None:  # every job in hand waits for its batch: as many as a batch holds
+            count = min(count, max(1, self.stats.planned))
+        workers = [asyncio.create_task(self._worker()) for _ in range(count)]
         try:
             await self._done.wait()
         finally:
