@@ -115,6 +115,8 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self._registry: Registry | None = None
         self.builtins: set[str] = set()
+        #: how this set was loaded (``load_plugins``' arguments), so another process can load the same
+        self.recipe: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     def load_builtins(self, disabled: set[str] = frozenset()) -> None:
         """Register the first-party plugins of ``BUILTINS`` that exist and are not disabled, in order."""
@@ -217,6 +219,7 @@ def load_plugins(extra: tuple[str, ...] | list[str] = (), disable: tuple[str, ..
     ``disable`` (``--no-plugin``) and ``JANUS_DISABLE_PLUGINS`` name plugins to leave out.
     """
     plugins = Plugins()
+    plugins.recipe = (tuple(extra), tuple(disable))
     disabled = disabled_names(disable)
     plugins.load_builtins(disabled)
     plugins.load_entry_points(disabled)

@@ -413,6 +413,15 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               "its batches again when rerun and never submits a request twice.")
 @click.option("--batch-poll", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
               help="With --batch: seconds between looks at a running batch.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the requests are made: in this process, or split between Ray workers (the 'ray' extra), "
+              "each running the engine on its share of the seeds while this process keeps the one journal and "
+              "output; the record ids are a local run's.")
+@click.option("--ray-address", metavar="auto|ray://HOST:PORT", help="With --executor ray: the cluster to join "
+              "('auto': the one 'ray start' runs on this machine); default: start a local one.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="With --executor ray: how many workers share the seeds (budgets and paces are divided between "
+              "them).")
 @click.option("--shard", metavar="I/N", callback=_check_shard,
               help="Plan only share I of N (1-based, e.g. 2/8) of the seeds, for batch schedulers such as Slurm "
               "array jobs: each seed goes to one share by a stable hash of its place in the plan, and its "
@@ -440,7 +449,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              concurrency: int, rpm: float | None, tpm: int | None, retries: int, max_requests: int | None,
              rate_limit_wait: float,
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
-             batch: bool, batch_poll: float, shard: Any, against: tuple[str, ...], no_filters: bool,
+             batch: bool, batch_poll: float, executor: str, ray_address: str | None, workers: int, shard: Any,
+             against: tuple[str, ...], no_filters: bool,
              dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
@@ -491,7 +501,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         engine.concurrency = max(engine.concurrency, 50_000)
     settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns, against=against, shard=shard)
+                           input=input_path, turns=turns, against=against, shard=shard, executor=executor,
+                           ray_address=ray_address, workers=workers)
     for note in notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
     session = Session(loaded, plugins, settings)

@@ -91,6 +91,8 @@ class Stats:
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
     #: --batch: provider batches submitted, running and finished, and the requests they held
     batches: dict[str, int] = field(default_factory=dict)
+    #: --executor ray: workers started again after they died
+    restarts: int = 0
     earlier_failures: int = 0
     skipped: int = 0
     rate_limited: int = 0

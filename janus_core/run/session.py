@@ -49,6 +49,10 @@ class RunSettings:
     against: tuple[str, ...] = ()
     #: ``--shard I/N``: plan only this share of the seeds
     shard: Shard | None = None
+    #: "local" (this process) or "ray" (the seeds split between ``workers`` Ray actors)
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int = 2
 
 
 def output_path(spec: Spec, settings: RunSettings) -> Path:
@@ -410,6 +414,10 @@ class Session:
 
     def __init__(self, spec: Spec, plugins: Plugins, settings: RunSettings):
         self.spec, self.plugins, self.settings = spec, plugins, settings
+        if settings.executor == "ray" and (settings.shard is not None or settings.engine.target is not None
+                                           or settings.engine.batch):
+            raise JanusError("--executor ray splits the seeds itself: it does not go with --shard, --target or "
+                             "--batch")
         if sharded(settings) and settings.engine.target is not None:
             raise JanusError("--target counts the records of the whole run, and a --shard run makes only its "
                              "share: give the shares no --target (merge them, then 'janus generate --target' "
@@ -533,7 +541,12 @@ class Session:
                     sink.write(batch)
             except OSError as exc:
                 raise _cannot_write(out, exc) from None
-            stats = asyncio.run(self._drive(view))
+            if self.settings.executor == "ray":
+                from janus_core.run.ray_executor import RayRun
+
+                stats = RayRun(self, self.settings.ray_address, self.settings.workers).run(journal, [sink], Stats())
+            else:
+                stats = asyncio.run(self._drive(view))
             failed = False
         except KeyboardInterrupt:
             view.interrupted(self)
@@ -586,6 +599,7 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
             "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model, "batches": dict(stats.batches),
+            "restarts": stats.restarts,
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
             "stopped": stats.stopped, **target_summary(stats)}
 

@@ -1,0 +1,236 @@
+"""``janus generate --executor ray``: the seeds split between Ray workers, one journal at the driver.
+
+Each worker is a long-lived Ray actor that runs the ordinary engine (async, paced, cached) on its
+share of the seeds (``janus_core.plan.shards``: a stable hash of each seed's key, evolutions follow
+their seed) into a scratch journal of its own. The driver polls the workers for what they finished
+(records, failures and cached replies, in the order their journals hold them) and writes it to the
+run's one journal and output, journal first, as a local run does. So a run on Ray makes the record
+ids a local run with the same ``--seed`` makes, and a driver killed and rerun resumes like a local
+run: each new worker starts from the records and replies the driver's journal already holds.
+
+A worker that dies is replaced by one given everything the driver holds for its share, so its
+unfinished seeds are made again and nothing delivered is paid for twice. Duplicates across workers
+are checked at the driver (MinHash, the duplicate filter's defaults) before a record is written; a
+duplicate and what was evolved from it go to the failure ledger. Budgets (``--max-requests``,
+``--max-cost``) and paces (``--rpm``, ``--tpm``) are divided evenly between the workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from janus_core.sdk.errors import JanusError
+
+#: seconds between the driver's looks at the workers
+POLL = 0.25
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise JanusError("--executor ray needs Ray: pip install 'janus-data[ray]'") from None
+    return ray
+
+
+def _worker_class(ray: Any) -> Any:
+    @ray.remote(max_concurrency=2)  # run() in one thread, drain() answered from another
+    class ShardWorker:
+        """Runs the engine on one share of the seeds into a scratch journal."""
+
+        def __init__(self, spec: Any, recipe: tuple, settings: Any, index: int, count: int) -> None:
+            from janus_core.plan.shards import Shard
+
+            self.folder = Path(tempfile.mkdtemp(prefix=f"janus-ray-{index}-"))
+            self.out = self.folder / f"share-{index + 1}-of-{count}.jsonl"
+            self.spec, self.recipe = spec, recipe
+            self.settings = dataclasses.replace(settings, shard=Shard(index, count), out=str(self.out),
+                                                executor="local", overwrite=False)
+
+        def prime(self, records: list[tuple[str, dict]], cached: list[tuple]) -> None:
+            """What the driver already holds for this share: nothing of it is asked for again."""
+            from janus_core.plugins import load_plugins
+            from janus_core.run.journal import Journal
+            from janus_core.run.session import Session, fingerprint, record_run
+            from janus_core.sdk.contracts import Completion
+            from janus_core.sdk.records import Record
+
+            plugins = load_plugins(*self.recipe)
+            session = Session(self.spec, plugins, self.settings)
+            backend = session.backend_cls(model=session.model, options=session.options)
+            with Journal(Path(str(self.out) + ".journal.sqlite")) as journal, journal.transaction():
+                journal.set_meta("fingerprint", fingerprint(self.spec, backend.name, backend.model, self.settings,
+                                                            session.plan.documents))
+                record_run(journal, self.spec, self.settings, backend, session.plan, [])
+                for key, text, model, finish, tokens_in, tokens_out, cost in cached:
+                    journal.cache(key, Completion(text=text, model=model, finish_reason=finish,
+                                                  tokens_in=tokens_in, tokens_out=tokens_out), cost)
+                for job_key, data in records:
+                    journal.add_record(job_key, Record.from_dict(data))
+
+        def run(self) -> dict[str, Any]:
+            from janus_core.plugins import load_plugins
+            from janus_core.run.session import Session, summary_dict
+
+            plugins = load_plugins(*self.recipe)
+            stats = Session(self.spec, plugins, self.settings).run()
+            return summary_dict(stats, self.out)
+
+        def drain(self, cursor: tuple[int, int, int]) -> tuple[tuple[int, int, int], list, list, list]:
+            """What the scratch journal holds past ``cursor`` (record seq, cache rowid, failure count)."""
+            import sqlite3
+
+            path = Path(str(self.out) + ".journal.sqlite")
+            if not path.exists():
+                return cursor, [], [], []
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                seq, rowid, _seen = cursor
+                try:
+                    records = db.execute("SELECT seq, job_key, data FROM records WHERE seq > ? ORDER BY seq",
+                                         (seq,)).fetchall()
+                    cached = db.execute("SELECT rowid, key, text, model, finish_reason, tokens_in, tokens_out, cost "
+                                        "FROM requests WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
+                    failures = db.execute("SELECT job_key, reason, detail, job FROM failures").fetchall()
+                except sqlite3.OperationalError:  # the tables are being made
+                    return cursor, [], [], []
+            finally:
+                db.close()
+            cursor = (records[-1][0] if records else seq, cached[-1][0] if cached else rowid, len(failures))
+            return cursor, [(k, d) for _, k, d in records], [row[1:] for row in cached], failures
+
+    return ShardWorker
+
+
+class RayRun:
+    """The driver's side: start the workers, gather what they make into the run's journal and sinks."""
+
+    def __init__(self, session: Any, address: str | None, workers: int):
+        self.session, self.address, self.count = session, address, max(1, workers)
+        self.ray = _ray()
+
+    def run(self, journal: Any, sinks: list[Any], stats: Any) -> Any:
+        import json
+
+        from janus_core.data.dedup import Deduper
+        from janus_core.sdk.contracts import Completion
+        from janus_core.sdk.records import Record, added_text
+
+        ray = self.ray
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True, **({} if self.address else {"num_cpus": max(2, self.count)}))
+        session = self.session
+        settings = dataclasses.replace(session.settings, engine=self._share_of(session.settings.engine))
+        worker_cls = _worker_class(ray)
+        by_id: dict[str, dict] = {}
+        shard_of_seed = self._shard_of_seed()
+        held: dict[int, list[tuple[str, dict]]] = {i: [] for i in range(self.count)}
+        for job_key, data in journal.entries():
+            by_id[data["id"]] = data
+            held[shard_of_seed.get(data.get("seed_id"), 0)].append((job_key, data))
+        deduper = Deduper() if any(f.name == "duplicate" for f in session.filters) else None
+        if deduper is not None:
+            for data in by_id.values():
+                deduper.check_and_add(data["id"], added_text(data, by_id.get(data.get("parent_id"))))
+        dropped: set[str] = set()
+        started = time.perf_counter()
+
+        generation = {i: 0 for i in range(self.count)}
+
+        def start(index: int) -> tuple[Any, Any]:
+            name = f"janus-worker-{index}-{generation[index]}"  # the n-th worker of share ``index``
+            generation[index] += 1
+            worker = worker_cls.options(name=name).remote(
+                session.spec, session.plugins.recipe, settings, index, self.count)
+            cached = [(k, c.text, c.model, c.finish_reason, c.tokens_in, c.tokens_out, cost)
+                      for k, c, cost in journal.cached_requests()]
+            ray.get(worker.prime.remote(held[index], cached))
+            return worker, worker.run.remote()
+
+        live = {i: start(i) for i in range(self.count)}
+        cursors = {i: (0, 0, 0) for i in range(self.count)}
+        summaries: dict[int, dict] = {}
+        restarts = 0
+        while live:
+            time.sleep(POLL)
+            for index, (worker, done_ref) in list(live.items()):
+                finished, _ = ray.wait([done_ref], timeout=0)
+                try:
+                    cursor, records, cached, failures = ray.get(worker.drain.remote(cursors[index]))
+                except ray.exceptions.RayActorError:
+                    records, cached, failures, cursor = [], [], [], None
+                if cursor is not None:
+                    cursors[index] = cursor
+                for key, text, model, finish, tokens_in, tokens_out, cost in cached:
+                    journal.cache(key, Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in,
+                                                  tokens_out=tokens_out), cost)
+                for job_key, reason, detail, job in failures:
+                    if journal.failure_for(job_key) is None and journal.record_for(job_key) is None:
+                        journal.add_failure(job_key, reason, detail, json.loads(job))
+                        stats.failures[reason] += 1
+                for job_key, text in records:
+                    data = text if isinstance(text, dict) else json.loads(text)
+                    parent_id = data.get("parent_id")
+                    why = None
+                    if parent_id in dropped:
+                        why = f"evolved from record {parent_id}, a duplicate"
+                    elif deduper is not None and data["id"] not in by_id:
+                        found = deduper.check_and_add(data["id"], added_text(data, by_id.get(parent_id)))
+                        if found is not None:
+                            why = f"a near duplicate of record {found[1]} (made by another worker)"
+                    if why is not None:
+                        dropped.add(data["id"])
+                        journal.add_failure(job_key, "eliminated:duplicate", why, {"key": job_key})
+                        stats.failures["eliminated:duplicate"] += 1
+                        continue
+                    by_id[data["id"]] = data
+                    record = Record.from_dict(data)
+                    if journal.add_record(job_key, record):
+                        held[index].append((job_key, data))
+                        for sink in sinks:
+                            sink.write([record])
+                        stats.records += 1
+                        stats.requests += 1
+                        stats.tokens_in += record.usage.get("tokens_in", 0)
+                        stats.tokens_out += record.usage.get("tokens_out", 0)
+                        stats.cost += record.usage.get("cost", 0.0)
+                if finished:
+                    try:
+                        summaries[index] = ray.get(done_ref)
+                        if cursor is not None and not records and not cached:
+                            del live[index]
+                    except ray.exceptions.RayActorError:  # the worker died: its share starts again
+                        restarts += 1
+                        if restarts > 3 * self.count:
+                            raise JanusError("Ray workers keep dying; records already finished are kept, rerun "
+                                             "to continue") from None
+                        live[index] = start(index)
+                        cursors[index] = (0, 0, 0)
+        stats.seconds = time.perf_counter() - started
+        stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
+        stats.restarts = restarts
+        return stats
+
+    def _share_of(self, engine: Any) -> Any:
+        """Budgets and paces divided evenly between the workers."""
+        n = self.count
+
+        def part(value: Any) -> Any:
+            return None if value is None else type(value)(value / n) if isinstance(value, float) else -(-value // n)
+
+        return dataclasses.replace(engine, max_requests=part(engine.max_requests), max_cost=part(engine.max_cost),
+                                   requests_per_minute=part(engine.requests_per_minute),
+                                   tokens_per_minute=part(engine.tokens_per_minute))
+
+    def _shard_of_seed(self) -> dict[str, int]:
+        """Seed record id -> the worker whose share it is (to hand a new worker what is done)."""
+        from janus_core.plan.shards import shard_of
+        from janus_core.sdk.records import record_id
+
+        plan = self.session.plan
+        return {record_id(job.key): shard_of(job.key, self.count) for job in plan.seed_jobs()}

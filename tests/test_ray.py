@@ -1,0 +1,123 @@
+"""`generate --executor ray`: the seeds split between Ray workers on a local cluster (started by the
+test on 127.0.0.1 with two CPUs), one journal at the driver, the record ids of a local run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+
+import pytest
+from conftest import SAMPLES, fake_secret, read_jsonl
+from servers import OpenAICompatibleServer, chat_completion
+
+ray = pytest.importorskip("ray", reason="needs the 'ray' extra")
+
+SECRET = fake_secret("openai-key")
+SPEC = SAMPLES / "marriage_counsel"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield
+    ray.shutdown()
+
+
+def distinct_reply(body):
+    digest = hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()
+    words = " ".join(f"w{digest[i:i + 4]}" for i in range(0, 40, 4))
+    turns = [{"user": f"We argue about {words} every week.", "assistant": f"Tell me more about {words[:30]}."}]
+    return 200, chat_completion(json.dumps({"turns": turns}), model=body["model"]), {}
+
+
+def slow_reply(body):
+    time.sleep(0.05)
+    return distinct_reply(body)
+
+
+def same_reply(body):
+    turns = [{"user": "We argue about money every single week and it wears us both down.",
+              "assistant": "Money fights are common; let us look at what each of you fears."}]
+    return 200, chat_completion(json.dumps({"turns": turns}), model=body["model"]), {}
+
+
+def generate(cli, server, out, *extra):
+    return cli("generate", SPEC, "--backend", "openai", "--model", "m", "--option", f"base_url={server.base_url}",
+               "--out", out, "-q", "--s-factor", "4", "--d-factor", "1", *extra, env={"OPENAI_API_KEY": SECRET})
+
+
+def ids(path):
+    records = read_jsonl(path)
+    assert len(records) == len({r["id"] for r in records})  # no record twice
+    return {r["id"]: r["messages"] for r in records}
+
+
+def test_two_workers_make_the_local_runs_records(cli, tmp_path):
+    with OpenAICompatibleServer(distinct_reply) as server:
+        assert generate(cli, server, tmp_path / "local.jsonl", "--no-filters").exit_code == 0
+        local_requests = len(server.requests)
+        result = generate(cli, server, tmp_path / "ray.jsonl", "--no-filters", "--executor", "ray", "--workers", "2")
+        assert result.exit_code == 0, result.output
+    assert ids(tmp_path / "ray.jsonl") == ids(tmp_path / "local.jsonl")
+    assert len(server.requests) == 2 * local_requests  # each request once on the Ray path too
+    stats = json.loads(cli("stats", tmp_path / "ray.jsonl", "--json", "--no-report").output)
+    assert stats["records"] == len(ids(tmp_path / "local.jsonl"))
+
+
+def test_a_killed_worker_is_replaced_and_nothing_is_lost_or_written_twice(cli, tmp_path):
+    with OpenAICompatibleServer(distinct_reply) as server:
+        assert generate(cli, server, tmp_path / "local.jsonl", "--no-filters").exit_code == 0
+    killed = threading.Event()
+    with OpenAICompatibleServer(slow_reply) as server:
+        def kill_when_busy():
+            deadline = time.time() + 60
+            while time.time() < deadline and len(server.requests) < 8:
+                time.sleep(0.02)
+            try:
+                ray.kill(ray.get_actor("janus-worker-0-0"))
+                killed.set()
+            except ValueError:  # the worker had finished already
+                pass
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        result = generate(cli, server, tmp_path / "ray.jsonl", "--no-filters", "--executor", "ray", "--workers", "2",
+                          "--concurrency", "1", "--log-json")
+        killer.join()
+        assert result.exit_code == 0, result.output
+    assert killed.is_set(), "the worker finished before it could be killed"
+    summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
+    assert summary["restarts"] >= 1
+    assert ids(tmp_path / "ray.jsonl") == ids(tmp_path / "local.jsonl")
+
+
+def test_a_run_stopped_early_continues_on_ray_without_paying_twice(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(distinct_reply) as server:
+        assert generate(cli, server, out, "--no-filters", "--max-requests", "10").exit_code == 0
+        assert len(read_jsonl(out)) == 10
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2")
+        assert result.exit_code == 0, result.output
+        paid = len(server.requests)
+    with OpenAICompatibleServer(distinct_reply) as fresh:
+        assert generate(cli, fresh, tmp_path / "whole.jsonl", "--no-filters").exit_code == 0
+    assert paid == len(fresh.requests)  # the first ten were not asked again
+    assert ids(out) == ids(tmp_path / "whole.jsonl")
+
+
+def test_duplicates_across_workers_are_dropped_at_the_driver(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(same_reply) as server:
+        result = generate(cli, server, out, "--d-factor", "0", "--executor", "ray", "--workers", "2")
+        assert result.exit_code == 0, result.output
+    assert len(read_jsonl(out)) == 1
+    stats = json.loads(cli("stats", out, "--json", "--no-report").output)
+    assert stats["failures"]["eliminated:duplicate"] >= 1
+
+
+def test_ray_does_not_go_with_shard_target_or_batch(cli, tmp_path):
+    for extra in (("--shard", "1/2"), ("--target", "3"), ("--batch",)):
+        result = cli("generate", SPEC, "--executor", "ray", *extra, "--out", tmp_path / "o.jsonl", "--dry-run")
+        assert result.exit_code != 0 and "--executor ray" in result.output
