@@ -121,3 +121,14 @@ def test_ray_does_not_go_with_shard_target_or_batch(cli, tmp_path):
     for extra in (("--shard", "1/2"), ("--target", "3"), ("--batch",)):
         result = cli("generate", SPEC, "--executor", "ray", *extra, "--out", tmp_path / "o.jsonl", "--dry-run")
         assert result.exit_code != 0 and "--executor ray" in result.output
+
+
+def test_the_budget_holds_across_workers(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(distinct_reply) as server:
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2",
+                          "--max-requests", "7", "--log-json")
+        assert result.exit_code == 0, result.output
+    assert len(server.requests) == 7 and len(read_jsonl(out)) == 7  # exactly, though two workers drew on it
+    summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
+    assert "--max-requests 7 reached" in summary["stopped"]

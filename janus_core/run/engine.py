@@ -71,6 +71,8 @@ class EngineSettings:
     batch: bool = False
     #: seconds between polls of a running batch
     batch_poll: float = 30.0
+    #: a budget shared with other processes (the Ray executor's governor): asked before each request
+    shared_budget: SharedBudget | None = None
 
 
 @dataclass
@@ -146,6 +148,17 @@ class _Failed(Exception):
         super().__init__(detail)
         #: meta: an eliminated record's meta (a judge's grades), kept in the failure ledger
         self.reason, self.detail, self.meta = reason, detail, meta
+
+
+class SharedBudget:
+    """A budget several engines draw on (``--max-requests``/``--max-cost`` of a run on Ray workers)."""
+
+    async def take(self) -> str | None:
+        """Leave to send one request: None, or why not (the run then stops as at its own budget)."""
+        return None
+
+    def spent(self, cost: float) -> None:
+        """A reply came back and cost this much."""
 
 
 class _Budget(Exception):
@@ -275,6 +288,10 @@ class Engine:
         if lane.tokens:
             await lane.tokens.take(estimate)
         self._check_budget()  # again: other requests may have spent the budget while this one waited
+        if self.settings.shared_budget is not None:
+            refused = await self.settings.shared_budget.take()
+            if refused:
+                raise _Budget(refused)
         self.stats.in_flight += 1
         batched = self._batcher is not None and lane.backend is self._batcher.backend
         try:
@@ -298,6 +315,8 @@ class Engine:
             lane.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
         model = completion.model or lane.backend.model
         cost = self._price(completion, lane)
+        if self.settings.shared_budget is not None:
+            self.settings.shared_budget.spent(cost)
         self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in

@@ -8,11 +8,15 @@ run's one journal and output, journal first, as a local run does. So a run on Ra
 ids a local run with the same ``--seed`` makes, and a driver killed and rerun resumes like a local
 run: each new worker starts from the records and replies the driver's journal already holds.
 
+Budgets are global: one governor actor grants leave for each request (``--max-requests`` exactly
+across workers) and adds up what the replies cost (``--max-cost``), so the run stops at the same
+budget a local run would. Paces (``--rpm``, ``--tpm``) are divided evenly between the workers, each
+adapting to 429s on its own.
+
 A worker that dies is replaced by one given everything the driver holds for its share, so its
 unfinished seeds are made again and nothing delivered is paid for twice. Duplicates across workers
 are checked at the driver (MinHash, the duplicate filter's defaults) before a record is written; a
-duplicate and what was evolved from it go to the failure ledger. Budgets (``--max-requests``,
-``--max-cost``) and paces (``--rpm``, ``--tpm``) are divided evenly between the workers.
+duplicate and what was evolved from it go to the failure ledger.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from janus_core.run.engine import SharedBudget
 from janus_core.sdk.errors import JanusError
 
 #: seconds between the driver's looks at the workers
@@ -35,6 +40,42 @@ def _ray() -> Any:
     except ImportError:
         raise JanusError("--executor ray needs Ray: pip install 'janus-data[ray]'") from None
     return ray
+
+
+def _governor_class(ray: Any) -> Any:
+    @ray.remote
+    class Governor:
+        """The run's budget, shared by every worker."""
+
+        def __init__(self, max_requests: int | None, max_cost: float | None) -> None:
+            self.max_requests, self.max_cost = max_requests, max_cost
+            self.requests, self.cost = 0, 0.0
+
+        def take(self) -> str | None:
+            if self.max_cost is not None and self.cost >= self.max_cost:
+                return f"--max-cost {self.max_cost} reached (spent {self.cost:.4f})"
+            if self.max_requests is not None and self.requests >= self.max_requests:
+                return f"--max-requests {self.max_requests} reached"
+            self.requests += 1
+            return None
+
+        def spent(self, cost: float) -> None:
+            self.cost += cost
+
+    return Governor
+
+
+class GovernedBudget(SharedBudget):
+    """A worker's side of the governor (picklable: it travels in the engine settings)."""
+
+    def __init__(self, governor: Any):
+        self.governor = governor
+
+    async def take(self) -> str | None:
+        return await self.governor.take.remote()
+
+    def spent(self, cost: float) -> None:
+        self.governor.spent.remote(cost)
 
 
 def _worker_class(ray: Any) -> Any:
@@ -125,7 +166,9 @@ class RayRun:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      ignore_reinit_error=True, **({} if self.address else {"num_cpus": max(2, self.count)}))
         session = self.session
-        settings = dataclasses.replace(session.settings, engine=self._share_of(session.settings.engine))
+        engine = session.settings.engine
+        governor = _governor_class(ray).remote(engine.max_requests, engine.max_cost)
+        settings = dataclasses.replace(session.settings, engine=self._share_of(engine, governor))
         worker_cls = _worker_class(ray)
         by_id: dict[str, dict] = {}
         shard_of_seed = self._shard_of_seed()
@@ -214,16 +257,17 @@ class RayRun:
         stats.seconds = time.perf_counter() - started
         stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
         stats.restarts = restarts
+        stats.stopped = next((s["stopped"] for s in summaries.values() if s.get("stopped")), None)
         return stats
 
-    def _share_of(self, engine: Any) -> Any:
-        """Budgets and paces divided evenly between the workers."""
+    def _share_of(self, engine: Any, governor: Any) -> Any:
+        """A worker's engine settings: the budget through the governor, paces divided evenly."""
         n = self.count
 
         def part(value: Any) -> Any:
             return None if value is None else type(value)(value / n) if isinstance(value, float) else -(-value // n)
 
-        return dataclasses.replace(engine, max_requests=part(engine.max_requests), max_cost=part(engine.max_cost),
+        return dataclasses.replace(engine, max_requests=None, max_cost=None, shared_budget=GovernedBudget(governor),
                                    requests_per_minute=part(engine.requests_per_minute),
                                    tokens_per_minute=part(engine.tokens_per_minute))
 
