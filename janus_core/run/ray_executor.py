@@ -157,9 +157,8 @@ class RayRun:
     def run(self, journal: Any, sinks: list[Any], stats: Any) -> Any:
         import json
 
-        from janus_core.data.dedup import Deduper
-        from janus_core.sdk.contracts import Completion
-        from janus_core.sdk.records import Record, added_text
+        from janus_core.sdk.contracts import Completion, RememberingFilter
+        from janus_core.sdk.records import Record
 
         ray = self.ray
         if not ray.is_initialized():
@@ -176,10 +175,10 @@ class RayRun:
         for job_key, data in journal.entries():
             by_id[data["id"]] = data
             held[shard_of_seed.get(data.get("seed_id"), 0)].append((job_key, data))
-        deduper = Deduper() if any(f.name == "duplicate" for f in session.filters) else None
-        if deduper is not None:
-            for data in by_id.values():
-                deduper.check_and_add(data["id"], added_text(data, by_id.get(data.get("parent_id"))))
+        # the run's own duplicate filters, over every worker's records (each worker's saw only its own)
+        remembering = [f for f in session.filters if isinstance(f, RememberingFilter)]
+        for f in remembering:
+            f.prime([Record.from_dict(data) for data in by_id.values()])
         dropped: set[str] = set()
         started = time.perf_counter()
 
@@ -221,15 +220,13 @@ class RayRun:
                     parent_id = data.get("parent_id")
                     why = None
                     if parent_id in dropped:
-                        why = f"evolved from record {parent_id}, a duplicate"
-                    elif deduper is not None and data["id"] not in by_id:
-                        found = deduper.check_and_add(data["id"], added_text(data, by_id.get(parent_id)))
-                        if found is not None:
-                            why = f"a near duplicate of record {found[1]} (made by another worker)"
+                        why = ("duplicate", f"evolved from record {parent_id}, a duplicate")
+                    elif data["id"] not in by_id:
+                        why = self._duplicate(remembering, Record.from_dict(data), by_id.get(parent_id))
                     if why is not None:
                         dropped.add(data["id"])
-                        journal.add_failure(job_key, "eliminated:duplicate", why, {"key": job_key})
-                        stats.failures["eliminated:duplicate"] += 1
+                        journal.add_failure(job_key, f"eliminated:{why[0]}", why[1], {"key": job_key})
+                        stats.failures[f"eliminated:{why[0]}"] += 1
                         continue
                     by_id[data["id"]] = data
                     record = Record.from_dict(data)
@@ -259,6 +256,20 @@ class RayRun:
         stats.restarts = restarts
         stats.stopped = next((s["stopped"] for s in summaries.values() if s.get("stopped")), None)
         return stats
+
+    @staticmethod
+    def _duplicate(filters: list[Any], record: Any, parent: dict | None) -> tuple[str, str] | None:
+        """(filter, why) ``record`` repeats one another worker made (None: it does not; it is remembered)."""
+        from janus_core.sdk.records import Record
+
+        parent_record = Record.from_dict(parent) if parent is not None else None
+        for f in filters:
+            reason = f.recheck(record, parent_record)
+            if reason:
+                return f.name, f"{reason} (made by another worker)"
+        for f in filters:
+            f.remember(record, parent_record)
+        return None
 
     def _share_of(self, engine: Any, governor: Any) -> Any:
         """A worker's engine settings: the budget through the governor, paces divided evenly."""
