@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -46,8 +47,11 @@ def user_reply(body):
     if "ratings" in json.dumps(body.get("response_format") or {}):
         ratings = {"ratings": [{"score": 5, "rationale": "clear"}, {"score": 2, "rationale": "vague"}]}
         return 200, chat_completion(json.dumps(ratings), model=body["model"]), {}
-    n = body["messages"][-1]["content"].count("[COUNSELEE]")
-    return 200, chat_completion(f"COUNSELEE: We argue about money every week, question {n}.",
+    prompt = body["messages"][-1]["content"]
+    n = prompt.count("[COUNSELEE]")
+    # each conversation its own words (records alike would share one cached judge request)
+    topic = hashlib.sha256(prompt.split("The conversation so far")[0].encode()).hexdigest()[:6]
+    return 200, chat_completion(f"COUNSELEE: We argue about money every week, question {n} ({topic}).",
                                 model=body["model"]), {}
 
 
