@@ -267,3 +267,106 @@ def anthropic_message(text: str, model: str, input_tokens: int = 30, output_toke
     return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
+
+
+class GeminiBatchServer:
+    """A stand-in for the Gemini API's generateContent and batch mode on 127.0.0.1.
+
+    ``POST /v1beta/models/M:generateContent`` answers online with ``reply(request)`` (a
+    generateContent response body); ``POST /v1beta/models/M:batchGenerateContent`` takes inlined
+    requests, ``GET /v1beta/batches/ID`` ends the job after ``polls`` looks (its inlined responses in
+    ``metadata.output``), ``GET /v1beta/batches`` lists jobs as operations. Scripted trouble:
+    ``fail`` (an error in place of that response) and ``expire`` (the job ends
+    ``BATCH_STATE_EXPIRED`` with no output). Requests must carry ``x-goog-api-key: key``."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], dict[str, Any]], key: str, polls: int = 2):
+        self.reply, self.key, self.polls = reply, key, polls
+        self.fail: Callable[[str, dict[str, Any]], bool] = lambda custom_id, request: False
+        self.expire = False
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.submitted: list[list[str]] = []
+        self.online = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(*server.handle("POST", self.path, self.headers, raw))
+
+            def do_GET(self) -> None:
+                self._send(*server.handle("GET", self.path, self.headers, b""))
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> GeminiBatchServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def handle(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+        if headers.get("x-goog-api-key") != self.key:
+            return 401, {"error": {"code": 401, "message": "API key not valid", "status": "UNAUTHENTICATED"}}
+        path = urlparse(path).path
+        with self.lock:
+            if method == "POST" and path.endswith(":generateContent"):
+                self.online += 1
+                return 200, self.reply(json.loads(raw))
+            if method == "POST" and path.endswith(":batchGenerateContent"):
+                batch = json.loads(raw)["batch"]
+                inlined = batch["inputConfig"]["requests"]["requests"]
+                name = f"batches/job{len(self.batches) + 1:04d}"
+                job = {"name": name, "metadata": {"displayName": batch.get("displayName"),
+                                                  "state": "BATCH_STATE_PENDING",
+                                                  "model": path.split("/")[-1].split(":")[0]},
+                       "_inlined": inlined, "_polls": 0}
+                self.batches[name] = job
+                self.submitted.append([r["metadata"]["key"] for r in inlined])
+                return 200, _shown(job)
+            if method == "GET" and path == "/v1beta/batches":
+                return 200, {"operations": [_shown(j) for j in self.batches.values()]}
+            if method == "GET" and path.startswith("/v1beta/batches/"):
+                job = self.batches.get(path.removeprefix("/v1beta/"))
+                if job is None:
+                    return 404, {"error": {"code": 404, "message": "no such batch", "status": "NOT_FOUND"}}
+                job["_polls"] += 1
+                if job["metadata"]["state"] in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING"):
+                    if job["_polls"] > self.polls:
+                        self._finish(job)
+                    else:
+                        job["metadata"]["state"] = "BATCH_STATE_RUNNING"
+                return 200, _shown(job)
+        return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}
+
+    def _finish(self, job: dict[str, Any]) -> None:
+        job["done"] = True
+        if self.expire:
+            job["metadata"]["state"] = "BATCH_STATE_EXPIRED"
+            return
+        responses = []
+        for inlined in job["_inlined"]:
+            key = inlined["metadata"]["key"]
+            if self.fail(key, inlined["request"]):
+                responses.append({"error": {"code": 500, "message": "stand-in failure"}, "metadata": {"key": key}})
+            else:
+                responses.append({"response": self.reply(inlined["request"]), "metadata": {"key": key}})
+        job["metadata"]["state"] = "BATCH_STATE_SUCCEEDED"
+        job["metadata"]["output"] = {"inlinedResponses": {"inlinedResponses": responses}}
