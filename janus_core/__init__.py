@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Ask": "janus_core.sdk.contracts",
     "Backend": "janus_core.sdk.contracts",
+    "BatchState": "janus_core.sdk.contracts",
     "Completion": "janus_core.sdk.contracts",
     "CompletionRequest": "janus_core.sdk.contracts",
     "DiagramReader": "janus_core.sdk.contracts",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from janus_core.sdk.contracts import (
         Ask,
         Backend,
+        BatchState,
         Completion,
         CompletionRequest,
         DiagramReader,

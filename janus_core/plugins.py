@@ -33,7 +33,7 @@ from janus_core.sdk.errors import PluginError, did_you_mean
 ENTRY_POINT_GROUP = "janus"
 #: First-party plugins, loaded from ``janus_plugins.<name>`` in this order before any entry point.
 BUILTINS = ("erdiagram", "sql", "evol", "outputs", "filters", "sinks", "local", "openai", "litellm", "gemini",
-            "hf", "review")
+            "anthropic", "hf", "review")
 DISABLE_ENV = "JANUS_DISABLE_PLUGINS"
 
 

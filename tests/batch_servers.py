@@ -153,3 +153,220 @@ class OpenAIBatchServer:
 
 def _shown(batch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+class AnthropicServer:
+    """A stand-in for Anthropic's Messages API and Message Batches on 127.0.0.1.
+
+    ``POST /v1/messages`` answers online with ``reply(params)`` (a Messages API reply body);
+    ``POST /v1/messages/batches`` takes inline requests, ``GET /v1/messages/batches/ID`` ends the
+    batch after ``polls`` looks, and its ``results_url`` serves the JSONL results. Scripted trouble as
+    in ``OpenAIBatchServer``: ``fail``, ``expire`` (the second half ``expired``). Every request must
+    carry ``x-api-key: key`` and an ``anthropic-version`` header."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], dict[str, Any]], key: str, polls: int = 2):
+        self.reply, self.key, self.polls = reply, key, polls
+        self.fail: Callable[[str, dict[str, Any]], bool] = lambda custom_id, params: False
+        self.expire = False
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.submitted: list[list[str]] = []
+        self.online = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(*server.handle("POST", self.path, self.headers, raw))
+
+            def do_GET(self) -> None:
+                self._send(*server.handle("GET", self.path, self.headers, b""))
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> AnthropicServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def handle(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+        if headers.get("x-api-key") != self.key or not headers.get("anthropic-version"):
+            return 401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+        path = urlparse(path).path
+        with self.lock:
+            if method == "POST" and path == "/v1/messages":
+                self.online += 1
+                return 200, self.reply(json.loads(raw))
+            if method == "POST" and path == "/v1/messages/batches":
+                requests = json.loads(raw)["requests"]
+                if any("max_tokens" not in r["params"] or "model" not in r["params"] for r in requests):
+                    return 400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                            "message": "params need model and max_tokens"}}
+                batch_id = f"msgbatch_{len(self.batches) + 1:04d}"
+                batch = {"id": batch_id, "type": "message_batch", "processing_status": "in_progress",
+                         "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0,
+                                            "canceled": 0, "expired": 0},
+                         "results_url": None, "_requests": requests, "_polls": 0, "_results": b""}
+                self.batches[batch_id] = batch
+                self.submitted.append([r["custom_id"] for r in requests])
+                return 200, _shown(batch)
+            if method == "GET" and path.startswith("/v1/messages/batches/"):
+                parts = path.split("/")
+                batch = self.batches.get(parts[4])
+                if batch is None:
+                    return 404, {"type": "error", "error": {"type": "not_found_error", "message": "no such batch"}}
+                if parts[-1] == "results":
+                    return 200, batch["_results"]
+                batch["_polls"] += 1
+                if batch["processing_status"] == "in_progress" and batch["_polls"] > self.polls:
+                    self._finish(batch)
+                return 200, _shown(batch)
+        return 404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}}
+
+    def _finish(self, batch: dict[str, Any]) -> None:
+        requests = batch["_requests"]
+        answered = len(requests) // 2 if self.expire else len(requests)
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        rows = []
+        for i, request in enumerate(requests):
+            if i >= answered:
+                result: dict[str, Any] = {"type": "expired"}
+            elif self.fail(request["custom_id"], request["params"]):
+                result = {"type": "errored", "error": {"type": "error", "error": {
+                    "type": "api_error", "message": "stand-in failure"}}}
+            else:
+                result = {"type": "succeeded", "message": self.reply(request["params"])}
+            counts[result["type"]] += 1
+            rows.append({"custom_id": request["custom_id"], "result": result})
+        batch["_results"] = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+        batch["processing_status"] = "ended"
+        batch["request_counts"] = counts
+        batch["results_url"] = f"{self.base_url}/messages/batches/{batch['id']}/results"
+
+
+def anthropic_message(text: str, model: str, input_tokens: int = 30, output_tokens: int = 60) -> dict[str, Any]:
+    """A Messages API reply body."""
+    return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
+
+
+class GeminiBatchServer:
+    """A stand-in for the Gemini API's generateContent and batch mode on 127.0.0.1.
+
+    ``POST /v1beta/models/M:generateContent`` answers online with ``reply(request)`` (a
+    generateContent response body); ``POST /v1beta/models/M:batchGenerateContent`` takes inlined
+    requests, ``GET /v1beta/batches/ID`` ends the job after ``polls`` looks (its inlined responses in
+    ``metadata.output``), ``GET /v1beta/batches`` lists jobs as operations. Scripted trouble:
+    ``fail`` (an error in place of that response) and ``expire`` (the job ends
+    ``BATCH_STATE_EXPIRED`` with no output). Requests must carry ``x-goog-api-key: key``."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], dict[str, Any]], key: str, polls: int = 2):
+        self.reply, self.key, self.polls = reply, key, polls
+        self.fail: Callable[[str, dict[str, Any]], bool] = lambda custom_id, request: False
+        self.expire = False
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.submitted: list[list[str]] = []
+        self.online = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(*server.handle("POST", self.path, self.headers, raw))
+
+            def do_GET(self) -> None:
+                self._send(*server.handle("GET", self.path, self.headers, b""))
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> GeminiBatchServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def handle(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+        if headers.get("x-goog-api-key") != self.key:
+            return 401, {"error": {"code": 401, "message": "API key not valid", "status": "UNAUTHENTICATED"}}
+        path = urlparse(path).path
+        with self.lock:
+            if method == "POST" and path.endswith(":generateContent"):
+                self.online += 1
+                return 200, self.reply(json.loads(raw))
+            if method == "POST" and path.endswith(":batchGenerateContent"):
+                batch = json.loads(raw)["batch"]
+                inlined = batch["inputConfig"]["requests"]["requests"]
+                name = f"batches/job{len(self.batches) + 1:04d}"
+                job = {"name": name, "metadata": {"displayName": batch.get("displayName"),
+                                                  "state": "BATCH_STATE_PENDING",
+                                                  "model": path.split("/")[-1].split(":")[0]},
+                       "_inlined": inlined, "_polls": 0}
+                self.batches[name] = job
+                self.submitted.append([r["metadata"]["key"] for r in inlined])
+                return 200, _shown(job)
+            if method == "GET" and path == "/v1beta/batches":
+                return 200, {"operations": [_shown(j) for j in self.batches.values()]}
+            if method == "GET" and path.startswith("/v1beta/batches/"):
+                job = self.batches.get(path.removeprefix("/v1beta/"))
+                if job is None:
+                    return 404, {"error": {"code": 404, "message": "no such batch", "status": "NOT_FOUND"}}
+                job["_polls"] += 1
+                if job["metadata"]["state"] in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING"):
+                    if job["_polls"] > self.polls:
+                        self._finish(job)
+                    else:
+                        job["metadata"]["state"] = "BATCH_STATE_RUNNING"
+                return 200, _shown(job)
+        return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}
+
+    def _finish(self, job: dict[str, Any]) -> None:
+        job["done"] = True
+        if self.expire:
+            job["metadata"]["state"] = "BATCH_STATE_EXPIRED"
+            return
+        responses = []
+        for inlined in job["_inlined"]:
+            key = inlined["metadata"]["key"]
+            if self.fail(key, inlined["request"]):
+                responses.append({"error": {"code": 500, "message": "stand-in failure"}, "metadata": {"key": key}})
+            else:
+                responses.append({"response": self.reply(inlined["request"]), "metadata": {"key": key}})
+        job["metadata"]["state"] = "BATCH_STATE_SUCCEEDED"
+        job["metadata"]["output"] = {"inlinedResponses": {"inlinedResponses": responses}}

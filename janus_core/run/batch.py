@@ -37,7 +37,7 @@ class BatchCollector:
                  on_progress: Callable[[dict[str, int]], None] | None = None):
         if not backend.batches:
             raise JanusError(f"--batch: the {backend.name} backend has no batch API (openai has one, for "
-                             "OpenAI and the servers that offer its batches endpoints)")
+                             "OpenAI and the servers that offer its batches endpoints; anthropic has one)")
         self.backend, self.journal, self.poll_every = backend, journal, poll_every
         self.on_progress = on_progress or (lambda counts: None)
         self.counts = {"submitted": 0, "running": 0, "finished": 0, "requests": 0}

@@ -45,7 +45,10 @@ def register_backends(register: Callable[[type[Backend]], None]) -> None:
     optional. Its options are a ``class Options(janus_core.Options)`` pydantic model (field
     descriptions are the help ``janus plugins`` shows), validated once when the backend is built:
     ``self.options`` is the instance. Keys come from environment variables only: set ``key_env``
-    and call ``self.get_key()``; never take a key as an option.
+    and call ``self.get_key()``; never take a key as an option. A backend with a provider batch API
+    (``generate --batch``) sets ``batches = True`` and ``batch_limits`` and implements
+    ``batch_submit``, ``batch_poll`` (a ``janus_core.BatchState``), ``batch_results`` and, where the
+    provider can tag a batch, ``batch_find``.
     """
 
 

@@ -5,6 +5,10 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 ``default`` (Google's defaults), a threshold applied to every category (``block_none``,
 ``block_only_high``, ``block_medium_and_above``, ``block_low_and_above``, ``off``), or a mapping
 ``{HARM_CATEGORY_HARASSMENT: BLOCK_ONLY_HIGH, ...}`` in setup.yaml's model.options.
+
+Batch mode (``janus generate --batch``): ``client.aio.batches`` with inlined requests (each carrying
+its custom id in ``metadata.key``) and the Janus local id as the job's display name, so a rerun
+after a kill finds a job whose submission reply was lost.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from janus_core import hookimpl
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
+from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
 
@@ -48,6 +52,9 @@ class GeminiBackend(Backend):
     default_model = "gemini-2.5-flash"
     key_env = PROVIDER_KEYS["gemini"]
     Options = Imported("janus_plugins.gemini.options:GeminiOptions")
+    batches = True
+    #: inlined requests: the whole batch request stays under 20 MB
+    batch_limits = (50_000, 20 * 2**20)
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -69,12 +76,12 @@ class GeminiBackend(Backend):
             self._client = genai.Client(api_key=self.secret, http_options=http)
         return self._client
 
-    async def complete(self, request: CompletionRequest) -> Completion:
-        from google.genai import errors
+    def _contents(self, request: CompletionRequest) -> list[dict[str, Any]]:
+        return [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+                for m in request.messages if m["role"] != "system"]
 
+    def _config(self, request: CompletionRequest) -> dict[str, Any]:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        contents = [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
-                    for m in request.messages if m["role"] != "system"]
         config: dict[str, Any] = {"temperature": request.temperature}
         if system:
             config["system_instruction"] = system
@@ -87,9 +94,14 @@ class GeminiBackend(Backend):
             config["response_json_schema"] = request.schema
         if self.safety:
             config["safety_settings"] = self.safety
+        return config
+
+    async def _sdk(self, call: Any) -> Any:
+        """Await an SDK call, its errors as BackendError."""
+        from google.genai import errors
+
         try:
-            reply = await self.client().aio.models.generate_content(model=self.model, contents=contents,
-                                                                    config=config)
+            return await call
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
             raise BackendError(self.redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
@@ -101,7 +113,55 @@ class GeminiBackend(Backend):
                 raise BackendError(self.redact(f"gemini backend: {type(exc).__name__}: {exc}"),
                                    transient=True) from None
             raise
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        reply = await self._sdk(self.client().aio.models.generate_content(
+            model=self.model, contents=self._contents(request), config=self._config(request)))
         return self._completion(reply)
+
+    # --- batch mode (client.aio.batches, inlined requests) --------------------------------------------
+
+    async def batch_submit(self, requests: list[tuple[str, CompletionRequest]], local_id: str) -> str:
+        inlined = [{"contents": self._contents(request), "config": self._config(request),
+                    "metadata": {"key": custom_id}} for custom_id, request in requests]
+        job = await self._sdk(self.client().aio.batches.create(
+            model=self.model, src={"inlined_requests": inlined}, config={"display_name": f"janus-{local_id}"}))
+        return str(job.name)
+
+    async def batch_find(self, local_id: str) -> str | None:
+        pager = await self._sdk(self.client().aio.batches.list(config={"page_size": 100}))
+        async for job in pager:
+            if job.display_name == f"janus-{local_id}":
+                return str(job.name)
+        return None
+
+    async def batch_poll(self, batch_id: str) -> BatchState:
+        job = await self._sdk(self.client().aio.batches.get(name=batch_id))
+        state = str(getattr(job.state, "value", job.state) or "")
+        mapped = {"JOB_STATE_SUCCEEDED": "done", "JOB_STATE_EXPIRED": "expired", "JOB_STATE_CANCELLED": "expired",
+                  "JOB_STATE_FAILED": "failed"}.get(state, "running")
+        detail = str(job.error.message) if getattr(job, "error", None) is not None else state
+        return BatchState(mapped, detail=detail)
+
+    async def batch_results(self, batch_id: str) -> dict[str, Completion | BackendError]:
+        job = await self._sdk(self.client().aio.batches.get(name=batch_id))
+        responses = (job.dest.inlined_responses if job.dest is not None else None) or []
+        results: dict[str, Completion | BackendError] = {}
+        for answer in responses:
+            custom_id = (answer.metadata or {}).get("key")
+            if custom_id is None:
+                continue
+            if answer.error is not None or answer.response is None:
+                message = answer.error.message if answer.error is not None else "no response"
+                results[custom_id] = BackendError(self.redact(f"gemini backend: batch request failed: {message}"),
+                                                  reason="batch_error")
+                continue
+            try:
+                results[custom_id] = self._completion(answer.response)
+            except BackendError as exc:
+                exc.reason = exc.reason or ("refusal" if exc.refusal else "batch_error")
+                results[custom_id] = exc
+        return results
 
     def _completion(self, reply: Any) -> Completion:
         feedback = getattr(reply, "prompt_feedback", None)

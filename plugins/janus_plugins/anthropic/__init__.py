@@ -1,0 +1,167 @@
+"""Anthropic backend: the Messages API over plain aiohttp, and Message Batches for ``--batch``.
+
+The key comes from ``ANTHROPIC_API_KEY`` (or the variable named by the ``api_key_env`` option) and
+travels only in the ``x-api-key`` header. System messages become the request's ``system`` text; a
+JSON schema is asked for in the system text (the Messages API has no schema-constrained mode here),
+and the engine's parse and re-ask handle what comes back.
+
+Batches (``janus generate --batch``): ``POST /messages/batches`` with the requests inline, polled at
+``GET /messages/batches/ID``, results read as JSONL from the batch's ``results_url``. Message
+Batches carry no metadata, so ``batch_find`` cannot recognise a batch whose submission reply was
+lost (a kill in that instant): such requests are submitted again on the rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from janus_core import hookimpl
+from janus_core.sdk import codec
+from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
+from janus_core.sdk.credentials import PROVIDER_KEYS
+from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+
+FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
+
+class AnthropicBackend(Backend):
+    name = "anthropic"
+    description = "Anthropic Messages API, and Message Batches with --batch (key from ANTHROPIC_API_KEY)"
+    default_model = "claude-sonnet-4-5"
+    key_env = PROVIDER_KEYS["anthropic"]
+    Options = Imported("janus_plugins.anthropic.options:AnthropicOptions")
+    batches = True
+    batch_limits = (100_000, 256 * 2**20)
+
+    def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
+        super().__init__(model, options)
+        self.get_key()
+        self.root = (self.options.base_url or "https://api.anthropic.com/v1").rstrip("/")
+        self._session: Any = None
+
+    async def start(self) -> None:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.options.timeout),
+                headers={"x-api-key": self.secret or "", "anthropic-version": self.options.version},
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def params(self, request: CompletionRequest) -> dict[str, Any]:
+        """The Messages API body of a request."""
+        system = [m["content"] for m in request.messages if m["role"] == "system"]
+        if request.schema is not None:
+            system.append("Reply with one JSON object only, no prose, matching this JSON schema:\n"
+                          + json.dumps(request.schema, sort_keys=True))
+        body: dict[str, Any] = {
+            "model": self.model, "max_tokens": request.max_tokens or self.options.max_tokens,
+            "temperature": min(1.0, max(0.0, request.temperature)),
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages
+                         if m["role"] != "system"]}
+        if system:
+            body["system"] = "\n\n".join(system)
+        return body
+
+    async def _call(self, method: str, url: str, body: Any = None, raw: bool = False) -> Any:
+        import aiohttp
+
+        await self.start()
+        if not url.startswith("http"):
+            url = self.root + url
+        try:
+            data = codec.dumps_bytes(body) if body is not None else None
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            async with self._session.request(method, url, data=data, headers=headers) as response:
+                payload = await response.read()
+                if response.status >= 400:
+                    raise BackendError(self.redact(f"anthropic backend: HTTP {response.status}: {_message(payload)}"),
+                                       retry_after=retry_after_seconds(response.headers),
+                                       **classify_status(response.status))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise BackendError(self.redact(f"anthropic backend: cannot reach {self.root}: {type(exc).__name__} {exc}"),
+                               transient=True) from None
+        if raw:
+            return payload
+        try:
+            return codec.loads(payload)
+        except ValueError:
+            raise BackendError("anthropic backend: the server's reply is not JSON", transient=True) from None
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return self._completion(await self._call("POST", "/messages", self.params(request)))
+
+    def _completion(self, reply: Any) -> Completion:
+        if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
+            raise BackendError("anthropic backend: the reply has no content", transient=True)
+        stop = reply.get("stop_reason")
+        text = "".join(part.get("text", "") for part in reply["content"] if part.get("type") == "text")
+        if stop == "refusal":
+            raise BackendError(f"anthropic backend: the model refused: {text[:200]}", refusal=True)
+        usage = reply.get("usage") or {}
+        return Completion(text=text, model=reply.get("model") or self.model, finish_reason=FINISH.get(stop, stop),
+                          tokens_in=usage.get("input_tokens") or 0, tokens_out=usage.get("output_tokens") or 0)
+
+    # --- Message Batches ---------------------------------------------------------------------------
+
+    async def batch_submit(self, requests: list[tuple[str, CompletionRequest]], local_id: str) -> str:
+        created = await self._call("POST", "/messages/batches", {
+            "requests": [{"custom_id": custom_id, "params": self.params(request)} for custom_id, request in requests]})
+        return str(created["id"])
+
+    async def batch_poll(self, batch_id: str) -> BatchState:
+        batch = await self._call("GET", f"/messages/batches/{batch_id}")
+        counts = batch.get("request_counts") or {}
+        total = sum(int(v or 0) for v in counts.values())
+        failed = sum(int(counts.get(k) or 0) for k in ("errored", "expired", "canceled"))
+        if batch.get("processing_status") != "ended":
+            return BatchState("running", done=counts.get("succeeded", 0), failed=failed, total=total)
+        expired = bool(counts.get("expired") or counts.get("canceled"))
+        return BatchState("expired" if expired else "done", done=counts.get("succeeded", 0), failed=failed,
+                          total=total, detail=str(batch.get("processing_status")))
+
+    async def batch_results(self, batch_id: str) -> dict[str, Completion | BackendError]:
+        batch = await self._call("GET", f"/messages/batches/{batch_id}")
+        url = batch.get("results_url")
+        if not url:
+            return {}
+        results: dict[str, Completion | BackendError] = {}
+        for line in (await self._call("GET", url, raw=True)).splitlines():
+            if not line.strip():
+                continue
+            row = codec.loads(line)
+            custom_id, result = row.get("custom_id"), row.get("result") or {}
+            kind = result.get("type")
+            if kind == "succeeded":
+                try:
+                    results[custom_id] = self._completion(result.get("message"))
+                except BackendError as exc:
+                    exc.reason = exc.reason or ("refusal" if exc.refusal else "batch_error")
+                    results[custom_id] = exc
+            elif kind == "errored":
+                error = (result.get("error") or {}).get("error") or result.get("error") or {}
+                results[custom_id] = BackendError(self.redact(
+                    f"anthropic backend: batch request failed: {error.get('type')}: {error.get('message')}"),
+                    reason="batch_error")
+            # expired and canceled requests are left out: the collector fails them as batch_expired
+        return results
+
+
+def _message(data: bytes) -> str:
+    """The error message of an Anthropic error body, or the body's start."""
+    try:
+        error = json.loads(data).get("error")
+        return str(error.get("message") if isinstance(error, dict) else error)[:500]
+    except (ValueError, AttributeError):
+        return data[:200].decode("utf-8", "replace")
+
+
+@hookimpl
+def register_backends(register):
+    register(AnthropicBackend)
