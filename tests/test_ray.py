@@ -132,3 +132,32 @@ def test_the_budget_holds_across_workers(cli, tmp_path):
     assert len(server.requests) == 7 and len(read_jsonl(out)) == 7  # exactly, though two workers drew on it
     summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
     assert "--max-requests 7 reached" in summary["stopped"]
+
+
+def test_a_429_holds_every_worker_not_only_the_one_that_got_it(cli, tmp_path):
+    times: list[float] = []
+    lock = threading.Lock()
+    limited: dict[str, float] = {}
+
+    def reply(body):
+        with lock:
+            now = time.monotonic()
+            times.append(now)
+            if "at" not in limited and len(times) == 3:
+                limited["at"] = now
+                return 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "2"}
+        return distinct_reply(body)
+
+    with OpenAICompatibleServer(reply) as server:
+        result = cli("generate", SPEC, "--backend", "openai", "--model", "m", "--option",
+                     f"base_url={server.base_url}", "--out", tmp_path / "o.jsonl", "-q", "--s-factor", "2",
+                     "--d-factor", "0", "--no-filters", "--executor", "ray", "--workers", "2", "--concurrency", "1",
+                     "--log-json", env={"OPENAI_API_KEY": SECRET})
+        assert result.exit_code == 0, result.output
+    assert len(read_jsonl(tmp_path / "o.jsonl")) == 6
+    # the governor held both workers for the Retry-After: at most the one request the other worker had
+    # been granted already reached the server in those two seconds
+    during = [t for t in times if limited["at"] < t < limited["at"] + 1.8]
+    assert len(during) <= 1, [round(t - limited["at"], 2) for t in times]
+    summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
+    assert summary["rate_limited"] >= 1

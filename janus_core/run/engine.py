@@ -151,14 +151,23 @@ class _Failed(Exception):
 
 
 class SharedBudget:
-    """A budget several engines draw on (``--max-requests``/``--max-cost`` of a run on Ray workers)."""
+    """A budget and a pace several engines draw on (a run on Ray workers: ``--max-requests``,
+    ``--max-cost``, ``--rpm``, ``--tpm``, and the slow-down after 429s, all for the whole run)."""
 
-    async def take(self) -> str | None:
-        """Leave to send one request: None, or why not (the run then stops as at its own budget)."""
-        return None
+    async def take(self, tokens: int) -> tuple[str | None, float | None]:
+        """Leave to send one request of about ``tokens`` tokens, when the run's pace allows: (None,
+        when it was granted, on the budget's clock), or (why not, None): the run then stops as at its
+        own budget."""
+        return None, None
 
-    def spent(self, cost: float) -> None:
-        """A reply came back and cost this much."""
+    def spent(self, cost: float, estimated: int, used: int) -> None:
+        """A reply came back: it cost this much and used ``used`` tokens (``estimated`` were taken)."""
+
+    def limited(self, retry_after: float | None, sent_at: float | None) -> None:
+        """The provider answered 429 to a request granted at ``sent_at``: the whole run slows down."""
+
+    def unused(self, estimated: int) -> None:
+        """A request failed without a reply: its ``estimated`` tokens were not used."""
 
 
 class _Budget(Exception):
@@ -288,8 +297,9 @@ class Engine:
         if lane.tokens:
             await lane.tokens.take(estimate)
         self._check_budget()  # again: other requests may have spent the budget while this one waited
-        if self.settings.shared_budget is not None:
-            refused = await self.settings.shared_budget.take()
+        shared = self.settings.shared_budget
+        if shared is not None:
+            refused, shared_at = await shared.take(self._estimate_tokens(request))
             if refused:
                 raise _Budget(refused)
         self.stats.in_flight += 1
@@ -300,6 +310,10 @@ class Engine:
             else:
                 completion = await lane.backend.complete(request)
         except BackendError as exc:
+            if shared is not None:
+                shared.unused(self._estimate_tokens(request))
+                if exc.rate_limited:
+                    shared.limited(exc.retry_after, shared_at)
             if exc.rate_limited:
                 self.stats.rate_limited += 1
                 lane.rate.limited(exc.retry_after, sent_at)
@@ -315,8 +329,8 @@ class Engine:
             lane.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
         model = completion.model or lane.backend.model
         cost = self._price(completion, lane)
-        if self.settings.shared_budget is not None:
-            self.settings.shared_budget.spent(cost)
+        if shared is not None:
+            shared.spent(cost, self._estimate_tokens(request), completion.tokens_in + completion.tokens_out)
         self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in

@@ -8,10 +8,10 @@ run's one journal and output, journal first, as a local run does. So a run on Ra
 ids a local run with the same ``--seed`` makes, and a driver killed and rerun resumes like a local
 run: each new worker starts from the records and replies the driver's journal already holds.
 
-Budgets are global: one governor actor grants leave for each request (``--max-requests`` exactly
-across workers) and adds up what the replies cost (``--max-cost``), so the run stops at the same
-budget a local run would. Paces (``--rpm``, ``--tpm``) are divided evenly between the workers, each
-adapting to 429s on its own.
+Budgets and paces are global: one governor actor grants leave for each request (``--max-requests``
+exactly across workers), paces the grants with the local run's own throttle (``--rpm``, ``--tpm``,
+and its slow-down on 429s, which every worker reports to it), and adds up what the replies cost
+(``--max-cost``), so the run keeps the limits a local run would.
 
 A worker that dies is replaced by one given everything the driver holds for its share, so its
 unfinished seeds are made again and nothing delivered is paid for twice. Duplicates across workers
@@ -45,22 +45,52 @@ def _ray() -> Any:
 def _governor_class(ray: Any) -> Any:
     @ray.remote
     class Governor:
-        """The run's budget, shared by every worker."""
+        """The run's budget and pace, shared by every worker: the same throttle a local run uses
+        (``janus_core.run.throttle``), so 429s slow the whole run down, not one worker."""
 
-        def __init__(self, max_requests: int | None, max_cost: float | None) -> None:
+        def __init__(self, max_requests: int | None, max_cost: float | None, rpm: float | None,
+                     tpm: int | None) -> None:
+            from janus_core.run.throttle import AdaptiveRate, TokenBudget
+
             self.max_requests, self.max_cost = max_requests, max_cost
-            self.requests, self.cost = 0, 0.0
+            self.requests, self.cost, self.limited_count = 0, 0.0, 0
+            self.rate = AdaptiveRate(rpm)
+            self.tokens = TokenBudget(tpm) if tpm else None
 
-        def take(self) -> str | None:
+        def _refused(self) -> str | None:
             if self.max_cost is not None and self.cost >= self.max_cost:
                 return f"--max-cost {self.max_cost} reached (spent {self.cost:.4f})"
             if self.max_requests is not None and self.requests >= self.max_requests:
                 return f"--max-requests {self.max_requests} reached"
-            self.requests += 1
             return None
 
-        def spent(self, cost: float) -> None:
+        async def take(self, tokens: int) -> tuple[str | None, float | None]:
+            refused = self._refused()
+            if refused:
+                return refused, None
+            self.requests += 1  # counted now: requests waiting for the pace hold their place
+            sent_at = await self.rate.acquire()
+            if self.tokens:
+                await self.tokens.take(tokens)
+            return None, sent_at
+
+        def spent(self, cost: float, estimated: int, used: int) -> None:
             self.cost += cost
+            self.rate.success()
+            if self.tokens:
+                self.tokens.settle(estimated, used)
+
+        def limited(self, retry_after: float | None, sent_at: float | None) -> None:
+            self.limited_count += 1
+            self.rate.limited(retry_after, sent_at)
+
+        def unused(self, estimated: int) -> None:
+            if self.tokens:
+                self.tokens.settle(estimated, 0)
+
+        def report(self) -> dict[str, Any]:
+            return {"requests": self.requests, "cost": self.cost, "rate_limited": self.limited_count,
+                    "pace_per_second": self.rate.limit}
 
     return Governor
 
@@ -71,11 +101,17 @@ class GovernedBudget(SharedBudget):
     def __init__(self, governor: Any):
         self.governor = governor
 
-    async def take(self) -> str | None:
-        return await self.governor.take.remote()
+    async def take(self, tokens: int) -> tuple[str | None, float | None]:
+        return await self.governor.take.remote(tokens)
 
-    def spent(self, cost: float) -> None:
-        self.governor.spent.remote(cost)
+    def spent(self, cost: float, estimated: int, used: int) -> None:
+        self.governor.spent.remote(cost, estimated, used)
+
+    def limited(self, retry_after: float | None, sent_at: float | None) -> None:
+        self.governor.limited.remote(retry_after, sent_at)
+
+    def unused(self, estimated: int) -> None:
+        self.governor.unused.remote(estimated)
 
 
 def _worker_class(ray: Any) -> Any:
@@ -166,7 +202,8 @@ class RayRun:
                      ignore_reinit_error=True, **({} if self.address else {"num_cpus": max(2, self.count)}))
         session = self.session
         engine = session.settings.engine
-        governor = _governor_class(ray).remote(engine.max_requests, engine.max_cost)
+        governor = _governor_class(ray).remote(engine.max_requests, engine.max_cost, engine.requests_per_minute,
+                                               engine.tokens_per_minute)
         settings = dataclasses.replace(session.settings, engine=self._share_of(engine, governor))
         worker_cls = _worker_class(ray)
         by_id: dict[str, dict] = {}
@@ -254,6 +291,7 @@ class RayRun:
         stats.seconds = time.perf_counter() - started
         stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
         stats.restarts = restarts
+        stats.rate_limited = ray.get(governor.report.remote())["rate_limited"]
         stats.stopped = next((s["stopped"] for s in summaries.values() if s.get("stopped")), None)
         return stats
 
@@ -271,16 +309,11 @@ class RayRun:
             f.remember(record, parent_record)
         return None
 
-    def _share_of(self, engine: Any, governor: Any) -> Any:
-        """A worker's engine settings: the budget through the governor, paces divided evenly."""
-        n = self.count
-
-        def part(value: Any) -> Any:
-            return None if value is None else type(value)(value / n) if isinstance(value, float) else -(-value // n)
-
-        return dataclasses.replace(engine, max_requests=None, max_cost=None, shared_budget=GovernedBudget(governor),
-                                   requests_per_minute=part(engine.requests_per_minute),
-                                   tokens_per_minute=part(engine.tokens_per_minute))
+    @staticmethod
+    def _share_of(engine: Any, governor: Any) -> Any:
+        """A worker's engine settings: budget and pace through the governor, none of its own."""
+        return dataclasses.replace(engine, max_requests=None, max_cost=None, requests_per_minute=None,
+                                   tokens_per_minute=None, shared_budget=GovernedBudget(governor))
 
     def _shard_of_seed(self) -> dict[str, int]:
         """Seed record id -> the worker whose share it is (to hand a new worker what is done)."""
