@@ -45,6 +45,23 @@ def failures(out):
         return journal.failures()
 
 
+def kill_after_submit_then_rerun(server, cmd, env, out):
+    """Start janus, SIGKILL it once the server has a batch and was polled a few times, let the batch
+    finish, and run the same command again (it must poll that batch, not submit a new one)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not server.submitted and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.submitted, "the batch was never submitted"
+    time.sleep(0.3)  # a few polls
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not out.exists() or read_jsonl(out) == []
+    server.polls = 0  # the batch finishes now
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+
+
 def test_a_batch_run_makes_the_online_runs_records_at_half_the_price(cli, tmp_path):
     with OpenAICompatibleServer(online_reply) as online:
         assert run(cli, online, tmp_path / "online.jsonl", "--d-factor", "1", "--log-json").exit_code == 0
@@ -118,18 +135,7 @@ def test_a_run_killed_between_submit_and_result_resumes_polling_and_never_submit
         cmd = [sys.executable, "-m", "janus_core.cli", *map(str, args(server, out, "--d-factor", "0", "--batch",
                                                                          "--batch-poll", "0.05"))]
         env = {**__import__("os").environ, "OPENAI_API_KEY": SECRET}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.time() + 60
-        while not server.submitted and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.submitted, "the batch was never submitted"
-        time.sleep(0.3)  # a few polls
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        assert not out.exists() or read_jsonl(out) == []
-        server.polls = 0  # the batch finishes now
-        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-        assert rerun.returncode == 0, rerun.stderr
+        kill_after_submit_then_rerun(server, cmd, env, out)
     assert len(server.submitted) == 1  # polled again, not submitted again
     assert len(read_jsonl(out)) == 6
 
@@ -226,18 +232,7 @@ def test_anthropic_run_killed_between_submit_and_result_resumes_polling_and_neve
         cmd = [sys.executable, "-m", "janus_core.cli", *map(str, anthropic_args(
             server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05"))]
         env = {**__import__("os").environ, "ANTHROPIC_API_KEY": ANTHROPIC_SECRET}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.time() + 60
-        while not server.submitted and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.submitted, "the batch was never submitted"
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        assert not out.exists() or read_jsonl(out) == []
-        server.polls = 0
-        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-        assert rerun.returncode == 0, rerun.stderr
+        kill_after_submit_then_rerun(server, cmd, env, out)
     assert len(server.submitted) == 1
     assert len(read_jsonl(out)) == 6
 
@@ -333,17 +328,6 @@ def test_gemini_run_killed_between_submit_and_result_resumes_polling_and_never_s
         cmd = [sys.executable, "-m", "janus_core.cli", *map(str, gemini_args(
             server, out, "--d-factor", "0", "--batch", "--batch-poll", "0.05"))]
         env = {**__import__("os").environ, "GEMINI_API_KEY": GEMINI_SECRET}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.time() + 60
-        while not server.submitted and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.submitted, "the batch was never submitted"
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        assert not out.exists() or read_jsonl(out) == []
-        server.polls = 0
-        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-        assert rerun.returncode == 0, rerun.stderr
+        kill_after_submit_then_rerun(server, cmd, env, out)
     assert len(server.submitted) == 1
     assert len(read_jsonl(out)) == 6

@@ -95,3 +95,15 @@ def display_path(path: str | Path) -> str:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(p)
+
+
+def error_message(data: bytes) -> str:
+    """The message of a JSON error body (``{"error": {"message": ...}}``, the shape OpenAI, Anthropic
+    and compatible servers answer with), or the body's start."""
+    import json
+
+    try:
+        error = json.loads(data).get("error")
+        return str(error.get("message") if isinstance(error, dict) else error)[:500]
+    except (ValueError, AttributeError):
+        return data[:200].decode("utf-8", "replace")

@@ -20,7 +20,7 @@ from janus_core import hookimpl
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
-from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
@@ -81,7 +81,8 @@ class AnthropicBackend(Backend):
             async with self._session.request(method, url, data=data, headers=headers) as response:
                 payload = await response.read()
                 if response.status >= 400:
-                    raise BackendError(self.redact(f"anthropic backend: HTTP {response.status}: {_message(payload)}"),
+                    raise BackendError(self.redact(f"anthropic backend: HTTP {response.status}: "
+                                                   f"{error_message(payload)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -152,14 +153,6 @@ class AnthropicBackend(Backend):
             # expired and canceled requests are left out: the collector fails them as batch_expired
         return results
 
-
-def _message(data: bytes) -> str:
-    """The error message of an Anthropic error body, or the body's start."""
-    try:
-        error = json.loads(data).get("error")
-        return str(error.get("message") if isinstance(error, dict) else error)[:500]
-    except (ValueError, AttributeError):
-        return data[:200].decode("utf-8", "replace")
 
 
 @hookimpl

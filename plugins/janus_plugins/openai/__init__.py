@@ -17,7 +17,6 @@ mode the run has settled on (``json_schema`` until a server refused it, or the `
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -26,7 +25,7 @@ from janus_core.sdk import codec
 from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
-from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
 from janus_core.sdk.structured import Negotiation
 
 
@@ -113,7 +112,7 @@ class OpenAIBackend(Backend):
                                           headers={"Content-Type": "application/json"}) as response:
                 data = await response.read()
                 if response.status >= 400:
-                    raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {_message(data)}"),
+                    raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {error_message(data)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -144,7 +143,7 @@ class OpenAIBackend(Backend):
                 payload = await response.read()
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: {method} {path}: HTTP {response.status}: "
-                                                   f"{_message(payload)}"),
+                                                   f"{error_message(payload)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -248,14 +247,6 @@ class OpenAIBackend(Backend):
             await self._session.close()
             self._session = None
 
-
-def _message(data: bytes) -> str:
-    """The error message of an OpenAI-style error body, or the body's start."""
-    try:
-        error = json.loads(data).get("error")
-        return str(error.get("message") if isinstance(error, dict) else error)[:500]
-    except (ValueError, AttributeError):
-        return data[:200].decode("utf-8", "replace")
 
 
 @hookimpl
