@@ -172,7 +172,9 @@ def test_an_interrupted_target_run_resumes_without_paying_twice(tmp_path):
     assert len(records) == 30 and len({r["id"] for r in records}) == 30
     # what the journal held was not asked again: only the records still missing were paid for
     assert len(server.requests) == 30 - before
-    assert first - before <= 2  # at most the requests in flight at the kill were lost
+    # at most what was in flight at the kill (--concurrency 2) and what finished within the last group
+    # commit interval (5 ms; each worker at most one) were lost
+    assert first - before <= 2 + 2
 
 
 def test_dry_run_says_what_a_target_plans(cli, tmp_path):
