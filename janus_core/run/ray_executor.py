@@ -64,19 +64,24 @@ def _governor_class(ray: Any) -> Any:
                 return f"--max-requests {self.max_requests} reached"
             return None
 
-        async def take(self, tokens: int) -> tuple[str | None, float | None]:
+        async def take(self, tokens: int, want: int) -> tuple[str | None, float | None, int]:
+            """Leave for up to ``want`` requests: (None, when, how many) or (why not, None, 0). Several
+            at once only while nothing paces the run and no request count bounds it; else one."""
             refused = self._refused()
             if refused:
-                return refused, None
-            self.requests += 1  # counted now: requests waiting for the pace hold their place
+                return refused, None, 0
+            unpaced = self.rate.rate is None and self.tokens is None and self.max_requests is None
             sent_at = await self.rate.acquire()
+            granted = max(1, want) if unpaced and self.rate.rate is None else 1
+            self.requests += granted
             if self.tokens:
                 await self.tokens.take(tokens)
-            return None, sent_at
+            return None, sent_at, granted
 
-        def spent(self, cost: float, estimated: int, used: int) -> None:
+        def spent(self, cost: float, answered: int, estimated: int, used: int) -> None:
             self.cost += cost
-            self.rate.success()
+            for _ in range(answered):
+                self.rate.success()
             if self.tokens:
                 self.tokens.settle(estimated, used)
 
@@ -96,16 +101,45 @@ def _governor_class(ray: Any) -> Any:
 
 
 class GovernedBudget(SharedBudget):
-    """A worker's side of the governor (picklable: it travels in the engine settings)."""
+    """A worker's side of the governor (picklable: it travels in the engine settings). While nothing
+    paces or counts the run, it takes leave for ``CHUNK`` requests at a time and reports costs in
+    groups, so a worker does not wait on the governor for every request."""
+
+    CHUNK = 16
 
     def __init__(self, governor: Any):
         self.governor = governor
+        self._leave = 0
+        self._owed = [0.0, 0, 0, 0]  # cost, answers, estimated tokens, used tokens not yet reported
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"governor": self.governor}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["governor"])
 
     async def take(self, tokens: int) -> tuple[str | None, float | None]:
-        return await self.governor.take.remote(tokens)
+        if self._leave > 0:
+            self._leave -= 1
+            return None, None
+        self._report()
+        refused, sent_at, granted = await self.governor.take.remote(tokens, self.CHUNK)
+        self._leave = max(0, granted - 1)
+        return refused, sent_at
 
     def spent(self, cost: float, estimated: int, used: int) -> None:
-        self.governor.spent.remote(cost, estimated, used)
+        owed = self._owed
+        owed[0] += cost
+        owed[1] += 1
+        owed[2] += estimated
+        owed[3] += used
+        if self._leave == 0 or owed[1] >= self.CHUNK:
+            self._report()
+
+    def _report(self) -> None:
+        if self._owed[1]:
+            self.governor.spent.remote(*self._owed)
+            self._owed = [0.0, 0, 0, 0]
 
     def limited(self, retry_after: float | None, sent_at: float | None) -> None:
         self.governor.limited.remote(retry_after, sent_at)
