@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -25,6 +26,9 @@ from janus_core.sdk.contracts import Completion, CompletionRequest, Direction, L
 from janus_core.sdk.records import Record, record_id, sha256_of
 from janus_core.spec.model import Spec
 from janus_core.spec.templates import DOCUMENTS_BLOCK, render, transcript, undeclared
+
+#: how many jobs' draws (``Plan.sample``) are remembered: more than the requests in flight
+DRAWS_REMEMBERED = 4096
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Plan:
         #: the user's documents, whose chunks ground each seed context (documents: in setup.yaml)
         self.documents = documents
         self._chunks: dict[str, list[Chunk]] = {}
+        self._drawn: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self.setup = spec.setup
         self.rounds = rounds or self.setup.rounds
         #: output types that grow conversations (follow-up) go on until this many user turns
@@ -251,9 +256,17 @@ class Plan:
         return random.Random(f"{self.seed}|{job.key}|{attempt}")
 
     def sample(self, job: Job) -> dict[str, Any] | None:
-        """What the output type draws for this job (the same every time for the same job)."""
+        """What the output type draws for this job (the same every time for the same job). A job's
+        request and its record both need it: the last few thousand draws are remembered, since
+        seeding a random state by a string costs more than the rest of the draw."""
+        if job.key in self._drawn:
+            return self._drawn[job.key]
         parent_meta = job.parent.meta if job.parent is not None else None
-        return self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        drawn = self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        self._drawn[job.key] = drawn
+        if len(self._drawn) > DRAWS_REMEMBERED:
+            self._drawn.popitem(last=False)
+        return drawn
 
     def _values(self, job: Job, rng: random.Random) -> dict[str, Any]:
         s = self.setup

@@ -42,7 +42,16 @@ from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
 from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
-from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Filter, Message, RememberingFilter, Sink
+from janus_core.sdk.contracts import (
+    Backend,
+    Completion,
+    CompletionRequest,
+    Filter,
+    Message,
+    OutputType,
+    RememberingFilter,
+    Sink,
+)
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import BackendError, JanusError
 from janus_core.sdk.records import Record
@@ -212,6 +221,8 @@ class Engine:
                  roles: dict[str, Backend] | None = None):
         self.plan = plan
         self.filters = list(filters or [])
+        #: whether the output type has a finish of its own (the base's returns the record as it is)
+        self._finishes = type(plan.output_type).finish is not OutputType.finish
         self.backend = backend
         self.journal = journal
         self.sinks = sinks
@@ -493,7 +504,9 @@ class Engine:
         try:
             output_type = self.plan.output_type
             try:
-                record = await output_type.finish(record, self.ask, random.Random(f"{self.plan.seed}|{job.key}|finish"))
+                if self._finishes:  # the default finish needs no random state, which costs to seed
+                    rng = random.Random(f"{self.plan.seed}|{job.key}|finish")
+                    record = await output_type.finish(record, self.ask, rng)
             except (ValueError, TypeError) as exc:
                 raise _Failed("schema", f"{output_type.name}: {exc}") from None
             record.usage = usage

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Message
 
@@ -39,9 +41,14 @@ FIELD_HELP = {
 
 
 def sha256_of(value: Any) -> str:
-    """Stable hash of JSON-serialisable data (keys sorted)."""
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    """Stable hash of JSON-serialisable data (keys sorted, compact, UTF-8). orjson writes strings,
+    lists, dicts, integers, booleans and null byte for byte as the standard library does; what it
+    refuses (a lone surrogate, an integer over 64 bits) goes through the standard library."""
+    try:
+        blob = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
 
 
 def record_id(key: str) -> str:
