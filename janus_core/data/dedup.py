@@ -1,7 +1,11 @@
-"""Exact and near-duplicate detection: normalised-text hashes and MinHash LSH (datasketch).
+"""Exact and near-duplicate detection: normalised-text hashes and MinHash LSH.
 
 Near duplicates are pairs whose word 5-gram sets have a Jaccard similarity at or above the
 threshold (default 0.8), found with locality-sensitive hashing rather than by comparing all pairs.
+The MinHash is computed here in numpy (datasketch's ``MinHash`` hashes one n-gram at a time in
+Python, several times slower per text); the bands and rows are the ones datasketch's ``MinHashLSH``
+picks, and the index is a temporary SQLite file rather than datasketch's in-memory dicts, so memory
+stays flat over a long run.
 """
 
 from __future__ import annotations
