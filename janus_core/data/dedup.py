@@ -2,10 +2,10 @@
 
 Near duplicates are pairs whose word 5-gram sets have a Jaccard similarity at or above the
 threshold (default 0.8), found with locality-sensitive hashing rather than by comparing all pairs.
-The MinHash is computed here in numpy (datasketch's ``MinHash`` hashes one n-gram at a time in
-Python, several times slower per text); the bands and rows are the ones datasketch's ``MinHashLSH``
-picks, and the index is a temporary SQLite file rather than datasketch's in-memory dicts, so memory
-stays flat over a long run.
+Written here in numpy rather than with datasketch, which the project used first: its ``MinHash``
+hashes one n-gram at a time in Python (several times the CPU per text), its in-memory LSH index grew
+by over a kilobyte a text, and importing it (scipy) took a third of a second. The bands and rows are
+still the ones datasketch's ``MinHashLSH`` picks (``lsh_bands``, checked against it by the tests).
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import hashlib
 import re
 import sqlite3
 import zlib
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 _WORD = re.compile(r"[^\W_]+")
-#: datasketch's universal hashing: (a * h + b) mod a Mersenne prime, cut to 32 bits
-_MERSENNE = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
 #: odd multipliers that mix a word n-gram's word hashes (n up to 32)
 _GRAM_MIX = np.random.default_rng(1).integers(1, 2**63, size=32, dtype=np.uint64) | np.uint64(1)
-#: a band key also depends on its band's number, so one table holds every band
+#: a band key also depends on its band's number, so one index holds every band
 _BAND_MIX = 0x9E3779B97F4A7C15
 
 
@@ -66,16 +65,76 @@ PRAGMA synchronous = OFF;
 PRAGMA cache_size = -16384;
 CREATE TABLE exact (digest BLOB PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE texts (row INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, signature BLOB NOT NULL);
-CREATE TABLE bands (band_key INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (band_key, row)) WITHOUT ROWID;
 """
 
 #: texts remembered in memory before they are written to the index in one go
 FLUSH_EVERY = 512
 
 
-def _signed(value: int) -> int:
-    """A 64-bit unsigned key as SQLite's signed INTEGER."""
-    return value - (1 << 64) if value >= 1 << 63 else value
+def lsh_bands(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
+    """(bands, rows per band) minimising the weighted false positive and false negative probability
+    mass around ``threshold``: the choice datasketch's ``MinHashLSH`` makes, computed for every pair
+    at once in numpy (importing datasketch takes a third of a second, for these two numbers)."""
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    b = np.array([p[0] for p in pairs], dtype=float)[:, None]
+    r = np.array([p[1] for p in pairs], dtype=float)[:, None]
+    low, high = np.linspace(0.0, threshold, 2001), np.linspace(threshold, 1.0, 2001)
+    false_positive = np.trapezoid(1 - (1 - low ** r) ** b, low, axis=1)
+    false_negative = np.trapezoid((1 - high ** r) ** b, high, axis=1)
+    return pairs[int(np.argmin(weights[0] * false_positive + weights[1] * false_negative))]
+
+
+@lru_cache(maxsize=16)
+def _bands_for(threshold: float, num_perm: int) -> tuple[int, int]:
+    # weighted for recall (a pair at Jaccard 0.9 is missed once in a thousand); each candidate is
+    # then checked on its signature, which keeps precision
+    return lsh_bands(threshold, num_perm, weights=(0.1, 0.9))
+
+
+class BandIndex:
+    """Band key -> the rows of the texts that have it (a multimap): two sorted numpy arrays (12 bytes
+    an entry, about 170 bytes a text at the default 14 bands) and the newest entries in a dict,
+    merged into the arrays at each flush. A look-up is one ``searchsorted`` for all of a text's bands."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.rows = np.empty(0, dtype=np.uint32)
+        self.recent: dict[int, list[int]] = {}
+        self._pending: list[tuple[np.ndarray, int]] = []
+
+    def add(self, keys: np.ndarray, row: int) -> None:
+        for key in keys.tolist():
+            self.recent.setdefault(key, []).append(row)
+        self._pending.append((keys, row))
+
+    def lookup(self, keys: np.ndarray) -> set[int]:
+        """The rows that have at least one of ``keys``."""
+        found: set[int] = set()
+        if len(self.keys):
+            lo = np.searchsorted(self.keys, keys)
+            hi = np.searchsorted(self.keys, keys, side="right")
+            hit = lo < hi
+            if hit.any():
+                for start, stop in zip(lo[hit].tolist(), hi[hit].tolist(), strict=True):
+                    found.update(self.rows[start:stop].tolist())
+        for key in keys.tolist():
+            rows = self.recent.get(key)
+            if rows:
+                found.update(rows)
+        return found
+
+    def merge(self, dropped: set[int]) -> None:
+        """Move the newest entries into the sorted arrays, leaving out the rows in ``dropped``."""
+        pending = [(keys, row) for keys, row in self._pending if row not in dropped]
+        self._pending, self.recent = [], {}
+        if not pending:
+            return
+        keys = np.concatenate([k for k, _ in pending])
+        rows = np.repeat(np.array([row for _, row in pending], dtype=np.uint32), [len(k) for k, _ in pending])
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self.keys, keys[order], side="right")
+        self.keys = np.insert(self.keys, at, keys[order])
+        self.rows = np.insert(self.rows, at, rows[order])
 
 
 class Deduper:
@@ -83,19 +142,15 @@ class Deduper:
 
     Signatures are MinHashes over word n-gram hashes (``num_perm`` multiply-shift hash functions,
     one numpy expression per text), banded with the b and r that datasketch's MinHashLSH picks for
-    the threshold. The index (exact keys, band keys, signatures) lives in a private temporary SQLite
-    database, on disk and deleted when the deduper goes, so memory stays flat however many texts it
-    remembers (a 16 MB page cache and the last ``FLUSH_EVERY`` texts, which are written in one go).
+    the threshold. The band index is in memory (``BandIndex``: about 8 MB for 50,000 texts); the
+    exact keys and the signatures, looked at only for a candidate, live in a private temporary SQLite
+    database on disk, deleted when the deduper goes (a 16 MB page cache, and the last
+    ``FLUSH_EVERY`` texts in memory, written in one go).
     """
 
     def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5):
-        from datasketch import MinHashLSH
-
         self.threshold, self.num_perm, self.ngram = threshold, num_perm, ngram
-        # bands weighted for recall (a pair at Jaccard 0.9 is missed once in a thousand); each
-        # candidate is then checked on its signature, which keeps precision
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
-        self.bands, self.rows_per_band = lsh.b, lsh.r
+        self.bands, self.rows_per_band = _bands_for(threshold, num_perm)
         rng = np.random.default_rng(0)
         self._mix = rng.integers(1, 2**63, size=self.rows_per_band, dtype=np.uint64) | np.uint64(1)
         self._band_offsets = np.arange(self.bands, dtype=np.uint64) * np.uint64(_BAND_MIX)
@@ -107,11 +162,10 @@ class Deduper:
         # one transaction for the deduper's life: nothing here needs to survive it, and a commit per
         # text would cost more than the rest of the work on it
         self._db.execute("BEGIN")
-        self._band_query = f"SELECT row FROM bands WHERE band_key IN ({','.join('?' * self.bands)})"
+        self._index = BandIndex()
         self._rows = 0
-        # what is remembered but not yet written: exact keys, band key -> rows, row -> (key, signature)
+        # what is remembered but not yet written: exact keys, row -> (key, signature)
         self._new_exact: dict[bytes, str] = {}
-        self._new_bands: dict[int, list[int]] = {}
         self._new_texts: dict[int, tuple[str, np.ndarray]] = {}
         self._new_keys: set[str] = set()
 
@@ -126,10 +180,9 @@ class Deduper:
         permuted = (np.multiply.outer(hashes, self._a) + self._b) >> np.uint64(32)
         return permuted.min(axis=0).astype(np.uint32)
 
-    def _band_keys(self, signature: np.ndarray) -> list[int]:
+    def _band_keys(self, signature: np.ndarray) -> np.ndarray:
         bands = signature[: self.bands * self.rows_per_band].reshape(self.bands, self.rows_per_band)
-        keys = (bands.astype(np.uint64) * self._mix).sum(axis=1, dtype=np.uint64) + self._band_offsets
-        return [_signed(k) for k in keys.tolist()]
+        return (bands.astype(np.uint64) * self._mix).sum(axis=1, dtype=np.uint64) + self._band_offsets
 
     def query(self, text: str) -> tuple[tuple[str, str] | None, Any]:
         """("exact" | "near", the earlier key) if ``text`` duplicates a remembered text, else None;
@@ -150,16 +203,18 @@ class Deduper:
         row = self._db.execute("SELECT key FROM exact WHERE digest = ?", (digest,)).fetchone()
         return row[0] if row else None
 
-    def _near(self, signature: np.ndarray, band_keys: list[int]) -> tuple[str, str] | None:
-        candidates: list[tuple[int, str, np.ndarray]] = []
-        stored = list({row for (row,) in self._db.execute(self._band_query, band_keys)})
-        if stored:
-            marks = ",".join("?" * len(stored))
-            for row, key, blob in self._db.execute(f"SELECT row, key, signature FROM texts WHERE row IN ({marks})",
-                                                   stored):
+    def _near(self, signature: np.ndarray, band_keys: np.ndarray) -> tuple[str, str] | None:
+        rows = self._index.lookup(band_keys)
+        if not rows:
+            return None
+        candidates: list[tuple[int, str, np.ndarray]] = [(row, *self._new_texts[row]) for row in rows
+                                                         if row in self._new_texts]
+        stored = [row for row in rows if row not in self._new_texts]
+        for start in range(0, len(stored), 500):
+            part = stored[start:start + 500]
+            for row, key, blob in self._db.execute(
+                    f"SELECT row, key, signature FROM texts WHERE row IN ({','.join('?' * len(part))})", part):
                 candidates.append((row, key, np.frombuffer(blob, dtype=np.uint32)))
-        new_rows = {row for band_key in band_keys for row in self._new_bands.get(band_key, ())}
-        candidates += [(row, *self._new_texts[row]) for row in new_rows]
         if not candidates:
             return None
         candidates.sort(key=lambda c: c[0])  # the earliest of equally close texts
@@ -186,8 +241,7 @@ class Deduper:
             self._rows += 1
             self._new_texts[row] = (key, signature)
             self._new_keys.add(key)
-            for band_key in band_keys:
-                self._new_bands.setdefault(band_key, []).append(row)
+            self._index.add(band_keys, row)
         if len(self._new_exact) >= FLUSH_EVERY:
             self._flush()
 
@@ -200,13 +254,12 @@ class Deduper:
             part = keys[start:start + 500]
             known.update(k for (k,) in db.execute(f"SELECT key FROM texts WHERE key IN ({','.join('?' * len(part))})",
                                                   part))
+        dropped = {row for row, (key, _) in self._new_texts.items() if key in known}
         db.executemany("INSERT INTO texts VALUES (?, ?, ?)",
                        [(row, key, signature.tobytes()) for row, (key, signature) in self._new_texts.items()
-                        if key not in known])
-        db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)",
-                       [(band_key, row) for band_key, rows in self._new_bands.items() for row in rows
-                        if self._new_texts[row][0] not in known])
-        self._new_exact, self._new_bands, self._new_texts, self._new_keys = {}, {}, {}, set()
+                        if row not in dropped])
+        self._index.merge(dropped)
+        self._new_exact, self._new_texts, self._new_keys = {}, {}, set()
 
     def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
         """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""

@@ -11,6 +11,7 @@ import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -546,7 +547,7 @@ class Session:
 
                 stats = RayRun(self, self.settings.ray_address, self.settings.workers).run(journal, [sink], Stats())
             else:
-                with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+                with quiet_collector(), asyncio.Runner(loop_factory=event_loop_factory()) as runner:
                     stats = runner.run(self._drive(view))
             failed = False
         except KeyboardInterrupt:
@@ -612,6 +613,27 @@ def target_summary(stats: Stats) -> dict[str, Any]:
     short = stats.made < stats.target
     return {"target": stats.target, "made": stats.made, "extended_seeds": stats.extended,
             "shortfall": (stats.shortfall or stats.stopped or "the run ended early") if short else None}
+
+
+@contextmanager
+def quiet_collector(threshold: int = 50_000) -> Iterator[None]:
+    """While the engine runs, the cyclic garbage collector leaves start-up's objects alone and runs
+    less often. What start-up built (modules, litellm's tables, the spec, the plan) is frozen out of
+    it (``gc.freeze``), and its youngest generation is collected every ``threshold`` allocations
+    rather than 700. A run's own objects are freed by reference counting; the collector's passes
+    over everything else (a full one took 50-110 ms, with every request in flight waiting) cost 5 %
+    of a run's wall time at 256 requests in flight. The settings are put back afterwards."""
+    import gc
+
+    thresholds = gc.get_threshold()
+    gc.collect()  # start-up's garbage goes now, not into the frozen generation
+    gc.freeze()
+    gc.set_threshold(threshold, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def event_loop_factory() -> Any:
