@@ -162,7 +162,7 @@ def runaway_tokens(text: str, max_chars: int = 25) -> list[str]:
     """Words over ``max_chars`` characters, leaving out URLs, e-mail addresses, paths and identifiers."""
     found = []
     for token in words_of(text):
-        if _URLISH.match(token):
+        if len(token) <= max_chars or _URLISH.match(token):  # the first: most words, and never runaway
             continue
         bare = _EDGE_PUNCT.sub("", token)
         if len(bare) > max_chars and not _IDENTIFIER.search(bare):
@@ -173,19 +173,24 @@ def runaway_tokens(text: str, max_chars: int = 25) -> list[str]:
 @lru_cache(maxsize=4096)
 def measured(words: tuple[str, ...]) -> tuple[str, ...]:
     """The words that word statistics count: not bullets and dashes (punctuation alone), not URLs."""
-    return tuple(w for w in words if _ALNUM.search(w) and not _URLISH.match(w))
+    # a word of letters and digits alone (most words) is neither punctuation nor a URL
+    return tuple(w for w in words if w.isalnum() or (_ALNUM.search(w) and not _URLISH.match(w)))
+
+
+def _bare_length(word: str) -> int:
+    return len(word) if word.isalnum() else len(_EDGE_PUNCT.sub("", word))
 
 
 def mean_word_length(words: Sequence[str]) -> float:
     """Mean characters per word, punctuation at a word's edges left out (Gopher)."""
-    lengths = [len(_EDGE_PUNCT.sub("", w)) for w in measured(tuple(words))]
+    lengths = [_bare_length(w) for w in measured(tuple(words))]
     return sum(lengths) / len(lengths) if lengths else 0.0
 
 
 def alpha_share(words: Sequence[str]) -> float:
     """Share of words with at least one letter (Gopher); bullets and URLs are not words here."""
     counted = measured(tuple(words))
-    return sum(1 for w in counted if _LETTERS.search(w)) / len(counted) if counted else 1.0
+    return sum(1 for w in counted if w.isalpha() or _LETTERS.search(w)) / len(counted) if counted else 1.0
 
 
 def top_ngram_share(words: list[str], n: int) -> float:
@@ -389,8 +394,13 @@ class TextQuality(Filter):
         need = self.options.min_common_words
         if not need or not words or self.language_set:
             return None
-        found = sum(1 for w in _WORD.findall(prose(text).lower()) if is_common(w))
-        return f"{found} common English words, under {need}" if found < need else None
+        common, found = _common_words(), 0
+        for match in _WORD.finditer(prose(text).lower()):  # up to the words it needs, not the whole text
+            if match.group() in common:
+                found += 1
+                if found >= need:
+                    return None
+        return f"{found} common English words, under {need}"
 
     def _runaway(self, text: str, words: list[str]) -> str | None:
         found = runaway_tokens(text, self.options.max_word_chars)
