@@ -193,3 +193,34 @@ def test_a_missing_rubrics_or_benchmark_file_is_located_by_validate(cli, tmp_pat
     assert result.exit_code == 1
     assert f"setup.yaml:{lines + 2}:20: judge.rubrics: file mine.yaml not found" in result.output
     assert f"setup.yaml:{lines + 4}:17: decontamination.benchmark.0: file gsm8k.jsonl not found" in result.output
+
+
+def test_an_eliminated_records_reply_and_failure_are_committed_together(cli, tmp_path):
+    """An elimination goes to the journal in the engine's group commit: its failure in the ledger and
+    the paid reply in the request cache, so a rerun that retries it pays for nothing."""
+    from janus_core.run.journal import Journal, journal_path
+
+    out = tmp_path / "o.jsonl"
+    args = ["generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--d-factor", "0",
+            "--max-seeds", "3", "--concurrency", "3", "--out", out, "-q"]
+    stopwords = "and the of to it is"  # eliminated by the stopwords-only filter
+    asked = iter(["How do we plan our weekly budget together without a fight?", stopwords, stopwords])
+
+    def reply(body):
+        return json.dumps({"instruction": next(asked), "response": ANSWER})
+
+    with ProviderServer("openai", reply) as server:
+        first = cli(*args, "--option", f"base_url={server.base_url}", env=KEY)
+        paid = len(server.requests)
+        with Journal(journal_path(out)) as journal:
+            failures = journal.failure_counts()
+            cached = journal.db.execute("SELECT count(*) FROM requests").fetchone()[0]
+        again = cli(*args, "--retry-failed", "--option", f"base_url={server.base_url}", env=KEY)
+        repaid = len(server.requests) - paid
+    assert first.exit_code == 0, first.output
+    assert "eliminated:stopwords-only 2" in first.output
+    assert failures == {"eliminated:stopwords-only": 2}
+    assert paid == 3 and cached == 2  # the kept record's reply is journaled as its record
+    assert again.exit_code == 0, again.output
+    assert repaid == 0 and "eliminated:stopwords-only 2" in again.output
+    assert len(read_jsonl(out)) == 1

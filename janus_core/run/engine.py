@@ -16,9 +16,10 @@
 - With a target (``--target``), no more jobs are in hand than records still wanted, so the run
   ends with exactly that many; when the plan's seeds run out, further ones come from
   ``plan.extend`` in batches sized by the records per seed so far.
-- Finished records are committed in groups (one transaction per ``COMMIT_INTERVAL`` seconds or
-  ``COMMIT_BATCH`` records, whichever comes first); only then are they written to the sinks,
-  counted and evolved further.
+- Finished records and failures are committed in groups (one transaction per ``COMMIT_INTERVAL``
+  seconds or ``COMMIT_BATCH`` of them, whichever comes first), a failure with the paid reply it came
+  from; only then are records written to the sinks, and records and failures counted, evolved
+  further or retried.
 """
 
 from __future__ import annotations
@@ -271,6 +272,9 @@ class Engine:
         self._fatal: BaseException | None = None
         # finished records waiting for their group commit (see _commit)
         self._uncommitted: list[tuple[Job, Record]] = []
+        # failures waiting for the same group commit, and the paid replies they came from
+        self._uncommitted_failures: list[tuple[Job, str, str, dict[str, Any]]] = []
+        self._uncommitted_replies: dict[str, tuple[Completion, float]] = {}
         self._commit_timer: asyncio.TimerHandle | None = None
 
     # --- one request ---------------------------------------------------------------------------
@@ -363,7 +367,7 @@ class Engine:
         schema_json = self._schema_json if request.schema is self.plan.schema else \
             json.dumps(request.schema, sort_keys=True)
         key = request_key(lane.backend, request, schema_json)
-        hit = self.journal.cached(key)
+        hit = self._uncommitted_replies.get(key) or self.journal.cached(key)
         if hit is not None:
             self.stats.cached += 1
             return key, hit[0]
@@ -515,7 +519,10 @@ class Engine:
         except BaseException as exc:
             pending = self._pending.pop(key, None)
             if pending is not None:  # the reply was paid for: a rerun must not pay again
-                self.journal.cache(key, *pending)
+                if isinstance(exc, _Failed):  # journaled with its failure, in the same group commit
+                    self._uncommitted_replies[key] = pending
+                else:
+                    self.journal.cache(key, *pending)
             if isinstance(exc, BackendError):
                 raise _Failed(_backend_reason(exc), str(exc)) from None
             raise
@@ -567,13 +574,17 @@ class Engine:
     def _finish(self, job: Job, record: Record, *, fresh: bool) -> None:
         if fresh:  # counted, written and evolved once its group is committed
             self._uncommitted.append((job, record))
-            if len(self._uncommitted) >= COMMIT_BATCH:
-                self._commit()
-            elif self._commit_timer is None:
-                self._commit_timer = asyncio.get_running_loop().call_later(COMMIT_INTERVAL, self._commit)
+            self._group()
             return
         self.stats.resumed += 1
         self._grow(job, record)
+
+    def _group(self) -> None:
+        """Commit now if the group is full, else within ``COMMIT_INTERVAL``."""
+        if len(self._uncommitted) + len(self._uncommitted_failures) >= COMMIT_BATCH:
+            self._commit()
+        elif self._commit_timer is None:
+            self._commit_timer = asyncio.get_running_loop().call_later(COMMIT_INTERVAL, self._commit)
 
     def _grow(self, job: Job, record: Record) -> None:
         """Queue the jobs that evolve or grow a record further."""
@@ -583,16 +594,24 @@ class Engine:
             self._derived.put_nowait(child)
 
     def _commit(self) -> None:
-        """Commit the waiting records in one transaction, then write them to the sinks, count them and
-        queue what grows from them. A write that fails stops the run (what was committed is kept)."""
+        """Commit the waiting records, failures and the replies of those failures in one transaction,
+        then write the records to the sinks, count records and failures, and queue what grows from
+        them (or retries them). A write that fails stops the run (what was committed is kept)."""
         if self._commit_timer is not None:
             self._commit_timer.cancel()
             self._commit_timer = None
         batch, self._uncommitted = self._uncommitted, []
-        if not batch:
+        failures, self._uncommitted_failures = self._uncommitted_failures, []
+        replies, self._uncommitted_replies = self._uncommitted_replies, {}
+        if not (batch or failures or replies):
             return
         try:
-            added, error = self.journal.add_records([(job.key, record) for job, record in batch])
+            added, error = self.journal.add_records(
+                [(job.key, record) for job, record in batch],
+                failures=[(job.key, reason, detail, entry) for job, reason, detail, entry in failures],
+                replies=list(replies.items()))
+            for job, reason, detail, _ in failures:
+                self._counted_failure(job, reason, detail)
             kept = [pair for pair, new in zip(batch, added, strict=False) if new]  # a job twice in one plan: once
             for job, record in kept:
                 for sink in self.sinks:
@@ -612,15 +631,26 @@ class Engine:
             self._check_done()
 
     def _fail(self, job: Job, reason: str, detail: str, *, fresh: bool, meta: dict[str, Any] | None = None) -> None:
+        """A job that made no record: a new failure goes to the ledger in the next group commit and
+        is counted then; one from an earlier run is counted now."""
         detail = scrub(detail)  # a server may echo the key back in its error
         if fresh:
-            self.journal.add_failure(job.key, reason, detail, {"key": job.key, "kind": job.kind,
-                                                               **({"meta": meta} if meta else {})})
-            self.stats.failures[reason] += 1
-            if len(self.stats.errors) < 20:
-                self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
-        else:
-            self.stats.earlier_failures += 1
+            entry = {"key": job.key, "kind": job.kind, **({"meta": meta} if meta else {})}
+            self._uncommitted_failures.append((job, reason, detail, entry))
+            self._group()
+            return
+        self.stats.earlier_failures += 1
+        self._after_failure(job, reason)
+
+    def _counted_failure(self, job: Job, reason: str, detail: str) -> None:
+        self.stats.failures[reason] += 1
+        if len(self.stats.errors) < 20:
+            self.stats.errors.append(f"{job.kind} {job.key[:60]}: {reason}: {detail[:200]}")
+        self._after_failure(job, reason)
+
+    def _after_failure(self, job: Job, reason: str) -> None:
+        """An eliminated record's job is retried where the plan allows; else what it would have grown
+        into is skipped."""
         retry = self.plan.retry_job(job) if reason.startswith("eliminated:") else None
         if retry is not None:
             self.stats.planned += 1  # the parent returns to the pool: one more request
@@ -680,10 +710,12 @@ class Engine:
     def _check_done(self) -> None:
         if self.settings.target is not None:
             self._wake.set()
-            if self._active == 0 and not self._uncommitted and (self.stats.made >= self.settings.target or
+            if self._active == 0 and not self._uncommitted and not self._uncommitted_failures and (
+                    self.stats.made >= self.settings.target or
                                       (not self._seeds_left and self._derived.empty())):
                 self._done.set()
-        elif not self._seeds_left and self._active == 0 and self._derived.empty() and not self._uncommitted:
+        elif not self._seeds_left and self._active == 0 and self._derived.empty() and not self._uncommitted \
+                and not self._uncommitted_failures:
             self._done.set()
 
     # --- toward a target ---------------------------------------------------------------------
@@ -716,7 +748,7 @@ class Engine:
                     self._seeds_taken += 1
                     self.stats.extended += self._extension_started
                 return job
-            if self._active or not self._derived.empty():
+            if self._active or not self._derived.empty() or self._uncommitted_failures:
                 return None  # the batch is still running: what it yields sizes the next one
             if not self._extend():
                 self._seeds_left = False
@@ -855,9 +887,14 @@ class Engine:
     def _keep_pending(self) -> None:
         """Try to keep replies paid for but not yet journaled (it may fail again: the disk may be full)."""
         batch, self._uncommitted = self._uncommitted, []
-        if batch:  # finished records of the last group: into the journal (a rerun writes the output from it)
+        failures, self._uncommitted_failures = self._uncommitted_failures, []
+        replies, self._uncommitted_replies = self._uncommitted_replies, {}
+        if batch or failures or replies:  # the last group: into the journal (a rerun writes the output from it)
             try:
-                self.journal.add_records([(job.key, record) for job, record in batch])
+                self.journal.add_records([(job.key, record) for job, record in batch],
+                                         failures=[(job.key, reason, detail, entry)
+                                                   for job, reason, detail, entry in failures],
+                                         replies=list(replies.items()))
             except sqlite3.Error:
                 return
         for key, pending in list(self._pending.items()):

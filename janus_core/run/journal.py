@@ -8,7 +8,8 @@ Durability: WAL mode with ``synchronous=NORMAL``. A commit is in the WAL file (t
 returns, so it survives a crash of the process; SQLite fsyncs the WAL at each checkpoint, not at each
 commit, so a power loss may lose the last commits before a checkpoint (never corrupts the file).
 The engine commits finished records in groups (``add_records``: one transaction per batch, at most
-a few milliseconds apart) and counts, writes and derives from a record only after its group is
+a few milliseconds apart), with the failures of the same window and the paid replies those failures
+came from, and counts, writes and derives from a record or a failure only after its group is
 committed; a process killed in between loses at most that window's replies, which a rerun requests
 again, and nothing it counted or wrote.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -339,14 +340,23 @@ class Journal:
             self.db.execute("DELETE FROM failures WHERE job_key = ?", (job_key,))
         return cur.rowcount == 1
 
-    def add_records(self, items: list[tuple[str, Record]]) -> tuple[list[bool], sqlite3.Error | None]:
-        """Store finished records in one transaction (group commit): for each, whether it was new
-        (``add_record``). It stops at the first record that cannot be stored and commits those before
-        it; that error is returned (the flags then cover only the committed ones). An error at the
-        commit itself raises, and nothing of the group is stored."""
+    def add_records(self, items: list[tuple[str, Record]],
+                    failures: Iterable[tuple[str, str, str, dict[str, Any]]] = (),
+                    replies: Iterable[tuple[str, tuple[Completion, float]]] = (),
+                    ) -> tuple[list[bool], sqlite3.Error | None]:
+        """Store finished records in one transaction (group commit), with ``failures`` (job key,
+        reason, detail, job: ``add_failure``) and the ``replies`` those failures came from (request
+        key, (completion, cost): ``cache``): for each record, whether it was new (``add_record``).
+        It stops at the first record that cannot be stored and commits what came before it; that
+        error is returned (the flags then cover only the committed records). An error at the commit
+        itself, or in storing a failure or a reply, raises, and nothing of the group is stored."""
         added: list[bool] = []
         error: sqlite3.Error | None = None
         with self.transaction():
+            for key, (completion, cost) in replies:
+                self.cache(key, completion, cost)
+            for job_key, reason, detail, job in failures:
+                self.add_failure(job_key, reason, detail, job)
             for job_key, record in items:
                 try:
                     with self.transaction():
