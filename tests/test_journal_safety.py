@@ -337,3 +337,33 @@ def test_second_run_on_the_same_output_fails_at_once_naming_the_first(faulty, tm
     rerun = janus(*faulty_cmd(faulty, out))
     assert rerun.returncode == 0, rerun.stderr
     assert len(read_jsonl(out)) == 9
+
+
+def test_a_group_commit_keeps_the_records_before_one_that_cannot_be_stored(tmp_path):
+    """``add_records`` stores a group in one transaction; when a record of it cannot be stored, the
+    records before it, the group's failures and replies are committed, and the error is returned."""
+    from janus_core.sdk.contracts import Completion
+    from janus_core.sdk.records import Record
+
+    def record(n: int) -> Record:
+        return Record(messages=[{"role": "user", "content": f"question {n}"}], id=f"r{n}", seed_id=f"r{n}",
+                      parent_id=None, direction="general", walk={}, model="m", prompt_sha256="0" * 64,
+                      output_type="instruct")
+
+    journal = Journal(journal_path(tmp_path / "o.jsonl"))
+    journal.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.job_key = 'job2' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    reply = (Completion(text="the and of", model="m", finish_reason="stop", tokens_in=1, tokens_out=1), 0.0)
+    added, error = journal.add_records([("job1", record(1)), ("job2", record(2)), ("job3", record(3))],
+                                       failures=[("job9", "eliminated:stopwords-only", "only stop words", {})],
+                                       replies=[("req9", reply)])
+    assert added == [True] and isinstance(error, sqlite3.Error) and "refused" in str(error)
+    assert [r["id"] for r in journal.records()] == ["r1"]
+    assert journal.failure_counts() == {"eliminated:stopwords-only": 1}
+    assert journal.cached("req9")[0].text == "the and of"
+    # with nothing refused, the whole group goes in at once
+    journal.db.execute("DROP TRIGGER refuse")
+    added, error = journal.add_records([("job1", record(1)), ("job2", record(2)), ("job3", record(3))])
+    assert added == [False, True, True] and error is None
+    assert journal.count_records() == 3
+    journal.close()

@@ -350,13 +350,17 @@ class Journal:
         It stops at the first record that cannot be stored and commits what came before it; that
         error is returned (the flags then cover only the committed records). An error at the commit
         itself, or in storing a failure or a reply, raises, and nothing of the group is stored."""
+        replies, failures = list(replies), list(failures)
+        try:  # the whole group at once; a savepoint per record only if some record cannot be stored
+            with self.transaction():
+                self._add_group_head(failures, replies)
+                return [self.add_record(job_key, record) for job_key, record in items], None
+        except sqlite3.Error:
+            pass
         added: list[bool] = []
         error: sqlite3.Error | None = None
         with self.transaction():
-            for key, (completion, cost) in replies:
-                self.cache(key, completion, cost)
-            for job_key, reason, detail, job in failures:
-                self.add_failure(job_key, reason, detail, job)
+            self._add_group_head(failures, replies)
             for job_key, record in items:
                 try:
                     with self.transaction():
@@ -365,6 +369,13 @@ class Journal:
                     error = exc
                     break
         return added, error
+
+    def _add_group_head(self, failures: list[tuple[str, str, str, dict[str, Any]]],
+                        replies: list[tuple[str, tuple[Completion, float]]]) -> None:
+        for key, (completion, cost) in replies:
+            self.cache(key, completion, cost)
+        for job_key, reason, detail, job in failures:
+            self.add_failure(job_key, reason, detail, job)
 
     def records(self) -> Iterator[dict[str, Any]]:
         for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
