@@ -20,7 +20,7 @@ FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 SPEC = SAMPLES / "marriage_counsel"  # 9 records with the schema filler
 
 # A backend plugin whose process can be made to fail in chosen ways (through environment variables):
-# JANUS_TEST_FULL_AFTER=N  the journal reports a full disk after N records (sqlite3.OperationalError)
+# JANUS_TEST_FULL_AFTER=N  the journal has room for N records, then reports a full disk (sqlite3.OperationalError)
 # JANUS_TEST_ENOSPC_AFTER=N  the JSONL file reports ENOSPC after N records
 # JANUS_TEST_BROKEN_LEDGER=1  every request fails and recording the failure raises RuntimeError
 # JANUS_TEST_DELAY=S  each request takes S seconds
@@ -41,9 +41,14 @@ def _after(name, original, exc):
         return original(self, *args, **kwargs)
     return patched
 
-if os.environ.get("JANUS_TEST_FULL_AFTER"):
-    Journal.add_record = _after("JANUS_TEST_FULL_AFTER", Journal.add_record,
-                                sqlite3.OperationalError("database or disk is full"))
+if os.environ.get("JANUS_TEST_FULL_AFTER"):  # room for N records: writing the same one again fits
+    _room, _stored, _add_record = int(os.environ["JANUS_TEST_FULL_AFTER"]), set(), Journal.add_record
+    def add_record(self, job_key, record):
+        if job_key not in _stored and len(_stored) >= _room:
+            raise sqlite3.OperationalError("database or disk is full")
+        _stored.add(job_key)
+        return _add_record(self, job_key, record)
+    Journal.add_record = add_record
 if os.environ.get("JANUS_TEST_ENOSPC_AFTER"):
     import janus_plugins.sinks
     janus_plugins.sinks.JsonlSink.write = _after("JANUS_TEST_ENOSPC_AFTER", janus_plugins.sinks.JsonlSink.write,
