@@ -62,7 +62,7 @@ def gram_hashes(tokens: list[str], n: int) -> np.ndarray:
 _SCHEMA = """
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
-PRAGMA cache_size = -16384;
+PRAGMA cache_size = -4096;
 CREATE TABLE exact (digest BLOB PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE texts (row INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, signature BLOB NOT NULL);
 """
@@ -144,7 +144,7 @@ class Deduper:
     one numpy expression per text), banded with the b and r that datasketch's MinHashLSH picks for
     the threshold. The band index is in memory (``BandIndex``: about 8 MB for 50,000 texts); the
     exact keys and the signatures, looked at only for a candidate, live in a private temporary SQLite
-    database on disk, deleted when the deduper goes (a 16 MB page cache, and the last
+    database on disk, deleted when the deduper goes (a 4 MB page cache, and the last
     ``FLUSH_EVERY`` texts in memory, written in one go).
     """
 
