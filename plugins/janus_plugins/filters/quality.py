@@ -177,13 +177,9 @@ def measured(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(w for w in words if w.isalnum() or (_ALNUM.search(w) and not _URLISH.match(w)))
 
 
-def _bare_length(word: str) -> int:
-    return len(word) if word.isalnum() else len(_EDGE_PUNCT.sub("", word))
-
-
 def mean_word_length(words: Sequence[str]) -> float:
     """Mean characters per word, punctuation at a word's edges left out (Gopher)."""
-    lengths = [_bare_length(w) for w in measured(tuple(words))]
+    lengths = [len(w) if w.isalnum() else len(_EDGE_PUNCT.sub("", w)) for w in measured(tuple(words))]
     return sum(lengths) / len(lengths) if lengths else 0.0
 
 
@@ -353,10 +349,11 @@ class TextQuality(Filter):
         self.names: tuple[str, ...] = ()
         self.prompt_grams: set[tuple[str, ...]] = set()
         self.language_set = False
+        self._rules: list[tuple[str, Callable[[str, list[str]], str | None]]] | None = None
 
     def configure(self, spec: Any, options: Any = None) -> None:
         super().configure(spec, options)
-        self.names, self.prompt_grams, self.language_set = (), set(), False
+        self.names, self.prompt_grams, self.language_set, self._rules = (), set(), False, None
         if spec is None:
             return
         # the language filter, when configured, decides the language; this rule assumes English
@@ -491,8 +488,10 @@ class TextQuality(Filter):
     async def check(self, record, parent, ask: Ask) -> str | None:
         from janus_core.sdk.records import new_messages
 
-        skip = set(self.options.skip)
-        rules = [(name, rule) for name, rule in self._message_rules() if name not in skip]
+        skip = self.options.skip
+        if self._rules is None:  # the run's rules, once: the options do not change while it runs
+            self._rules = [(name, rule) for name, rule in self._message_rules() if name not in skip]
+        rules = self._rules
         new = [m for m in new_messages(record, parent) if m["role"] != "system"]
         for message in new:
             text = message["content"]
