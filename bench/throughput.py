@@ -53,9 +53,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="target length of each run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--transport", default="aiohttp", choices=["aiohttp", "sdk", "sdk-httpx"])
+    parser.add_argument("--structured", default="auto", help="the openai backend's structured option: auto "
+                        "(negotiated: the first request settles the mode while the others wait one round trip), "
+                        "or a mode the stub takes (json_schema), which skips that wait")
     args = parser.parse_args()
-    print(f"latency {args.latency * 1000:.0f} ms, transport {args.transport}, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"latency {args.latency * 1000:.0f} ms, transport {args.transport}, structured {args.structured}, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "bodies.jsonl"
         with StubServer(args.latency, dump=dump) as server:
@@ -72,7 +75,7 @@ def main() -> None:
                 s_factor = max(1, math.ceil(bound * args.seconds / CONTEXTS_X_DIRECTIONS))
                 cmd = janus_cmd(server.base_url, Path(tmp) / f"c{c}.jsonl", "--concurrency", str(c),
                                 "--s-factor", str(s_factor), "--d-factor", "0", "--option",
-                                f"transport={args.transport}")
+                                f"transport={args.transport}", "--option", f"structured={args.structured}")
                 summary, cpu, rss = run_janus_measured(cmd)
                 janus = summary["requests"] / summary["seconds"]
                 bare = asyncio.run(bare_client(url, bodies, c, summary["requests"]))
