@@ -213,3 +213,19 @@ def test_a_later_refusal_steps_down_within_the_request():
     assert json.loads(first.text) == json.loads(second.text) == GOOD
     assert [mode_of(body) for body in server.requests] == ["json_schema", "json_schema", "json_object_schema"]
     assert backend.negotiated == {"mode": "json_object_schema", "refused": ["json_schema"], "forced": False}
+
+
+@pytest.mark.parametrize("backend", ["openai", "litellm"])
+def test_a_continued_run_starts_from_the_mode_its_journal_recorded(cli, tmp_path, backend):
+    """The first run finds that the server refuses json_schema; the run that continues it sends every
+    request in the recorded mode at once, none of them to probe or wait."""
+    server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
+    _, out = generate(cli, tmp_path, server, backend, "--max-requests", "3")
+    assert [mode_of(body) for body in server.requests] == ["json_schema"] + ["json_object_schema"] * 3
+    server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
+    again, out = generate(cli, tmp_path, server, backend)
+    assert again.exit_code == 0, again.output
+    assert [mode_of(body) for body in server.requests] == ["json_object_schema"] * (SEEDS - 3)
+    assert len(read_jsonl(out)) == SEEDS
+    assert journal_meta(out, "structured") == {"mode": "json_object_schema", "refused": ["json_schema"],
+                                               "forced": False}

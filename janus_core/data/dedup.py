@@ -2,10 +2,10 @@
 
 Near duplicates are pairs whose word 5-gram sets have a Jaccard similarity at or above the
 threshold (default 0.8), found with locality-sensitive hashing rather than by comparing all pairs.
-Written here in numpy rather than with datasketch, which the project used first: its ``MinHash``
-hashes one n-gram at a time in Python (several times the CPU per text), its in-memory LSH index grew
-by over a kilobyte a text, and importing it (scipy) took a third of a second. The bands and rows are
-still the ones datasketch's ``MinHashLSH`` picks (``lsh_bands``, checked against it by the tests).
+Written here in numpy rather than with datasketch: its ``MinHash`` hashes one n-gram at a time in
+Python (several times the CPU per text), its in-memory LSH index grows by over a kilobyte a text, and
+importing it (scipy) takes a third of a second. The bands and rows are still the ones datasketch's
+``MinHashLSH`` picks (``lsh_bands``, checked against it by the tests).
 """
 
 from __future__ import annotations

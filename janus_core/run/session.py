@@ -525,6 +525,9 @@ class Session:
     def _write(self, sink_cls: Any, against: list[Any], view: RunView) -> Stats:
         journal, out = self.journal, self.out
         assert journal is not None
+        earlier = journal.get_meta("structured")
+        if earlier:  # a continued run: the backend starts from the mode its server took before
+            self.backend.resume_negotiated(earlier)
         record_run(journal, self.spec, self.settings, self.backend, self.plan, self.filters, self.roles)
         self.sink = sink = sink_cls(out, {})
         self.engine = Engine(self.plan, self.backend, journal, [sink], self.settings.engine, filters=self.filters,

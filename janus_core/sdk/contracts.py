@@ -148,6 +148,11 @@ class Backend:
         OpenAI-compatible backends), kept in the journal's meta; None if nothing was negotiated."""
         return None
 
+    def resume_negotiated(self, earlier: dict[str, Any]) -> None:
+        """A continued run: ``earlier`` is what ``negotiated`` returned in an earlier run of the same
+        journal. A backend that negotiates starts from it rather than asking its server again;
+        the default ignores it."""
+
     async def start(self) -> None:
         """Open connections or load models before the first request (optional)."""
 

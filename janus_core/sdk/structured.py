@@ -6,7 +6,8 @@ OpenAI and vLLM take ``json_schema``; llama-cpp-python's server answers it with 
 starts with the strongest mode; a reply that refuses the mode (HTTP 400, 422 or 500 whose message
 names ``response_format``, ``json_schema`` or ``schema``) moves it one step down the ladder, within
 the same request, so a refusal is neither a failure nor a retry. The first request that succeeds
-settles the mode; requests that arrive meanwhile wait for it instead of negotiating themselves.
+settles the mode; requests that arrive meanwhile wait for it (one round trip) instead of negotiating
+themselves. A continued run starts from the mode its journal recorded, without that wait.
 """
 
 from __future__ import annotations
@@ -82,6 +83,16 @@ class Negotiation:
         if not self._used:
             return None
         return {"mode": self.mode, "refused": list(self.refused), "forced": self.forced is not None}
+
+    def resume(self, earlier: dict[str, Any]) -> None:
+        """Start settled on the mode an earlier run of the same journal agreed (its ``report``): a
+        continued run's requests need not wait for a probe. A refusal still steps down from it."""
+        mode = earlier.get("mode")
+        if self.forced or earlier.get("forced") or mode not in LADDER:
+            return
+        self._index = LADDER.index(mode)
+        self.refused = [m for m in earlier.get("refused", []) if m in LADDER]
+        self._settled = True
 
     def _mutex(self) -> asyncio.Lock:
         import asyncio

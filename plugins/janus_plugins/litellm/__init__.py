@@ -43,6 +43,9 @@ class LiteLLMBackend(Backend):
     def negotiated(self) -> dict[str, Any] | None:
         return self.negotiation.report
 
+    def resume_negotiated(self, earlier: dict[str, Any]) -> None:
+        self.negotiation.resume(earlier)
+
     @classmethod
     def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
         """``api_key_env`` if given, else the usual variables of the model's provider prefix."""

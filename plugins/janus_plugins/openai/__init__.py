@@ -69,6 +69,9 @@ class OpenAIBackend(Backend):
     def negotiated(self) -> dict[str, Any] | None:
         return self.negotiation.report
 
+    def resume_negotiated(self, earlier: dict[str, Any]) -> None:
+        self.negotiation.resume(earlier)
+
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
 
