@@ -710,13 +710,16 @@ class Engine:
     def _check_done(self) -> None:
         if self.settings.target is not None:
             self._wake.set()
-            if self._active == 0 and not self._uncommitted and not self._uncommitted_failures and (
-                    self.stats.made >= self.settings.target or
-                                      (not self._seeds_left and self._derived.empty())):
+            if self._active == 0 and not self._committing and (
+                    self.stats.made >= self.settings.target or (not self._seeds_left and self._derived.empty())):
                 self._done.set()
-        elif not self._seeds_left and self._active == 0 and self._derived.empty() and not self._uncommitted \
-                and not self._uncommitted_failures:
+        elif not self._seeds_left and self._active == 0 and self._derived.empty() and not self._committing:
             self._done.set()
+
+    @property
+    def _committing(self) -> bool:
+        """Whether records or failures wait for their group commit (what they grow into is not queued yet)."""
+        return bool(self._uncommitted or self._uncommitted_failures)
 
     # --- toward a target ---------------------------------------------------------------------
 
@@ -748,7 +751,7 @@ class Engine:
                     self._seeds_taken += 1
                     self.stats.extended += self._extension_started
                 return job
-            if self._active or not self._derived.empty() or self._uncommitted_failures:
+            if self._active or not self._derived.empty() or self._committing:
                 return None  # the batch is still running: what it yields sizes the next one
             if not self._extend():
                 self._seeds_left = False
