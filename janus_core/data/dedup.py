@@ -14,6 +14,7 @@ import hashlib
 import re
 import sqlite3
 import zlib
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -210,11 +211,8 @@ class Deduper:
         candidates: list[tuple[int, str, np.ndarray]] = [(row, *self._new_texts[row]) for row in rows
                                                          if row in self._new_texts]
         stored = [row for row in rows if row not in self._new_texts]
-        for start in range(0, len(stored), 500):
-            part = stored[start:start + 500]
-            for row, key, blob in self._db.execute(
-                    f"SELECT row, key, signature FROM texts WHERE row IN ({','.join('?' * len(part))})", part):
-                candidates.append((row, key, np.frombuffer(blob, dtype=np.uint32)))
+        for row, key, blob in self._select_in("SELECT row, key, signature FROM texts WHERE row", stored):
+            candidates.append((row, key, np.frombuffer(blob, dtype=np.uint32)))
         if not candidates:
             return None
         candidates.sort(key=lambda c: c[0])  # the earliest of equally close texts
@@ -248,18 +246,20 @@ class Deduper:
     def _flush(self) -> None:
         db = self._db
         db.executemany("INSERT OR REPLACE INTO exact VALUES (?, ?)", self._new_exact.items())
-        keys = list(self._new_keys)
-        known: set[str] = set()
-        for start in range(0, len(keys), 500):  # a key remembered before keeps its first text
-            part = keys[start:start + 500]
-            known.update(k for (k,) in db.execute(f"SELECT key FROM texts WHERE key IN ({','.join('?' * len(part))})",
-                                                  part))
+        # a key remembered before keeps its first text
+        known = {key for (key,) in self._select_in("SELECT key FROM texts WHERE key", list(self._new_keys))}
         dropped = {row for row, (key, _) in self._new_texts.items() if key in known}
         db.executemany("INSERT INTO texts VALUES (?, ?, ?)",
                        [(row, key, signature.tobytes()) for row, (key, signature) in self._new_texts.items()
                         if row not in dropped])
         self._index.merge(dropped)
         self._new_exact, self._new_texts, self._new_keys = {}, {}, set()
+
+    def _select_in(self, query: str, values: list[Any]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query IN (values)``, asked 500 values at a time (SQLite's parameter limit)."""
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            yield from self._db.execute(f"{query} IN ({','.join('?' * len(part))})", part)
 
     def check_and_add(self, key: str, text: str) -> tuple[str, str] | None:
         """("exact" | "near", the earlier key) for a duplicate; else remember the text and return None."""

@@ -63,8 +63,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 class KeyFilter:
     """The keys a fresh journal has written, as a fixed-size bit set (1 MiB, whatever the run's
-    length): ``key in filter`` is never False for an added key; a False True (about 2 % at 150,000
-    keys) costs one database look-up, never a wrong answer, since the journal asks the database then."""
+    length): ``key in filter`` is never False for an added key; a false positive (about 2 % at
+    150,000 keys) costs one database look-up, never a wrong answer, since the journal asks the
+    database then."""
 
     BITS = 1 << 23
 
@@ -353,14 +354,14 @@ class Journal:
         replies, failures = list(replies), list(failures)
         try:  # the whole group at once; a savepoint per record only if some record cannot be stored
             with self.transaction():
-                self._add_group_head(failures, replies)
+                self._add_failures_and_replies(failures, replies)
                 return [self.add_record(job_key, record) for job_key, record in items], None
         except sqlite3.Error:
             pass
         added: list[bool] = []
         error: sqlite3.Error | None = None
         with self.transaction():
-            self._add_group_head(failures, replies)
+            self._add_failures_and_replies(failures, replies)
             for job_key, record in items:
                 try:
                     with self.transaction():
@@ -370,8 +371,8 @@ class Journal:
                     break
         return added, error
 
-    def _add_group_head(self, failures: list[tuple[str, str, str, dict[str, Any]]],
-                        replies: list[tuple[str, tuple[Completion, float]]]) -> None:
+    def _add_failures_and_replies(self, failures: list[tuple[str, str, str, dict[str, Any]]],
+                                  replies: list[tuple[str, tuple[Completion, float]]]) -> None:
         for key, (completion, cost) in replies:
             self.cache(key, completion, cost)
         for job_key, reason, detail, job in failures:
