@@ -7,42 +7,123 @@ run was made from) or given with ``--spec``; without it the report lists only wh
 
 from __future__ import annotations
 
+import hashlib
+import re
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from janus_core.data.dedup import words
-from janus_core.data.stats import summary
 from janus_core.sdk.credentials import scrub_data
 
+#: Words of a message the metrics read (near duplicates, distinct-n): the first 10,000. Lengths count
+#: every word (in bounded pieces); the report says how many messages were longer.
+WORD_CAP = 10_000
+_WORD = re.compile(r"\S+")
+_NONSPACE = re.compile(r"\S")
+_PIECE = 1 << 20
 
-def distinct_n(texts: list[str], n: int) -> float:
-    """Distinct n-grams over all n-grams in the texts (0 to 1; higher is more diverse)."""
-    total, seen = 0, set()
-    for text in texts:
+
+def capped(text: str, cap: int = WORD_CAP) -> tuple[str, bool]:
+    """The first ``cap`` whitespace-separated words of ``text`` (the text up to the end of the last),
+    and whether words were left out. Never splits the whole text."""
+    if len(text) <= cap:  # fewer characters than the cap: fewer words too
+        return text, False
+    end = None
+    for n, match in enumerate(_WORD.finditer(text), 1):
+        if n == cap:
+            end = match.end()
+            break
+    if end is None or _NONSPACE.search(text, end) is None:
+        return text, False
+    return text[:end], True
+
+
+def count_words(text: str) -> int:
+    """``len(text.split())``, counted a megabyte at a time (no list of every word)."""
+    if len(text) <= _PIECE:
+        return len(text.split())
+    count, after_space = 0, True
+    for start in range(0, len(text), _PIECE):
+        piece = text[start:start + _PIECE]
+        count += len(piece.split())
+        if not after_space and not piece[0].isspace():  # a word cut in two by the piece boundary
+            count -= 1
+        after_space = piece[-1].isspace()
+    return count
+
+
+class DistinctN:
+    """Distinct n-grams over all n-grams of the texts added (0 to 1; higher is more diverse)."""
+
+    def __init__(self, n: int):
+        self.n, self.total, self.seen = n, 0, set()
+
+    def add(self, text: str) -> None:
         tokens = words(text)
-        grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-        total += len(grams)
-        seen.update(grams)
-    return round(len(seen) / total, 4) if total else 0.0
+        count = len(tokens) - self.n + 1
+        if count > 0:
+            self.total += count
+            self.seen.update(zip(*(tokens[i:i + count] for i in range(self.n)), strict=True))
+
+    @property
+    def value(self) -> float:
+        return round(len(self.seen) / self.total, 4) if self.total else 0.0
+
+
+def distinct_n(texts: Iterable[str], n: int) -> float:
+    """Distinct n-grams over all n-grams in the texts (0 to 1; higher is more diverse)."""
+    found = DistinctN(n)
+    for text in texts:
+        found.add(text)
+    return found.value
+
+
+def _content(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
+
+
+def _digests(record: dict[str, Any]) -> tuple[bytes, ...]:
+    """A short hash of each message (role and content), to tell whether a record continues its parent."""
+    out = []
+    for m in record.get("messages") or []:
+        h = hashlib.blake2b(str(m.get("role") if isinstance(m, dict) else "").encode("utf-8", "replace") + b"\0",
+                            digest_size=12)
+        text = _content(m)
+        for start in range(0, len(text), _PIECE):
+            h.update(text[start:start + _PIECE].encode("utf-8", "surrogatepass"))
+        out.append(h.digest())
+    return tuple(out)
+
+
+class Duplicates:
+    """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter), a record
+    at a time; ``parents`` (id -> message digests of every record) tells what a record adds to its parent."""
+
+    def __init__(self, parents: dict[str, tuple[bytes, ...]], threshold: float = 0.8):
+        from janus_core.data.dedup import Deduper
+
+        self.parents, self.deduper, self.found = parents, Deduper(threshold), 0
+
+    def add(self, r: dict[str, Any]) -> None:
+        messages = r.get("messages") or []
+        parent = self.parents.get(r.get("parent_id"))  # type: ignore[arg-type]
+        if parent is not None and self.parents.get(r.get("id"), ())[:len(parent)] == parent:
+            messages = messages[len(parent):]
+        text = "\n".join(capped(_content(m))[0] for m in messages if isinstance(m, dict) and m.get("role") != "system")
+        if self.deduper.check_and_add(str(r.get("id")), capped(text)[0]):
+            self.found += 1
 
 
 def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> int:
     """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter)."""
-    from janus_core.data.dedup import Deduper
-    from janus_core.sdk.records import new_messages
-
-    deduper = Deduper(threshold)
-    by_id = {r["id"]: r for r in records}
-    found = 0
+    found = Duplicates({str(r["id"]): _digests(r) for r in records}, threshold)
     for r in records:
-        # what a record adds to its parent, as the filter compares
-        messages = new_messages(r, by_id.get(r.get("parent_id")))
-        text = "\n".join(m["content"] for m in messages if m.get("role") != "system")
-        if deduper.check_and_add(r["id"], text):
-            found += 1
-    return found
+        found.add(r)
+    return found.found
 
 
 def recorded_spec(out: Path, given: str | Path | None = None, plugins: Any = None) -> tuple[Any, str | None]:
@@ -72,11 +153,35 @@ def _spec_folder(out: Path, given: str | Path | None) -> Path | None:
     return Path(folder) if folder and Path(folder).is_dir() else None
 
 
-def coverage(records: list[dict[str, Any]], spec: Any, problem: str | None = None, seed: int = 0) -> dict[str, Any]:
+class Visits:
+    """What the records visit: entities, relationships, walks and document chunks, a record at a time."""
+
+    def __init__(self) -> None:
+        self.entities: Counter[str] = Counter()
+        self.relationships: Counter[str] = Counter()
+        self.walks: Counter[str] = Counter()
+        self.chunks: Counter[str] = Counter()
+
+    def add(self, r: dict[str, Any]) -> None:
+        walk = r.get("walk") if isinstance(r.get("walk"), dict) else {}
+        for counter, key in ((self.entities, "entities"), (self.relationships, "relationships"),
+                             (self.chunks, "chunks")):
+            values = walk.get(key)
+            if isinstance(values, list):
+                found = [v for v in values if isinstance(v, str)]
+                counter.update(found if key == "chunks" else set(found))
+        if isinstance(walk.get("id"), str) and walk["id"]:
+            self.walks[walk["id"]] += 1
+
+
+def coverage(records: Iterable[dict[str, Any]] | Visits, spec: Any, problem: str | None = None,
+             seed: int = 0) -> dict[str, Any]:
     """Which entities, relationships and planned walks have records, and which have none."""
-    entities = Counter(e for r in records for e in set(r.get("walk", {}).get("entities", [])))
-    relationships = Counter(e for r in records for e in set(r.get("walk", {}).get("relationships", [])))
-    walks = Counter(r.get("walk", {}).get("id") for r in records if r.get("walk", {}).get("id"))
+    visits = records if isinstance(records, Visits) else Visits()
+    if not isinstance(records, Visits):
+        for r in records:
+            visits.add(r)
+    entities, relationships, walks = visits.entities, visits.relationships, visits.walks
     result: dict[str, Any] = {"entities": dict(entities), "relationships": dict(relationships),
                               "walks": dict(walks), "spec": None}
     if spec is None:  # report what the records visit
@@ -103,51 +208,86 @@ def coverage(records: list[dict[str, Any]], spec: Any, problem: str | None = Non
 def build_report(out: Path, spec: str | Path | None = None, seed: int | None = None,
                  plugins: Any = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (``janus stats --json`` prints it); the spec is read
-    with ``plugins``' diagram readers (default: the installed plugins)."""
-    from janus_core.data.stats import run_records
+    with ``plugins``' diagram readers (default: the installed plugins).
+
+    The records are streamed twice (a record's message hashes, then everything else), never held
+    together; a message's first ``WORD_CAP`` words count for duplicates and diversity."""
+    from janus_core.data.stats import Tally, failure_counts, iter_run_records
     from janus_core.run.journal import Journal
 
-    records = run_records(out)
+    parents = {str(r.get("id")): _digests(r) for r in iter_run_records(out)}
+    tally, visits, duplicates = Tally(), Visits(), Duplicates(parents)
+    diversity = {(side, n): DistinctN(n) for side in ("user", "assistant") for n in (1, 2)}
+    lengths: list[int] = []
+    judged: list[dict[str, Any]] = []
+    long_messages = 0
+    for r in iter_run_records(out):
+        tally.add(r)
+        visits.add(r)
+        duplicates.add(r)
+        length = 0
+        for m in r.get("messages") or []:
+            if not isinstance(m, dict):
+                continue
+            text = _content(m)
+            if m.get("role") != "system":
+                length += count_words(text)
+            if m.get("role") in ("user", "assistant"):
+                shown, cut = capped(text)
+                long_messages += cut
+                for n in (1, 2):
+                    diversity[m["role"], n].add(shown)
+        lengths.append(length)
+        meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
+        if isinstance(meta.get("judge"), dict):
+            judged.append(_grades(meta["judge"]))
+    del parents
     eliminated: list[dict[str, Any]] = []  # the judge's grades of records the filters eliminated
     with Journal.beside(out) as journal:
         run: dict[str, Any] = (journal.get_meta("run") if journal is not None else None) or {}
         if journal is not None:
-            eliminated = [f["job"]["meta"]["judge"] for f in journal.failures()
-                          if f["reason"].startswith("eliminated:")
-                          and isinstance((f["job"].get("meta") or {}).get("judge"), dict)]
-    counts = summary(out, records)
-    user = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "user"]
-    assistant = [m["content"] for r in records for m in r.get("messages", []) if m.get("role") == "assistant"]
-    lengths = [sum(len(m["content"].split()) for m in r.get("messages", []) if m.get("role") != "system")
-               for r in records]
-    judged = [r["meta"]["judge"] for r in records if isinstance(r.get("meta", {}).get("judge"), dict)]
-    rubric_scores: dict[str, list[int]] = {}
+            eliminated = [_grades(f["job"]["meta"]["judge"]) for f in journal.failures()
+                          if f["reason"].startswith("eliminated:") and isinstance(f["job"].get("meta"), dict)
+                          and isinstance(f["job"]["meta"].get("judge"), dict)]
+    rubric_scores: dict[str, list[Any]] = {}
     for j in judged:
-        for name, grade in j.get("rubrics", {}).items():
-            if grade.get("score") is not None:
-                rubric_scores.setdefault(name, []).append(grade["score"])
-    scores = [j["score"] for j in judged if j.get("score") is not None]
-    dups = near_duplicates(records)
+        for name, grade in j["rubrics"].items():
+            rubric_scores.setdefault(name, []).append(grade)
+    scores = [j["score"] for j in judged if j["score"] is not None]
+    dups = duplicates.found
+    count = tally.records
     return scrub_data({
         "path": str(out),
-        "run": run,
-        **counts,
-        "coverage": coverage(records, *recorded_spec(out, spec, plugins),
+        "run": run if isinstance(run, dict) else {},
+        **tally.as_dict(failure_counts(out)),
+        "coverage": coverage(visits, *recorded_spec(out, spec, plugins),
                              seed=run.get("seed", 0) if seed is None else seed),
         "near_duplicates": dups,
-        "near_duplicate_rate": round(dups / len(records), 4) if records else 0.0,
+        "near_duplicate_rate": round(dups / count, 4) if count else 0.0,
         "words_per_record": lengths,
         "length": ({"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)}
                    if lengths else {}),
-        "diversity": {f"{side}_distinct_{n}": distinct_n(texts, n)
-                      for side, texts in (("user", user), ("assistant", assistant)) for n in (1, 2)},
+        "diversity": {f"{side}_distinct_{n}": d.value for (side, n), d in diversity.items()},
+        "messages_over_word_cap": long_messages,
+        "word_cap": WORD_CAP,
         "judge": {"judged": len(judged), "scores": scores,
                   "mean": round(statistics.mean(scores), 3) if scores else None,
                   "by_rubric": {k: round(statistics.mean(v), 3) for k, v in rubric_scores.items()},
                   "eliminated": len(eliminated),
-                  "eliminated_scores": [j["score"] for j in eliminated if j.get("score") is not None]},
-        "documents": dict(Counter(c for r in records for c in r.get("walk", {}).get("chunks", []))),
+                  "eliminated_scores": [j["score"] for j in eliminated if j["score"] is not None]},
+        "documents": dict(visits.chunks),
     })
+
+
+def _grades(judge: dict[str, Any]) -> dict[str, Any]:
+    """A judge's score and its rubrics' scores (numbers only: a row may hold anything)."""
+    def number(value: Any) -> Any:
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    rubrics = judge.get("rubrics") if isinstance(judge.get("rubrics"), dict) else {}
+    return {"score": number(judge.get("score")),
+            "rubrics": {name: number(grade.get("score")) for name, grade in rubrics.items()
+                        if isinstance(grade, dict) and number(grade.get("score")) is not None}}
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -190,6 +330,9 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
               "### Records per relationship", "", *_table(cov["relationships"], ("Relationship", "Records"))]
     if "coverage" in images:
         lines += [f"![coverage]({images['coverage']})", ""]
+    if report.get("messages_over_word_cap"):
+        lines += [f"{report['messages_over_word_cap']} messages are longer than {report['word_cap']:,} words: "
+                  f"duplicates and diversity read their first {report['word_cap']:,} words (lengths count all).", ""]
     lines += ["## Duplicates and diversity", "",
               f"Near-duplicate rate: {report['near_duplicate_rate']:.1%} ({report['near_duplicates']} records "
               "repeat an earlier one, MinHash Jaccard >= 0.8 on word 5-grams).", "",

@@ -2,78 +2,139 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from janus_core.run.journal import Journal
+from janus_core.run.record_rows import MAX_DEPTH, MAX_ROW_CHARS, bounded_loads, read_lines
 from janus_core.sdk.errors import JanusError
+
+#: The largest file read as one JSON array (the original tool's outputs.json); JSON Lines files stream.
+MAX_ARRAY_CHARS = 4 * MAX_ROW_CHARS
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:
     """Whole records from a JSONL file (or a JSON array) in any of Janus's formats (see data.rows)."""
+    return list(iter_file_records(path))
+
+
+def iter_file_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Whole records from a JSONL file (or a JSON array), one at a time: a row that is not one is a
+    JanusError naming the file and line."""
     from janus_core.data.rows import record_dict
 
     if not path.is_file():
         raise JanusError(f"{path}: no such dataset file")
-    records = []
     for where, row in _rows(path):
         try:
-            records.append(record_dict(row))
+            yield record_dict(row)
         except ValueError as exc:
             raise JanusError(f"{where}: not a record Janus can read: {exc}") from None
-    return records
 
 
-def _rows(path: Path) -> list[tuple[str, Any]]:
-    """(``path:line:col``, value) per JSON Lines row, or per item of a file that is one JSON array."""
-    with path.open(encoding="utf-8") as f:
-        text = f.read()
-    if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise JanusError(f"{path}:{exc.lineno}:{exc.colno}: not a JSON array ({exc.msg})") from None
-        return [(f"{path}:item {i}", item) for i, item in enumerate(items, 1)]
-    rows = []
-    for n, line in enumerate(text.split("\n"), 1):
-        if line.strip():
+def _starts_array(f: IO[bytes]) -> bool:
+    while chunk := f.read(1 << 16):
+        if chunk.strip():
+            return chunk.lstrip().startswith(b"[")
+    return False
+
+
+def _rows(path: Path) -> Iterator[tuple[str, Any]]:
+    """(``path:line:col``, value) per JSON Lines row, read a line at a time (a line of more than
+    ``MAX_ROW_CHARS`` is refused, never held), or per item of a file that is one JSON array."""
+    with path.open("rb") as f:
+        array = _starts_array(f)
+        f.seek(0)
+        if array:
             try:
-                rows.append((f"{path}:{n}:1", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise JanusError(f"{path}:{n}:{exc.colno}: not a JSON record ({exc.msg})") from None
-    return rows
+                items = bounded_loads(f.read(MAX_ARRAY_CHARS + 1), MAX_ARRAY_CHARS, MAX_DEPTH + 1)
+            except ValueError as exc:
+                raise JanusError(f"{path}: not a JSON array Janus reads ({exc})") from None
+            if not isinstance(items, list):
+                raise JanusError(f"{path}: not a JSON array")
+            yield from ((f"{path}:item {i}", item) for i, item in enumerate(items, 1))
+            return
+        for n, line in read_lines(f):
+            if line is None:
+                raise JanusError(f"{path}:{n}:1: not a JSON record (the line is longer than {MAX_ROW_CHARS:,} "
+                                 "characters)")
+            if not line.strip():
+                continue
+            try:
+                yield f"{path}:{n}:1", bounded_loads(line)
+            except ValueError as exc:
+                raise JanusError(f"{path}:{n}:1: not a JSON record ({exc})") from None
+
+
+def iter_run_records(out: Path) -> Iterator[dict[str, Any]]:
+    """A run's records one at a time, as the journal holds them (the single source of truth, which the
+    output file is rebuilt from; a bad row is a JanusError naming it); a file without a journal is
+    read as it is."""
+    with Journal.beside(out) as journal:
+        if journal is not None:
+            yield from journal.records()
+            return
+    yield from iter_file_records(out)
 
 
 def run_records(out: Path) -> list[dict[str, Any]]:
-    """A run's records as the journal holds them (the single source of truth, which the output file is
-    rebuilt from); a file without a journal is read as it is."""
-    with Journal.beside(out) as journal:
-        if journal is not None:
-            return list(journal.records())
-    return load_records(out)
+    """A run's records as a list (see ``iter_run_records``)."""
+    return list(iter_run_records(out))
 
 
-def summary(path: Path, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Counts by output type, direction and depth, failures by reason, tokens and cost
-    (``records``: the run's records when the caller has read them already)."""
-    records = run_records(path) if records is None else records
-    failures: dict[str, int] = {}
+class Tally:
+    """Counts by output type, direction and depth, seeds, tokens and cost, a record at a time."""
+
+    def __init__(self) -> None:
+        self.records = self.seeds = self.tokens_in = self.tokens_out = 0
+        self.cost = 0.0
+        self.output_types: Counter[str] = Counter()
+        self.directions: Counter[str] = Counter()
+        self.depths: Counter[Any] = Counter()
+
+    def add(self, r: dict[str, Any]) -> None:
+        self.records += 1
+        self.seeds += not r.get("parent_id")
+        self.output_types[r.get("output_type", "?")] += 1
+        self.directions[r.get("direction", "?")] += 1
+        self.depths[r.get("depth", 0)] += 1
+        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+        self.tokens_in += _number(usage.get("tokens_in"))
+        self.tokens_out += _number(usage.get("tokens_out"))
+        self.cost += _number(usage.get("cost"))
+
+    def as_dict(self, failures: dict[str, int]) -> dict[str, Any]:
+        return {"records": self.records, "seeds": self.seeds, "by_output_type": dict(self.output_types),
+                "by_direction": dict(self.directions),
+                "by_depth": {str(k): v for k, v in sorted(self.depths.items(), key=_depth_order)},
+                "failures": failures, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+                "cost": round(self.cost, 6)}
+
+
+def _depth_order(item: tuple[Any, int]) -> tuple[bool, float, str]:
+    depth = item[0]
+    numeric = isinstance(depth, (int, float)) and not isinstance(depth, bool)
+    return not numeric, depth if numeric else 0, str(depth)
+
+
+def _number(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def failure_counts(path: Path) -> dict[str, int]:
     with Journal.beside(path) as journal:
-        if journal is not None:
-            failures = journal.failure_counts()
-    return {
-        "records": len(records),
-        "seeds": sum(1 for r in records if not r.get("parent_id")),
-        "by_output_type": dict(Counter(r.get("output_type", "?") for r in records)),
-        "by_direction": dict(Counter(r.get("direction", "?") for r in records)),
-        "by_depth": {str(k): v for k, v in sorted(Counter(r.get("depth", 0) for r in records).items())},
-        "failures": failures,
-        "tokens_in": sum(r.get("usage", {}).get("tokens_in", 0) for r in records),
-        "tokens_out": sum(r.get("usage", {}).get("tokens_out", 0) for r in records),
-        "cost": round(sum(r.get("usage", {}).get("cost", 0.0) for r in records), 6),
-    }
+        return journal.failure_counts() if journal is not None else {}
+
+
+def summary(path: Path, records: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Counts by output type, direction and depth, failures by reason, tokens and cost
+    (``records``: the run's records when the caller has read them already; else they are streamed)."""
+    tally = Tally()
+    for r in iter_run_records(path) if records is None else records:
+        tally.add(r)
+    return tally.as_dict(failure_counts(path))
 
 
 def _label(record: dict[str, Any]) -> str:

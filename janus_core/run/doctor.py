@@ -9,6 +9,7 @@ rerun continues without paying for them again.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,8 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from janus_core.run.journal import Journal, JournalError, check_file, inspect_journal, journal_files, journal_path
+from janus_core.run.journal import (
+    RECORD_ROWS,
+    Journal,
+    JournalError,
+    bad_rows_path,
+    check_file,
+    checked_record,
+    inspect_journal,
+    journal_files,
+    journal_path,
+)
 from janus_core.run.lock import RunLock
+from janus_core.run.record_rows import bounded_loads, load_record, read_lines
+from janus_core.run.staging import fsync_folder
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
 
@@ -44,10 +57,13 @@ class Diagnosis:
     output_bad_lines: list[int] = field(default_factory=list)
     output_ids: set[str] = field(default_factory=set)
     journal_ids: set[str] = field(default_factory=set)
+    #: (rowid, what is wrong) per row of the journal's records table that is not a record
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
-        return self.journal in ("ok", "missing") and not self.output_bad_lines and not self.mismatch
+        return (self.journal in ("ok", "missing") and not self.output_bad_lines and not self.mismatch
+                and not self.bad_rows)
 
     @property
     def mismatch(self) -> bool:
@@ -61,6 +77,10 @@ class Diagnosis:
         lines = [f"journal {path}: {shown.get(self.journal, self.journal)}"]
         if self.problem:
             lines.append(f"  {self.problem}")
+        if self.bad_rows:
+            shown = "; ".join(f"row {rowid} ({why})" for rowid, why in self.bad_rows[:5])
+            more = f" and {len(self.bad_rows) - 5} more" if len(self.bad_rows) > 5 else ""
+            lines.append(f"  {len(self.bad_rows)} rows of its records table are not records: {shown}{more}")
         if self.out.exists() and self.out.suffix != ".jsonl":
             lines.append(f"output {self.out}: not JSONL, not checked (a run rebuilds it from the journal)")
         elif self.out.exists():
@@ -71,7 +91,10 @@ class Diagnosis:
         if self.mismatch:
             lines.append(f"  {len(self.journal_ids - self.output_ids)} journal records are not in the output, "
                          f"{len(self.output_ids - self.journal_ids)} output records are not in the journal")
-        if self.journal in ("empty", "damaged") or (self.journal == "ok" and self.output_ids - self.journal_ids):
+        if self.bad_rows:
+            lines.append(f"repair: 'janus doctor {self.out} --repair' sets those rows aside (into "
+                         f"{bad_rows_path(path).name}, never into the output) and rewrites the output from the rest")
+        elif self.journal in ("empty", "damaged") or (self.journal == "ok" and self.output_ids - self.journal_ids):
             lines.append(f"repair: 'janus doctor {self.out} --repair' keeps the journal aside, salvages its readable "
                          "rows and the output's records into a new one, and rewrites the output")
         elif self.journal == "ok" and (self.mismatch or self.output_bad_lines):
@@ -97,13 +120,14 @@ def _read_output(out: Path, d: Diagnosis) -> list[dict[str, Any]]:
     if not out.exists():
         return rows
     with out.open("rb") as f:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip():
+        for n, raw in read_lines(f):
+            if raw is not None and not raw.strip():
                 continue
             try:
-                data = json.loads(raw)
-                Record.from_dict(data)
-            except (ValueError, TypeError, KeyError, AttributeError):
+                if raw is None:
+                    raise ValueError("too long")
+                data = load_record(raw)
+            except ValueError:
                 d.output_bad_lines.append(n)
                 continue
             rows.append(data)
@@ -136,7 +160,13 @@ def diagnose(out: Path) -> Diagnosis:
                 d.counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             except sqlite3.OperationalError:  # reviews: a version 1 journal made before reviews existed
                 continue
-        d.journal_ids = {rid for (rid,) in db.execute("SELECT id FROM records")}
+        for rowid, _, rid, data, length in db.execute(RECORD_ROWS + " ORDER BY seq"):
+            try:
+                checked_record(rid, data, length)
+            except ValueError as exc:
+                d.bad_rows.append((rowid, str(exc)))
+                continue
+            d.journal_ids.add(rid)
         d.journal = "ok"
     except JournalError as exc:
         d.journal, d.problem = exc.kind, str(exc)
@@ -163,12 +193,17 @@ def repair(out: Path) -> list[str]:
         done: list[str] = []
         if d.journal == "missing":
             return ["no journal: nothing to repair (the output stays as it is)"]
+        if d.bad_rows:
+            kept = set_bad_rows_aside(journal_path(out), [rowid for rowid, _ in d.bad_rows])
+            done.append(f"set {len(d.bad_rows)} rows of the journal's records table that are not records aside "
+                        f"into {kept.name} (kept, not deleted; not written to the output)")
+            d = diagnose(out)
         if d.journal == "ok" and not (d.output_ids - d.journal_ids):
             if not d.mismatch and not d.output_bad_lines:
-                return ["journal and output agree: nothing to repair"]
+                return done or ["journal and output agree: nothing to repair"]
             with Journal(journal_path(out)) as journal:
                 count = journal.export_jsonl(out)
-            return [f"rewrote {out} from the journal: {count} records"]
+            return [*done, f"rewrote {out} from the journal: {count} records"]
         rows = _read_output(out, Diagnosis(out))
         aside = None
         if d.journal != "ok":  # else a good journal that lacks records the output has (emptied or replaced)
@@ -188,6 +223,29 @@ def repair(out: Path) -> list[str]:
             count = journal.export_jsonl(out)
             done.append(f"rewrote {out} from the new journal: {count} records")
         return done
+
+
+def set_bad_rows_aside(path: Path, rowids: list[int]) -> Path:
+    """Move the given rows of the journal's records table into its side file (``bad_rows_path``):
+    each is appended there as a line (rowid, id, job key and its data as text) and fsynced before it
+    is deleted from the journal. The side file is returned."""
+    side = bad_rows_path(path)
+    with Journal(path) as journal, side.open("a", encoding="utf-8") as f:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        for rowid in rowids:
+            row = journal.db.execute("SELECT id, job_key, data FROM records WHERE seq = ?", (rowid,)).fetchone()
+            if row is None:
+                continue
+            rid, job_key, data = row
+            text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else str(data)
+            f.write(json.dumps({"set_aside": stamp, "table": "records", "rowid": rowid, "id": rid,
+                                "job_key": job_key, "data": text}, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+        fsync_folder(side.parent)
+        with journal.transaction():
+            journal.db.executemany("DELETE FROM records WHERE seq = ?", [(rowid,) for rowid in rowids])
+    return side
 
 
 def _set_aside(path: Path) -> Path:
@@ -255,14 +313,14 @@ def _usable(table: str, row: tuple) -> bool:
     """Whether a salvaged row makes sense (JSON where JSON belongs, a record that loads)."""
     try:
         if table == "meta":
-            json.loads(row[1])
+            bounded_loads(row[1])
             return row[0] != "schema_version"  # the new journal has its own
         if table == "records":
-            Record.from_dict(json.loads(row[2]))
+            return load_record(row[2])["id"] == row[0]
         elif table == "failures":
-            json.loads(row[3])
+            bounded_loads(row[3])
         elif table == "reviews" and row[2] is not None:
-            json.loads(row[2])
+            bounded_loads(row[2])
     except (ValueError, TypeError, KeyError, AttributeError):
         return False
     return True

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from janus_core.run.record_rows import MAX_ROW_CHARS, bounded_loads, load_record
+from janus_core.run.staging import remove_stale, staged_file
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion
 from janus_core.sdk.credentials import scrub
@@ -89,6 +91,42 @@ class JournalError(JanusError):
     def __init__(self, message: str, kind: str = "damaged"):  # or "empty": 0 bytes beside records
         super().__init__(message)
         self.kind = kind
+
+
+class BadRow(JournalError):
+    """A row of the journal that is not what its table holds (a record that is not a JSON object of
+    the record's shape, too large or too deeply nested): named by journal, table and rowid."""
+
+    def __init__(self, path: Path, table: str, rowid: int, problem: str):
+        out = output_of(path)
+        super().__init__(f"{path}: row {rowid} of its {table} table is not a record ({problem}); nothing was "
+                         f"changed. 'janus doctor {out}' lists such rows, and 'janus doctor {out} --repair' sets "
+                         f"them aside (into {bad_rows_path(path).name}) and rewrites the output without them",
+                         "bad-row")
+        self.path, self.table, self.rowid, self.problem = path, table, rowid, problem
+
+
+def bad_rows_path(path: Path) -> Path:
+    """Where ``doctor --repair`` keeps the journal rows it set aside: ``...journal.sqlite.bad-rows.jsonl``."""
+    return path.with_name(path.name + ".bad-rows.jsonl")
+
+
+#: Each record row as the readers take it: its rowid, its id, its data unless over the size limit,
+#: and its length (what is over the limit is never loaded into Python)
+RECORD_ROWS = (f"SELECT seq, job_key, id, CASE WHEN length(data) <= {MAX_ROW_CHARS} THEN data END, length(data) "
+               "FROM records")
+
+
+def checked_record(rid: Any, data: Any, length: int) -> dict[str, Any]:
+    """A record row's data, checked (ValueError says what is wrong)."""
+    if data is None:
+        raise ValueError(f"it is {length:,} characters long, over the limit of {MAX_ROW_CHARS:,}")
+    if not isinstance(data, str):
+        raise ValueError(f"it holds {type(data).__name__}, not JSON text")
+    record = load_record(data)
+    if record["id"] != rid:
+        raise ValueError(f"its data has the id {str(record['id'])[:40]!r}, its row {str(rid)[:40]!r}")
+    return record
 
 
 def journal_path(out: Path) -> Path:
@@ -285,7 +323,13 @@ class Journal:
 
     def get_meta(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        try:
+            return bounded_loads(row[0])
+        except ValueError as exc:
+            raise JournalError(f"{self.path}: its meta value {key!r} is unreadable ({exc}); "
+                               f"{_doctor_hint(self.path)}") from None
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
@@ -320,11 +364,11 @@ class Journal:
     def record_for(self, job_key: str) -> Record | None:
         if self.fresh and f"r|{job_key}" not in self._written:
             return None
-        row = self.db.execute("SELECT data FROM records WHERE job_key = ?", (job_key,)).fetchone()
+        row = self.db.execute(f"{RECORD_ROWS} WHERE job_key = ?", (job_key,)).fetchone()
         if row is None:  # a record brought back from the output file by 'janus doctor --repair'
-            row = self.db.execute("SELECT data FROM records WHERE id = ? AND job_key LIKE 'import|%'",
+            row = self.db.execute(f"{RECORD_ROWS} WHERE id = ? AND job_key LIKE 'import|%'",
                                   (record_id(job_key),)).fetchone()
-        return Record.from_dict(codec.loads(row[0])) if row else None
+        return None if row is None else Record.from_dict(self._checked(row))
 
     def add_record(self, job_key: str, record: Record) -> bool:
         """Store a finished record (and clear any earlier failure of its job); False if already there."""
@@ -378,14 +422,32 @@ class Journal:
         for job_key, reason, detail, job in failures:
             self.add_failure(job_key, reason, detail, job)
 
+    def _checked(self, row: tuple) -> dict[str, Any]:
+        rowid, _, rid, data, length = row
+        try:
+            return checked_record(rid, data, length)
+        except ValueError as exc:
+            raise BadRow(self.path, "records", rowid, str(exc)) from None
+
     def records(self) -> Iterator[dict[str, Any]]:
-        for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
-            yield codec.loads(data)
+        """Every record's data in the order they were stored, each checked: a bad row raises BadRow."""
+        for _, data in self.entries():
+            yield data
 
     def entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(job key, record data) per record, in the order they were stored."""
-        for job_key, data in self.db.execute("SELECT job_key, data FROM records ORDER BY seq"):
-            yield job_key, codec.loads(data)
+        """(job key, record data) per record, in the order they were stored, each checked: a bad row
+        raises BadRow, naming the journal and the row."""
+        for row in self.db.execute(RECORD_ROWS + " ORDER BY seq"):
+            yield row[1], self._checked(row)
+
+    def check_records(self) -> None:
+        """Read every record row and check it: BadRow for the first that is not a record."""
+        for _ in self.entries():
+            pass
+
+    def bad_records(self) -> Iterator[tuple[int, str]]:
+        """(rowid, what is wrong) per record row that is not a record."""
+        yield from bad_record_rows(self.db)
 
     def count_records(self) -> int:
         return self.db.execute("SELECT count(*) FROM records").fetchone()[0]
@@ -405,7 +467,7 @@ class Journal:
 
     def failures(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT job_key, reason, detail, job, created_at FROM failures ORDER BY created_at")
-        return [{"job_key": k, "reason": r, "detail": scrub(d), "job": json.loads(j), "created_at": c}
+        return [{"job_key": k, "reason": r, "detail": scrub(d), "job": _job(j), "created_at": c}
                 for k, r, d, j, c in rows]
 
     def failure_counts(self) -> dict[str, int]:
@@ -459,15 +521,35 @@ class Journal:
     # --- export --------------------------------------------------------------------------------
 
     def export_jsonl(self, out: Path) -> int:
-        """Rewrite ``out`` from the journal atomically; returns the number of records."""
-        tmp = out.with_name(out.name + ".tmp")
+        """Rewrite ``out`` from the journal; returns the number of records. Every row is checked first
+        and written to a ``.partial`` file beside ``out`` (fsynced, then renamed over it): a bad row
+        raises BadRow and leaves ``out`` as it was. Stale ``.partial`` files of ``out`` go first."""
+        remove_stale(out)
         count = 0
-        with tmp.open("w", encoding="utf-8") as f:
-            for (data,) in self.db.execute("SELECT data FROM records ORDER BY seq"):
-                f.write(data + "\n")
+        with staged_file(out) as f:
+            for row in self.db.execute(RECORD_ROWS + " ORDER BY seq"):
+                record, text = self._checked(row), row[3]
+                f.write((text if "\n" not in text and "\r" not in text else codec.dumps(record)) + "\n")
                 count += 1
-        tmp.replace(out)
         return count
+
+
+def _job(text: Any) -> dict[str, Any]:
+    """A failure's job (what the ledger shows of it); {} for one that is not a JSON object."""
+    try:
+        job = bounded_loads(text)
+    except ValueError:
+        return {}
+    return job if isinstance(job, dict) else {}
+
+
+def bad_record_rows(db: sqlite3.Connection) -> Iterator[tuple[int, str]]:
+    """(rowid, what is wrong) per row of a journal's records table that is not a record."""
+    for row in db.execute(RECORD_ROWS + " ORDER BY seq"):
+        try:
+            checked_record(*row[2:])
+        except ValueError as exc:
+            yield row[0], str(exc)
 
 
 def _review(state: str, messages: str | None, updated_at: str) -> dict[str, Any]:

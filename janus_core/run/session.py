@@ -525,6 +525,9 @@ class Session:
     def _write(self, sink_cls: Any, against: list[Any], view: RunView) -> Stats:
         journal, out = self.journal, self.out
         assert journal is not None
+        # every stored record is read and checked before the output is touched: a bad row (BadRow) stops
+        # the run here with the row named, and the output stays as it was ('janus doctor --repair' sets it aside)
+        journal.check_records()
         earlier = journal.get_meta("structured")
         if earlier:  # a continued run: the backend starts from the mode its server took before
             self.backend.resume_negotiated(earlier)
