@@ -10,26 +10,31 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from janus_core.data.stats import load_records
+from janus_core.data.stats import located_file_records
 from janus_core.run.journal import Journal
+from janus_core.run.record_rows import record_problem
+from janus_core.run.staging import remove_stale, staged_folder
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
 
 
 def read_records(out: Path) -> Iterator[Record]:
-    """A run's records: from its journal when there is one, else from the file."""
+    """A run's records, one at a time: from its journal when there is one (a bad row is a JanusError
+    naming it), else from the file (a row that is not a record is a JanusError naming its line)."""
     with Journal.beside(out) as journal:
         if journal is not None:
             for data in journal.records():
                 yield Record.from_dict(data)
             return
-    for data in load_records(out):
+    for where, data in located_file_records(out):
+        problem = record_problem(data)
+        if problem:
+            raise JanusError(f"{where}: not a record Janus can read: {problem}")
         yield Record.from_dict(data)
 
 
@@ -106,6 +111,7 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
     targets = {"all": to} if eval_fraction <= 0 or splits_itself else \
         dict(zip(("train", "eval"), split_paths(to), strict=True))
     for path in targets.values():
+        remove_stale(path)  # what an export killed before (kill -9) left beside it
         if path.exists() and not overwrite:
             raise JanusError(f"{path} exists; pass --overwrite to replace it")
     records = reviewed_records(out) if reviewed else read_records(out)
@@ -117,9 +123,10 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
     skipped: dict[str, Counter[str]] = {name: Counter() for name in split_names}
     staging: dict[str, Path] = {}
     sinks: dict[str, Any] = {}
+    folders = contextlib.ExitStack()
     try:
         for name, path in targets.items():
-            staging[name] = _staging(path)
+            staging[name] = folders.enter_context(staged_folder(path)) / path.name
             sinks[name] = sink_cls(staging[name], options)
         for sink in sinks.values():
             sink.open()
@@ -148,8 +155,7 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
             raise JanusError(f"cannot write {to} ({exc.strerror or exc}); nothing was written") from None
         raise
     finally:
-        for staged in staging.values():
-            shutil.rmtree(staged.parent, ignore_errors=True)
+        folders.close()
     notes = [note for name, sink in sinks.items() for note in _trainer_notes(sink, targets[name])]
     result = {name: {"path": str(targets["all" if splits_itself else name]), "written": written[name],
                      "seeds": len(seeds[name]), "skipped": sum(skipped[name].values()),
@@ -187,12 +193,6 @@ def _check_rows(written: dict[str, int], seeds: dict[str, set[str]], skipped: di
         raise JanusError(f"the {empty[0]} split would be empty: {len(seeds['eval'])} of {total} seed families fell "
                          f"in eval at --eval-fraction {eval_fraction:g} (--seed {seed}); change the fraction or "
                          "the seed. Nothing was written")
-
-
-def _staging(path: Path) -> Path:
-    """A place beside ``path`` (same file system, so the final move is a rename) to write it first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)) / path.name
 
 
 def _move_into_place(staged: Path, path: Path) -> None:

@@ -23,13 +23,19 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 def iter_file_records(path: Path) -> Iterator[dict[str, Any]]:
     """Whole records from a JSONL file (or a JSON array), one at a time: a row that is not one is a
     JanusError naming the file and line."""
+    for _, record in located_file_records(path):
+        yield record
+
+
+def located_file_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(``path:line:col``, whole record) per row of a JSONL file (or item of a JSON array)."""
     from janus_core.data.rows import record_dict
 
     if not path.is_file():
         raise JanusError(f"{path}: no such dataset file")
     for where, row in _rows(path):
         try:
-            yield record_dict(row)
+            yield where, record_dict(row)
         except ValueError as exc:
             raise JanusError(f"{where}: not a record Janus can read: {exc}") from None
 

@@ -30,7 +30,7 @@ from janus_core.run.journal import (
 )
 from janus_core.run.lock import RunLock
 from janus_core.run.record_rows import bounded_loads, load_record, read_lines
-from janus_core.run.staging import fsync_folder
+from janus_core.run.staging import fsync_folder, remove_stale
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
 
@@ -182,6 +182,7 @@ def repair(out: Path) -> list[str]:
     """Mend ``out`` and its journal as far as possible; lines saying what was done."""
     out = Path(out)
     with RunLock(out, "doctor --repair"):
+        remove_stale(out)  # what a repair killed before (kill -9) left beside the output
         d = diagnose(out)
         if d.journal == "foreign":
             raise JanusError(f"{d.problem}\ndoctor leaves a file Janus did not write alone: move it away yourself")
