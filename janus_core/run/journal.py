@@ -113,14 +113,14 @@ def bad_rows_path(path: Path) -> Path:
 
 #: Each record row as the readers take it: its rowid, its id, its data unless over the size limit,
 #: and its length (what is over the limit is never loaded into Python)
-RECORD_ROWS = (f"SELECT seq, job_key, id, CASE WHEN length(data) <= {MAX_ROW_CHARS} THEN data END, length(data) "
-               "FROM records")
+RECORD_ROWS = (f"SELECT seq, job_key, id, CASE WHEN length(CAST(data AS BLOB)) <= {MAX_ROW_CHARS} THEN data END, "
+               "length(CAST(data AS BLOB)) FROM records")
 
 
 def checked_record(rid: Any, data: Any, length: int) -> dict[str, Any]:
     """A record row's data, checked (ValueError says what is wrong)."""
     if data is None:
-        raise ValueError(f"it is {length:,} characters long, over the limit of {MAX_ROW_CHARS:,}")
+        raise ValueError(f"it is {length:,} bytes long, over the limit of {MAX_ROW_CHARS:,}")
     if not isinstance(data, str):
         raise ValueError(f"it holds {type(data).__name__}, not JSON text")
     record = load_record(data)

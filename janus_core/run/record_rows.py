@@ -55,14 +55,19 @@ def bounded_loads(data: str | bytes, max_chars: int = MAX_ROW_CHARS, max_depth: 
 
 
 def too_deep(value: Any, limit: int) -> bool:
-    """Whether objects and lists nest more than ``limit`` deep (checked without recursion)."""
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
+    """Whether objects and lists nest more than ``limit`` deep (checked level by level, no recursion)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
     return False
 
 
