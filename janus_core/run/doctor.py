@@ -4,6 +4,12 @@ A good journal is the truth: repair rewrites the JSONL from it. A damaged (or em
 moved aside as ``OUT.journal.sqlite.damaged-TIMESTAMP`` (never deleted); its readable rows go into
 a new journal, and records the output file holds that the salvage lacks are brought back too, so a
 rerun continues without paying for them again.
+
+A sound journal may still hold rows of its records table that are not records (invalid JSON, a
+list, nesting over the limit, a row too large: see ``record_rows``): doctor lists them, and repair
+appends them to ``OUT.journal.sqlite.bad-rows.jsonl`` (fsynced) before deleting them from the
+journal, then brings back any good copy the output holds and rewrites the output. A bad row never
+reaches the output.
 """
 
 from __future__ import annotations
