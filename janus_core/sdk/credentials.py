@@ -2,10 +2,12 @@
 
 Keys come from environment variables only. Every secret value Janus loads (a backend's key, the
 Hub token) joins one process-wide set, and ``scrub`` masks each of them (in the encodings a server
-may echo it in: see ``secret_forms``), plus any ``Bearer`` token, in text that leaves Janus: error messages, stderr, the failure ledger, the run summary, the
-report, the dataset card and the review page's API. Values of well-known key variables (and of any
-variable named like ``*_API_KEY``/``*_TOKEN``/``*_SECRET``) are masked too, even before a backend
-reads them, so an old ledger shown by ``janus review`` is masked as well.
+may echo it in: see ``secret_forms``), plus any ``Bearer`` token, in text that leaves Janus: error
+messages, stderr, the failure ledger, the run summary, the report, the dataset card and the review
+page's API; a reply that holds one is no record (``run.reply_secrets``). Values of well-known key
+variables (and of any variable named like ``*_API_KEY``/``*_TOKEN``/``*_SECRET``) are masked too,
+even before a backend reads them, so an old ledger shown by ``janus review`` is masked as well.
+``redact_command`` masks a command line's credentials for the run's lock file.
 
 Keys are never options: a name like ``api_key``, ``token`` or ``secret`` on the command line
 (``--option``) or anywhere in setup.yaml is refused with the variable to use instead.
