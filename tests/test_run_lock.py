@@ -36,6 +36,11 @@ def test_a_symlink_planted_at_the_lock_is_refused_and_its_target_untouched(tmp_p
     assert str(lock_path(out)) in str(refused.value) and "--out" in str(refused.value)
     assert precious.read_text() == PRECIOUS
     assert holder(out) is None  # what it points to is not read either
+    lock_path(out).unlink()
+    lock_path(out).symlink_to(precious.with_name("new.txt"))  # dangling: it must not be created
+    with pytest.raises(JanusError, match="symbolic link"):
+        RunLock(out, "generate").acquire()
+    assert not precious.with_name("new.txt").exists()
 
 
 def test_generate_refuses_a_planted_symlink_with_a_message(tmp_path, precious):

@@ -151,3 +151,27 @@ def test_a_reply_holding_the_key_encoded_is_refused_and_stored_nowhere(tmp_path,
     assert leaks(dump, key) == []
     assert "your key is" not in dump  # the reply is not in the request cache either
     assert "secret-in-reply" in shown
+
+
+def test_a_batch_reply_no_job_waits_for_is_not_cached_when_it_holds_the_key(tmp_path, monkeypatch):
+    """Batch results for requests of an earlier run are cached for the run that asks for them; one
+    that holds the key is not (the run that asks again is refused it like any reply)."""
+    from types import SimpleNamespace
+
+    from janus_core.run.batch import BatchCollector
+    from janus_core.run.journal import Journal, journal_path
+    from janus_core.sdk import credentials
+    from janus_core.sdk.contracts import Completion
+    from janus_core.sdk.errors import BackendError
+
+    key = fake_secret("batch-key")
+    monkeypatch.setattr(credentials, "_loaded", set(credentials._loaded))
+    credentials.remember(key)
+    backend = SimpleNamespace(name="stand-in", model="m", batches=True, batch_discount=0.5)
+    with Journal(journal_path(tmp_path / "o.jsonl")) as journal:
+        collector = BatchCollector(backend, journal)
+        collector._answer(["clean", "echo"], {"clean": Completion(text="a good reply", model="m"),
+                                              "echo": Completion(text=f"key: {ENCODINGS['hex'](key)}", model="m")},
+                          BackendError("expired"))
+        assert journal.cached("clean") is not None
+        assert journal.cached("echo") is None

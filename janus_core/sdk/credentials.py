@@ -135,7 +135,7 @@ def scrub(text: str) -> str:
     finder = _finder()
     if finder is not None:
         text = finder.mask(text)
-    return _BEARER.sub(r"\1" + MASK, text)
+    return _BEARER.sub(r"\1" + MASK, text) if "bearer" in text.lower() else text
 
 
 def scrub_data(data: Any) -> Any:

@@ -24,17 +24,27 @@ WITHHELD = "(text withheld: it held a secret)"
 #: Characters that may stand between two characters of an echoed secret (besides whitespace).
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _DROP_INVISIBLE = str.maketrans(dict.fromkeys(_INVISIBLE))
-_ESCAPED_BREAK = re.compile(r"\\[nrt]")
+_ESCAPED_BREAKS = ("\\n", "\\r", "\\t")
+#: The ASCII characters ``str.split`` counts as whitespace.
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _GAP = rf"(?:[\s{_INVISIBLE}]|\\[nrt])*"
 _URLSAFE = str.maketrans("+/", "-_")
 
 
 def _closed_up(text: str) -> str:
     """``text`` without whitespace, zero-width characters and ``\\n``/``\\r``/``\\t`` escapes."""
-    text = "".join(text.split())
-    if any(c in text for c in _INVISIBLE):
-        text = text.translate(_DROP_INVISIBLE)
-    return _ESCAPED_BREAK.sub("", text) if "\\" in text else text
+    if text.isascii():  # the usual case: a few C-speed passes, no list of words
+        for c in _ASCII_SPACE:
+            if c in text:
+                text = text.replace(c, "")
+    else:
+        text = "".join(text.split())
+        if any(c in text for c in _INVISIBLE):
+            text = text.translate(_DROP_INVISIBLE)
+    if "\\" in text:
+        for escape in _ESCAPED_BREAKS:
+            text = text.replace(escape, "")
+    return text
 
 
 def base64_cores(secret: bytes) -> set[str]:
