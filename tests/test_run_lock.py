@@ -115,6 +115,7 @@ def test_redact_command_keeps_ordinary_words():
 
     argv = ["janus", "generate", "samples/marriage_counsel_instruct", "--backend", "litellm", "--model",
             "anthropic/claude-sonnet-4-5", "--max-tokens", "512", "--option", "api_key_env=MY_KEY",
-            "--out", "marriage-counsel-instruct-final-dataset.jsonl"]
+            "--out", "marriage-counsel-instruct-final-dataset.jsonl", "--note", "MarriageCounselInstruct2024Final"]
     assert redact_command(argv) == " ".join(argv)
-    assert redact_command(["x", "AIzaSyA1b2C3d4E5f6G7h8", "0123456789abcdef0123456789abcdef"]) == "x *** ***"
+    keys = ["AIzaSyA1b2C3d4E5f6G7h8", "0123456789abcdef0123456789abcdef", "Zx9QwErTy3kLmNoPq7RsTuVw2xYz"]
+    assert redact_command(["x", *keys]) == "x *** *** ***"

@@ -20,6 +20,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import Any, TextIO
 
 from janus_core.sdk.secret_forms import MASK, SecretFinder
@@ -160,13 +161,14 @@ _LONG_WORD = re.compile(r"[A-Za-z0-9_\-+=]{24,}")
 
 
 def _key_like(word: str) -> bool:
-    """Whether a long run of characters looks like a generated key (hex, or letters of both cases
-    and digits) rather than a word or a file name."""
+    """Whether a long run of characters looks like a generated key (32+ hex digits, or lower case,
+    upper case and digits mixed as at random) rather than words or a file name (``RunFinal2024``)."""
     bare = word.strip("=-_")
     if len(bare) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", bare):
         return True
-    classes = sum(bool(re.search(p, bare)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
-    return classes == 3 and not re.search(r"[A-Za-z]{12,}", bare)
+    kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" if c.islower() else "o" for c in bare]
+    changes = sum(a != b for a, b in pairwise(kinds))
+    return {"d", "u", "l"} <= set(kinds) and changes >= 0.3 * len(bare)  # random base62: about 0.6
 
 
 def _redact_url(match: re.Match[str]) -> str:
