@@ -185,8 +185,13 @@ class BatchCollector:
             self.on_progress(self.counts)
 
     def _keep(self, key: str, completion: Completion) -> None:
-        """Cache a reply no job of this run waits for, so the run that asks for it pays nothing."""
+        """Cache a reply no job of this run waits for, so the run that asks for it pays nothing (one that
+        holds a secret is not kept: the run that asks again is refused it as the engine refuses any)."""
         from janus_core.run.cost import cost_of
+        from janus_core.run.reply_secrets import secret_in_reply
+
+        if secret_in_reply(completion):
+            return
 
         cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
         self.journal.cache(key, completion, cost * self.backend.batch_discount)

@@ -42,6 +42,7 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
 from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
+from janus_core.run.reply_secrets import SECRET_IN_REPLY, secret_in_reply
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
 from janus_core.sdk.contracts import (
     Backend,
@@ -346,7 +347,6 @@ class Engine:
         cost = self._price(completion, lane)
         if shared is not None:
             shared.spent(cost, self._estimate_tokens(request), completion.tokens_in + completion.tokens_out)
-        self._pending[key] = (completion, cost)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
         self.stats.tokens_out += completion.tokens_out
@@ -358,6 +358,10 @@ class Engine:
             used["tokens_in"] += completion.tokens_in
             used["tokens_out"] += completion.tokens_out
             used["cost"] += cost
+        refused = secret_in_reply(completion)
+        if refused:  # paid for, but nothing of it is kept, not even in the request cache
+            raise _Failed(SECRET_IN_REPLY, refused)
+        self._pending[key] = (completion, cost)
         return completion
 
     async def complete(self, request: CompletionRequest, role: str = "assistant") -> tuple[str, Completion]:

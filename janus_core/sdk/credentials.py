@@ -1,11 +1,13 @@
 """API keys and tokens: where they come from, and keeping them out of everything Janus writes.
 
 Keys come from environment variables only. Every secret value Janus loads (a backend's key, the
-Hub token) joins one process-wide set, and ``scrub`` masks each of them, plus any ``Bearer`` token,
-in text that leaves Janus: error messages, stderr, the failure ledger, the run summary, the
-report, the dataset card and the review page's API. Values of well-known key variables (and of any
-variable named like ``*_API_KEY``/``*_TOKEN``/``*_SECRET``) are masked too, even before a backend
-reads them, so an old ledger shown by ``janus review`` is masked as well.
+Hub token) joins one process-wide set, and ``scrub`` masks each of them (in the encodings a server
+may echo it in: see ``secret_forms``), plus any ``Bearer`` token, in text that leaves Janus: error
+messages, stderr, the failure ledger, the run summary, the report, the dataset card and the review
+page's API; a reply that holds one is no record (``run.reply_secrets``). Values of well-known key
+variables (and of any variable named like ``*_API_KEY``/``*_TOKEN``/``*_SECRET``) are masked too,
+even before a backend reads them, so an old ledger shown by ``janus review`` is masked as well.
+``redact_command`` masks a command line's credentials for the run's lock file.
 
 Keys are never options: a name like ``api_key``, ``token`` or ``secret`` on the command line
 (``--option``) or anywhere in setup.yaml is refused with the variable to use instead.
@@ -18,9 +20,11 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import Any, TextIO
 
-MASK = "***"
+from janus_core.sdk.secret_forms import MASK, SecretFinder
+
 #: Shorter values are never masked (they would mask ordinary words).
 MIN_SECRET = 6
 
@@ -71,7 +75,7 @@ _BEARER = re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 
 _lock = threading.Lock()
 _loaded: set[str] = set()
-_pattern: re.Pattern[str] | None = None
+_built: SecretFinder | None = None
 _environment_read = False
 
 
@@ -79,14 +83,14 @@ _environment_read = False
 
 def remember(value: str | None) -> None:
     """Add a secret value to the set ``scrub`` masks (values shorter than MIN_SECRET are ignored)."""
-    global _pattern
+    global _built
     if not value or len(value.strip()) < MIN_SECRET:
         return
     with _lock:
         for v in {value, value.strip()}:
             if v not in _loaded:
                 _loaded.add(v)
-                _pattern = None
+                _built = None
 
 
 def _environment() -> None:
@@ -107,20 +111,32 @@ def loaded() -> frozenset[str]:
     return frozenset(_loaded)
 
 
+def _finder() -> SecretFinder | None:
+    """The finder for the secrets loaded so far (built again when one is added)."""
+    global _built
+    _environment()
+    finder = _built
+    if finder is None and _loaded:
+        with _lock:
+            finder = _built = SecretFinder(_loaded)
+    return finder
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` holds a loaded secret in any of the encodings ``scrub`` masks."""
+    finder = _finder()
+    return bool(isinstance(text, str) and text and finder is not None and finder.found(text))
+
+
 def scrub(text: str) -> str:
-    """``text`` with every secret value loaded, and any ``Bearer`` token, masked."""
-    global _pattern
+    """``text`` with every secret value loaded (as is, in any letter case, hex, base64 or
+    percent-encoded, spaced out or split across lines), and any ``Bearer`` token, masked."""
     if not isinstance(text, str) or not text:
         return text
-    _environment()
-    pattern = _pattern
-    if pattern is None and _loaded:
-        with _lock:
-            # longest first, so a key that contains another is masked whole
-            pattern = _pattern = re.compile("|".join(re.escape(v) for v in sorted(_loaded, key=len, reverse=True)))
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
-    return _BEARER.sub(r"\1" + MASK, text)
+    finder = _finder()
+    if finder is not None:
+        text = finder.mask(text)
+    return _BEARER.sub(r"\1" + MASK, text) if "bearer" in text.lower() else text
 
 
 def scrub_data(data: Any) -> Any:
@@ -132,6 +148,62 @@ def scrub_data(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [scrub_data(v) for v in data]
     return data
+
+
+# --- command lines ---------------------------------------------------------------------------
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+_PAIR = re.compile(r"(^|[&;])([^=&;]*)=([^&;]+)")
+#: Keys with a provider's well-known prefix.
+_PREFIXED_KEY = re.compile(r"(?<![A-Za-z0-9])(?:sk-|sk_|pk_|rk_|hf_|gh[opusr]_|github_pat_|glpat-|xox[abposr]-|AIza|"
+                           r"AKIA|ASIA|ya29\.)[A-Za-z0-9_.\-]{8,}")
+_LONG_WORD = re.compile(r"[A-Za-z0-9_\-+=]{24,}")
+
+
+def _key_like(word: str) -> bool:
+    """Whether a long run of characters looks like a generated key (32+ hex digits, or lower case,
+    upper case and digits mixed as at random) rather than words or a file name (``RunFinal2024``)."""
+    bare = word.strip("=-_")
+    if len(bare) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", bare):
+        return True
+    kinds = ["d" if c.isdigit() else "u" if c.isupper() else "l" if c.islower() else "o" for c in bare]
+    changes = sum(a != b for a, b in pairwise(kinds))
+    return {"d", "u", "l"} <= set(kinds) and changes >= 0.3 * len(bare)  # random base62: about 0.6
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    """A URL with its userinfo, and the values of its query string and fragment, masked."""
+    url = match.group(0)
+    scheme, rest = url.split("://", 1)
+    cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    path, mark, query = tail.partition("?")
+    if not mark:
+        path, mark, query = tail.partition("#")
+    return f"{scheme}://{netloc}{path}{mark}{_PAIR.sub(lambda m: f'{m[1]}{m[2]}={MASK}', query)}"
+
+
+def redact_command(argv: Iterable[str]) -> str:
+    """A command line fit to store: secrets loaded, URL credentials (userinfo, query and fragment
+    values), the values of options named like keys, and anything that looks like a key, masked."""
+    words: list[str] = []
+    secret_next = False
+    for word in argv:
+        word = str(word)
+        if secret_next:
+            word, secret_next = MASK, False
+        elif word.startswith("-") and "=" not in word and is_secret_name(word):
+            secret_next = True
+        name, eq, value = word.partition("=")
+        if eq and value and "://" not in name and is_secret_name(name):
+            word = f"{name}={MASK}"
+        word = _URL.sub(_redact_url, scrub(word))
+        word = _PREFIXED_KEY.sub(MASK, word)
+        word = _LONG_WORD.sub(lambda m: MASK if _key_like(m[0]) else m[0], word)
+        words.append(word)
+    return " ".join(words)
 
 
 # --- reading keys --------------------------------------------------------------------------------
