@@ -1,7 +1,9 @@
 """A spec folder: setup.yaml (validated with pydantic) and its diagram.
 
 Every problem is reported as ``file:line:col: message`` with a hint; unknown keys get a
-did-you-mean. ``load_spec`` reads and checks the files; ``check_plugins`` checks the names the
+did-you-mean. Values are read strictly: a number or a boolean must be written as one (``s_factor:
+'3'`` or ``s_factor: true`` is refused, not converted), and names are compared in Unicode's NFC form.
+``load_spec`` reads and checks the files; ``check_plugins`` checks the names the
 spec uses against what the loaded plugins registered.
 """
 
@@ -10,19 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
 from janus_core.sdk.errors import JanusError, Problem, SpecError, did_you_mean, display_path
 from janus_core.sdk.options import OptionsError
-from janus_core.spec.diagram import Diagram
+from janus_core.spec.diagram import Diagram, nfc
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
 from janus_core.spec.paths import outside
-from janus_core.spec.safe_load import compose_yaml, read_text
+from janus_core.spec.safe_load import check_diagram_text, compose_yaml, read_text
 from janus_core.spec.sandbox import GLOBALS, TemplateRefused, check
 from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 
@@ -31,7 +33,13 @@ DIAGRAM_FILE = "diagram.mermaid"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown keys, and no conversions: '3' is not a number, true is not 1 (a YAML int is a float)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+#: a name compared with the diagram's or the plugins' names, kept in NFC form
+Name = Annotated[str, AfterValidator(nfc)]
 
 
 #: walk strategies (see janus_core.plan.graph) and the ones a spec uses unless it names others
@@ -88,7 +96,7 @@ class ModelOptions(_Strict):
 class InlineDirection(_Strict):
     """A direction defined in setup.yaml: a name and either an instruction or a whole template."""
 
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     description: str = ""
     instruction: str | None = None
     template: str | None = None
@@ -110,8 +118,8 @@ class ChunkingOptions(_Strict):
 class Setup(_Strict):
     """setup.yaml."""
 
-    user_role: str = Field(min_length=1)
-    assistant_role: str = Field(min_length=1)
+    user_role: Name = Field(min_length=1)
+    assistant_role: Name = Field(min_length=1)
     assistant_in_diagram: bool = True
     description: str = ""
     output_type: str = "conversation"
@@ -121,8 +129,8 @@ class Setup(_Strict):
     system_prompt: str | None = None
     seed_prompt: str = SEED_PROMPT
     derivational_prompt: str = DERIVATIONAL_PROMPT
-    seed_directions: list[str] = Field(default_factory=lambda: ["general"], min_length=1)
-    derivational_directions: list[str] = Field(default_factory=lambda: ["general"])
+    seed_directions: list[Name] = Field(default_factory=lambda: ["general"], min_length=1)
+    derivational_directions: list[Name] = Field(default_factory=lambda: ["general"])
     directions: list[InlineDirection] = Field(default_factory=list)
     rounds: int = Field(1, ge=1, le=20)
     filters: list[str] | None = None
@@ -243,6 +251,15 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
+_TYPE_HINTS = {
+    "int_type": "write a whole number without quotes, such as 3",
+    "float_type": "write a number without quotes, such as 0.7",
+    "bool_type": "write true or false without quotes",
+    "string_type": "write text; quote it if YAML reads it as something else ('yes', '3')",
+    "finite_number": "write a finite number",
+}
+
+
 def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -263,7 +280,7 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
             line, col = located.at(loc)
             got = err.get("input")
             problems.append(Problem(located.path, line, col, f"{dotted}: {err['msg']} (got {got!r})",
-                                    "fix the value as the message says"))
+                                    _TYPE_HINTS.get(err["type"], "fix the value as the message says")))
     return problems
 
 
@@ -303,6 +320,20 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
             problems.append(Problem(located.path, line, col,
                                     f"{name}: unknown placeholder '{{{{ {var} }}}}'.{did_you_mean(var, PLACEHOLDERS)}",
                                     "known placeholders: " + ", ".join(PLACEHOLDERS)))
+    return problems
+
+
+def _duplicate_directions(setup: Setup, located: _Located) -> list[Problem]:
+    """Each inline direction's name once (names compared in NFC form, as they are read)."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, direction in enumerate(setup.directions):
+        if direction.name in first:
+            line, col = located.at(("directions", i, "name"))
+            problems.append(Problem(located.path, line, col, f"directions: the name '{direction.name}' is used twice "
+                                    f"(entries {first[direction.name] + 1} and {i + 1})",
+                                    "give each direction a name of its own"))
+        first.setdefault(direction.name, i)
     return problems
 
 
@@ -390,6 +421,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     except ValidationError as exc:
         raise SpecError(problems + _problems_from(exc, located)) from None
     problems += _template_problems(setup, located)
+    problems += _duplicate_directions(setup, located)
     if setup.er_diagram is not None and setup.er_diagram_path is not None:
         line, col = located.at(("er_diagram_path",), key=True)
         problems.append(Problem(shown, line, col, "both er_diagram and er_diagram_path are set",
@@ -400,6 +432,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     if setup.er_diagram is not None:
         line, col = located.content_start(("er_diagram",))
         try:
+            check_diagram_text(setup.er_diagram, shown)
             diagram = read_diagram(setup.er_diagram, shown)
         except SpecError as exc:
             raise SpecError(_shift(exc.problems, shown, line, col)) from None
@@ -414,7 +447,9 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
             raise SpecError(Problem(shown, *where, f"diagram file {display_path(diagram_path)} not found",
                                     "add diagram.mermaid beside setup.yaml, or set er_diagram_path "
                                     "or an inline er_diagram"))
-        diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
+        text = _read_text(diagram_path)
+        check_diagram_text(text, display_path(diagram_path))
+        diagram = read_diagram(text, display_path(diagram_path))
     if not diagram.entities:  # a reader may accept an empty diagram (Mermaid draws one); a spec needs entities
         where = (shown, *located.content_start(("er_diagram",))) if setup.er_diagram is not None else (
             display_path(diagram_path), 1, 1)
@@ -455,8 +490,9 @@ def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
 
 
 def _entity_names(diagram: Diagram) -> dict[str, str]:
-    names = {name: name for name in diagram.entities}
-    names.update({e.alias: e.name for e in diagram.entities.values() if e.alias})
+    """Entity names and aliases (in NFC form, as a role is read) -> the entity's name."""
+    names = {nfc(name): name for name in diagram.entities}
+    names.update({nfc(e.alias): e.name for e in diagram.entities.values() if e.alias})
     return names
 
 
