@@ -65,6 +65,8 @@ class LimitOptions(_Strict):
 
 
 ROLES = ("user", "assistant", "judge")
+#: the most tokens one reply may ask for (no model writes more; a larger number is a typo)
+MAX_TOKENS = 1_000_000
 
 
 class RoleModel(_Strict):
@@ -73,7 +75,7 @@ class RoleModel(_Strict):
     backend: str | None = None
     name: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=16)
+    max_tokens: int | None = Field(None, ge=16, le=MAX_TOKENS)
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -86,7 +88,7 @@ class ModelOptions(_Strict):
     backend: str | None = None
     name: str | None = None
     temperature: float = Field(0.8, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=16)
+    max_tokens: int | None = Field(None, ge=16, le=MAX_TOKENS)
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
