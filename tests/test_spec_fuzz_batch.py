@@ -166,6 +166,28 @@ def bad_reference(base: Base, rng: random.Random):
                                                                                        choice[1]))}
 
 
+def hostile_reference(base: Base, rng: random.Random):
+    """Names that reach past the checks a plain typo meets: a path too long for the file system, a
+    file no diagram reader reads, an empty inline diagram, a backend nobody registered."""
+    key, value = rng.choice([
+        ("er_diagram_path", "d" * 300 + ".mermaid"), ("er_diagram_path", "a/" * 1500 + "d.mermaid"),
+        ("er_diagram_path", "setup.yaml"), ("er_diagram", ""), ("er_diagram", "flowchart LR\n  a --> b\n"),
+        ("documents", ["n" * 300 + ".md"]), ("documents", ["**a"]), ("documents", ["[z-a].md"]),
+        ("model", {"backend": "no-such-backend"}), ("model", {"roles": {"judge": {"backend": "opnai"}}}),
+    ])
+    data = _delete(base.data, "er_diagram_path") if key == "er_diagram" else base.data
+    return f"hostile {key}={value!r:.40}", REFUSE, {"setup.yaml": _dump(_set(data, (key,), value))}
+
+
+def deep_nesting(base: Base, rng: random.Random):
+    depth = rng.choice([60, 1000, 5000])
+    if base.diagram_name.endswith(".sql"):
+        extra = f"CREATE TABLE zz (id INT CHECK ({'(' * depth}1{')' * depth}));\n"
+        return f"deep parentheses ({depth})", REFUSE, {base.diagram_name: (base.diagram + extra).encode()}
+    front = f"---\ntitle: {'[' * depth}{']' * depth}\n---\n"
+    return f"deep front matter ({depth})", REFUSE, {base.diagram_name: (front + base.diagram).encode()}
+
+
 def free_text_direction(base: Base, rng: random.Random):
     text = rng.choice(["be brief", "the user is in a hurry", "général"])
     return f"free-text direction {text!r}", ACCEPT, {"setup.yaml": _dump(_set(base.data, ("seed_directions",),
@@ -292,8 +314,8 @@ def empty(base: Base, rng: random.Random):
 MUTATIONS = [wrong_type, wrong_type, wrong_type, right_type, huge_number, huge_literal, missing_key, unknown_key,
              bad_reference, free_text_direction, inline_directions, duplicate_key, control_byte, bad_utf8,
              byte_order_mark, line_endings, truncate, truncate, splice, odd_text, odd_text, unicode_role,
-             sql_foreign_key, tabs, empty]
-PER_SAMPLE = 64
+             sql_foreign_key, tabs, empty, hostile_reference, deep_nesting]
+PER_SAMPLE = 72
 
 
 def cases(seed: int = SEED, per_sample: int = PER_SAMPLE) -> list[Case]:
@@ -351,7 +373,8 @@ def tally(batch: list[Case]) -> tuple[Counter, list[str]]:
         got, detail = outcome(case)
         counts[got] += 1
         judged = verdict(case, got)
-        counts[judged] += 1
+        if judged in ("wrong acceptance", "wrong refusal"):
+            counts[judged] += 1
         if judged != "ok":
             bad.append(f"{judged}: {case.name}: {detail}")
     return counts, bad

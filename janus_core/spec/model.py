@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
-from janus_core.sdk.errors import JanusError, Problem, SpecError, did_you_mean, display_path
+from janus_core.sdk.errors import JanusError, PluginError, Problem, SpecError, did_you_mean, display_path
 from janus_core.sdk.options import OptionsError
 from janus_core.spec.diagram import Diagram, nfc
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
@@ -438,6 +438,8 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
             diagram = read_diagram(setup.er_diagram, shown)
         except SpecError as exc:
             raise SpecError(_shift(exc.problems, shown, line, col)) from None
+        except PluginError as exc:
+            raise _unread(exc, shown, shown, line, col) from None
     else:
         reason = outside(folder, setup.er_diagram_path) if setup.er_diagram_path is not None else None
         if reason:
@@ -451,7 +453,10 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
                                     "or an inline er_diagram"))
         text = _read_text(diagram_path)
         check_diagram_text(text, display_path(diagram_path))
-        diagram = read_diagram(text, display_path(diagram_path))
+        try:
+            diagram = read_diagram(text, display_path(diagram_path))
+        except PluginError as exc:
+            raise _unread(exc, display_path(diagram_path), display_path(diagram_path), 1, 1) from None
     if not diagram.entities:  # a reader may accept an empty diagram (Mermaid draws one); a spec needs entities
         where = (shown, *located.content_start(("er_diagram",))) if setup.er_diagram is not None else (
             display_path(diagram_path), 1, 1)
@@ -463,6 +468,13 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _unread(exc: PluginError, where: str, path: str, line: int, col: int) -> SpecError:
+    """No diagram reader takes the text (an empty inline diagram, a file of another kind)."""
+    return SpecError(Problem(path, line, col, str(exc).removeprefix(f"{where}: "),
+                             "a Mermaid diagram starts with 'erDiagram', SQL DDL with CREATE TABLE; other "
+                             "formats need a diagram-reader plugin"))
 
 
 def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
@@ -601,10 +613,19 @@ def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | Non
     return problems
 
 
-def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None) -> list[str]:
-    """Raise SpecError for an unknown output type or filter; return notes (free-text directions)."""
+def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None,
+                  backends: dict | None = None) -> list[str]:
+    """Raise SpecError for an unknown output type, filter or backend; return notes (free-text directions)."""
     setup = spec.setup
     located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
+    named = [(("model", "backend"), setup.model.backend)]
+    named += [(("model", "roles", role, "backend"), options.backend) for role, options in setup.model.roles.items()]
+    for loc, name in named:
+        if backends is not None and name is not None and name not in backends:
+            line, col = located.at(loc)
+            raise SpecError(Problem(located.path, line, col, f"{'.'.join(loc)}: unknown backend '{name}'."
+                                    f"{did_you_mean(name, backends)}",
+                                    f"registered backends: {', '.join(sorted(backends))} (see 'janus plugins')"))
     if setup.output_type not in output_types:
         line, col = located.at(("output_type",))
         raise SpecError(Problem(located.path, line, col,

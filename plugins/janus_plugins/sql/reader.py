@@ -275,6 +275,9 @@ def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
         description = err.get("description") or str(exc).splitlines()[0]
         raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}",
                                 _dialect_hint(dialect, "check the statement's syntax"))) from None
+    except RecursionError:  # sqlglot's parser recurses once per level of parentheses
+        raise src.problem(chunk[0].start, "this statement is nested too deeply to read",
+                          "a schema needs only a few levels of parentheses") from None
     return parsed[0] if parsed else None
 
 
