@@ -282,7 +282,7 @@ def unicode_role(base: Base, rng: random.Random):
         diagram = re.sub(rf"\b(REFERENCES|TABLE)\s+{re.escape(user)}\b", rf'\1 "{in_diagram}"', base.diagram)
     else:
         diagram = re.sub(rf"\b{re.escape(user)}\b(?![_-])", in_diagram, base.diagram)
-    return f"unicode role {ascii(in_setup)} vs {ascii(in_diagram)}", ACCEPT, {
+    return f"unicode role {in_setup!a} vs {in_diagram!a}", ACCEPT, {
         "setup.yaml": _dump(_set(base.data, ("user_role",), in_setup)), base.diagram_name: diagram.encode()}
 
 

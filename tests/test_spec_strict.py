@@ -188,7 +188,8 @@ def test_the_readers_refuse_control_characters_themselves():
 
 # --- Unicode normal forms ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("in_setup, in_diagram", [(NFD_CAFE, "CAFÉ"), ("CAFÉ", NFD_CAFE)], ids=["nfd-role", "nfd-entity"])
+@pytest.mark.parametrize("in_setup, in_diagram", [(NFD_CAFE, "CAFÉ"), ("CAFÉ", NFD_CAFE)],
+                         ids=["nfd-role", "nfd-entity"])
 def test_a_role_matches_its_entity_whatever_the_normal_form(cli, tmp_path, in_setup, in_diagram):
     setup = SETUP.replace("CLIENT", in_setup)
     diagram = DIAGRAM.replace("CLIENT", in_diagram)
@@ -211,3 +212,29 @@ def test_the_sql_reader_keeps_names_in_nfc():
     assert set(d.entities) == {"CAFÉ", "visit"}
     assert [a.name for a in d.entities["CAFÉ"].attributes] == ["id", "näme"]
     assert d.relationships[0].right == "CAFÉ"
+
+
+# --- the readers never crash -------------------------------------------------------------------
+
+@pytest.mark.parametrize("schema, words", [
+    ("CREATE TABLE [dbo].[W](\n\t[W_ID] [INT] NOT NULL\n);\n", "sqlglot cannot read this statement"),
+    ("CREATE TABLE t (id INT CHECK (" + "(" * 200 + "1" + ")" * 200 + "));\n", "this statement is nested too deeply"),
+], ids=["tsql-brackets", "deep-parentheses"])
+def test_sql_sqlglot_cannot_read_is_a_located_error(schema, words):
+    with pytest.raises(SpecError, match=rf"^s\.sql:1:1: {words}"):
+        read_schema(schema, "s.sql")
+
+
+@pytest.mark.parametrize("line, where, words", [
+    ("er_diagram: ''\n", "setup.yaml:3:13", "no registered diagram reader reads it"),
+    ("er_diagram_path: setup.yaml\n", "setup.yaml:1:1", "no registered diagram reader reads it"),
+    ("er_diagram_path: " + "d" * 300 + ".mermaid\n", "setup.yaml:3:18", "a file or folder name longer than 255"),
+    ("er_diagram_path: " + "a/" * 600 + "d.mermaid\n", "setup.yaml:3:18", "a path longer than 1,024 bytes"),
+    ("documents: ['**a']\n", "setup.yaml:3:13", "not a pattern Janus can read"),
+    ("model: {backend: no-such-backend}\n", "setup.yaml:3:18", "model.backend: unknown backend 'no-such-backend'"),
+    ("model: {roles: {judge: {backend: opnai}}}\n", "setup.yaml:3:34",
+     "model.roles.judge.backend: unknown backend 'opnai'. Did you mean 'openai'?"),
+], ids=["empty-inline", "setup-as-diagram", "long-name", "long-path", "bad-glob", "backend", "role-backend"])
+def test_a_name_no_plugin_or_file_system_takes_is_a_located_error(cli, tmp_path, line, where, words):
+    first = refused(cli, folder(tmp_path, SETUP + line))
+    assert f"{where}: " in first and words in first, first

@@ -278,6 +278,10 @@ def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
     except RecursionError:  # sqlglot's parser recurses once per level of parentheses
         raise src.problem(chunk[0].start, "this statement is nested too deeply to read",
                           "a schema needs only a few levels of parentheses") from None
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):  # sqlglot fails inside, as on
+        # T-SQL's [bracketed] names read as generic SQL
+        raise src.problem(chunk[0].start, "sqlglot cannot read this statement",
+                          _dialect_hint(dialect, "simplify the statement")) from None
     return parsed[0] if parsed else None
 
 
