@@ -238,3 +238,15 @@ def test_sql_sqlglot_cannot_read_is_a_located_error(schema, words):
 def test_a_name_no_plugin_or_file_system_takes_is_a_located_error(cli, tmp_path, line, where, words):
     first = refused(cli, folder(tmp_path, SETUP + line))
     assert f"{where}: " in first and words in first, first
+
+
+@pytest.mark.parametrize("line, where, words", [
+    ("filters: [length]\nfilter_options: {length: {min_words: '3'}}\n", "setup.yaml:4:38",
+     "filter_options.length.min_words: Input should be a valid integer"),
+    ("filters: [duplicate]\nfilter_options: {duplicate: {threshold: true}}\n", "setup.yaml:4:41",
+     "filter_options.duplicate.threshold: Input should be a valid number"),
+], ids=["filter-int", "filter-float"])
+def test_filter_options_in_setup_yaml_are_strict_too(cli, tmp_path, line, where, words):
+    first = refused(cli, folder(tmp_path, SETUP + line))
+    assert f"{where}: " in first and words in first, first
+

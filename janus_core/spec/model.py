@@ -558,7 +558,7 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
                                         "remove its entry under filter_options"))
             continue
         try:
-            checked[name] = model.model_validate(options or {})
+            checked[name] = model.model_validate(options or {}, strict=True)  # as setup.yaml's own values
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
