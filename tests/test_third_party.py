@@ -158,7 +158,7 @@ def test_a_plugin_can_be_turned_off(site, tmp_path, how):
                      .replace("[acme-terse]", "[general]"))
     result = janus(site, *args, "generate", spec, "--out", tmp_path / "o.jsonl", env=env)
     assert result.returncode == 1
-    assert "no backend named 'acme-echo'" in result.stderr
+    assert "setup.yaml:9:12: model.backend: unknown backend 'acme-echo'" in result.stderr
     if how == "flag":  # a built-in goes the same way
         listed = janus(site, "--no-plugin", "gemini", "plugins", "--json")
         assert "gemini" not in {row["name"] for row in json.loads(listed.stdout)}

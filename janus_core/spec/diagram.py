@@ -3,12 +3,14 @@
 Readers are plugins (``register_diagram_readers``): the erdiagram plugin reads Mermaid, the sql
 plugin SQL DDL. ``Diagram.to_mermaid()`` writes any diagram as canonical Mermaid text, which the
 prompts show the model. Details come from ``%%`` comments (``%% Frequency: Weekly`` becomes
-``details["Frequency"] = "Weekly"``; a comment without a colon becomes a note).
+``details["Frequency"] = "Weekly"``; a comment without a colon becomes a note). Names are kept in
+Unicode's NFC form (``nfc``), so 'CAFÉ' typed with a combining accent is the same name as 'CAFÉ'.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import yaml
@@ -25,6 +27,11 @@ SYMBOLS = {"|o": "zero-or-one", "o|": "zero-or-one", "||": "exactly-one", "}o": 
             "o{": "zero-or-more", "}|": "one-or-more", "|{": "one-or-more"}
 _PHRASES = {"zero-or-one": "zero or one", "exactly-one": "exactly one",
             "zero-or-more": "zero or more", "one-or-more": "one or more", "md-parent": "a parent"}
+
+
+def nfc(name: str) -> str:
+    """A name in Unicode's NFC form: every reader and setup.yaml compare names this way."""
+    return unicodedata.normalize("NFC", name)
 
 
 def cardinality_phrase(name: str) -> str:

@@ -54,6 +54,10 @@ def find_documents(folder: Path, patterns: list[str]) -> list[tuple[int, list[Pa
         elif path.exists() or path.is_symlink():
             matches = [path]
         else:
+            try:  # the pattern is read when the first match is asked for
+                next(folder.glob(pattern), None)
+            except ValueError as exc:  # '**' inside a name, say
+                raise DocumentError(i, pattern, f"not a pattern Janus can read ({exc})", _CONFINED) from None
             matches = folder.glob(pattern)
         kept = []
         for p in matches:

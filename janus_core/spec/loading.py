@@ -28,5 +28,5 @@ def load_checked(path: str | Path, plugins: Plugins) -> tuple[Spec, list[str]]:
     spec = load_plugged_spec(path, plugins)
     registry = plugins.registry
     directions = {name: r.obj for name, r in registry.directions.items()}
-    notes = check_plugins(spec, registry.output_types, directions, registry.filters)
+    notes = check_plugins(spec, registry.output_types, directions, registry.filters, registry.backends)
     return spec, spec.notes + notes

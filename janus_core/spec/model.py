@@ -1,7 +1,9 @@
 """A spec folder: setup.yaml (validated with pydantic) and its diagram.
 
 Every problem is reported as ``file:line:col: message`` with a hint; unknown keys get a
-did-you-mean. ``load_spec`` reads and checks the files; ``check_plugins`` checks the names the
+did-you-mean. Values are read strictly: a number or a boolean must be written as one (``s_factor:
+'3'`` or ``s_factor: true`` is refused, not converted), and names are compared in Unicode's NFC form.
+``load_spec`` reads and checks the files; ``check_plugins`` checks the names the
 spec uses against what the loaded plugins registered.
 """
 
@@ -10,19 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from janus_core.sdk.contracts import Direction, Limits
 from janus_core.sdk.credentials import key_field_problems
-from janus_core.sdk.errors import JanusError, Problem, SpecError, did_you_mean, display_path
+from janus_core.sdk.errors import JanusError, PluginError, Problem, SpecError, did_you_mean, display_path
 from janus_core.sdk.options import OptionsError
-from janus_core.spec.diagram import Diagram
+from janus_core.spec.diagram import Diagram, nfc
 from janus_core.spec.legacy import RENAMED, is_legacy, translate
 from janus_core.spec.paths import outside
-from janus_core.spec.safe_load import compose_yaml, read_text
+from janus_core.spec.safe_load import check_diagram_text, compose_yaml, read_text
 from janus_core.spec.sandbox import GLOBALS, TemplateRefused, check
 from janus_core.spec.templates import DERIVATIONAL_PROMPT, PLACEHOLDERS, SEED_PROMPT, undeclared
 
@@ -31,7 +33,13 @@ DIAGRAM_FILE = "diagram.mermaid"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown keys, and no conversions: '3' is not a number, true is not 1 (a YAML int is a float)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+#: a name compared with the diagram's or the plugins' names, kept in NFC form
+Name = Annotated[str, AfterValidator(nfc)]
 
 
 #: walk strategies (see janus_core.plan.graph) and the ones a spec uses unless it names others
@@ -57,6 +65,8 @@ class LimitOptions(_Strict):
 
 
 ROLES = ("user", "assistant", "judge")
+#: the most tokens one reply may ask for (no model writes more; a larger number is a typo)
+MAX_TOKENS = 1_000_000
 
 
 class RoleModel(_Strict):
@@ -65,7 +75,7 @@ class RoleModel(_Strict):
     backend: str | None = None
     name: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=16)
+    max_tokens: int | None = Field(None, ge=16, le=MAX_TOKENS)
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -78,7 +88,7 @@ class ModelOptions(_Strict):
     backend: str | None = None
     name: str | None = None
     temperature: float = Field(0.8, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=16)
+    max_tokens: int | None = Field(None, ge=16, le=MAX_TOKENS)
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -88,7 +98,7 @@ class ModelOptions(_Strict):
 class InlineDirection(_Strict):
     """A direction defined in setup.yaml: a name and either an instruction or a whole template."""
 
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     description: str = ""
     instruction: str | None = None
     template: str | None = None
@@ -110,8 +120,8 @@ class ChunkingOptions(_Strict):
 class Setup(_Strict):
     """setup.yaml."""
 
-    user_role: str = Field(min_length=1)
-    assistant_role: str = Field(min_length=1)
+    user_role: Name = Field(min_length=1)
+    assistant_role: Name = Field(min_length=1)
     assistant_in_diagram: bool = True
     description: str = ""
     output_type: str = "conversation"
@@ -121,8 +131,8 @@ class Setup(_Strict):
     system_prompt: str | None = None
     seed_prompt: str = SEED_PROMPT
     derivational_prompt: str = DERIVATIONAL_PROMPT
-    seed_directions: list[str] = Field(default_factory=lambda: ["general"], min_length=1)
-    derivational_directions: list[str] = Field(default_factory=lambda: ["general"])
+    seed_directions: list[Name] = Field(default_factory=lambda: ["general"], min_length=1)
+    derivational_directions: list[Name] = Field(default_factory=lambda: ["general"])
     directions: list[InlineDirection] = Field(default_factory=list)
     rounds: int = Field(1, ge=1, le=20)
     filters: list[str] | None = None
@@ -243,6 +253,15 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
+_TYPE_HINTS = {
+    "int_type": "write a whole number without quotes, such as 3",
+    "float_type": "write a number without quotes, such as 0.7",
+    "bool_type": "write true or false without quotes",
+    "string_type": "write text; quote it if YAML reads it as something else ('yes', '3')",
+    "finite_number": "write a finite number",
+}
+
+
 def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -263,7 +282,7 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
             line, col = located.at(loc)
             got = err.get("input")
             problems.append(Problem(located.path, line, col, f"{dotted}: {err['msg']} (got {got!r})",
-                                    "fix the value as the message says"))
+                                    _TYPE_HINTS.get(err["type"], "fix the value as the message says")))
     return problems
 
 
@@ -303,6 +322,20 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
             problems.append(Problem(located.path, line, col,
                                     f"{name}: unknown placeholder '{{{{ {var} }}}}'.{did_you_mean(var, PLACEHOLDERS)}",
                                     "known placeholders: " + ", ".join(PLACEHOLDERS)))
+    return problems
+
+
+def _duplicate_directions(setup: Setup, located: _Located) -> list[Problem]:
+    """Each inline direction's name once (names compared in NFC form, as they are read)."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, direction in enumerate(setup.directions):
+        if direction.name in first:
+            line, col = located.at(("directions", i, "name"))
+            problems.append(Problem(located.path, line, col, f"directions: the name '{direction.name}' is used twice "
+                                    f"(entries {first[direction.name] + 1} and {i + 1})",
+                                    "give each direction a name of its own"))
+        first.setdefault(direction.name, i)
     return problems
 
 
@@ -390,6 +423,7 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     except ValidationError as exc:
         raise SpecError(problems + _problems_from(exc, located)) from None
     problems += _template_problems(setup, located)
+    problems += _duplicate_directions(setup, located)
     if setup.er_diagram is not None and setup.er_diagram_path is not None:
         line, col = located.at(("er_diagram_path",), key=True)
         problems.append(Problem(shown, line, col, "both er_diagram and er_diagram_path are set",
@@ -400,9 +434,12 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     if setup.er_diagram is not None:
         line, col = located.content_start(("er_diagram",))
         try:
+            check_diagram_text(setup.er_diagram, shown)
             diagram = read_diagram(setup.er_diagram, shown)
         except SpecError as exc:
             raise SpecError(_shift(exc.problems, shown, line, col)) from None
+        except PluginError as exc:
+            raise _unread(exc, shown, shown, line, col) from None
     else:
         reason = outside(folder, setup.er_diagram_path) if setup.er_diagram_path is not None else None
         if reason:
@@ -414,7 +451,12 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
             raise SpecError(Problem(shown, *where, f"diagram file {display_path(diagram_path)} not found",
                                     "add diagram.mermaid beside setup.yaml, or set er_diagram_path "
                                     "or an inline er_diagram"))
-        diagram = read_diagram(_read_text(diagram_path), display_path(diagram_path))
+        text = _read_text(diagram_path)
+        check_diagram_text(text, display_path(diagram_path))
+        try:
+            diagram = read_diagram(text, display_path(diagram_path))
+        except PluginError as exc:
+            raise _unread(exc, display_path(diagram_path), display_path(diagram_path), 1, 1) from None
     if not diagram.entities:  # a reader may accept an empty diagram (Mermaid draws one); a spec needs entities
         where = (shown, *located.content_start(("er_diagram",))) if setup.er_diagram is not None else (
             display_path(diagram_path), 1, 1)
@@ -426,6 +468,13 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _unread(exc: PluginError, where: str, path: str, line: int, col: int) -> SpecError:
+    """No diagram reader takes the text (an empty inline diagram, a file of another kind)."""
+    return SpecError(Problem(path, line, col, str(exc).removeprefix(f"{where}: "),
+                             "a Mermaid diagram starts with 'erDiagram', SQL DDL with CREATE TABLE; other "
+                             "formats need a diagram-reader plugin"))
 
 
 def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
@@ -455,8 +504,9 @@ def _document_problems(spec: Spec, located: _Located) -> list[Problem]:
 
 
 def _entity_names(diagram: Diagram) -> dict[str, str]:
-    names = {name: name for name in diagram.entities}
-    names.update({e.alias: e.name for e in diagram.entities.values() if e.alias})
+    """Entity names and aliases (in NFC form, as a role is read) -> the entity's name."""
+    names = {nfc(name): name for name in diagram.entities}
+    names.update({nfc(e.alias): e.name for e in diagram.entities.values() if e.alias})
     return names
 
 
@@ -508,7 +558,7 @@ def filter_options(given: dict[str, dict[str, Any]], filters: dict, located: _Lo
                                         "remove its entry under filter_options"))
             continue
         try:
-            checked[name] = model.model_validate(options or {})
+            checked[name] = model.model_validate(options or {}, strict=True)  # as setup.yaml's own values
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
@@ -563,10 +613,19 @@ def _missing_files(options: Any, loc: tuple, base: Path, located: _Located | Non
     return problems
 
 
-def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None) -> list[str]:
-    """Raise SpecError for an unknown output type or filter; return notes (free-text directions)."""
+def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dict | None = None,
+                  backends: dict | None = None) -> list[str]:
+    """Raise SpecError for an unknown output type, filter or backend; return notes (free-text directions)."""
     setup = spec.setup
     located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
+    named = [(("model", "backend"), setup.model.backend)]
+    named += [(("model", "roles", role, "backend"), options.backend) for role, options in setup.model.roles.items()]
+    for loc, name in named:
+        if backends is not None and name is not None and name not in backends:
+            line, col = located.at(loc)
+            raise SpecError(Problem(located.path, line, col, f"{'.'.join(loc)}: unknown backend '{name}'."
+                                    f"{did_you_mean(name, backends)}",
+                                    f"registered backends: {', '.join(sorted(backends))} (see 'janus plugins')"))
     if setup.output_type not in output_types:
         line, col = located.at(("output_type",))
         raise SpecError(Problem(located.path, line, col,

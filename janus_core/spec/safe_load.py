@@ -11,7 +11,9 @@ or a hang. PyYAML's safe loader does the parsing; this module only adds the boun
 - aliases: at most ``MAX_ALIASES`` references, and the document, with every alias expanded,
   at most ``MAX_NODES`` nodes — an alias bomb (``&a [*a, *a, ...]`` nested) is refused before
   anything is built; an alias that refers to its own collection is refused too;
-- bytes: NUL and other control characters are refused at their line and column.
+- bytes: NUL and other control characters are refused at their line and column, in YAML and in
+  diagram text (``check_diagram_text``: Mermaid, SQL, a third party's format); a UTF-8 byte order
+  mark at the start of a file is dropped (``read_text``), as editors on Windows write one.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ MAX_JSON_DEPTH = 64
 
 # the characters YAML forbids (PyYAML's Reader would stop at them with a less helpful message)
 _BAD_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: what no diagram or schema holds: C0 controls but tab, line feed and carriage return; DEL
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BOM = "\ufeff"
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -135,6 +140,15 @@ def _check_text(text: str, path: str, first_line: int) -> None:
                        "is not allowed in YAML", "remove it (was the file saved as text?)")
 
 
+def check_diagram_text(text: str, path: str) -> None:
+    """Refuse a control character in diagram text (NUL, ESC, backspace ...) at its line and column."""
+    bad = _CONTROL.search(text)
+    if bad:
+        line, col = _position(text, bad.start())
+        raise _problem(path, line, col, f"the control character U+{ord(bad.group()):04X} is not allowed in a "
+                       "diagram", "remove it (was the file saved as text?)")
+
+
 def compose_yaml(text: str, path: str, first_line: int = 1) -> tuple[Node | None, Any]:
     """(the root node, its Python value) for one YAML document, within the bounds above.
 
@@ -190,7 +204,8 @@ def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
 
 
 def read_text(path: Path, shown: str, limit: int = MAX_BYTES) -> str:
-    """A UTF-8 text file of at most ``limit`` bytes (read no further); SpecError otherwise."""
+    """A UTF-8 text file of at most ``limit`` bytes (read no further), without a leading byte order
+    mark; SpecError otherwise."""
     try:
         with path.open("rb") as f:
             data = f.read(limit + 1)
@@ -199,7 +214,7 @@ def read_text(path: Path, shown: str, limit: int = MAX_BYTES) -> str:
     if len(data) > limit:
         raise _problem(shown, 1, 1, f"the file is larger than {limit:,} bytes", "use a smaller file")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix(BOM)
     except UnicodeDecodeError as exc:
         line, col = _position(data[:exc.start].decode("utf-8", "replace"), exc.start)
         raise _problem(shown, line, col, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8") from None

@@ -10,7 +10,7 @@ def _detect(text: str) -> bool:
     """Mermaid's own test: after front matter, directives and comments, the text starts with erDiagram."""
     from janus_plugins.erdiagram.lexer import prepare
 
-    return prepare(text).detected()
+    return prepare(text.removeprefix("\ufeff")).detected()
 
 
 def _read(text: str, path: str):

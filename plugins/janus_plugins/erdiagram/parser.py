@@ -2,7 +2,8 @@
 
 Text is read as Mermaid reads it (see ``lexer``), so every diagram Mermaid accepts is accepted
 with Mermaid's meaning and what Mermaid refuses is refused with path:line:col. ``%%`` comments
-attach to the entity or relationship before them as details and notes.
+attach to the entity or relationship before them as details and notes. A leading byte order mark is
+dropped, control characters are refused, and entity, alias and attribute names are kept in NFC form.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from janus_core.sdk.errors import Problem, SpecError
-from janus_core.spec.diagram import SYMBOLS, Attribute, Diagram, Entity, Relationship
-from janus_core.spec.safe_load import load_yaml
+from janus_core.spec.diagram import SYMBOLS, Attribute, Diagram, Entity, Relationship, nfc
+from janus_core.spec.safe_load import BOM, check_diagram_text, load_yaml
 from janus_plugins.erdiagram.lexer import MermaidLexer, prepare, tokenize
 
 
@@ -40,10 +41,10 @@ class _Build(Transformer):
         return str(tok).replace('"', "").strip()
 
     def entity_name(self, tok: Token):
-        return ("ref", str(tok).replace('"', ""), tok.line, tok.column, tok.start_pos)
+        return ("ref", nfc(str(tok).replace('"', "")), tok.line, tok.column, tok.start_pos)
 
     def alias(self, _open: Token, ref, _close: Token) -> str:
-        return ref[1].strip()
+        return nfc(ref[1].strip())
 
     def classes(self, *_):
         return ("classes",)
@@ -59,7 +60,7 @@ class _Build(Transformer):
                 keys = r
             else:
                 comment = str(r).replace('"', "")
-        return Attribute(str(type_), str(name), keys, comment)
+        return Attribute(str(type_), nfc(str(name)), keys, comment)
 
     def attr_block(self, _open: Token, *items):
         return ("block", [i for i in items if isinstance(i, Attribute)])
@@ -153,6 +154,8 @@ def parse_erdiagram(text: str, path: str = "diagram.mermaid") -> Diagram:
 
     A diagram may declare no entity (Mermaid draws it empty); `janus validate` says so.
     """
+    text = text.removeprefix(BOM)
+    check_diagram_text(text, path)
     if not text.strip():
         raise SpecError(Problem(path, 1, 1, "the diagram is empty",
                                 "start it with a line 'erDiagram', then entities and relationships"))

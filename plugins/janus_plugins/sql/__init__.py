@@ -20,7 +20,7 @@ _FIRST_WORDS = re.compile(r"\s*(CREATE|ALTER|COMMENT|SET|BEGIN|START|DROP|USE|PR
 
 def _detect(text: str) -> bool:
     """SQL whose first statement is DDL-like and that creates at least one table."""
-    body = _COMMENTS.sub(" ", text)
+    body = _COMMENTS.sub(" ", text.removeprefix("\ufeff"))
     return bool(_FIRST_WORDS.match(body)) and bool(_CREATE_TABLE.search(body))
 
 

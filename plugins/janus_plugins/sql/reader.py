@@ -5,6 +5,8 @@ first statement; generic SQL otherwise), cut into statements at semicolons and e
 parsed on its own, so every position Janus reports is the statement's own. Comments are not in
 sqlglot's tree with their places, so they are read from the gaps between tokens: a comment block
 directly above a table or column (no blank line between) or at the end of its line belongs to it.
+A leading byte order mark is dropped, control characters are refused, table and column names are
+kept in NFC form, and every foreign key must name a table the schema creates and columns it has.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from janus_core.sdk.errors import Problem, SpecError
-from janus_core.spec.diagram import Attribute, Diagram, Entity, Relationship
+from janus_core.spec.diagram import Attribute, Diagram, Entity, Relationship, nfc
+from janus_core.spec.safe_load import BOM, check_diagram_text
 
 _DIALECT_LINE = re.compile(r"^\s*--\s*dialect\s*:\s*([\w-]*)\s*$", re.I | re.M)
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
@@ -115,6 +118,8 @@ class _ForeignKey:
     table: str
     offset: int
     comments: list[str] = field(default_factory=list)
+    #: the parent's columns it names; none: the parent's primary key
+    ref_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -130,7 +135,7 @@ class _Table:
     entity: str = ""
 
     def column(self, name: str, src: _Source, offset: int) -> _Column:
-        col = self.columns.get(name.lower())
+        col = self.columns.get(nfc(name).lower())
         if col is None:
             raise src.problem(offset, f"table {self.name} has no column '{name}'",
                               f"its columns: {', '.join(c.name for c in self.columns.values())}")
@@ -145,6 +150,8 @@ def dialects() -> list[str]:
 
 def read_schema(text: str, path: str = "schema.sql") -> Diagram:
     """Read SQL DDL into a Diagram; raise SpecError naming path:line:col on bad input."""
+    text = text.removeprefix(BOM)
+    check_diagram_text(text, path)
     src = _Source(text, path)
     if not text.strip():
         raise src.problem(0, "the schema is empty", "write CREATE TABLE statements")
@@ -161,6 +168,7 @@ def read_schema(text: str, path: str = "schema.sql") -> Diagram:
     if not tables:
         raise src.problem(0, "the schema creates no table",
                           "write at least one 'CREATE TABLE name (column type, ...)' statement")
+    _check_references(src, tables)
     return _diagram(src, tables)
 
 
@@ -267,6 +275,13 @@ def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
         description = err.get("description") or str(exc).splitlines()[0]
         raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}",
                                 _dialect_hint(dialect, "check the statement's syntax"))) from None
+    except RecursionError:  # sqlglot's parser recurses once per level of parentheses
+        raise src.problem(chunk[0].start, "this statement is nested too deeply to read",
+                          "a schema needs only a few levels of parentheses") from None
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):  # sqlglot fails inside, as on
+        # T-SQL's [bracketed] names read as generic SQL
+        raise src.problem(chunk[0].start, "sqlglot cannot read this statement",
+                          _dialect_hint(dialect, "simplify the statement")) from None
     return parsed[0] if parsed else None
 
 
@@ -281,7 +296,7 @@ def _lookup(tables: dict, schema: str | None, name: str) -> _Table | None:
 
 
 def _table_ref(table: Any) -> tuple[str | None, str]:
-    return (table.db or None), table.name
+    return (nfc(table.db) if table.db else None), nfc(table.name)
 
 
 def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dialect: Any) -> None:
@@ -429,23 +444,24 @@ def _create(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dial
 def _add_column(src: _Source, table: _Table, cd: Any, offset: int, dialect: Any, notes: list[str]) -> None:
     from sqlglot import exp
 
-    if cd.name.lower() in table.columns:
-        raise src.problem(offset, f"column '{cd.name}' appears twice in table {table.name}")
+    name = nfc(cd.name)
+    if name.lower() in table.columns:
+        raise src.problem(offset, f"column '{name}' appears twice in table {table.name}")
     kind = cd.args.get("kind")
-    col = table.columns[cd.name.lower()] = _Column(cd.name, _type_text(kind, dialect) if kind else "any")
+    col = table.columns[name.lower()] = _Column(name, _type_text(kind, dialect) if kind else "any")
     col.comments += notes
     for c in cd.constraints:
         k = c.args.get("kind")
         if isinstance(k, exp.NotNullColumnConstraint):
             col.not_null = not k.args.get("allow_null")
         elif isinstance(k, exp.PrimaryKeyColumnConstraint):
-            table.primary = [cd.name]
+            table.primary = [name]
             col.not_null = True
         elif isinstance(k, exp.UniqueColumnConstraint):
             col.unique = True
         elif isinstance(k, exp.Reference):
-            schema, ref = _reference(k)
-            table.fks.append(_ForeignKey([cd.name], schema, ref, offset, _take_labels(col.comments)))
+            schema, ref, ref_columns = _reference(k)
+            table.fks.append(_ForeignKey([name], schema, ref, offset, _take_labels(col.comments), ref_columns))
         elif isinstance(k, exp.CommentColumnConstraint):
             col.comments.append(k.this.name)
 
@@ -458,12 +474,14 @@ def _take_labels(comments: list[str]) -> list[str]:
     return labels
 
 
-def _reference(ref: Any) -> tuple[str | None, str]:
+def _reference(ref: Any) -> tuple[str | None, str, list[str]]:
+    """The schema, table and columns a REFERENCES clause names."""
     from sqlglot import exp
 
     target = ref.this
-    table = target.this if isinstance(target, exp.Schema) else target
-    return _table_ref(table)
+    if isinstance(target, exp.Schema):
+        return (*_table_ref(target.this), [nfc(c.name) for c in target.expressions])
+    return (*_table_ref(target), [])
 
 
 def _names(items: list) -> list[str]:
@@ -480,8 +498,8 @@ def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list
             table.primary = [table.column(n, src, offset).name for n in _names(part.expressions)]
         elif isinstance(part, exp.ForeignKey):
             cols = [table.column(n, src, offset).name for n in _names(part.expressions)]
-            schema, ref = _reference(part.args["reference"])
-            table.fks.append(_ForeignKey(cols, schema, ref, offset, list(notes)))
+            schema, ref, ref_columns = _reference(part.args["reference"])
+            table.fks.append(_ForeignKey(cols, schema, ref, offset, list(notes), ref_columns))
         elif isinstance(part, exp.UniqueColumnConstraint) and isinstance(part.this, exp.Schema):
             cols = [table.column(n, src, offset).name for n in _names(part.this.expressions)]
             if len(cols) == 1:
@@ -560,6 +578,32 @@ def _is_join_table(table: _Table) -> bool:
     return not a & b and a | b == pk and set(table.columns) == pk
 
 
+def _check_references(src: _Source, tables: dict) -> None:
+    """Every foreign key names a table the schema creates (before or after it) and as many of that
+    table's columns as it has columns itself (its primary key's, when it names none)."""
+    for table in tables.values():
+        for fk in table.fks:
+            parent = _lookup(tables, fk.schema, fk.table)
+            what = f"the foreign key ({', '.join(fk.columns)}) of table {table.name}"
+            if parent is None:
+                shared = [t for t in tables.values() if t.name.lower() == fk.table.lower()]
+                if len(shared) > 1:
+                    raise src.problem(fk.offset, f"{what} references table '{fk.table}', which "
+                                      f"{len(shared)} schemas create", "name the schema: REFERENCES schema.table")
+                raise src.problem(fk.offset, f"{what} references table '{fk.table}', which this schema does not "
+                                  "create", "create that table (its key columns are enough) or remove the foreign "
+                                  f"key; tables: {', '.join(t.name for t in tables.values())}")
+            for name in fk.ref_columns:
+                parent.column(name, src, fk.offset)
+            width = len(fk.ref_columns) if fk.ref_columns else len(parent.primary)
+            if not width:
+                raise src.problem(fk.offset, f"{what} names no column of table {parent.name}, which has no "
+                                  "primary key", f"name the columns it references: REFERENCES {parent.name} (column)")
+            if width != len(fk.columns):
+                raise src.problem(fk.offset, f"{what} has {len(fk.columns)} column(s) but references {width} of "
+                                  f"table {parent.name}", "give as many referenced columns as referencing ones")
+
+
 def _diagram(src: _Source, tables: dict) -> Diagram:
     counts: dict[str, int] = {}
     for t in tables.values():
@@ -567,17 +611,9 @@ def _diagram(src: _Source, tables: dict) -> Diagram:
     for t in tables.values():
         t.entity = t.name if counts[t.name.lower()] == 1 else f"{t.schema or 'default'}.{t.name}"
     diagram = Diagram(path=src.path)
-    outside: dict[str, Entity] = {}
 
-    def parent_of(fk: _ForeignKey) -> str:
-        found = _lookup(tables, fk.schema, fk.table)
-        if found is not None:
-            return found.entity
-        name = fk.table if fk.schema is None or counts.get(fk.table.lower()) is None else f"{fk.schema}.{fk.table}"
-        if name not in outside:
-            line, col = src.line_col(fk.offset)
-            outside[name] = Entity(name, notes=["defined outside this schema"], line=line, column=col)
-        return name
+    def parent_of(fk: _ForeignKey) -> str:  # _check_references has found every parent
+        return _lookup(tables, fk.schema, fk.table).entity
 
     joins = [t for t in tables.values() if _is_join_table(t)]
     referenced = {parent_of(fk) for t in tables.values() for fk in t.fks}
@@ -623,7 +659,6 @@ def _diagram(src: _Source, tables: dict) -> Diagram:
                            details={"Join table": t.name}, line=line, column=col)
         _relationship_comments(rel, t.comments)
         diagram.relationships.append(rel)
-    diagram.entities.update(outside)
     diagram.source = diagram.to_mermaid()
     return diagram
 
