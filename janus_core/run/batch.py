@@ -188,7 +188,8 @@ class BatchCollector:
         """Cache a reply no job of this run waits for, so the run that asks for it pays nothing."""
         from janus_core.run.cost import cost_of
 
-        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
+        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out,
+                       fallback=self.backend.model)
         self.journal.cache(key, completion, cost * self.backend.batch_discount)
 
     def _answer(self, keys: list[str], results: dict[str, Completion | BackendError], missing: BackendError) -> None:
