@@ -112,6 +112,9 @@ class LiteLLMBackend(Backend):
         except litellm.exceptions.Timeout as exc:
             raise BackendError(self.redact(f"litellm backend: timed out: {exc}"), transient=True) from None
         except Exception as exc:
+            refused = _refused(exc)
+            if refused is not None:  # litellm reports the client's failure as a 500 of its own
+                raise BackendError(self.redact(f"litellm backend: {refused}"), reason=refused.reason) from None
             status = getattr(exc, "status_code", None)
             if not isinstance(status, int):
                 raise
