@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -33,8 +32,9 @@ BACKENDS = {
                                 "base_url={root}/v1{query}"], {"ANTHROPIC_API_KEY": SECRET}),
     "gemini": ("gemini", ["--backend", "gemini", "--model", "gemini-test", "--option", "base_url={root}{query}"],
                {"GEMINI_API_KEY": SECRET, "GOOGLE_API_KEY": ""}),
-    "litellm": ("openai", ["--backend", "litellm", "--model", "openai/test-model", "--option", "api_base={root}/v1{query}",
-                           "--option", "api_key_env=JANUS_TEST_KEY"], {"JANUS_TEST_KEY": SECRET}),
+    "litellm": ("openai", ["--backend", "litellm", "--model", "openai/test-model", "--option",
+                           "api_base={root}/v1{query}", "--option", "api_key_env=JANUS_TEST_KEY"],
+                {"JANUS_TEST_KEY": SECRET}),
 }
 #: the backends whose requests go through the httpx transport (httpx's timeout bounds each read only)
 HTTPX = ["openai-sdk", "openai-sdk-httpx", "gemini", "litellm"]
@@ -65,7 +65,7 @@ def backend(request):
 
 def test_an_endless_reply_is_abandoned_at_the_bound(cli, tmp_path, backend):
     with HostileServer(BACKENDS[backend][0], "endless", GOOD, limit=64 * 2**20) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root)
+        _result, text, out = generate(cli, tmp_path, backend, server.root)
     assert f"larger than {MAX_REPLY_BYTES} bytes" in text, text
     assert "bad_reply 1" in text and not records(out)
     # the client stopped reading soon after the bound (socket buffers hold a few MB more)
@@ -75,7 +75,7 @@ def test_an_endless_reply_is_abandoned_at_the_bound(cli, tmp_path, backend):
 def test_a_gzip_bomb_is_abandoned_at_the_bound(cli, tmp_path, backend):
     # 32 MB of valid JSON (a good reply padded with spaces) in about 32 KB of gzip
     with HostileServer(BACKENDS[backend][0], "bomb", GOOD, limit=32 * 2**20) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root)
+        _result, text, out = generate(cli, tmp_path, backend, server.root)
     assert server.sent[0] < 2**20
     assert f"larger than {MAX_REPLY_BYTES} bytes" in text, text
     assert "bad_reply 1" in text and not records(out)
@@ -83,7 +83,7 @@ def test_a_gzip_bomb_is_abandoned_at_the_bound(cli, tmp_path, backend):
 
 def test_max_reply_bytes_is_an_option(cli, tmp_path, backend):
     with HostileServer(BACKENDS[backend][0], "usage", GOOD) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root, "--option", "max_reply_bytes=100")
+        _result, text, out = generate(cli, tmp_path, backend, server.root, "--option", "max_reply_bytes=100")
     assert "larger than 100 bytes" in text, text
     assert not records(out)
 
@@ -92,7 +92,7 @@ def test_max_reply_bytes_is_an_option(cli, tmp_path, backend):
 def test_a_reply_that_trickles_in_forever_is_abandoned_after_the_timeout(cli, tmp_path, backend):
     # a byte every 0.2 s: each read is quick, the whole reply never ends (the server stops at 30 s)
     with HostileServer(BACKENDS[backend][0], "trickle", GOOD, limit=30) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root, "--option", "timeout=2")
+        _result, text, out = generate(cli, tmp_path, backend, server.root, "--option", "timeout=2")
     assert "no whole reply within 2 s" in text, text
     assert not records(out)
 
@@ -101,7 +101,7 @@ def test_a_redirect_to_another_server_is_not_followed(cli, tmp_path, backend):
     shape = BACKENDS[backend][0]
     with HostileServer(shape, "usage", GOOD) as elsewhere, \
             HostileServer(shape, "redirect", GOOD, target=elsewhere.root) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root)
+        _result, text, out = generate(cli, tmp_path, backend, server.root)
     assert len(server.requests) == 1
     assert elsewhere.requests == []  # the prompt never reached the other port
     assert f"a redirect to {elsewhere.root}" in text and "does not follow redirects" in text, text
@@ -112,7 +112,7 @@ def test_a_redirect_to_another_server_is_not_followed(cli, tmp_path, backend):
 def test_negative_usage_makes_the_reply_an_error(cli, tmp_path, backend):
     shape = BACKENDS[backend][0]
     with HostileServer(shape, "usage", GOOD, usage=NEGATIVE[shape]) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root)
+        _result, text, out = generate(cli, tmp_path, backend, server.root)
     assert "not a token count" in text, text
     assert "bad_reply 1" in text and not records(out)
     assert "tokens in 0," in text and "cost $0.0000" in text
@@ -162,7 +162,7 @@ def test_a_huge_retry_after_on_a_5xx_waits_at_most_rate_limit_wait(tmp_path):
 def test_a_query_string_in_base_url_is_kept(cli, tmp_path, backend):
     shape = BACKENDS[backend][0]
     with HostileServer(shape, "usage", GOOD) as server:
-        result, text, out = generate(cli, tmp_path, backend, server.root, query="?tenant=a%20b&x=1")
+        result, text, _out = generate(cli, tmp_path, backend, server.root, query="?tenant=a%20b&x=1")
     path = "/v1/messages" if shape == "anthropic" else "/v1/chat/completions"
     assert len(server.paths) == 1
     sent = urlsplit(server.paths[0])  # the SDK writes the space as '+': the same query
@@ -194,8 +194,7 @@ def test_a_reply_naming_an_unpriced_model_costs_what_the_asked_model_costs(cli, 
 
 def test_the_gemini_install_hint_keeps_its_extra(cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "google.genai", None)  # as if google-genai were not installed
-    started = time.monotonic()
     with HostileServer("gemini", "usage", GOOD) as server:
-        result, text, out = generate(cli, tmp_path, "gemini", server.root)
+        _result, text, _out = generate(cli, tmp_path, "gemini", server.root)
     assert "pip install 'janus-data[gemini]'" in text, text
-    assert server.requests == [] and time.monotonic() - started < 60
+    assert server.requests == []

@@ -24,7 +24,7 @@ from janus_core.sdk import codec
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
-from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, reply_limit, usage_counts
+from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, origin, reply_limit, usage_counts
 from janus_core.sdk.urls import join_url
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
@@ -139,6 +139,9 @@ class AnthropicBackend(Backend):
         url = batch.get("results_url")
         if not url:
             return {}
+        if origin(url) != origin(self.root):  # the key goes with the request: only to the API's own host
+            raise BackendError(self.redact(f"anthropic backend: the batch's results_url points to {origin(url)}, not "
+                                           f"{origin(self.root)}; it was not fetched"), reason="batch_error")
         results: dict[str, Completion | BackendError] = {}
         with reply_limit(MAX_BATCH_FILE_BYTES):  # the results file holds every reply of the batch
             content = await self._call("GET", url, raw=True)
