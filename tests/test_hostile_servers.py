@@ -132,17 +132,20 @@ def test_retry_after_is_bounded():
 
 @pytest.mark.parametrize("header", [{"Retry-After": "inf"}, {"Retry-After": "1e12"}, {"retry-after-ms": "1e15"}])
 def test_a_huge_retry_after_on_429s_still_stops_at_rate_limit_wait(tmp_path, header):
+    # one answer, then only 429s asking to wait forever: the run must stop once --rate-limit-wait
+    # (3 s) has passed without an answer
     server = ProviderServer("openai", lambda body: GOOD)
-    server.faults = [Fault(429, header)] * 1000
+    server.faults = [Fault()] + [Fault(429, header)] * 1000
     with server:
-        # in a fresh interpreter, with a generous safety limit: the fixed run stops after about 2 s
+        # in a fresh interpreter, with a generous safety limit: the fixed run stops within seconds
         done = run_janus("generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--model",
-                         "test-model", "--option", f"base_url={server.base_url}", "--max-seeds", "1", "--d-factor",
-                         "0", "--out", tmp_path / "o.jsonl", "--rate-limit-wait", "2", "-q", "--log-json",
-                         env={"OPENAI_API_KEY": SECRET}, timeout=90)
+                         "test-model", "--option", f"base_url={server.base_url}", "--max-seeds", "2", "--d-factor",
+                         "0", "--concurrency", "1", "--no-filters", "--out", tmp_path / "o.jsonl",
+                         "--rate-limit-wait", "3", "-q", "--log-json", env={"OPENAI_API_KEY": SECRET}, timeout=90)
     summary = json.loads(done.stderr.splitlines()[-1])
     assert done.returncode == 0, done.stderr
-    assert "answered only 429" in summary["stopped"] and summary["failures"] == {}
+    assert summary["records"] == 1 and summary["failures"] == {}
+    assert "answered only 429" in summary["stopped"]
 
 
 def test_a_huge_retry_after_on_a_5xx_waits_at_most_rate_limit_wait(tmp_path):

@@ -69,9 +69,17 @@ class BoundedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def default_transport() -> httpx.AsyncBaseTransport:
+    """aiohttp under httpx (httpx-aiohttp, which the openai SDK's aiohttp extra brings), as the
+    SDKs use by default where aiohttp is installed."""
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport()
+
+
 def bounded_client(inner: httpx.AsyncBaseTransport | None = None, *, timeout: float,
                    max_bytes: int = MAX_REPLY_BYTES) -> httpx.AsyncClient:
-    """An httpx client over ``inner`` (default: httpx's own) that follows no redirect and keeps
-    replies within ``max_bytes``."""
-    return httpx.AsyncClient(transport=BoundedTransport(inner or httpx.AsyncHTTPTransport(), max_bytes),
+    """An httpx client over ``inner`` (default: ``default_transport``) that follows no redirect
+    and keeps replies within ``max_bytes``."""
+    return httpx.AsyncClient(transport=BoundedTransport(inner or default_transport(), max_bytes),
                              timeout=timeout, follow_redirects=False)

@@ -75,13 +75,12 @@ class GeminiBackend(Backend):
 
     def client(self) -> Any:
         if self._client is None:
-            import httpx
-
-            from janus_core.sdk.bounded_httpx import BoundedTransport
+            from janus_core.sdk.bounded_httpx import BoundedTransport, default_transport
 
             genai = _genai()
-            # a transport of our own: the SDK then uses httpx (not aiohttp), through the bounds
-            transport = BoundedTransport(httpx.AsyncHTTPTransport(), self.options.max_reply_bytes)
+            # a transport of our own (aiohttp under httpx, through the bounds): the SDK then sends
+            # through httpx rather than its own aiohttp session
+            transport = BoundedTransport(default_transport(), self.options.max_reply_bytes)
             http = genai.types.HttpOptions(base_url=self.options.base_url, api_version=self.options.api_version,
                                            timeout=int(self.options.timeout * 1000),
                                            retry_options=genai.types.HttpRetryOptions(attempts=1),

@@ -68,11 +68,12 @@ class OpenAIBackend(Backend):
 
             from janus_core.sdk.bounded_httpx import bounded_client
 
+            # sdk: aiohttp under httpx (the bounded client's default); sdk-httpx: httpx's own
             inner = None
-            if self.transport == "sdk":
-                from httpx_aiohttp import AiohttpTransport
+            if self.transport == "sdk-httpx":
+                import httpx
 
-                inner = AiohttpTransport()
+                inner = httpx.AsyncHTTPTransport()
             base_url, query = split_query(self.base_url) if self.base_url else (None, {})
             self._client = openai.AsyncOpenAI(
                 api_key=self.secret, base_url=base_url, default_query=query or None, timeout=self.timeout,
