@@ -7,6 +7,7 @@ Shapes: OpenAI Chat Completions (``POST /v1/chat/completions``) and the Gemini A
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -150,3 +151,133 @@ class OpenAICompatibleServer(ProviderServer):
             return 404, error_body("openai", 404, f"no route {path}"), {}, 0.0
         status, payload, extra = self.full_reply(body)
         return status, payload, extra, 0.0
+
+
+def anthropic_message(content: str, model: str = "claude-test") -> dict[str, Any]:
+    """An Anthropic Messages API response body."""
+    return {"id": "msg_test", "type": "message", "role": "assistant", "model": model, "stop_reason": "end_turn",
+            "content": [{"type": "text", "text": content}], "usage": {"input_tokens": 11, "output_tokens": 7}}
+
+
+def reply_body(shape: str, content: str, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A success body in a provider's shape; ``usage`` replaces its token counts (in that shape's names)."""
+    body = {"openai": chat_completion, "gemini": gemini_content, "anthropic": anthropic_message}[shape](content)
+    if usage is not None:
+        body["usageMetadata" if shape == "gemini" else "usage"] = usage
+    return body
+
+
+class HostileServer:
+    """A provider that misbehaves on purpose, answering every POST (any path) in one ``mode``:
+
+    - ``endless``: a chunked reply that starts like JSON and never ends (the server gives up after
+      ``limit`` bytes, so a client without a bound reads all of them);
+    - ``bomb``: a small gzip body (``Content-Encoding: gzip``) that inflates to ``limit`` bytes of
+      valid JSON (a reply padded with spaces);
+    - ``trickle``: a JSON start, then one byte every 0.2 s, for at most ``limit`` seconds;
+    - ``redirect``: 307 to ``target`` + the same path (which would re-send the prompt);
+    - ``usage``: a valid reply whose usage is ``usage``.
+
+    ``sent`` counts the body bytes each reply put on the wire before the client stopped reading.
+    """
+
+    def __init__(self, shape: str, mode: str, content: str, *, limit: int = 64 * 2**20, target: str = "",
+                 usage: dict[str, Any] | None = None):
+        self.shape, self.mode, self.content, self.limit, self.target, self.usage = \
+            shape, mode, content, limit, target, usage
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.sent: list[int] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                server.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                server.paths.append(self.path)
+                server.sent.append(0)
+                # a reset: the client stopped reading, as a bounded client does
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    getattr(server, f"_{server.mode}")(self)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _head(self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+
+    def _write(self, handler: BaseHTTPRequestHandler, data: bytes, chunked: bool = True) -> None:
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        self.sent[-1] += len(data)
+
+    def _endless(self, handler: BaseHTTPRequestHandler) -> None:
+        self._head(handler, 200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        self._write(handler, b'{"choices": [')
+        piece = b" " * 2**16
+        while self.sent[-1] < self.limit:
+            self._write(handler, piece)
+        handler.wfile.write(b"0\r\n\r\n")
+
+    def _bomb(self, handler: BaseHTTPRequestHandler) -> None:
+        body = gzip_bomb(json.dumps(reply_body(self.shape, self.content)).encode(), self.limit)
+        self._head(handler, 200, {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                                  "Content-Length": str(len(body))})
+        self._write(handler, body, chunked=False)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
+        self._head(handler, 200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        self._write(handler, b'{"choices": [')
+        for _ in range(int(self.limit / 0.2)):
+            handler.wfile.flush()
+            time.sleep(0.2)
+            self._write(handler, b" ")
+        handler.wfile.write(b"0\r\n\r\n")
+
+    def _redirect(self, handler: BaseHTTPRequestHandler) -> None:
+        self._head(handler, 307, {"Location": self.target + handler.path, "Content-Length": "0"})
+
+    def _usage(self, handler: BaseHTTPRequestHandler) -> None:
+        data = json.dumps(reply_body(self.shape, self.content, self.usage)).encode()
+        self._head(handler, 200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
+        self._write(handler, data, chunked=False)
+
+    @property
+    def root(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> HostileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+_bombs: dict[tuple[bytes, int], bytes] = {}
+
+
+def gzip_bomb(document: bytes, size: int) -> bytes:
+    """``document`` padded with spaces to ``size`` bytes, gzipped: valid JSON, tiny on the wire."""
+    import zlib
+
+    key = (document, size)
+    if key not in _bombs:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        parts = [packer.compress(document)]
+        pad = b" " * 2**20
+        for _ in range(max(0, size - len(document)) // len(pad)):
+            parts.append(packer.compress(pad))
+        parts.append(packer.flush())
+        _bombs[key] = b"".join(parts)
+    return _bombs[key]

@@ -97,8 +97,10 @@ class RichView(RunView):
                 console.print(f"[green]target[/]: {stats.made} of {stats.target} records{grown}")
         if stats.stopped:
             console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
+        from rich.markup import escape
+
         for line in stats.errors[:5]:
-            console.print(f"  [dim]{scrub(line)}[/]")
+            console.print(f"  [dim]{escape(scrub(line))}[/]")  # a message is text, not markup
         negotiated = session.backend.negotiated
         if negotiated and negotiated.get("refused"):
             console.print(f"  structured output: {negotiated.get('mode')} (the server refused "

@@ -193,7 +193,8 @@ class BatchCollector:
         if secret_in_reply(completion):
             return
 
-        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out)
+        cost = cost_of(completion.model or self.backend.model, completion.tokens_in, completion.tokens_out,
+                       fallback=self.backend.model)
         self.journal.cache(key, completion, cost * self.backend.batch_discount)
 
     def _answer(self, keys: list[str], results: dict[str, Completion | BackendError], missing: BackendError) -> None:

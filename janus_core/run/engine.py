@@ -44,6 +44,7 @@ from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.reply_secrets import SECRET_IN_REPLY, secret_in_reply
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
+from janus_core.run.waits import hinted_wait, longest_pause
 from janus_core.sdk.contracts import (
     Backend,
     Completion,
@@ -231,7 +232,8 @@ class Engine:
         self.settings = settings or EngineSettings()
         limit = backend.max_concurrency or self.settings.concurrency
         self.concurrency = max(1, min(self.settings.concurrency, limit))
-        self.rate = AdaptiveRate(self.settings.requests_per_minute)
+        pause = longest_pause(self.settings.rate_limit_patience)
+        self.rate = AdaptiveRate(self.settings.requests_per_minute, max_pause=pause)
         self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None
         # a lane per role (user simulator, assistant, judge); roles on the main backend share its lane
         main = _Lane(backend, self.rate, self.tokens)
@@ -241,7 +243,8 @@ class Engine:
             lane = by_backend.get(id(other))
             if lane is None:
                 rpm, tpm = self.settings.role_limits.get(role, (None, None))
-                lane = by_backend[id(other)] = _Lane(other, AdaptiveRate(rpm), TokenBudget(tpm) if tpm else None)
+                lane = by_backend[id(other)] = _Lane(other, AdaptiveRate(rpm, max_pause=pause),
+                                                     TokenBudget(tpm) if tpm else None)
             self._lanes[role] = lane
         self.stats = Stats()
         #: --batch: the main backend's requests go through its provider's batch API
@@ -300,7 +303,8 @@ class Engine:
 
     def _price(self, completion: Completion, lane: _Lane) -> float:
         """What a reply cost: litellm's price for its model, the batch price for a batched lane."""
-        cost = cost_of(completion.model or lane.backend.model, completion.tokens_in, completion.tokens_out)
+        cost = cost_of(completion.model or lane.backend.model, completion.tokens_in, completion.tokens_out,
+                       fallback=lane.backend.model)
         if self._batcher is not None and lane.backend is self._batcher.backend:
             cost *= lane.backend.batch_discount
         return cost
@@ -410,7 +414,7 @@ class Engine:
                 return 0.0  # the pace holds every start until Retry-After has passed, and slows down
             counted = RetryCallState(state.retry_object, state.fn, state.args, state.kwargs)
             counted.attempt_number = errors  # the backoff grows with the errors that count, not with 429s
-            return max(backoff(counted), exc.retry_after or 0.0)
+            return max(backoff(counted), hinted_wait(exc.retry_after, self.settings.rate_limit_patience))
 
         retrying = AsyncRetrying(stop=stop, wait=wait, retry=retry, reraise=True)
         try:

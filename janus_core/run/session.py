@@ -20,7 +20,7 @@ from janus_core.plan.graph import seed_contexts
 from janus_core.plan.jobs import Plan, PlanCounts
 from janus_core.plan.shards import Shard
 from janus_core.plugins import Plugins
-from janus_core.run.cost import prices
+from janus_core.run.cost import check_max_cost, prices
 from janus_core.run.engine import Engine, EngineSettings, Stats
 from janus_core.run.journal import Journal, has_content, journal_files, journal_path
 from janus_core.run.lock import RunLock
@@ -432,6 +432,9 @@ class Session:
         if settings.engine.batch and not self.backend_cls.batches:
             raise JanusError(f"--batch: the {self.backend_cls.name} backend has no batch API (the openai backend "
                              "has one, for OpenAI and the servers that offer its batches endpoints)")
+        check_max_cost(settings.engine.max_cost, [
+            (cls.name, model or cls.default_model)
+            for cls, model, _ in [(self.backend_cls, self.model, None), *self.role_choices.values()]])
         self.plan = make_plan(spec, plugins, settings, self.backend_cls)
         # made by run(): nothing is called, opened or written before it
         self.backend: Any = None

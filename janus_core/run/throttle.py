@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from janus_core.sdk.errors import MAX_RETRY_AFTER, bounded_wait
+
 
 class AdaptiveRate:
     """Paces request starts. ``per_minute=None`` starts unpaced until the first 429.
@@ -28,7 +30,7 @@ class AdaptiveRate:
 
     def __init__(self, per_minute: float | None = None, decrease: float = 0.9, fast: float = 0.25,
                  step: float = 0.005, headroom: float = 1.0, creep: float = 0.001, min_rate: float = 1 / 60,
-                 max_pause: float = 120.0, clock=time.monotonic):
+                 max_pause: float = MAX_RETRY_AFTER, clock=time.monotonic):
         self.ceiling = per_minute / 60 if per_minute else None
         self.rate: float | None = self.ceiling  # per second; None: no pacing
         self.safe: float | None = self.ceiling  # the pace after the last cut
@@ -99,6 +101,7 @@ class AdaptiveRate:
                 self.rate = max(self.min_rate, self.rate * self.decrease)
                 self.safe = self.rate
             self.last_cut = now
+        retry_after = bounded_wait(retry_after)
         pause = min(self.max_pause, retry_after if retry_after is not None else 1 / self.rate)
         self.blocked_until = max(self.blocked_until, now + pause)
 

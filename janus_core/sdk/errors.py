@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+#: the longest wait a server's ``Retry-After`` or ``retry-after-ms`` may ask for, in seconds
+MAX_RETRY_AFTER = 60.0
 
 
 @dataclass
@@ -44,7 +48,8 @@ class BackendError(JanusError):
 
     ``transient`` errors (rate limits, 5xx, timeouts, dropped connections) are retried with
     backoff; others (400, 401, 403, refusals) are not. ``retry_after`` is the provider's hint in
-    seconds; ``rate_limited`` marks a 429 so the engine slows down; ``refusal`` marks content the
+    seconds, kept within [0, MAX_RETRY_AFTER] (``bounded_wait``); ``rate_limited`` marks a 429 so
+    the engine slows down; ``refusal`` marks content the
     provider would not produce.
     """
 
@@ -56,7 +61,7 @@ class BackendError(JanusError):
         #: (``batch_expired``, ``batch_error``)
         self.reason = reason
         self.transient = transient or rate_limited
-        self.retry_after = retry_after
+        self.retry_after = bounded_wait(retry_after)
         self.status = status
         self.rate_limited = rate_limited
         self.refusal = refusal
@@ -68,16 +73,27 @@ def classify_status(status: int) -> dict:
             "transient": status in (408, 409, 425, 429) or status >= 500}
 
 
+def bounded_wait(seconds: float | None) -> float | None:
+    """A server's requested wait within [0, MAX_RETRY_AFTER]: infinite, NaN or huge values become
+    the bound, negative ones zero, so no header can hold a run for longer."""
+    if seconds is None:
+        return None
+    if not math.isfinite(seconds) or seconds > MAX_RETRY_AFTER:
+        return MAX_RETRY_AFTER
+    return max(0.0, seconds)
+
+
 def retry_after_seconds(headers) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds) headers, if present."""
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds) headers, if present, within
+    [0, MAX_RETRY_AFTER]."""
     if headers is None:
         return None
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name)
         if value:
             try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
+                return bounded_wait(float(value) * scale)
+            except (TypeError, ValueError):
                 continue
     return None
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from janus_core.sdk.errors import BackendError
+from janus_core.sdk.reply_bounds import MAX_REPLY_BYTES
 from janus_core.sdk.structured import STRUCTURED_HELP, check_structured
 
 
@@ -31,6 +32,13 @@ class NoOptions(Options):
 #: The ``structured`` option of the backends that negotiate JSON output with an OpenAI-compatible
 #: server (see ``janus_core.sdk.structured``).
 Structured = Annotated[str, AfterValidator(check_structured), Field(description=STRUCTURED_HELP)]
+
+#: The ``max_reply_bytes`` option of the HTTP provider backends (``janus_core.sdk.reply_bounds``).
+MaxReplyBytes = Annotated[int, Field(gt=0, description=f"largest reply body taken, in bytes after decompression; "
+                                     f"a larger one is abandoned and the request fails (default {MAX_REPLY_BYTES}, "
+                                     "8 MiB)")]
+#: The help of the HTTP provider backends' ``timeout`` option.
+TIMEOUT_HELP = "seconds before a request is abandoned: the whole request, reading the reply included"
 
 
 def option_help(model: type[Options] | None) -> dict[str, str]:

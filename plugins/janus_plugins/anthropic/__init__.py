@@ -9,6 +9,9 @@ Batches (``janus generate --batch``): ``POST /messages/batches`` with the reques
 ``GET /messages/batches/ID``, results read as JSONL from the batch's ``results_url``. Message
 Batches carry no metadata, so ``batch_find`` cannot recognise a batch whose submission reply was
 lost (a kill in that instant): such requests are submitted again on the rerun.
+
+Replies are kept within ``max_reply_bytes``, redirects are not followed and a request is abandoned
+after ``timeout`` seconds in all (``janus_core.sdk.bounded_aiohttp``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from janus_core.sdk import codec
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
+from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, origin, reply_limit, usage_counts
+from janus_core.sdk.urls import join_url
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
@@ -37,17 +42,16 @@ class AnthropicBackend(Backend):
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
         self.get_key()
-        self.root = (self.options.base_url or "https://api.anthropic.com/v1").rstrip("/")
+        self.root = self.options.base_url or "https://api.anthropic.com/v1"
         self._session: Any = None
 
     async def start(self) -> None:
-        import aiohttp
+        from janus_core.sdk.bounded_aiohttp import bounded_session
 
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.options.timeout),
-                headers={"x-api-key": self.secret or "", "anthropic-version": self.options.version},
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+            self._session = bounded_session(
+                timeout=self.options.timeout, max_bytes=self.options.max_reply_bytes,
+                headers={"x-api-key": self.secret or "", "anthropic-version": self.options.version})
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -74,7 +78,7 @@ class AnthropicBackend(Backend):
 
         await self.start()
         if not url.startswith("http"):
-            url = self.root + url
+            url = join_url(self.root, url)
         try:
             data = codec.dumps_bytes(body) if body is not None else None
             headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -85,6 +89,8 @@ class AnthropicBackend(Backend):
                                                    f"{error_message(payload)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
+        except ReplyRefused as exc:
+            raise BackendError(self.redact(f"anthropic backend: {exc}"), reason=exc.reason) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise BackendError(self.redact(f"anthropic backend: cannot reach {self.root}: {type(exc).__name__} {exc}"),
                                transient=True) from None
@@ -105,9 +111,10 @@ class AnthropicBackend(Backend):
         text = "".join(part.get("text", "") for part in reply["content"] if part.get("type") == "text")
         if stop == "refusal":
             raise BackendError(f"anthropic backend: the model refused: {text[:200]}", refusal=True)
-        usage = reply.get("usage") or {}
+        tokens_in, tokens_out = usage_counts(reply.get("usage"), ("input_tokens", "output_tokens"),
+                                             "anthropic backend")
         return Completion(text=text, model=reply.get("model") or self.model, finish_reason=FINISH.get(stop, stop),
-                          tokens_in=usage.get("input_tokens") or 0, tokens_out=usage.get("output_tokens") or 0)
+                          tokens_in=tokens_in, tokens_out=tokens_out)
 
     # --- Message Batches ---------------------------------------------------------------------------
 
@@ -132,8 +139,13 @@ class AnthropicBackend(Backend):
         url = batch.get("results_url")
         if not url:
             return {}
+        if origin(url) != origin(self.root):  # the key goes with the request: only to the API's own host
+            raise BackendError(self.redact(f"anthropic backend: the batch's results_url points to {origin(url)}, not "
+                                           f"{origin(self.root)}; it was not fetched"), reason="batch_error")
         results: dict[str, Completion | BackendError] = {}
-        for line in (await self._call("GET", url, raw=True)).splitlines():
+        with reply_limit(MAX_BATCH_FILE_BYTES):  # the results file holds every reply of the batch
+            content = await self._call("GET", url, raw=True)
+        for line in content.splitlines():
             if not line.strip():
                 continue
             row = codec.loads(line)

@@ -9,16 +9,25 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 Batch mode (``janus generate --batch``): ``client.aio.batches`` with inlined requests (each carrying
 its custom id in ``metadata.key``) and the Janus local id as the job's display name, so a rerun
 after a kill finds a job whose submission reply was lost.
+
+The SDK talks through Janus's bounded httpx transport (``janus_core.sdk.bounded_httpx``): replies
+are kept within ``max_reply_bytes`` after decompression, redirects are refused, and each call is
+abandoned after ``timeout`` seconds in all.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, reply_limit, token_count
+
+#: printed without markup: a console would take ``[gemini]`` for a style
+INSTALL_HINT = "the gemini backend needs google-genai: pip install 'janus-data[gemini]'"
 
 CATEGORIES = ("HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",
               "HARM_CATEGORY_DANGEROUS_CONTENT")
@@ -60,19 +69,22 @@ class GeminiBackend(Backend):
         super().__init__(model, options)
         self.get_key()
         self.safety = safety_settings(self.options.safety)
+        _genai()  # a missing SDK is named before the run starts, not once per request
         self._client: Any = None
 
 
     def client(self) -> Any:
         if self._client is None:
-            try:
-                from google import genai
-                from google.genai import types
-            except ImportError as exc:
-                raise BackendError("the gemini backend needs: pip install 'janus-data[gemini]'") from exc
-            http = types.HttpOptions(base_url=self.options.base_url, api_version=self.options.api_version,
-                                     timeout=int(self.options.timeout * 1000),
-                                     retry_options=types.HttpRetryOptions(attempts=1))
+            from janus_core.sdk.bounded_httpx import BoundedTransport, default_transport
+
+            genai = _genai()
+            # a transport of our own (aiohttp under httpx, through the bounds): the SDK then sends
+            # through httpx rather than its own aiohttp session
+            transport = BoundedTransport(default_transport(), self.options.max_reply_bytes)
+            http = genai.types.HttpOptions(base_url=self.options.base_url, api_version=self.options.api_version,
+                                           timeout=int(self.options.timeout * 1000),
+                                           retry_options=genai.types.HttpRetryOptions(attempts=1),
+                                           async_client_args={"transport": transport, "follow_redirects": False})
             self._client = genai.Client(api_key=self.secret, http_options=http)
         return self._client
 
@@ -97,11 +109,17 @@ class GeminiBackend(Backend):
         return config
 
     async def _sdk(self, call: Any) -> Any:
-        """Await an SDK call, its errors as BackendError."""
+        """Await an SDK call within ``timeout`` seconds in all, its errors as BackendError."""
         from google.genai import errors
 
         try:
-            return await call
+            async with asyncio.timeout(self.options.timeout):
+                return await call
+        except BackendError as exc:  # a reply the bounded transport refused
+            raise BackendError(self.redact(f"gemini backend: {exc}"), reason=exc.reason) from None
+        except TimeoutError:
+            raise BackendError(f"gemini backend: no whole reply within {self.options.timeout:g} s (option timeout)",
+                               transient=True) from None
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
             raise BackendError(self.redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
@@ -144,7 +162,8 @@ class GeminiBackend(Backend):
         return BatchState(mapped, detail=detail)
 
     async def batch_results(self, batch_id: str) -> dict[str, Completion | BackendError]:
-        job = await self._sdk(self.client().aio.batches.get(name=batch_id))
+        with reply_limit(MAX_BATCH_FILE_BYTES):  # the job holds every reply of the batch inline
+            job = await self._sdk(self.client().aio.batches.get(name=batch_id))
         responses = (job.dest.inlined_responses if job.dest is not None else None) or []
         results: dict[str, Completion | BackendError] = {}
         for answer in responses:
@@ -176,10 +195,11 @@ class GeminiBackend(Backend):
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         text = "".join(p.text or "" for p in parts)
         usage = reply.usage_metadata
+        counts = (usage.prompt_token_count, usage.candidates_token_count) if usage else (None, None)
         return Completion(text=text, model=getattr(reply, "model_version", None) or self.model,
                           finish_reason=FINISH.get(reason, reason.lower()),
-                          tokens_in=(usage.prompt_token_count or 0) if usage else 0,
-                          tokens_out=(usage.candidates_token_count or 0) if usage else 0)
+                          tokens_in=token_count(counts[0], "promptTokenCount", "gemini backend"),
+                          tokens_out=token_count(counts[1], "candidatesTokenCount", "gemini backend"))
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -187,6 +207,16 @@ class GeminiBackend(Backend):
             if close is not None:
                 await close()
             self._client = None
+
+
+def _genai() -> Any:
+    """The google-genai SDK, or the install hint as a BackendError."""
+    try:
+        from google import genai
+        from google.genai import types  # noqa: F401 (genai.types below)
+    except ImportError:
+        raise BackendError(INSTALL_HINT) from None
+    return genai
 
 
 @hookimpl

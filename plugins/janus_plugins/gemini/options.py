@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from janus_core.sdk.errors import BackendError
-from janus_core.sdk.options import Options
+from janus_core.sdk.options import TIMEOUT_HELP, MaxReplyBytes, Options
+from janus_core.sdk.reply_bounds import MAX_REPLY_BYTES
 
 from . import safety_settings
 
@@ -18,7 +19,8 @@ class GeminiOptions(Options):
     safety: str | dict[str, str] | None = Field(
         None, description="default | block_none | block_only_high | block_medium_and_above | block_low_and_above "
         "| off, or a mapping of category to threshold")
-    timeout: float = Field(120, gt=0, description="seconds before a request is abandoned")
+    timeout: float = Field(120, gt=0, description=TIMEOUT_HELP)
+    max_reply_bytes: MaxReplyBytes = MAX_REPLY_BYTES
 
     @field_validator("safety")
     @classmethod

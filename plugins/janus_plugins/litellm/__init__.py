@@ -8,10 +8,18 @@ and are masked in every message. litellm's own retries are off: the engine retri
 
 litellm reads its price table from the copy it ships (``LITELLM_LOCAL_MODEL_COST_MAP``), set before
 it is first imported, so no request leaves the machine except to the model.
+
+Bounds on what a server sends back: every request is abandoned after ``timeout`` seconds in all
+(reading the reply included), and usage counts must be non-negative and bounded. ``openai/`` models
+go through an OpenAI client on Janus's bounded transport (``janus_core.sdk.bounded_httpx``): their
+replies are also kept within ``max_reply_bytes`` and redirects are refused. Other providers use
+litellm's own HTTP clients, which Janus cannot bound: their reply size is limited by the timeout
+only, and litellm follows their redirects.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -23,6 +31,7 @@ from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import provider_key_names
 from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.reply_bounds import token_count
 from janus_core.sdk.structured import Negotiation
 
 
@@ -38,6 +47,27 @@ class LiteLLMBackend(Backend):
         self.get_key(required=bool(self.options.api_key_env))
         self.structured = self.options.structured
         self.negotiation = Negotiation(self.name, self.structured)
+        self._client: Any = None
+
+    def bounded_client(self) -> Any:
+        """For ``openai/`` models: an OpenAI client on the bounded transport, given to litellm."""
+        if self._client is None and self.model.startswith("openai/"):
+            import openai
+
+            from janus_core.sdk.bounded_httpx import bounded_client
+            from janus_core.sdk.urls import split_query
+
+            base_url, query = split_query(self.options.api_base) if self.options.api_base else (None, {})
+            self._client = openai.AsyncOpenAI(
+                api_key=self.secret or "not-needed", base_url=base_url, default_query=query or None,
+                timeout=self.options.timeout, max_retries=0,
+                http_client=bounded_client(timeout=self.options.timeout, max_bytes=self.options.max_reply_bytes))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @property
     def negotiated(self) -> dict[str, Any] | None:
@@ -63,15 +93,28 @@ class LiteLLMBackend(Backend):
             kwargs["api_base"] = self.options.api_base
         if self.secret:
             kwargs["api_key"] = self.secret
+        client = self.bounded_client()
+        if client is not None:
+            kwargs["client"] = client
         try:
-            reply = await litellm.acompletion(**kwargs)
+            async with asyncio.timeout(self.options.timeout):  # litellm's timeout bounds each read only
+                reply = await litellm.acompletion(**kwargs)
+        except TimeoutError:
+            raise BackendError(f"litellm backend: no whole reply within {self.options.timeout:g} s (option timeout)",
+                               transient=True) from None
         except litellm.exceptions.ContentPolicyViolationError as exc:
             raise BackendError(self.redact(f"litellm backend: the model refused: {exc}"), refusal=True) from None
         except litellm.exceptions.APIConnectionError as exc:
+            refused = _refused(exc)
+            if refused is not None:  # a reply the bounded transport refused
+                raise BackendError(self.redact(f"litellm backend: {refused}"), reason=refused.reason) from None
             raise BackendError(self.redact(f"litellm backend: cannot connect: {exc}"), transient=True) from None
         except litellm.exceptions.Timeout as exc:
             raise BackendError(self.redact(f"litellm backend: timed out: {exc}"), transient=True) from None
         except Exception as exc:
+            refused = _refused(exc)
+            if refused is not None:  # litellm reports the client's failure as a 500 of its own
+                raise BackendError(self.redact(f"litellm backend: {refused}"), reason=refused.reason) from None
             status = getattr(exc, "status_code", None)
             if not isinstance(status, int):
                 raise
@@ -85,8 +128,20 @@ class LiteLLMBackend(Backend):
             raise BackendError("litellm backend: the model refused (content filter)", refusal=True)
         return Completion(text=choice.message.content or "", model=reply.model or self.model,
                           finish_reason=choice.finish_reason,
-                          tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
-                          tokens_out=getattr(usage, "completion_tokens", 0) or 0)
+                          tokens_in=token_count(getattr(usage, "prompt_tokens", None), "prompt_tokens",
+                                                "litellm backend"),
+                          tokens_out=token_count(getattr(usage, "completion_tokens", None), "completion_tokens",
+                                                 "litellm backend"))
+
+
+def _refused(exc: BaseException) -> BackendError | None:
+    """The BackendError (a refused reply) somewhere in an exception's chain of causes, if any."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, BackendError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def _litellm() -> Any:

@@ -7,7 +7,9 @@ Transports (option ``transport``): ``aiohttp`` (default) posts the Chat Completi
 shared aiohttp session: a small hand-written path, because the SDK spends about a millisecond of
 CPU per request building typed requests, which caps a two-core machine near 600 requests/s.
 ``sdk`` uses the ``openai`` SDK over its aiohttp transport, ``sdk-httpx`` the SDK's default httpx
-one. The SDK's own retries are off in every case: the engine retries, paces and counts.
+one. The SDK's own retries are off in every case: the engine retries, paces and counts. Every
+transport keeps replies within ``max_reply_bytes``, follows no redirect and abandons a request
+after ``timeout`` seconds in all (``janus_core.sdk.reply_bounds``).
 
 Batches (``janus generate --batch``): the Batch API's files and batches endpoints (upload the
 requests as JSONL, create the batch with Janus's local id in its metadata, poll it, read its output
@@ -17,6 +19,7 @@ mode the run has settled on (``json_schema`` until a server refused it, or the `
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -26,7 +29,11 @@ from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
+from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, reply_limit, usage_counts
 from janus_core.sdk.structured import Negotiation
+from janus_core.sdk.urls import join_url, split_query
+
+DEFAULT_ROOT = "https://api.openai.com/v1"
 
 
 class OpenAIBackend(Backend):
@@ -59,10 +66,19 @@ class OpenAIBackend(Backend):
         if self._client is None:
             import openai
 
-            extra = {"http_client": openai.DefaultAioHttpClient(timeout=self.timeout)} \
-                if self.transport == "sdk" else {}
-            self._client = openai.AsyncOpenAI(api_key=self.secret, base_url=self.base_url, timeout=self.timeout,
-                                              max_retries=self.options.max_retries, **extra)
+            from janus_core.sdk.bounded_httpx import bounded_client
+
+            # sdk: aiohttp under httpx (the bounded client's default); sdk-httpx: httpx's own
+            inner = None
+            if self.transport == "sdk-httpx":
+                import httpx
+
+                inner = httpx.AsyncHTTPTransport()
+            base_url, query = split_query(self.base_url) if self.base_url else (None, {})
+            self._client = openai.AsyncOpenAI(
+                api_key=self.secret, base_url=base_url, default_query=query or None, timeout=self.timeout,
+                max_retries=self.options.max_retries,
+                http_client=bounded_client(inner, timeout=self.timeout, max_bytes=self.options.max_reply_bytes))
         return self._client
 
     @property
@@ -83,24 +99,31 @@ class OpenAIBackend(Backend):
 
         try:
             # the SDK's low-level post: its transport, auth and errors, without the typed transforms
-            # and response models of chat.completions.create
-            reply = await self.client().post("/chat/completions", body=kwargs, cast_to=object)
+            # and response models of chat.completions.create; one deadline over the whole request
+            # (httpx's timeout bounds each read, not a reply that trickles in forever)
+            async with asyncio.timeout(self.timeout):
+                reply = await self.client().post("/chat/completions", body=kwargs, cast_to=object)
         except openai.APIStatusError as exc:
             raise BackendError(self.redact(f"openai backend: HTTP {exc.status_code}: {exc.message}"),
                                retry_after=retry_after_seconds(exc.response.headers),
                                **classify_status(exc.status_code)) from None
         except openai.APIConnectionError as exc:  # timeouts too
+            if isinstance(exc.__cause__, BackendError):  # a reply refused by the bounded transport
+                raise self._refused(exc.__cause__) from None
             where = self.base_url or "the OpenAI API"
             raise BackendError(self.redact(f"openai backend: cannot reach {where}: {exc}"), transient=True) from None
+        except TimeoutError:
+            raise BackendError(f"openai backend: no whole reply within {self.timeout:g} s (option timeout)",
+                               transient=True) from None
         return self._completion(reply)
+
+    def _refused(self, exc: BackendError) -> BackendError:
+        """A reply the bounds refused, named as this backend's (the key masked)."""
+        return BackendError(self.redact(f"openai backend: {exc}"), reason=exc.reason)
 
     async def start(self) -> None:
         if self.transport == "aiohttp":
-            import aiohttp
-
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Authorization": f"Bearer {self.secret}"},
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+            await self._ensure_session()
         else:
             self.client()
 
@@ -109,15 +132,16 @@ class OpenAIBackend(Backend):
 
         if self._session is None:
             await self.start()
-        url = (self.base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
         try:
-            async with self._session.post(url, data=codec.dumps_bytes(body),
+            async with self._session.post(join_url(self._root, "/chat/completions"), data=codec.dumps_bytes(body),
                                           headers={"Content-Type": "application/json"}) as response:
                 data = await response.read()
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {error_message(data)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
+        except ReplyRefused as exc:
+            raise self._refused(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             where = self.base_url or "the OpenAI API"
             raise BackendError(self.redact(f"openai backend: cannot reach {where}: {type(exc).__name__} {exc}"),
@@ -131,7 +155,7 @@ class OpenAIBackend(Backend):
 
     @property
     def _root(self) -> str:
-        return (self.base_url or "https://api.openai.com/v1").rstrip("/")
+        return self.base_url or DEFAULT_ROOT
 
     async def _call(self, method: str, path: str, *, body: Any = None, form: Any = None, raw: bool = False) -> Any:
         """One Batch API call: decoded JSON (or bytes with ``raw``); BackendError on failure."""
@@ -142,25 +166,27 @@ class OpenAIBackend(Backend):
         try:
             data = codec.dumps_bytes(body) if body is not None else form
             headers = {"Content-Type": "application/json"} if body is not None else {}
-            async with self._session.request(method, self._root + path, data=data, headers=headers) as response:
+            async with self._session.request(method, join_url(self._root, path), data=data,
+                                             headers=headers) as response:
                 payload = await response.read()
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: {method} {path}: HTTP {response.status}: "
                                                    f"{error_message(payload)}"),
                                        retry_after=retry_after_seconds(response.headers),
                                        **classify_status(response.status))
+        except ReplyRefused as exc:
+            raise self._refused(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise BackendError(self.redact(f"openai backend: cannot reach {self._root}: {type(exc).__name__} {exc}"),
                                transient=True) from None
         return payload if raw else codec.loads(payload)
 
     async def _ensure_session(self) -> None:
-        import aiohttp
+        from janus_core.sdk.bounded_aiohttp import bounded_session
 
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), headers={"Authorization": f"Bearer {self.secret}"},
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300))
+            self._session = bounded_session(timeout=self.timeout, max_bytes=self.options.max_reply_bytes,
+                                            headers={"Authorization": f"Bearer {self.secret}"})
 
     async def batch_submit(self, requests: list[tuple[str, CompletionRequest]], local_id: str) -> str:
         import aiohttp
@@ -208,7 +234,8 @@ class OpenAIBackend(Backend):
         for field in ("output_file_id", "error_file_id"):
             if not batch.get(field):
                 continue
-            content = await self._call("GET", f"/files/{batch[field]}/content", raw=True)
+            with reply_limit(MAX_BATCH_FILE_BYTES):  # a result file holds every reply of the batch
+                content = await self._call("GET", f"/files/{batch[field]}/content", raw=True)
             for line in content.splitlines():
                 if not line.strip():
                     continue
@@ -237,10 +264,10 @@ class OpenAIBackend(Backend):
         refusal = message.get("refusal")
         if refusal or choice.get("finish_reason") == "content_filter":
             raise BackendError(f"openai backend: the model refused: {refusal or 'content filter'}", refusal=True)
-        usage = reply.get("usage") or {}
+        tokens_in, tokens_out = usage_counts(reply.get("usage"), ("prompt_tokens", "completion_tokens"),
+                                             "openai backend")
         return Completion(text=message.get("content") or "", model=reply.get("model") or self.model,
-                          finish_reason=choice.get("finish_reason"),
-                          tokens_in=usage.get("prompt_tokens") or 0, tokens_out=usage.get("completion_tokens") or 0)
+                          finish_reason=choice.get("finish_reason"), tokens_in=tokens_in, tokens_out=tokens_out)
 
     async def aclose(self) -> None:
         if self._client is not None:
