@@ -218,7 +218,8 @@ def _guard_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         value = args[first]
         measured = _measure(value)
-        _refuse_over(measured.chars, f"the filter '{name}' gets a value that")
+        if measured.chars > MAX_CHARS:
+            raise TemplateRefused(f"the filter '{name}' is given a value longer than {MAX_CHARS:,} characters")
         if name in _ITERATING and isinstance(value, Sized):
             budget.spend(len(value), f"the filter '{name}'")
         if name == "join":
@@ -329,7 +330,7 @@ def check(template: str) -> list[Finding]:
 
     env = environment()
     try:
-        findings = token_findings(env.lexer.tokenize(template))
+        findings = token_findings(env.lexer.wrap(env.lexer.tokeniter(template, None)))
         if findings:
             return findings
         tree = env.parse(template)

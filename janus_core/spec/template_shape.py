@@ -40,13 +40,20 @@ class Finding:
 
 
 def token_findings(tokens: Iterator[Any]) -> list[Finding]:
-    """The first nesting or size bound the token stream breaks (Jinja's ``lexer.tokenize``), if any;
-    raises jinja2.TemplateSyntaxError where the lexer does."""
+    """The first nesting or size bound a template's tokens break (Jinja's ``lexer.wrap`` of
+    ``lexer.tokeniter``: one token at a time), if any; raises jinja2.TemplateSyntaxError where the
+    lexer does."""
     brackets = blocks = unary = inline_ifs = count = 0
     keyword: str | None = None  # the statement a {% ... %} tag starts with
-    assigns = False
-    for token in tokens:
-        count += 1
+    assigns, line, stream = False, 1, iter(tokens)
+    while True:
+        try:
+            token = next(stream, None)
+        except ValueError:  # the lexer reads integers with int(), which refuses more than 4,300 digits
+            return [Finding(line, "a number here has too many digits")]
+        if token is None:
+            return []
+        count, line = count + 1, token.lineno
         if count > MAX_TOKENS:
             return [Finding(token.lineno, f"the template has more than {MAX_TOKENS:,} tokens of template syntax")]
         kind, value = token.type, token.value
@@ -85,7 +92,6 @@ def token_findings(tokens: Iterator[Any]) -> list[Finding]:
             if inline_ifs > MAX_NESTING:
                 return [Finding(token.lineno, f"more than {MAX_NESTING} inline 'if ... else' in one expression",
                                 "if")]
-    return []
 
 
 def tree_findings(tree: Any) -> list[Finding]:
