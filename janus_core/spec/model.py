@@ -300,10 +300,10 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
             problems.append(Problem(located.path, line, col, f"{name}: template syntax error: {exc.message}",
                                     "placeholders are written {{ name }}; blocks {% if x %}...{% endif %}"))
             continue
-        refused = sorted((*located.place(path, f.lineno, f.needle), f.message) for f in findings)
-        for line, col, message in refused[:_MAX_FINDINGS]:
+        refused = sorted((*located.place(path, f.lineno, f.needle), f.message, f.hint) for f in findings)
+        for line, col, message, hint in refused[:_MAX_FINDINGS]:
             problems.append(Problem(located.path, line, col, f"{name}: {message}",
-                                    "a prompt template may use placeholders, if, for, set, with and plain "
+                                    hint or "a prompt template may use placeholders, if, for, set, with and plain "
                                     "filters; it cannot read files or reach Python objects"))
         for var in sorted(used - set(PLACEHOLDERS) - GLOBALS):
             offset = next((i for i, text in enumerate(template.splitlines()) if var in text), 0)

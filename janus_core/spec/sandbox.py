@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from janus_core.sdk.errors import JanusError
-from janus_core.spec.template_shape import Finding, token_findings, tree_findings
+from janus_core.spec.template_shape import BOUNDS_HINT, Finding, token_findings, tree_findings
 from janus_core.spec.template_sizes import MAPPABLE, MAX_INDENT, MAX_LITERAL, argument_findings, size_findings
 
 __all__ = ["FILTERS", "GLOBALS", "MAX_CHARS", "METHODS", "TESTS", "Finding", "TemplateRefused", "check", "checked",
@@ -332,14 +332,22 @@ def check(template: str) -> list[Finding]:
     try:
         findings = token_findings(env.lexer.wrap(env.lexer.tokeniter(template, None)))
         if findings:
-            return findings
+            return _hinted(findings)
         tree = env.parse(template)
     except TemplateSyntaxError:
         raise
     except (RecursionError, ValueError, OverflowError, AssertionError) as exc:  # the bounds above should prevent it
-        return [Finding(1, f"the template cannot be read: {exc}")]
-    findings = tree_findings(tree) or _allowed_findings(tree)
-    return findings or size_findings(tree)
+        return _hinted([Finding(1, f"the template cannot be read: {exc}")])
+    findings = tree_findings(tree)
+    if findings:
+        return _hinted(findings)
+    return _allowed_findings(tree) or _hinted(size_findings(tree))
+
+
+def _hinted(findings: list[Finding]) -> list[Finding]:
+    for finding in findings:
+        finding.hint = finding.hint or BOUNDS_HINT
+    return findings
 
 
 def _allowed_findings(tree: Any) -> list[Finding]:
@@ -348,8 +356,8 @@ def _allowed_findings(tree: Any) -> list[Finding]:
 
     findings: list[Finding] = []
 
-    def refuse(node: Any, message: str, needle: str = "") -> None:
-        findings.append(Finding(getattr(node, "lineno", 1) or 1, message, needle))
+    def refuse(node: Any, message: str, needle: str = "", hint: str = "") -> None:
+        findings.append(Finding(getattr(node, "lineno", 1) or 1, message, needle, hint))
 
     def visit(node: Any) -> None:
         kind = type(node).__name__
@@ -403,8 +411,8 @@ def _check_filter(node: Any, refuse: Callable[..., None]) -> None:
             refuse(node, f"the name '{kw.value.value}' is not allowed", kw.value.value)
     if node.dyn_args is not None or node.dyn_kwargs is not None:
         refuse(node, "*args and **kwargs are not allowed", "*")
-    for finding in argument_findings(node):
-        refuse(node, finding.message, finding.needle)
+    for finding in _hinted(argument_findings(node)):
+        refuse(node, finding.message, finding.needle, finding.hint)
 
 
 def _check_call(node: Any, refuse: Callable[..., None]) -> None:

@@ -30,13 +30,19 @@ _BLOCKS = frozenset({"for", "if", "with", "macro", "call", "filter", "block", "a
 _UNARY = frozenset({"sub", "add"})
 
 
+#: what a user reads under a finding about a template's size or nesting
+BOUNDS_HINT = "keep prompt templates small and flat; the README's 'Security and safety' section lists the bounds"
+
+
 @dataclass
 class Finding:
-    """Something a template may not do, at a 1-based line of the template; ``needle`` finds the column."""
+    """Something a template may not do, at a 1-based line of the template; ``needle`` finds the
+    column; ``hint`` (when set) says what to do instead."""
 
     lineno: int
     message: str
     needle: str = ""
+    hint: str = ""
 
 
 def token_findings(tokens: Iterator[Any]) -> list[Finding]:
