@@ -12,6 +12,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -63,6 +64,23 @@ FRAGMENTS = [
     "documents: ['/etc']\n", "documents: ['../x']\n", "er_diagram_path: /dev/zero\n", "~", "%YAML 1.1\n", "...\n",
 ]
 
+#: template bombs: values built past every bound from a few characters, and nesting that Jinja's
+#: parser and compiler cannot take (each must be refused before anything renders)
+BOMBS = [
+    "{{ entities|tojson(indent=10**9) }}",
+    "{% set a = diagram %}" + "{% set a = a ~ a %}" * 40 + "{{ a }}",
+    "{% set a = [1] * 4000000 %}{{ ([a] * 4000000)|string }}",
+    "{{ [[1]]|sum(start=[]) }}",
+    "{% set a = 'x' * 4000000 %}{{ ([a] * 3999999)|unique|list }}",
+    "{% for i in entities %}" * 21 + "{% endfor %}" * 21,
+    "{% if diagram %}" * 100 + "{% endif %}" * 100,
+    "{{ " + "[" * 300 + "]" * 300 + " }}",
+    "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+    "{{ " + " + ".join(["diagram"] * 20000) + " }}",
+    "{{ diagram|truncate(2, end='..........') }}",
+]
+FRAGMENTS += BOMBS
+
 LOCATED = re.compile(r"[^\s:]+:\d+:\d+: ")
 runner = CliRunner()
 
@@ -94,7 +112,7 @@ class Tracker:
     peak = 0
 
 
-def validate(setup: str, diagram: str, tracker: type[Tracker]) -> None:
+def validate(setup: str, diagram: str, tracker: type[Tracker]) -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "setup.yaml").write_text(setup, encoding="utf-8", errors="surrogatepass")
@@ -111,6 +129,7 @@ def validate(setup: str, diagram: str, tracker: type[Tracker]) -> None:
     if result.exit_code == 1:
         first = result.stderr.splitlines()[0]
         assert LOCATED.match(first), result.stderr
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +156,26 @@ def test_malformed_setup_yaml_gives_a_clear_error(memory, steps):
 @given(steps=mutations())
 def test_malformed_diagram_gives_a_clear_error(memory, steps):
     validate(SETUP, mutate(DIAGRAM, steps), memory)
+
+
+#: every place in setup.yaml whose text Janus renders as a template
+PLACES = {
+    "seed_prompt": "seed_prompt: |\n  {{ context }}\n  BOMB\n",
+    "system_prompt": "system_prompt: |\n  BOMB\n",
+    "instruction": "seed_directions: [x]\ndirections:\n  - name: x\n    instruction: |\n      BOMB\n",
+    "template": "derivational_directions: [x]\ndirections:\n  - name: x\n    template: |\n      BOMB\n",
+    "description": "seed_directions: [x]\ndirections:\n  - name: x\n    description: |\n      BOMB\n",
+    "name": "seed_directions: ['x BOMB']\ndirections:\n  - name: 'x BOMB'\n",
+    "free-text": "derivational_directions: ['BOMB']\n",
+}
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+@pytest.mark.parametrize("bomb", BOMBS, ids=[f"bomb{i}" for i in range(len(BOMBS))])
+def test_a_template_bomb_anywhere_a_template_is_read_gives_a_clear_error(memory, place, bomb):
+    text = PLACES[place].replace("BOMB", bomb.replace("'", "''") if "'" in PLACES[place] else bomb)
+    result = validate("user_role: CLIENT\nassistant_role: COUNSELOR\n" + text, DIAGRAM, memory)
+    assert result.exit_code == 1, result.output
 
 
 @pytest.mark.parametrize("setup, diagram", [

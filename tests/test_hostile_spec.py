@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -155,6 +158,126 @@ def test_rubric_text_is_data_not_a_template(tmp_path):
                     id="r", seed_id="r", parent_id=None, direction="d", walk={}, model="m", prompt_sha256="",
                     output_type="conversation")
     assert criteria in judge.prompt(record, judge.rubrics[0])
+
+
+# --- template bombs: bounded before anything renders --------------------------------------------
+
+#: templates that built gigabytes or ran for minutes while passing the old bounds, or that made
+#: Jinja's parser or compiler fail with a traceback; each with the words of its refusal
+BOMBS = {
+    "tojson-indent": ("{{ entities|tojson(indent=10**9) }}", "tojson(): indent must be a number from 0 to 16"),
+    "tilde-doubling": ("{% set a = diagram %}" + "{% set a = a ~ a %}" * 40 + "{{ a }}",
+                       "more than 100 copies of the prompt's values"),
+    "list-of-lists-string": ("{% set a = [1] * 4000000 %}{{ ([a] * 4000000)|string }}", "'*' may repeat text"),
+    "sum-start": ("{{ [[1] * 4000000] * 4000000|sum(start=[]) }}", "sum(): start must be a number"),
+    "unique-of-copies": ("{% set a = 'x' * 4000000 %}{{ ([a] * 3999999)|unique|list }}", "'*' may repeat"),
+    "for-21": ("{% for i in entities %}" * 21 + "{% endfor %}" * 21, "blocks ({% for %}, {% if %}, {% with %}) nest"),
+    "if-100": ("{% if diagram %}" * 100 + "{% endif %}" * 100, "nest more than 10 deep"),
+    "list-300": ("{{ " + "[" * 300 + "]" * 300 + " }}", "brackets nest more than 20 deep"),
+    "parens-3000": ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "brackets nest more than 20 deep"),
+    "plus-20000": ("{{ " + " + ".join(["diagram"] * 20000) + " }}", "more than 10,000 tokens"),
+    "plus-4000": ("{{ " + " + ".join(["diagram"] * 4000) + " }}", "nests more than 48 levels deep"),
+    "filters-4000": ("{{ diagram" + "|trim" * 4000 + " }}", "nests more than 48 levels deep"),
+    "not-3000": ("{{ " + "not " * 3000 + "diagram }}", "more than 20 'not', '-' or '+' in a row"),
+    "truncate-end": ("{{ diagram|truncate(2, end='" + "." * 10 + "') }}", "truncate(): length must be a number"),
+    "literal-digits": ("{{ " + "9" * 5000 + " }}", "a number here has too many digits"),
+}
+
+
+def limited(*args: str | Path) -> subprocess.CompletedProcess:
+    """``janus ARGS`` (or ``python SCRIPT.py``) in a fresh interpreter with at most 1 GB of memory,
+    stopped after 60 s: a bomb fails the test instead of the machine."""
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    script = str(args[0]).endswith(".py")
+    command = [sys.executable, *(() if script else ("-m", "janus_core.cli")), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=cap)
+
+
+def assert_located(result: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 1, no traceback, and the first line holds every one of ``words`` (file:line:col first)."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert all(w in first for w in words), result.stderr
+
+
+@pytest.mark.parametrize("bomb, words", list(BOMBS.values()), ids=list(BOMBS))
+def test_a_template_bomb_is_a_located_error_in_bounded_memory_and_time(tmp_path, bomb, words):
+    spec = write_spec(tmp_path / "spec", ROLES + "seed_prompt: |\n" + block("{{ context }}\n" + bomb))
+    assert_located(limited("validate", spec), "setup.yaml:5:", "seed_prompt: ", words)
+
+
+@pytest.mark.parametrize("place, setup, where", [
+    ("description", "seed_directions: [x]\ndirections:\n  - name: x\n    description: \"{bomb}\"\n",
+     "setup.yaml:6:18: directions.0.description: "),
+    ("name", "seed_directions: [x]\ndirections:\n  - name: \"{bomb}\"\n", "setup.yaml:5:11: directions.0.name: "),
+    ("free-text", "seed_directions: [general]\nderivational_directions: [general, \"{bomb}\"]\n",
+     "setup.yaml:4:36: derivational_directions.1: "),
+], ids=["description", "name", "free-text"])
+def test_every_text_rendered_as_a_template_is_checked_by_validate(cli, tmp_path, place, setup, where):
+    """A direction's description (used when it has no instruction), its name (when it has neither)
+    and a free-text direction are rendered while generating: validate checks them the same way."""
+    bomb = "{% set a = diagram %}" + "{% set a = a ~ a %}" * 40 + "{{ a }}"
+    spec = write_spec(tmp_path / "spec", ROLES + setup.format(bomb=bomb))
+    assert_located(limited("validate", spec), where, "more than 100 copies")
+    result = limited("generate", spec, "--dry-run", "--out", tmp_path / "out.jsonl")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (spec / "setup.yaml").write_text(ROLES + setup.format(bomb="{{ user_role }} in {{ context }}"))
+    assert cli("validate", spec).exit_code == 0
+
+
+def test_render_runs_the_same_check_before_anything_renders(tmp_path):
+    """render() refuses every bomb itself, so a template that never went through validate (a
+    plugin's direction, a spec changed after validate) is bounded too."""
+    code = ("import json\n"
+            "from janus_core.spec.templates import render\n"
+            "from janus_core.spec.sandbox import TemplateRefused\n"
+            f"bombs = {json.dumps([bomb for bomb, _ in BOMBS.values()])}\n"
+            "for bomb in bombs:\n"
+            "    try:\n"
+            "        render('line one\\n' + bomb, diagram='x' * 2000, context='c', entities=['A', 'B'])\n"
+            "        print('rendered')\n"
+            "    except TemplateRefused as exc:\n"
+            "        print(exc.lineno, exc.message)\n")
+    (tmp_path / "bombs.py").write_text(code)
+    result = limited(tmp_path / "bombs.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(BOMBS)
+    for line, (_, words) in zip(lines, BOMBS.values(), strict=True):
+        assert line.startswith("2 ") and words in line, line
+
+
+def test_render_measures_values_before_it_builds_them(monkeypatch):
+    """The second line of defence: with the size analysis switched off, '~', printing, '+' and
+    filters still refuse a value before building it, in little memory."""
+    import janus_core.spec.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "size_findings", lambda tree: [])
+    sandbox.compiled.cache_clear()
+    try:
+        doubling = "{% set a = diagram %}" + "{% set a = a ~ a %}" * 40
+        with pytest.raises(TemplateRefused, match="'~' would make a value longer than"):
+            bounded(lambda: render(doubling, diagram="x" * 1000))
+        nested = "{% set a = [diagram] %}" + "{% set a = [a, a] %}" * 40
+        for shown in ("{{ a }}", "{{ a|string }}", "{{ a|tojson }}", "{{ a|join(',') }}", "{{ a ~ '' }}"):
+            with pytest.raises(TemplateRefused, match="longer than"):
+                bounded(lambda shown=shown: render(nested + shown, diagram="x" * 1000))
+        with pytest.raises(TemplateRefused, match="would go over more than 100,000 items"):
+            bounded(lambda: render("{% set a = [diagram] %}" + "{% set a = a + a %}" * 17 + "{{ a|unique|list }}",
+                                   diagram="x"))
+    finally:
+        sandbox.compiled.cache_clear()
+
+
+def test_ordinary_uses_of_the_capped_filters_still_render():
+    text = render("{{ entities|tojson(indent=2) }}|{{ d|indent(4) }}|{{ d|truncate(5, end='~') }}|"
+                  "{{ entities|join(', ') }}|{{ d|replace('a', '[a]') }}|{{ [1, 2]|sum(start=10) }}|{{ 2 * 3 }}|"
+                  "{{ entities|select('upper')|list|length }}|{{ d is string }}",
+                  entities=["A", "B"], d="a b c d e f\ng")
+    assert text == ('[\n  "A",\n  "B"\n]|a b c d e f\n    g|a b~|A, B|[a] b c d e f\ng|13|6|2|True')
 
 
 # --- YAML --------------------------------------------------------------------------------------

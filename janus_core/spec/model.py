@@ -287,10 +287,18 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
 
 
 def _templates(setup: Setup) -> list[tuple[str, tuple, str]]:
-    """(name, place in setup.yaml, text) of every template the spec holds."""
+    """(name, place in setup.yaml, text) of every text of the spec's that Janus renders as a template:
+    the prompts, each inline direction's template and the text it renders into {{ direction }}
+    (its instruction, else its description, else its name), and free-text directions ("Style: ...")."""
     fields = [(name, (name,), getattr(setup, name)) for name in TEMPLATE_FIELDS if name in setup.model_fields_set]
-    fields += [(f"directions.{i}.{key}", ("directions", i, key), getattr(d, key))
-               for i, d in enumerate(setup.directions) for key in ("instruction", "template")]
+    for i, d in enumerate(setup.directions):
+        key = next((k for k in ("instruction", "description") if getattr(d, k)), "name")
+        fields += [(f"directions.{i}.{key}", ("directions", i, key), getattr(d, key)),
+                   (f"directions.{i}.template", ("directions", i, "template"), d.template)]
+    inline = {d.name for d in setup.directions}
+    for key in ("seed_directions", "derivational_directions"):
+        fields += [(f"{key}.{i}", (key, i), Direction.free_text(text).instructions[0])
+                   for i, text in enumerate(getattr(setup, key)) if text not in inline and "{" in text]
     return [(name, path, text) for name, path, text in fields if text is not None]
 
 
@@ -304,17 +312,17 @@ def _template_problems(setup: Setup, located: _Located) -> list[Problem]:
     problems = []
     for name, path, template in _templates(setup):
         try:
-            used = undeclared(template)
             findings = check(template)
+            used = frozenset() if findings else undeclared(template)
         except TemplateSyntaxError as exc:
             line, col = located.place(path, exc.lineno or 1)
             problems.append(Problem(located.path, line, col, f"{name}: template syntax error: {exc.message}",
                                     "placeholders are written {{ name }}; blocks {% if x %}...{% endif %}"))
             continue
-        refused = sorted((*located.place(path, f.lineno, f.needle), f.message) for f in findings)
-        for line, col, message in refused[:_MAX_FINDINGS]:
+        refused = sorted((*located.place(path, f.lineno, f.needle), f.message, f.hint) for f in findings)
+        for line, col, message, hint in refused[:_MAX_FINDINGS]:
             problems.append(Problem(located.path, line, col, f"{name}: {message}",
-                                    "a prompt template may use placeholders, if, for, set, with and plain "
+                                    hint or "a prompt template may use placeholders, if, for, set, with and plain "
                                     "filters; it cannot read files or reach Python objects"))
         for var in sorted(used - set(PLACEHOLDERS) - GLOBALS):
             offset = next((i for i, text in enumerate(template.splitlines()) if var in text), 0)

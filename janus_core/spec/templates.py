@@ -58,12 +58,13 @@ Evolve it in this direction: {{ direction }}
 
 @lru_cache(maxsize=128)
 def undeclared(template: str) -> frozenset[str]:
-    """Placeholders a template uses; raises jinja2.TemplateSyntaxError on bad syntax."""
+    """Placeholders a template uses; raises jinja2.TemplateSyntaxError on bad syntax, TemplateRefused
+    when the sandbox's check refuses it (the tree is walked only once it is known to be bounded)."""
     from jinja2 import meta
 
-    from janus_core.spec.sandbox import parse
+    from janus_core.spec.sandbox import checked
 
-    return frozenset(meta.find_undeclared_variables(parse(template)))
+    return frozenset(meta.find_undeclared_variables(checked(template)))
 
 
 def render(template: str, **values: Any) -> str:
