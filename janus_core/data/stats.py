@@ -9,6 +9,7 @@ from typing import Any
 
 from janus_core.run.journal import Journal
 from janus_core.sdk.errors import JanusError
+from janus_core.sdk.terminal import printable
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:
@@ -80,7 +81,8 @@ def _label(record: dict[str, Any]) -> str:
     user = next((m["content"] for m in reversed(record["messages"]) if m["role"] == "user"), "")
     short = user.replace("\n", " ")
     short = short if len(short) <= 70 else short[:67] + "..."
-    return f"{record['id']} [{record.get('direction')}] depth {record.get('depth', 0)}: {short}"
+    # a reply may hold control characters: shown as escapes, never sent to the terminal
+    return printable(f"{record['id']} [{record.get('direction')}] depth {record.get('depth', 0)}: {short}")
 
 
 def evolution_tree(path: Path, seed_id: str) -> Any:
