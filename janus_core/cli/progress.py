@@ -75,8 +75,8 @@ class RichView(RunView):
                                 tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
 
     def interrupted(self, session: Session) -> None:
-        self.console.print(f"[yellow]interrupted[/]: finished records are in {shown(session.out)}; rerun the same command "
-                           "to continue")
+        self.console.print(f"[yellow]interrupted[/]: finished records are in {shown(session.out)}; rerun the same "
+                           "command to continue")
 
     def finished(self, session: Session, stats: Stats) -> None:
         console, out = self.console, session.out

@@ -286,8 +286,8 @@ def register_filters(register):
     from .semantic import SemanticDuplicate
 
     # cheap checks first; the judge, which pays for requests, last
-    for f in (ControlCharacters(), NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), TextQuality(),
-              ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
+    for f in (ControlCharacters(), NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(),
+              TextQuality(), ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
         register(f)
 
 
