@@ -287,7 +287,8 @@ def register_filters(register):
 
     # cheap checks first; the judge, which pays for requests, last
     for f in (ControlCharacters(), NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(),
-              TextQuality(), ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
+              TextQuality(), ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(),
+              Judge()):
         register(f)
 
 
