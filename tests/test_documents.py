@@ -4,6 +4,7 @@ and chunks carried into seed prompts and records' provenance."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -39,6 +40,33 @@ def make_pdf(path, lines: list[str]) -> None:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     path.write_bytes(out)
+
+
+def shared_stream_pdf(path, pages: int, lines: int, filters: bool = True) -> int:
+    """A PDF whose pages all draw one content stream of ``lines`` lines of text, compressed (so a
+    small file expands to ``pages`` times its content when read naively); returns the content's size."""
+    import zlib
+
+    line = b"(" + b"Every patient may move an appointment. " * 2 + b") Tj T* "
+    content = b"BT /F1 12 Tf 14 TL 72 720 Td " + line * lines + b"ET"
+    stream = zlib.compress(content, 9) if filters else content
+    kids = " ".join(f"{4 + i} 0 R" for i in range(pages)).encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+               b"<< /Length %d%s >>\nstream\n" % (len(stream), b" /Filter /FlateDecode" if filters else b"")
+               + stream + b"\nendstream"]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+                b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + pages)] * pages
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(out)
+    return len(content)
 
 
 def test_chunks_are_windows_that_overlap_and_keep_the_text():
@@ -176,3 +204,70 @@ def test_a_folder_names_its_documents_and_hidden_files_are_skipped(tmp_path):
     with pytest.raises(JanusError, match=r"notes\.csv: documents must be"):  # a glob still names what it finds
         Documents.load(tmp_path, ["docs/*"], DIAGRAM)
     assert [c.id for c in Documents.load(tmp_path, ["docs/*.md"], DIAGRAM).chunks] == ["docs/a.md#0"]
+
+
+# --- what documents may expand to -------------------------------------------------------------------
+
+def test_a_small_pdf_that_expands_is_refused_by_validate_quickly_and_in_bounded_memory(tmp_path):
+    """26 KB: twelve pages sharing one compressed stream of 7 MB (the old reader took minutes and GBs)."""
+    import resource
+    import subprocess
+    import sys
+
+    spec = tmp_path / "clinic"
+    shutil.copytree(SAMPLES / "clinic", spec)
+    pdf = spec / "documents" / "handbook.pdf"
+    size = shared_stream_pdf(pdf, pages=12, lines=80_000)
+    assert pdf.stat().st_size < 30_000 and size > 6_500_000
+    setup = (spec / "setup.yaml").read_text(encoding="utf-8")
+    (spec / "setup.yaml").write_text(setup.replace("  - documents/*.txt", "  - documents/*.txt\n  - documents/*.pdf"),
+                                     encoding="utf-8")
+
+    def cap_memory() -> None:
+        limit = 1_500_000_000
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-m", "janus_core.cli", "validate", str(spec)], capture_output=True,
+                            text=True, timeout=120, preexec_fn=cap_memory)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"handbook\.pdf: page 1 draws [\d,]{9} bytes of content, over the 2,000,000 one page may draw",
+                     result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pdf_reading_stops_at_the_first_bound_and_names_the_page(tmp_path):
+    from janus_core.plan.documents import DocumentLimits
+    from janus_core.sdk.errors import JanusError
+
+    # every page under the page bound, the document over the text bound: stopped at the page that passes it
+    shared_stream_pdf(tmp_path / "long.pdf", pages=12, lines=400)  # about 32,000 characters a page
+    with pytest.raises(JanusError, match=r"long\.pdf: page 4: the text passes 100,000 characters"):
+        Documents.load(tmp_path, ["long.pdf"], DIAGRAM, limits=DocumentLimits(characters=100_000))
+    # a stream that pages share counts for each page that draws it
+    with pytest.raises(JanusError, match=r"long\.pdf: pages 1 to 3 draw [\d,]{7} bytes of content, over the 100,000"):
+        Documents.load(tmp_path, ["long.pdf"], DIAGRAM, limits=DocumentLimits(pdf_content_bytes=100_000))
+    with pytest.raises(JanusError, match=r"long\.pdf: page 1 draws \d\d,\d\d\d bytes of content, over the 10,000"):
+        Documents.load(tmp_path, ["long.pdf"], DIAGRAM, limits=DocumentLimits(page_content_bytes=10_000))
+    # a stream that decompresses past pypdf's (lowered) limit
+    with pytest.raises(JanusError, match=r"long\.pdf: page 1: a stream expands past 5,000 bytes"):
+        Documents.load(tmp_path, ["long.pdf"], DIAGRAM, limits=DocumentLimits(stream_bytes=5_000))
+    # the time one document may take (a deadline already past: stopped at the first operator)
+    with pytest.raises(JanusError, match=r"long\.pdf: page 1: reading the document took over -1 s"):
+        Documents.load(tmp_path, ["long.pdf"], DIAGRAM, limits=DocumentLimits(seconds=-1))
+    # within the bounds it reads
+    assert len(Documents.load(tmp_path, ["long.pdf"], DIAGRAM, words=2000, overlap=0).chunks) > 12
+
+
+def test_text_and_chunks_are_bounded_per_document_and_in_all(tmp_path):
+    from janus_core.plan.documents import DocumentLimits
+    from janus_core.sdk.errors import JanusError
+
+    (tmp_path / "a.md").write_text("A patient may move an appointment. " * 100, encoding="utf-8")  # 3,500
+    (tmp_path / "b.md").write_text("Every patient has a medical record. " * 100, encoding="utf-8")  # 3,600
+    with pytest.raises(JanusError, match=r"a\.md: more than 3,000 characters, the most Janus reads from one"):
+        Documents.load(tmp_path, ["*.md"], DIAGRAM, limits=DocumentLimits(characters=3_000))
+    with pytest.raises(JanusError, match=r"b\.md: the documents' text passes 5,000 characters in all"):
+        Documents.load(tmp_path, ["*.md"], DIAGRAM, limits=DocumentLimits(total_characters=5_000))
+    with pytest.raises(JanusError, match=r"b\.md: the documents make more than 30 chunks in all"):
+        Documents.load(tmp_path, ["*.md"], DIAGRAM, words=20, overlap=0, limits=DocumentLimits(chunks=30))
+    assert len(Documents.load(tmp_path, ["*.md"], DIAGRAM, words=20, overlap=0).chunks) == 60

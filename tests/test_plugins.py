@@ -25,9 +25,9 @@ def test_builtins_come_through_entry_points(cli):
                                           "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
     assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference"]
     assert rows["sinks"]["sinks"] + rows["hf"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
-    assert rows["filters"]["filters"] == ["no-change", "refusal", "stopwords-only", "leakage", "role-consistency",
-                                          "length", "text-quality", "scenario-consistency", "language",
-                                          "decontamination", "duplicate", "semantic-duplicate", "judge"]
+    assert rows["filters"]["filters"] == ["control-characters", "no-change", "refusal", "stopwords-only", "leakage",
+                                          "role-consistency", "length", "text-quality", "scenario-consistency",
+                                          "language", "decontamination", "duplicate", "semantic-duplicate", "judge"]
     assert rows["erdiagram"]["diagram_readers"] == ["erdiagram"]
     assert all(row["from"].startswith("janus-data ") for row in rows.values())
 

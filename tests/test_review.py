@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -137,15 +138,27 @@ def test_a_file_that_is_not_records_is_refused_without_leaving_a_journal(tmp_pat
 
 # --- the HTTP API ----------------------------------------------------------------------------------
 
+TOKEN = "test-token-" + "x" * 32
+
+
+def review_client(data, **options):
+    """A test client of the review app over ``data`` that sends the token with every request."""
+    from janus_plugins.review.app import create_app
+    from starlette.testclient import TestClient
+
+    client = TestClient(create_app(data, token=TOKEN, **options), base_url="http://127.0.0.1")
+    client.headers["X-Janus-Token"] = TOKEN
+    return client
+
+
 @pytest.fixture
 def api(tmp_path):
     need("starlette")
-    from janus_plugins.review.app import ReviewData, create_app
-    from starlette.testclient import TestClient
+    from janus_plugins.review.app import ReviewData
 
     out = make_dataset(tmp_path)
     data = ReviewData(out)
-    with TestClient(create_app(data), base_url="http://127.0.0.1") as client:
+    with review_client(data) as client:
         client.out = out
         yield client
     data.close()
@@ -237,8 +250,7 @@ def test_coverage_lists_what_no_record_visits_when_the_spec_is_known(tmp_path):
 
 def test_api_takes_ids_with_any_character(tmp_path):
     need("starlette")
-    from janus_plugins.review.app import ReviewData, create_app
-    from starlette.testclient import TestClient
+    from janus_plugins.review.app import ReviewData
 
     plain = tmp_path / "odd.jsonl"
     odd = "chats/2024 #7?x=1"
@@ -246,7 +258,7 @@ def test_api_takes_ids_with_any_character(tmp_path):
                      encoding="utf-8")
     data = ReviewData(plain)
     quoted = urllib.parse.quote(odd, safe="")
-    with TestClient(create_app(data), base_url="http://127.0.0.1") as client:
+    with review_client(data) as client:
         assert client.get(f"/api/records/{quoted}").json()["record"]["id"] == odd
         assert post(client, quoted, "kept").json()["review"]["state"] == "kept"
     data.close()
@@ -257,6 +269,92 @@ def test_api_find_by_id_prefix(api):
     assert api.get("/api/find", params={"q": IDS[4][:10]}).json()["id"] == IDS[4]
     missing = api.get("/api/find", params={"q": "zzz"})
     assert missing.status_code == 404 and "no record id starts with" in missing.json()["error"]
+
+
+# --- who may use the page, and how much a request may send -------------------------------------------
+
+def test_every_request_needs_the_token(tmp_path):
+    need("starlette")
+    from janus_plugins.review.app import ReviewData, create_app
+    from starlette.testclient import TestClient
+
+    data = ReviewData(make_dataset(tmp_path))
+    try:
+        with TestClient(create_app(data, token=TOKEN), base_url="http://127.0.0.1") as anyone:
+            for path in ("/", "/api/summary", f"/api/records/{IDS[0]}", "/api/failures"):
+                refused = anyone.get(path)
+                assert refused.status_code == 403, path
+                assert "token" in refused.text and "Answer 0" not in refused.text
+            assert anyone.get("/api/summary", params={"token": "wrong"}).status_code == 403
+            assert anyone.get("/api/summary", headers={"X-Janus-Token": TOKEN[:-1]}).status_code == 403
+            assert post(anyone, IDS[0], "kept").status_code == 403
+            anyone.cookies.set("janus_review_80", "wrong")
+            assert anyone.get("/").status_code == 403
+            anyone.cookies.clear()
+            # the address janus review prints: the first load sets the cookie and drops the token from the URL
+            first = anyone.get("/", params={"token": TOKEN}, follow_redirects=False)
+            assert first.status_code == 303 and first.headers["location"] == "/"
+            cookie = first.headers["set-cookie"]
+            assert cookie.startswith(f"janus_review_80={TOKEN};")
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            page = anyone.get("/")  # the client kept the cookie, as a browser does
+            assert page.status_code == 200 and 'id="chat"' in page.text
+            assert anyone.get("/api/summary").json()["total"] == 6
+            assert post(anyone, IDS[0], "kept").json()["summary"]["kept"] == 1
+        # a script sends the header
+        with TestClient(create_app(data, token=TOKEN), base_url="http://127.0.0.1") as script:
+            assert script.get("/api/summary", headers={"X-Janus-Token": TOKEN}).json()["kept"] == 1
+    finally:
+        data.close()
+    assert Journal(journal_path(tmp_path / "counsel.jsonl")).reviews().keys() == {IDS[0]}
+
+
+def test_a_request_body_over_the_limit_is_answered_413_and_not_stored(tmp_path):
+    need("starlette")
+    from janus_plugins.review.access import MAX_REQUEST_BYTES
+    from janus_plugins.review.app import ReviewData
+
+    assert MAX_REQUEST_BYTES == 1_000_000
+    data = ReviewData(make_dataset(tmp_path))
+    try:
+        with review_client(data) as api:
+            big = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "x" * (MAX_REQUEST_BYTES + 1)}]
+            refused = post(api, IDS[0], "edited", big)
+            assert refused.status_code == 413 and "1,000,000 bytes" in refused.json()["error"]
+            under = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "y" * 900_000}]
+            assert post(api, IDS[1], "edited", under).status_code == 200
+        with review_client(data, max_request_bytes=2_000) as api:
+            body = json.dumps({"state": "edited", "messages": [{"role": "assistant", "content": "z" * 3000}]})
+            assert api.post(f"/api/records/{IDS[2]}/review", content=body,
+                            headers={"content-type": "application/json"}).status_code == 413
+            # without a Content-Length (chunked): read up to the limit, then refused
+            parts = iter([body[:1500].encode(), body[1500:].encode()])
+            chunked = api.post(f"/api/records/{IDS[2]}/review", content=parts,
+                               headers={"content-type": "application/json"})
+            assert chunked.status_code == 413
+            assert post(api, IDS[3], "kept").status_code == 200
+        assert data.state(IDS[0]) is None and data.state(IDS[2]) is None
+    finally:
+        data.close()
+
+
+def test_the_served_page_refuses_strangers_and_huge_bodies_fast(server):
+    url, out = server
+    base, token = url.split("?token=")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(base + "api/summary", timeout=10)
+    assert refused.value.code == 403
+    # a body announced as 300 MB is refused from its headers, before any of it is sent
+    port = int(base.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall((f"POST /api/records/{IDS[0]}/review HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"X-Janus-Token: {token}\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 300000000\r\n\r\n{").encode())
+        reply = sock.recv(4096).decode("latin-1")
+    assert reply.startswith("HTTP/1.1 413"), reply
+    journal = Journal(journal_path(out))
+    assert journal.reviews() == {}
+    journal.close()
 
 
 # --- export --reviewed -----------------------------------------------------------------------------
@@ -313,21 +411,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def announced_url(proc: subprocess.Popen, seconds: float = 30) -> str:
+    """The address ``janus review`` prints on stderr (with its token), once it prints it."""
+    import re
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stderr, selectors.EVENT_READ)
+    deadline, seen = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            line = proc.stderr.readline()
+            seen += line
+            found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
+            if found:
+                return found.group(0)
+            if not line:  # the process ended
+                break
+    proc.kill()
+    pytest.fail(f"janus review printed no address within {seconds} s: {seen}")
+
+
 @pytest.fixture
 def server(tmp_path):
-    """``janus review OUT`` in a subprocess, as a user starts it; yields (url, out)."""
+    """``janus review OUT`` in a subprocess, as a user starts it; yields (url with its token, out)."""
     need("starlette", "uvicorn")
     out = make_dataset(tmp_path)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "janus_core.cli", "review", str(out), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
+    url = announced_url(proc)
+    assert url.startswith(f"http://127.0.0.1:{port}/?token=")
+    token = url.partition("?token=")[2]
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
             pytest.fail(f"janus review exited with {proc.returncode}: {proc.stderr.read()}")
         try:
-            with urllib.request.urlopen(url + "api/summary", timeout=2) as response:
+            ask = urllib.request.Request(f"http://127.0.0.1:{port}/api/summary", headers={"X-Janus-Token": token})
+            with urllib.request.urlopen(ask, timeout=2) as response:
                 if response.status == 200:
                     break
         except OSError:

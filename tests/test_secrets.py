@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import ROOT, SAMPLES, fake_secret, run_janus
 from servers import ProviderServer
-from test_review import api, make_dataset, need  # noqa: F401 (api: a fixture)
+from test_review import api, make_dataset, need, review_client  # noqa: F401 (api: a fixture)
 from test_review import server as review_server  # noqa: F401 (a fixture)
 
 SPEC = SAMPLES / "marriage_counsel_instruct"
@@ -80,12 +80,11 @@ def test_a_key_echoed_by_the_server_appears_nowhere(tmp_path, backend):
     assert "401" in report or "failures" in report.lower()
     assert secret not in report
     need("starlette")
-    from janus_plugins.review.app import ReviewData, create_app
-    from starlette.testclient import TestClient
+    from janus_plugins.review.app import ReviewData
 
     data = ReviewData(out)
     try:
-        with TestClient(create_app(data), base_url="http://127.0.0.1") as client:
+        with review_client(data) as client:
             failures = client.get("/api/failures")
     finally:
         data.close()

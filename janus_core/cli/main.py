@@ -11,6 +11,7 @@ import click
 
 from janus_core.sdk.credentials import scrub, scrub_streams
 from janus_core.sdk.errors import JanusError, SpecError
+from janus_core.sdk.terminal import printable
 
 if TYPE_CHECKING:
     from janus_core.plugins import Plugins
@@ -77,6 +78,13 @@ def get_plugins(ctx: click.Context) -> Plugins:
     return plugins
 
 
+def echo(message: Any = "", err: bool = False, **style: Any) -> None:
+    """Print a line (on stderr with ``err``), styled as ``click.secho`` styles it. Its text may come from
+    outside (a server's error, a record, a file), so control characters are shown as escapes
+    (``printable``): none reaches the terminal."""
+    click.secho(printable(str(message)), err=err, **style)
+
+
 def reports_errors(f):
     """Show JanusErrors as plain messages (exit 1) instead of tracebacks."""
 
@@ -86,10 +94,10 @@ def reports_errors(f):
             return f(*args, **kwargs)
         except SpecError as exc:
             for problem in exc.problems:
-                click.secho(scrub(str(problem)), fg="red", err=True)
+                echo(scrub(str(problem)), fg="red", err=True)
             sys.exit(1)
         except JanusError as exc:
-            click.secho(f"error: {scrub(str(exc))}", fg="red", err=True)
+            echo(f"error: {scrub(str(exc))}", fg="red", err=True)
             sys.exit(1)
 
     return wrapper
@@ -105,7 +113,7 @@ class JanusGroup(click.Group):
         try:
             get_plugins(ctx).add_commands(self)
         except JanusError as exc:
-            click.secho(f"warning: {exc}", fg="yellow", err=True)
+            echo(f"warning: {exc}", fg="yellow", err=True)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._plugin_commands(ctx)
@@ -128,7 +136,7 @@ class JanusGroup(click.Group):
         try:
             options = get_plugins(ctx).registry.generate_options
         except JanusError as exc:
-            click.secho(f"warning: {exc}", fg="yellow", err=True)
+            echo(f"warning: {exc}", fg="yellow", err=True)
             return
         known = {opt for param in command.params for opt in param.opts}
         at = next(i for i, p in enumerate(command.params) if p.name == "dry_run")
@@ -193,25 +201,25 @@ def validate(ctx: click.Context, spec: str) -> None:
     the_plan = Session(loaded, plugins, RunSettings()).plan
     graph, contexts = build_graph(loaded.diagram), the_plan.contexts
     s = loaded.setup
-    click.secho(f"ok: {loaded.setup_path}", fg="green")
-    click.echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
-    click.echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
+    echo(f"ok: {loaded.setup_path}", fg="green")
+    echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
+    echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
     counts = the_plan.counts()
-    click.echo(f"  {plan_line(counts, s.output_type)}")
+    echo(f"  {plan_line(counts, s.output_type)}")
     if the_plan.per_turn:
-        click.echo(f"  counting: the original tool's: one seed per seed context and direction; the derivations "
+        echo(f"  counting: the original tool's: one seed per seed context and direction; the derivations "
                    f"are per turn of each seed ({counts.derivations} for seeds of one turn, "
                    f"{counts.derivations * 3} for three)")
     if the_plan.documents is not None:
         docs = the_plan.documents.summary()
         grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
-        click.echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
+        echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
                    f"{len(contexts)} seed contexts grounded; chunks per entity: "
                    + (", ".join(f"{k} {v}" for k, v in docs["by_entity"].items()) or "none"))
         if docs["unattached"]:
             notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
     for note in notes:
-        click.secho(f"  note: {note}", fg="yellow")
+        echo(f"  note: {note}", fg="yellow")
 
 
 @cli.command()
@@ -234,33 +242,33 @@ def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bo
                            "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],
                 "edges": [{"from": u, "to": v, "key": k, **d} for u, v, k, d in g.edges(keys=True, data=True)],
                 "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts]}
-        click.echo(json.dumps(data, indent=2, default=list))
+        echo(json.dumps(data, indent=2, default=list))
     else:
-        click.secho(f"Entities ({g.number_of_nodes()})", bold=True)
+        echo(f"Entities ({g.number_of_nodes()})", bold=True)
         for node, data in g.nodes(data=True):
             attrs = ", ".join(f"{a.type} {a.name}" + (f" {','.join(a.keys)}" if a.keys else "")
                               for a in data["attributes"])
             extras = "; ".join(f"{k}: {v}" for k, v in data["details"].items())
-            click.echo(f"  {node}" + (f" [{data['alias']}]" if data["alias"] else "")
+            echo(f"  {node}" + (f" [{data['alias']}]" if data["alias"] else "")
                        + (f"  {{{attrs}}}" if attrs else "") + (f"  ({extras})" if extras else ""))
-        click.secho(f"Relationships ({g.number_of_edges()})", bold=True)
+        echo(f"Relationships ({g.number_of_edges()})", bold=True)
         for u, v, _k, d in g.edges(keys=True, data=True):
             link = "--" if d["identifying"] else ".."
             extras = "; ".join(f"{k}: {val}" for k, val in d["details"].items())
-            click.echo(f"  {u} {link} {v}: {d['label']!r} ({cardinality_phrase(d['left_cardinality'])} to "
+            echo(f"  {u} {link} {v}: {d['label']!r} ({cardinality_phrase(d['left_cardinality'])} to "
                        f"{cardinality_phrase(d['right_cardinality'])})" + (f"  [{extras}]" if extras else ""))
-        click.secho(f"Walk plan ({len(contexts)} seed contexts)", bold=True)
+        echo(f"Walk plan ({len(contexts)} seed contexts)", bold=True)
         for c in contexts:
-            click.echo(f"  {c.id}  entities: {', '.join(c.entities)}")
+            echo(f"  {c.id}  entities: {', '.join(c.entities)}")
         nodes, edges = coverage(g, contexts)
         state = "every entity and relationship" if not nodes and not edges else \
             f"missing {len(nodes)} entities, {len(edges)} relationships"
-        click.echo(f"Coverage: {state}")
+        echo(f"Coverage: {state}")
     if png:
         from janus_core.plan.graph import draw_png
 
         draw_png(g, png)
-        click.echo(f"drew {png}", err=True)
+        echo(f"drew {png}", err=True)
 
 
 def plugin_filter_options(ctx: click.Context, given: dict[str, dict[str, Any]],
@@ -504,34 +512,34 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                            input=input_path, turns=turns, against=against, shard=shard, executor=executor,
                            ray_address=ray_address, workers=workers)
     for note in notes:
-        click.secho(f"note: {note}", fg="yellow", err=True)
+        echo(f"note: {note}", fg="yellow", err=True)
     session = Session(loaded, plugins, settings)
     if dry_run:
         planned = session.estimate()
         estimate = planned.as_dict()
         if log_json:
-            click.echo(json.dumps(estimate))
+            echo(json.dumps(estimate))
             return
         cost = "unknown (no price for this model)" if estimate["estimated_cost"] is None \
             else f"${estimate['estimated_cost']:.4f}"
-        click.echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
+        echo(f"dry run: {estimate['requests']} requests ({estimate['seed_requests']} seeds, "
                    f"{estimate['derivation_requests']} derivations) to {estimate['backend']} ({estimate['model']})")
-        click.echo(f"  {plan_line(planned.counts, loaded.setup.output_type)}")
-        click.echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
+        echo(f"  {plan_line(planned.counts, loaded.setup.output_type)}")
+        echo(f"  estimated tokens: {estimate['estimated_tokens_in']} in, {estimate['estimated_tokens_out']} out; "
                    f"estimated cost: {cost}")
         if estimate["batch_price"] is not None:
-            click.echo(f"  through the provider's batch API, at {estimate['batch_price']:.0%} of the online price "
+            echo(f"  through the provider's batch API, at {estimate['batch_price']:.0%} of the online price "
                        "(the estimate uses it)")
         if loaded.setup.counting == "original" and loaded.setup.output_type == "conversation":
-            click.echo("  derivations are counted for seeds of one turn: the original tool's counting evolves "
+            echo("  derivations are counted for seeds of one turn: the original tool's counting evolves "
                        "every turn of a seed, so each further turn adds as many")
-        click.echo(f"  seed contexts: {estimate['seed_contexts']}; seed requests per direction: "
+        echo(f"  seed contexts: {estimate['seed_contexts']}; seed requests per direction: "
                    + ", ".join(f"{name} {n}" for name, n in estimate["seed_requests_by_direction"].items()))
         if estimate["refused"]:
-            click.secho(f"  the real run would refuse: {estimate['refused']}; pass --overwrite to start over or "
+            echo(f"  the real run would refuse: {estimate['refused']}; pass --overwrite to start over or "
                         "--out to write elsewhere", fg="yellow")
         elif estimate["already_done"]:
-            click.echo(f"  {estimate['already_done']} records are already in {estimate['out']}'s journal and will "
+            echo(f"  {estimate['already_done']} records are already in {estimate['out']}'s journal and will "
                        "not be paid again")
         if "target" in estimate:
             _echo_target(estimate["target"], extend_limit)
@@ -552,7 +560,7 @@ def _echo_target(t: dict[str, Any], extend_limit: int) -> None:
     """The --target part of a dry run."""
     plan = f"the plan makes {t['plan_records']} records"
     if not t["to_make"]:
-        click.echo(f"  target {t['records']}: reached already; nothing to do")
+        echo(f"  target {t['records']}: reached already; nothing to do")
         return
     if t["further_seeds"]:
         plan += (f"; about {t['further_seeds']} further seeds (new walks and draws; {t['further_walks']} new walks "
@@ -560,8 +568,8 @@ def _echo_target(t: dict[str, Any], extend_limit: int) -> None:
     elif t["records"] < t["plan_records"]:
         plan += f"; it stops at {t['records']}"
     cost = "" if t["estimated_cost"] is None else f", about ${t['estimated_cost']:.4f}"
-    click.echo(f"  target {t['records']} records ({t['to_make']} to make): {plan}")
-    click.echo(f"  about {t['requests']} requests{cost}, more if filters eliminate records"
+    echo(f"  target {t['records']} records ({t['to_make']} to make): {plan}")
+    echo(f"  about {t['requests']} requests{cost}, more if filters eliminate records"
                + ("" if t["reachable"] else f"; the plan may grow to {t['seed_limit']} seeds (--extend-limit "
                   f"{extend_limit}, --max-seeds), which falls short"))
 
@@ -596,13 +604,13 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
         return
     report = build_report(path, spec_folder, plugins=get_plugins(ctx))
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        echo(json.dumps(report, indent=2))
         return
-    click.echo(markdown(report, {}))
+    echo(markdown(report, {}))
     if not no_report:
         folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
         written = write_report(report, folder)
-        click.secho(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
+        echo(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
 
 
 @cli.command()
@@ -625,9 +633,9 @@ def merge(parts: tuple[str, ...], out: str, overwrite: bool) -> None:
 
     report = merge_parts([Path(p) for p in parts], Path(out), overwrite)
     for line in report.lines():
-        click.echo(line)
+        echo(line)
     if report.missing:
-        click.secho(f"warning: shard {', '.join(report.missing)} missing", fg="yellow", err=True)
+        echo(f"warning: shard {', '.join(report.missing)} missing", fg="yellow", err=True)
 
 
 @cli.command()
@@ -648,11 +656,11 @@ def doctor(out: str, repair: bool) -> None:
 
     if repair:
         for line in mend(Path(out)):
-            click.echo(line)
+            echo(line)
         return
     found = diagnose(Path(out))
     for line in found.lines():
-        click.echo(line)
+        echo(line)
     if not found.healthy:
         sys.exit(1)
 
@@ -700,17 +708,17 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: 
                     {"min_margin": min_margin})
     if "report" in counts.get("all", {}):
         for line in counts["all"]["report"]:
-            click.echo(line)
+            echo(line)
         return
     for name, c in counts.items():
         label = "" if name == "all" else f"{name}: "
         families = f" from {c['seeds']} seed families" if name != "all" else ""
         skipped = f" ({'; '.join(f'{n} records {why}' for why, n in c['skip_reasons'].items())})" \
             if c["skipped"] else ""
-        click.echo(f"{label}{c['written']} rows{families} -> {c['path']}{skipped}")
+        echo(f"{label}{c['written']} rows{families} -> {c['path']}{skipped}")
     for c in counts.values():
         for note in c.get("notes", []):
-            click.secho(f"note: {note}", fg="yellow", err=True)
+            echo(f"note: {note}", fg="yellow", err=True)
 
 
 @cli.command(name="plugins")
@@ -742,17 +750,17 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
                 if help_text:
                     rows[reg.plugin]["options"][reg_name] = help_text
     if as_json:
-        click.echo(json.dumps(list(rows.values()), indent=2))
+        echo(json.dumps(list(rows.values()), indent=2))
         return
     for entry in rows.values():
-        click.secho(f"{entry['name']}  ({entry['from']})", bold=True)
+        echo(f"{entry['name']}  ({entry['from']})", bold=True)
         for kind in KINDS:
             if entry[kind]:
-                click.echo(f"  {kind.replace('_', ' ')}: {', '.join(entry[kind])}")
+                echo(f"  {kind.replace('_', ' ')}: {', '.join(entry[kind])}")
         for owner, help_text in entry["options"].items():
-            click.echo(f"  {owner} options:")
+            echo(f"  {owner} options:")
             for key, text in help_text.items():
-                click.echo(f"    {key}: {text}")
+                echo(f"    {key}: {text}")
 
 
 @cli.command()
@@ -763,7 +771,7 @@ def directions(ctx: click.Context) -> None:
     """List every registered evolving direction with its pack and description."""
     registry = get_plugins(ctx).registry
     for name, reg in sorted(registry.directions.items(), key=lambda kv: (kv[1].obj.pack, kv[0])):
-        click.echo(f"{reg.obj.pack:>14}  {name:<20} {reg.obj.description}")
+        echo(f"{reg.obj.pack:>14}  {name:<20} {reg.obj.description}")
 
 
 def main() -> None:

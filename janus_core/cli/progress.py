@@ -13,10 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from janus_core.run.session import RunView, summary_dict, target_summary
 from janus_core.sdk.credentials import scrub
+from janus_core.sdk.terminal import printable
 
 if TYPE_CHECKING:
     from janus_core.run.engine import Stats
     from janus_core.run.session import Session
+
+
+def shown(text: Any) -> str:
+    """Text from outside (a server's error, a name, a reason) as rich prints it literally: secrets masked,
+    control characters as escapes (``printable``), and square brackets that would read as markup escaped."""
+    from rich.markup import escape
+
+    return escape(printable(scrub(str(text))))
 
 
 class RichView(RunView):
@@ -30,8 +39,9 @@ class RichView(RunView):
 
     def started(self, session: Session, resumed: int) -> None:
         spec, backend, engine = session.spec, session.backend, session.engine
-        self.console.print(f"[bold]janus[/]: {spec.name}, {spec.setup.output_type}, backend {backend.name} "
-                           f"({backend.model}), {engine.concurrency} in flight -> {session.out}"
+        self.console.print(f"[bold]janus[/]: {shown(spec.name)}, {shown(spec.setup.output_type)}, backend "
+                           f"{shown(backend.name)} ({shown(backend.model)}), {engine.concurrency} in flight -> "
+                           f"{shown(session.out)}"
                            + (f" (continuing: {resumed} records done)" if resumed else ""))
 
     async def watch(self, stats: Stats) -> None:
@@ -65,15 +75,15 @@ class RichView(RunView):
                                 tokens=stats.tokens_in + stats.tokens_out, cost=f"{stats.cost:.2f}")
 
     def interrupted(self, session: Session) -> None:
-        self.console.print(f"[yellow]interrupted[/]: finished records are in {session.out}; rerun the same command "
-                           "to continue")
+        self.console.print(f"[yellow]interrupted[/]: finished records are in {shown(session.out)}; rerun the same "
+                           "command to continue")
 
     def finished(self, session: Session, stats: Stats) -> None:
         console, out = self.console, session.out
         s = summary_dict(stats, out)
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(stats.failures.items())) or "none"
+        failures = ", ".join(f"{shown(k)} {v}" for k, v in sorted(stats.failures.items())) or "none"
         console.print(f"[green]{stats.records} new records[/]" + (f" + {stats.resumed} from before" if stats.resumed
-                                                                    else "") + f" -> {out}")
+                                                                    else "") + f" -> {shown(out)}")
         console.print(f"  requests {stats.requests} ({s['requests_per_second']}/s), cached {stats.cached}, "
                       f"429s {stats.rate_limited}, failures: {failures}"
                       + (f", earlier failures {stats.earlier_failures} (--retry-failed reruns them)"
@@ -86,25 +96,24 @@ class RichView(RunView):
                           "batch price")
         if len(stats.by_model) > 1:
             for name, used in stats.by_model.items():
-                console.print(f"  {name}: {used['requests']} requests, tokens in {used['tokens_in']}, out "
+                console.print(f"  {shown(name)}: {used['requests']} requests, tokens in {used['tokens_in']}, out "
                               f"{used['tokens_out']}, cost ${used['cost']:.4f}")
         if stats.target is not None:
             t = target_summary(stats)
             grown = f", {stats.extended} seeds beyond the plan" if stats.extended else ""
             if t["shortfall"]:
-                console.print(f"[yellow]target[/]: made {stats.made} of {stats.target}{grown}: {t['shortfall']}")
+                console.print(f"[yellow]target[/]: made {stats.made} of {stats.target}{grown}: "
+                              f"{shown(t['shortfall'])}")
             else:
                 console.print(f"[green]target[/]: {stats.made} of {stats.target} records{grown}")
         if stats.stopped:
-            console.print(f"[yellow]stopped[/]: {stats.stopped}; rerun the same command to continue")
-        from rich.markup import escape
-
+            console.print(f"[yellow]stopped[/]: {shown(stats.stopped)}; rerun the same command to continue")
         for line in stats.errors[:5]:
-            console.print(f"  [dim]{escape(scrub(line))}[/]")  # a message is text, not markup
+            console.print(f"  [dim]{shown(line)}[/]")
         negotiated = session.backend.negotiated
         if negotiated and negotiated.get("refused"):
-            console.print(f"  structured output: {negotiated.get('mode')} (the server refused "
-                          f"{', '.join(negotiated['refused'])})")
+            console.print(f"  structured output: {shown(negotiated.get('mode'))} (the server refused "
+                          f"{shown(', '.join(map(str, negotiated['refused'])))})")
 
 
 class JsonView(RichView):

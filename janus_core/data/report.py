@@ -17,6 +17,7 @@ from typing import Any
 
 from janus_core.data.dedup import words
 from janus_core.sdk.credentials import scrub_data
+from janus_core.sdk.terminal import printable
 
 #: Words of a message the metrics read (near duplicates, distinct-n): the first 10,000. Lengths count
 #: every word (in bounded pieces); the report says how many messages were longer.
@@ -299,7 +300,7 @@ def _table(rows: dict[str, Any], head: tuple[str, str]) -> list[str]:
 
 
 def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
-    """The report as Markdown, linking the PNG plots by file name."""
+    """The report as Markdown, linking the PNG plots by file name; control characters shown as escapes."""
     cov = report["coverage"]
     lines = [f"# Dataset report: {Path(report['path']).name}", ""]
     run = report.get("run") or {}
@@ -361,7 +362,8 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
     if report["documents"]:
         lines += ["## Document chunks used", "", *_table(report["documents"], ("Chunk", "Records"))]
     lines += ["## Failures by reason", "", *_table(report["failures"], ("Reason", "Jobs"))]
-    return "\n".join(lines)
+    # names and reasons come from records and servers: their control characters are shown as escapes
+    return printable("\n".join(lines))
 
 
 def plots(report: dict[str, Any], folder: Path) -> dict[str, str]:

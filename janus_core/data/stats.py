@@ -10,6 +10,7 @@ from typing import IO, Any
 from janus_core.run.journal import Journal
 from janus_core.run.record_rows import MAX_DEPTH, MAX_ROW_CHARS, bounded_loads, read_lines
 from janus_core.sdk.errors import JanusError
+from janus_core.sdk.terminal import printable
 
 #: The largest file read as one JSON array (the original tool's outputs.json); JSON Lines files stream.
 MAX_ARRAY_CHARS = 4 * MAX_ROW_CHARS
@@ -147,7 +148,8 @@ def _label(record: dict[str, Any]) -> str:
     user = next((m["content"] for m in reversed(record["messages"]) if m["role"] == "user"), "")
     short = user.replace("\n", " ")
     short = short if len(short) <= 70 else short[:67] + "..."
-    return f"{record['id']} [{record.get('direction')}] depth {record.get('depth', 0)}: {short}"
+    # a reply may hold control characters: shown as escapes, never sent to the terminal
+    return printable(f"{record['id']} [{record.get('direction')}] depth {record.get('depth', 0)}: {short}")
 
 
 def evolution_tree(path: Path, seed_id: str) -> Any:

@@ -6,6 +6,10 @@ overlap by ``chunking.overlap`` words, keeping the original text. A chunk attach
 entity it mentions (by name, alias, or the name in words: ``MARRIAGE_COUNSELOR`` matches
 "marriage counselor(s)"); a seed context carries the ``chunking.per_context`` chunks that mention
 the most of its entities, and its records name those chunks in ``walk.chunks``.
+
+What documents expand to is bounded (``DocumentLimits``): the text of one document and of all of
+them, the chunks they make, and the time one document takes to read; a PDF is read page by page
+within further bounds (``pdf_text``), and the first bound passed refuses it, naming file and page.
 """
 
 from __future__ import annotations
@@ -23,6 +27,26 @@ _WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
+class DocumentLimits:
+    """How far documents may expand once read (their files are bounded in ``spec.documents``)."""
+
+    #: characters of text one document may give, and all documents together
+    characters: int = 2_000_000
+    total_characters: int = 10_000_000
+    #: chunks all documents together may make
+    chunks: int = 20_000
+    #: seconds one document may take to read
+    seconds: float = 60.0
+    #: PDF: bytes of decompressed content one page may draw, and all pages of one document
+    #: (a stream that pages share counted for each)
+    page_content_bytes: int = 2_000_000
+    pdf_content_bytes: int = 20_000_000
+    #: PDF: bytes one stream may decompress to, and tokens pypdf may parse in one content stream
+    stream_bytes: int = 10_000_000
+    stream_tokens: int = 500_000
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One window of a document, and the entities it mentions (with how often)."""
 
@@ -36,23 +60,23 @@ class Chunk:
         return tuple(name for name, _ in self.mentions)
 
 
-def read_document(path: Path) -> str:
-    """A document's text: Markdown and text as they are, PDF through pypdf."""
+def read_document(path: Path, limits: DocumentLimits = DocumentLimits()) -> str:
+    """A document's text: Markdown and text as they are, PDF through pypdf, each within ``limits``."""
     if path.suffix.lower() == ".pdf":
-        try:
-            from pypdf import PdfReader
-            from pypdf.errors import PdfReadError
-        except ImportError as exc:  # pragma: no cover - pypdf is a dependency
-            raise JanusError("reading PDF documents needs pypdf: pip install pypdf") from exc
-        try:
-            reader = PdfReader(str(path))
-            return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-        except (PdfReadError, OSError, ValueError) as exc:
-            raise JanusError(f"{path}: not a readable PDF ({exc})") from None
+        from janus_core.plan.pdf_text import read_pdf
+
+        return read_pdf(path, limits)
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as f:
+            text = f.read(limits.characters + 1)
     except UnicodeDecodeError as exc:
         raise JanusError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise JanusError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(text) > limits.characters:
+        raise JanusError(f"{path}: more than {limits.characters:,} characters, the most Janus reads from one "
+                         "document; split it into smaller files")
+    return text
 
 
 def chunk_text(text: str, words: int = 200, overlap: int = 40) -> list[str]:
@@ -95,12 +119,14 @@ class Documents:
 
     @classmethod
     def load(cls, folder: Path, patterns: list[str], diagram: Diagram, words: int = 200,
-             overlap: int = 40) -> Documents:
+             overlap: int = 40, limits: DocumentLimits = DocumentLimits()) -> Documents:
+        """Read, chunk and attach every document ``patterns`` names, within ``limits``."""
         if overlap >= words:
             raise JanusError(f"chunking.overlap ({overlap}) must be smaller than chunking.words ({words})")
         find = entity_patterns(diagram)
         chunks = []
         seen: set[Path] = set()
+        characters = 0
         for i, paths in find_documents(folder, patterns):
             if not paths:
                 raise JanusError(f"documents[{i}]: '{patterns[i]}' names no file in {folder}")
@@ -114,10 +140,19 @@ class Documents:
                     source = str(path.resolve().relative_to(folder.resolve()))
                 except ValueError:
                     source = str(path)
-                for n, text in enumerate(chunk_text(read_document(path), words, overlap)):
-                    counts = Counter({name: len(p.findall(text)) for name, p in find.items()})
+                text = read_document(path, limits)
+                characters += len(text)
+                if characters > limits.total_characters:
+                    raise JanusError(f"{path}: the documents' text passes {limits.total_characters:,} characters "
+                                     "in all, the most Janus reads; name fewer documents")
+                pieces = chunk_text(text, words, overlap)
+                if len(chunks) + len(pieces) > limits.chunks:
+                    raise JanusError(f"{path}: the documents make more than {limits.chunks:,} chunks in all; name "
+                                     "fewer documents, or raise chunking.words")
+                for n, piece in enumerate(pieces):
+                    counts = Counter({name: len(p.findall(piece)) for name, p in find.items()})
                     mentions = tuple((name, c) for name, c in counts.most_common() if c)
-                    chunks.append(Chunk(f"{source}#{n}", source, text, mentions))
+                    chunks.append(Chunk(f"{source}#{n}", source, piece, mentions))
         return cls(chunks)
 
     def for_context(self, entities: tuple[str, ...] | list[str], k: int = 2) -> list[Chunk]:

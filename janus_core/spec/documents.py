@@ -12,7 +12,8 @@ from janus_core.spec.paths import refusal
 #: the kinds of document Janus reads (PDF through pypdf)
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 
-#: at most this many document files, and this many bytes in all
+#: at most this many document files, and this many bytes in all (what the files expand to once read,
+#: a PDF's text above all, is bounded where they are read: ``janus_core.plan.documents.DocumentLimits``)
 MAX_FILES = 1000
 MAX_TOTAL_BYTES = 50_000_000
 

@@ -1,5 +1,7 @@
 """Built-in elimination filters, run on every new record (the Evol-Instruct elimination rules).
 
+- ``control-characters``: a message holding control characters other than tab and newline (ESC,
+  BEL, a lone CR, DEL, C1 controls: ``control.py``), which would reach every terminal that prints it;
 - ``no-change``: an evolved request that says what its parent said (a cheap similarity check
   decides clear cases; the model judges the rest);
 - ``refusal``: a short, apologetic answer;
@@ -275,6 +277,7 @@ class Length(Filter):
 
 @hookimpl
 def register_filters(register):
+    from .control import ControlCharacters
     from .decontamination import Decontamination
     from .judge import Judge
     from .language import Language
@@ -283,8 +286,9 @@ def register_filters(register):
     from .semantic import SemanticDuplicate
 
     # cheap checks first; the judge, which pays for requests, last
-    for f in (NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(), TextQuality(),
-              ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(), Judge()):
+    for f in (ControlCharacters(), NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(),
+              TextQuality(), ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(),
+              Judge()):
         register(f)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from janus_core.cli import get_plugins, load_checked_spec, reports_errors, split_options
+from janus_core.cli import echo, get_plugins, load_checked_spec, reports_errors, split_options
 
 
 def _check_repo_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -60,4 +60,4 @@ def push(ctx: click.Context, out: str, repo_id: str, fmt: str, split: str, eval_
         options["spec"] = {"name": loaded.name, "folder": str(loaded.folder), "files": spec_files(loaded)}
     counts = export_remote(Path(out), repo_id, sink_cls, fmt, eval_fraction, seed, options)
     for line in counts["all"]["report"]:
-        click.echo(line)
+        echo(line)

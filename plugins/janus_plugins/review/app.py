@@ -23,6 +23,7 @@ from janus_core.run.journal import REVIEW_STATES, Journal, journal_path
 from janus_core.sdk.credentials import scrub_data
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record, record_id, sha256_of
+from janus_plugins.review.access import MAX_REQUEST_BYTES, TOKEN_PARAM, BodyLimit, TokenGuard, new_token
 
 INSTALL_HINT = "janus review needs starlette and uvicorn: pip install 'janus-data[review]'"
 #: Query parameters of /api/records, all optional.
@@ -312,12 +313,14 @@ class PageGuard:
         await send({"type": "http.response.body", "body": body})
 
 
-def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Any:
-    """The Starlette app: the page and a small JSON API over ``data``.
+def create_app(data: ReviewData, *, token: str, max_request_bytes: int = MAX_REQUEST_BYTES,
+               allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Any:
+    """The Starlette app: the page and a small JSON API over ``data``, for whoever holds ``token``.
 
     Handlers are async and run on the event loop's one thread, so the journal's one SQLite
     connection is never used by two threads at once. Only the local host names are answered (no
-    DNS rebinding), writes must be JSON and same-origin (no cross-site posts), every response
+    DNS rebinding), every request needs the token (``access.TokenGuard``: 403 without it), a body over
+    ``max_request_bytes`` is answered 413, writes must be JSON and same-origin (no cross-site posts), every response
     carries a strict Content-Security-Policy and X-Frame-Options, and every answer is scrubbed of
     secrets (a failure's detail may quote what a server echoed).
     """
@@ -396,11 +399,15 @@ def create_app(data: ReviewData, allowed_hosts: tuple[str, ...] = ("127.0.0.1", 
         Route("/api/failures", failures),
     ]
     return Starlette(routes=routes, middleware=[Middleware(PageGuard, csp=content_security_policy(html)),
-                                                Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))])
+                                                Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+                                                Middleware(TokenGuard, token=token),
+                                                Middleware(BodyLimit, limit=max_request_bytes)])
 
 
-def serve(out: Path, port: int, announce: Callable[[str, ReviewData], None]) -> None:
-    """Serve the review page on 127.0.0.1:``port`` (0: any free port) until Ctrl-C."""
+def serve(out: Path, port: int, announce: Callable[[str, ReviewData], None],
+          max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+    """Serve the review page on 127.0.0.1:``port`` (0: any free port) until Ctrl-C; ``announce`` gets its
+    address, which holds the run's token."""
     try:
         import starlette  # noqa: F401
         import uvicorn
@@ -416,9 +423,10 @@ def serve(out: Path, port: int, announce: Callable[[str, ReviewData], None]) -> 
             from None
     data = ReviewData(out)
     try:
-        app = create_app(data)
+        token = new_token()
+        app = create_app(data, token=token, max_request_bytes=max_request_bytes)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        announce(f"http://127.0.0.1:{sock.getsockname()[1]}/", data)
+        announce(f"http://127.0.0.1:{sock.getsockname()[1]}/?{TOKEN_PARAM}={token}", data)
         server.run(sockets=[sock])
     finally:
         sock.close()
