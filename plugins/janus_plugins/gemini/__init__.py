@@ -17,7 +17,6 @@ abandoned after ``timeout`` seconds in all.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from janus_core import hookimpl
@@ -113,6 +112,8 @@ class GeminiBackend(Backend):
         from google.genai import errors
 
         try:
+            import asyncio  # not at import: `janus --help` loads this plugin
+
             async with asyncio.timeout(self.options.timeout):
                 return await call
         except BackendError as exc:  # a reply the bounded transport refused

@@ -19,7 +19,6 @@ only, and litellm follows their redirects.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -97,6 +96,8 @@ class LiteLLMBackend(Backend):
         if client is not None:
             kwargs["client"] = client
         try:
+            import asyncio  # not at import: `janus --help` loads this plugin
+
             async with asyncio.timeout(self.options.timeout):  # litellm's timeout bounds each read only
                 reply = await litellm.acompletion(**kwargs)
         except TimeoutError:

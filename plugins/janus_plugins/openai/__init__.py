@@ -19,7 +19,6 @@ mode the run has settled on (``json_schema`` until a server refused it, or the `
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -101,6 +100,8 @@ class OpenAIBackend(Backend):
             # the SDK's low-level post: its transport, auth and errors, without the typed transforms
             # and response models of chat.completions.create; one deadline over the whole request
             # (httpx's timeout bounds each read, not a reply that trickles in forever)
+            import asyncio  # not at import: `janus --help` loads this plugin
+
             async with asyncio.timeout(self.timeout):
                 reply = await self.client().post("/chat/completions", body=kwargs, cast_to=object)
         except openai.APIStatusError as exc:
