@@ -8,6 +8,7 @@ the sub-graph in plain words. The default plan covers every entity and relations
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,26 @@ def edge_labels(graph: nx.MultiDiGraph) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One fact of a walk, for the side of a conversation that should know it.
+
+    ``kind``: ``attribute`` (an attribute's note), ``detail`` (a ``%% Key: Value`` comment), ``note``
+    (a ``%%`` comment without a key), ``relationship`` (a labelled link), ``name`` (an attribute with no
+    note). ``topic`` is what someone would ask about ("the renewals of a loan"); ``owner`` the entity
+    the fact belongs to (the relationship's left entity for a link)."""
+
+    kind: str
+    owner: str
+    topic: str
+    text: str
+
+    @property
+    def strong(self) -> bool:
+        """A fact with content of its own (a note, a detail), not only a name."""
+        return self.kind in ("attribute", "detail", "note")
+
+
+@dataclass(frozen=True)
 class SeedContext:
     """A walked part of the graph, ready to be rendered into a seed prompt."""
 
@@ -42,6 +63,8 @@ class SeedContext:
     entities: tuple[str, ...]
     edges: tuple[Edge, ...]
     description: str
+    #: the walk's facts one by one, for prompts that give each side what it should know
+    facts: tuple[Fact, ...] = ()
 
     def provenance(self) -> dict:
         return {"id": self.id, "strategy": self.strategy, "entities": list(self.entities),
@@ -111,10 +134,70 @@ def describe(graph: nx.MultiDiGraph, entities: tuple[str, ...], edges: tuple[Edg
     return "\n".join(lines)
 
 
+def plain(name: str) -> str:
+    """An entity or attribute name in plain words: MEDICATION_ORDER -> medication order, HomeVisit ->
+    home visit, due_date -> due date."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.replace("_", " ").replace("-", " "))
+    return " ".join(spaced.lower().split())
+
+
+def plural(noun: str) -> str:
+    """A plain English plural, enough for entity names: loan -> loans, policy -> policies."""
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _counted(cardinality: str, noun: str) -> str:
+    phrase = cardinality_phrase(cardinality)
+    return f"{phrase} {plural(noun) if 'more' in phrase else noun}"
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split()).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def facts_of(graph: nx.MultiDiGraph, nodes: tuple[str, ...], edges: tuple[Edge, ...]) -> tuple[Fact, ...]:
+    """The facts of a walk, one sentence each: every walked entity's attribute notes, ``%%`` details
+    and notes, then the walked relationships with theirs, then attributes that have only a name."""
+    found: list[Fact] = []
+    names: list[Fact] = []
+    for node in nodes:
+        data = graph.nodes[node]
+        owner = plain(node)
+        for a in data.get("attributes", []):
+            attr = plain(a.name)
+            topic = f"the {attr} of a {owner}"
+            if a.comment:
+                found.append(Fact("attribute", node, topic, _sentence(f"The {attr} of a {owner}: {a.comment}")))
+            elif not set(a.keys) & {"PK", "FK"}:
+                names.append(Fact("name", node, topic, _sentence(f"A {owner} has a {attr}")))
+        for key, value in data.get("details", {}).items():
+            found.append(Fact("detail", node, plain(key), _sentence(f"{key}: {value}")))
+        for note in data.get("notes", []):
+            found.append(Fact("note", node, plural(owner), _sentence(note)))
+    for u, v, k in edges:
+        d = graph.edges[u, v, k]
+        verb = d["label"] or "is related to"
+        link = f"{plain(u)} {verb} {plain(v)}"
+        found.append(Fact("relationship", u, f"{plain(u)} and {plain(v)}",
+                          _sentence(f"A {plain(u)} {verb} {_counted(d['right_cardinality'], plain(v))}, and each "
+                                    f"{plain(v)} has {_counted(d['left_cardinality'], plain(u))}")))
+        for key, value in d.get("details", {}).items():
+            found.append(Fact("detail", u, plain(key), _sentence(f"{key} ({link}): {value}")))
+        for note in d.get("notes", []):
+            found.append(Fact("note", u, f"{plain(u)} and {plain(v)}", _sentence(note)))
+    return tuple(found + names)
+
+
 def _context(graph: nx.MultiDiGraph, cid: str, strategy: str, nodes, edges, focus: str | None = None) -> SeedContext:
     nodes = tuple(dict.fromkeys(nodes))
     edges = tuple(edges)
-    return SeedContext(cid, strategy, nodes, edges, describe(graph, nodes, edges, focus))
+    return SeedContext(cid, strategy, nodes, edges, describe(graph, nodes, edges, focus),
+                       facts_of(graph, nodes, edges))
 
 
 # --- strategies --------------------------------------------------------------------------------

@@ -1,48 +1,59 @@
 """Turn-by-turn role-play generation (setup.yaml ``generation: turns``).
 
-A user simulator writes each user turn (its role, the situation from the walk, the direction and
-the conversation so far) and the assistant answers it (its system message and the conversation),
-each as plain text, one request per turn. Small models write ordinary sentences this way where
-one JSON object holding a whole conversation breaks them. The engine sends the requests, so every
-turn is paced, cached and journaled like any other request.
+Each conversation has a brief drawn from its walk and direction (``janus_core.plan.brief``). A user
+simulator writes each user turn from its part of the brief (who they are, the situation, what they
+want to find out this turn, what the assistant last said), and the assistant answers it from its
+system message, the conversation and the walk's facts, the one just asked about first. Each side
+sees worked examples rather than a description of the task, each writes plain text, one request per
+turn: small models write ordinary sentences this way where one JSON object holding a whole
+conversation breaks them. The engine sends the requests, so every turn is paced, cached and journaled
+like any other request.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from janus_core.plan.brief import Brief, make_brief
+from janus_core.plan.graph import plain as _plain
+from janus_core.plan.voice import voice_problem
 from janus_core.sdk.contracts import CompletionRequest, Message
 from janus_core.sdk.records import Record, sha256_of
-from janus_core.spec.templates import render, transcript
+from janus_core.spec.templates import render
 
 if TYPE_CHECKING:
     from janus_core.plan.jobs import Job, Plan
 
-#: The user simulator's prompt. Short and concrete: small models copy long instructions.
-USER_PROMPT = """\
-You are a {{ user_role | lower }} talking to a {{ assistant_role | lower }}.
-{% if description %}{{ description }}
-{% endif %}You want to talk about: {{ topic }}.
-{% if earlier %}You asked before: "{{ earlier }}"
-Ask something new about it. {{ direction }}
-{% elif conversation %}The conversation so far:
-{{ conversation }}
-
-{{ direction }}
-{% else %}{{ direction }}
-{% endif %}
-Write only your {{ "next" if conversation else "first" }} message to the {{ assistant_role | lower }}: \
-one to three sentences, in your own words."""
+#: The user simulator's instructions and two worked examples: a small model writes a person's message
+#: far better from examples than from a description of the task.
+USER_SYSTEM = ("You write the message a person sends, in their own words: one or two sentences that end with "
+               "their question. Write only the message.")
+USER_SHOTS = (
+    ("Situation: A small hotel by the sea. You are a guest (room: double). You want to find out about "
+     "breakfast times.\nMessage:",
+     "Hi, I'm staying in one of your double rooms for two nights. What time is breakfast served?"),
+    ("Situation: A gym with a pool. You are a member (plan: monthly). The receptionist said: \"Your plan "
+     "renews on the first of each month.\" You want to find out about cancelling.\nMessage:",
+     "Thanks. If I want to stop my monthly plan before it renews, how do I cancel?"),
+)
 
 #: The assistant's system message when the record has none of its own (not kept in the record).
 ASSISTANT_SYSTEM = """\
-You are a helpful {{ assistant_role | lower }}.{% if description %} {{ description }}{% endif %}
-Answer the {{ user_role | lower }} in two to four clear sentences."""
+You are a helpful {{ assistant_role | lower }}.{% if description %} {{ description }}{% endif %}"""
+#: Added to the assistant's system message in its requests (not kept in the record).
+ANSWER_RULE = "Answer the {user} in two to four sentences. Use the facts you are given; do not invent others."
+ASSISTANT_SHOT = (
+    "Facts:\n- Breakfast: 7:00 to 10:30 in the garden room.\n- Room service costs 5 pounds extra.\n"
+    "Guest: Hi, what time is breakfast served?",
+    "Breakfast is served from 7:00 to 10:30 in the garden room. If you would rather eat in your room, room "
+    "service is 5 pounds extra.",
+)
 
-#: Directions address whoever writes the data; the user simulator gets them as a goal of its own.
-_GOAL = re.compile(r"^(write|make|choose|pick|go|explore|give|continue|evolve)\b", re.I)
+#: the brief of this many jobs is remembered (a conversation's turns share one)
+BRIEFS_REMEMBERED = 1024
 
 
 def _shown_roles(user_role: str, assistant_role: str) -> list[str]:
@@ -62,6 +73,7 @@ class RolePlay:
         self._other = re.compile(rf"\n\s*\[?(?:{labels})\]?\s*:", re.I)
         #: a turn that opens with the other side's label ("[COUNSELOR] ..." from the user simulator):
         #: written in the wrong voice
+        self._briefs: OrderedDict[str, Brief] = OrderedDict()
         self._voice = {role: re.compile(rf"^\s*(?:\*\*)?(?:\[(?:{other})\]|(?:{other})\s*:)", re.I)
                        for role, other in (("user", f"{re.escape(setup.assistant_role)}|assistant"),
                                            ("assistant", f"{re.escape(setup.user_role)}|user"))}
@@ -85,45 +97,68 @@ class RolePlay:
 
     # --- requests ------------------------------------------------------------------------------
 
+    def brief(self, job: Job) -> Brief:
+        """The job's brief (the same for each of its turns and on every rerun)."""
+        found = self._briefs.get(job.key)
+        if found is None:
+            setup = self.plan.setup
+            rng = random.Random(f"{self.plan.seed}|{job.key}|brief")
+            found = make_brief(job.context, self.plan.spec.diagram, setup.description, setup.user_role,
+                               job.direction, rng)
+            self._briefs[job.key] = found
+            if len(self._briefs) > BRIEFS_REMEMBERED:
+                self._briefs.popitem(last=False)
+        return found
+
     def request(self, job: Job, role: str, messages: list[Message], turn: int, attempt: int = 0) -> CompletionRequest:
         """The request for the next ``role`` turn after ``messages`` (``turn`` counts the job's new
-        user turns from 0; ``attempt`` > 0 after an empty reply)."""
+        user turns from 0; ``attempt`` > 0 when the turn is asked for again)."""
         rng = random.Random(f"{self.plan.seed}|{job.key}|turn{turn}|{role}|{attempt}")
-        prompt = self._user_prompt(job, messages, rng) if role == "user" else self._assistant_prompt(messages)
+        asked = _asked(messages) - (1 if role == "assistant" else 0)
+        prompt = self._user_prompt(job, messages, asked, rng) if role == "user" \
+            else self._assistant_prompt(job, messages, asked)
         chars = self.plan.limits.message_chars
-        # about four characters a token, and room to end the sentence the cut falls in
-        max_tokens = self.plan.max_tokens or max(32, chars // 3)
+        # about four characters a token, and room to end the sentence the cut falls in; a user's
+        # message is one or two sentences
+        max_tokens = self.plan.max_tokens or max(32, chars // (4 if role == "user" else 3))
         return CompletionRequest(messages=prompt, schema=None, schema_name=f"{role}-turn", max_tokens=max_tokens,
                                  temperature=self.plan.role_temperature(role), seed=rng.randrange(2**31))
 
-    def _user_prompt(self, job: Job, messages: list[Message], rng: random.Random) -> list[Message]:
+    def _user_prompt(self, job: Job, messages: list[Message], asked: int, rng: random.Random) -> list[Message]:
         setup = self.plan.setup
+        brief = self.brief(job)
         shown = [m for m in messages if m["role"] != "system"]
-        earlier = ""
+        parts = [f"Situation: {brief.situation}".rstrip() if brief.situation else "Situation:",
+                 f"You are {brief.persona}."]
         if job.parent is not None and not shown:  # a rewrite (instruct): the parent's request, to vary
-            asked = [m["content"] for m in job.parent.messages if m["role"] == "user"]
-            earlier = asked[-1] if asked else ""
-        instruction = job.direction.instruction(rng)
-        if "{" in instruction:
-            instruction = render(instruction, user_role=setup.user_role, assistant_role=setup.assistant_role,
-                                 description=setup.description, context=job.context.description)
-        if _GOAL.match(instruction):
-            instruction = f"Your aim: {instruction[0].lower()}{instruction[1:]}"
-        direction = instruction
-        text = render(USER_PROMPT, user_role=setup.user_role, assistant_role=setup.assistant_role,
-                      description=setup.description.strip(), topic=self.topic(job), earlier=earlier,
-                      conversation=transcript(shown, setup.user_role, setup.assistant_role) if shown else "",
-                      direction=direction)
-        return [{"role": "user", "content": text}]
+            earlier = [m["content"] for m in job.parent.messages if m["role"] == "user"]
+            if earlier:
+                parts.append(f'You asked before: "{_clip(earlier[-1])}" Ask something new.')
+        said = [m["content"] for m in shown if m["role"] == "assistant"]
+        if said:
+            parts.append(f'The {_plain(setup.assistant_role)} said: "{_clip(said[-1])}"')
+        need = brief.need(asked)
+        parts.append(f"You want to find out about {need.topic if need else self.topic(job)}.")
+        prompt: list[Message] = [{"role": "system", "content": USER_SYSTEM}]
+        for question, answer in USER_SHOTS:
+            prompt += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        return [*prompt, {"role": "user", "content": " ".join(parts) + "\nMessage:"}]
 
-    def _assistant_prompt(self, messages: list[Message]) -> list[Message]:
+    def _assistant_prompt(self, job: Job, messages: list[Message], asked: int) -> list[Message]:
         setup = self.plan.setup
-        system = [m for m in messages if m["role"] == "system"]
-        if not system:
-            system = [{"role": "system", "content": render(ASSISTANT_SYSTEM, user_role=setup.user_role,
-                                                           assistant_role=setup.assistant_role,
-                                                           description=setup.description.strip())}]
-        return [*system[:1], *(m for m in messages if m["role"] != "system")]
+        system = next((m["content"] for m in messages if m["role"] == "system"), None)
+        if system is None:
+            system = render(ASSISTANT_SYSTEM, user_role=setup.user_role, assistant_role=setup.assistant_role,
+                            description=setup.description.strip())
+        user = _plain(setup.user_role)
+        system = f"{system.rstrip()}\n{ANSWER_RULE.format(user=user)}"
+        shown = [dict(m) for m in messages if m["role"] != "system"]
+        facts = self.brief(job).facts_for(asked)
+        if facts and shown and shown[-1]["role"] == "user":
+            lines = "\n".join(f"- {f}" for f in facts)
+            shown[-1]["content"] = f"Facts:\n{lines}\n{user.capitalize()}: {shown[-1]['content']}"
+        shot = [{"role": "user", "content": ASSISTANT_SHOT[0]}, {"role": "assistant", "content": ASSISTANT_SHOT[1]}]
+        return [{"role": "system", "content": system}, *(shot if facts else []), *shown]
 
     def topic(self, job: Job) -> str:
         """The walked part of the diagram in a few plain words: its entities and relationships."""
@@ -135,15 +170,46 @@ class RolePlay:
 
     # --- replies -------------------------------------------------------------------------------
 
+    def attempts(self, role: str) -> int:
+        """How often a turn is asked for before the user's is written from the brief (``fallback``)
+        or the record fails (the assistant's)."""
+        return 2 if role == "user" else 3
+
+    def accept(self, job: Job, role: str, messages: list[Message], text: str, truncated: bool,
+               prompt: list[Message]) -> tuple[str, str | None]:
+        """A reply as the turn's text (``check``); a user's turn must also ask about its need."""
+        text, problem = self.check(text, truncated, role, prompt)
+        if not problem and role == "user" and not self.brief(job).asks(text, _asked(messages)):
+            return "", "no-question: the user turn does not ask about its need"
+        return text, problem
+
+    def fallback(self, job: Job, role: str, messages: list[Message]) -> str | None:
+        """The user's turn written from the brief, after the simulator's attempts failed; None for
+        the assistant (whose turn cannot be made up)."""
+        if role != "user":
+            return None
+        asked = _asked(messages)
+        return self.brief(job).question(asked, random.Random(f"{self.plan.seed}|{job.key}|question{asked}"))
+
     def clean(self, text: str, truncated: bool, role: str | None = None,
               prompt: list[Message] | None = None) -> str:
+        """A turn's text, or "" when it must be asked for again (see ``check``)."""
+        return self.check(text, truncated, role, prompt)[0]
+
+    def check(self, text: str, truncated: bool, role: str | None = None,
+              prompt: list[Message] | None = None) -> tuple[str, str | None]:
         """A turn's text without role labels, wrapping quotes, lines written for the other side or
-        opening sentences copied from its ``prompt``, cut to the message limit at a sentence's end
-        where one is near. Empty (to be asked again) when the ``role``'s turn is written in the other
-        side's voice."""
+        opening sentences copied from its ``prompt``, ending at its last full sentence when the reply
+        was cut or is over the message limit; and what is wrong with it, if anything: ("", "empty"),
+        ("", "wrong voice: ...") for a turn in the other side's voice, ("", "cut: ...") for a cut reply
+        with no full sentence. A turn with a problem is asked for again."""
         text = text.strip()
         if role in self._voice and self._voice[role].match(text):
-            return ""
+            return "", f"wrong voice: the {role} turn opens with the other side's label"
+        if role is not None:
+            problem = voice_problem(text, role, self.plan.setup.user_role, self.plan.setup.assistant_role)
+            if problem:
+                return "", problem
         text = self._label.sub("", text, count=1)
         cut = self._other.search("\n" + text)
         if cut:
@@ -155,7 +221,9 @@ class RolePlay:
         limit = self.plan.limits.message_chars
         if truncated or len(text) > limit:
             text = _sentences(text[:limit])
-        return text
+            if not text:
+                return "", "cut: no full sentence within the message limit"
+        return (text, None) if text else ("", "empty")
 
     def record(self, job: Job, messages: list[Message], prompts: list[list[Message]], model: str,
                usage: dict[str, Any]) -> Record:
@@ -180,21 +248,20 @@ def _without_copied_opening(text: str, prompt: str) -> str:
     return " ".join(sentences)
 
 
-def _plain(name: str) -> str:
-    """An entity name in plain words: MARRIAGE_COUNSELING -> marriage counseling, HomeVisit -> home visit."""
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.replace("_", " ").replace("-", " "))
-    return spaced.lower().strip()
+def _asked(messages: list[Message]) -> int:
+    """User turns in ``messages``."""
+    return sum(1 for m in messages if m["role"] == "user")
+
+
+def _clip(text: str, chars: int = 300) -> str:
+    """A message shown inside a prompt, cut at a word when long."""
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + "..."
 
 
 def _sentences(text: str) -> str:
-    """``text`` up to its last full sentence, if that keeps more than half of it; else up to its last
-    whole word, with an ellipsis."""
-    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-    if text.endswith((".", "!", "?")):
+    """``text`` up to its last full sentence; "" when it holds none."""
+    if text.endswith((".", "!", "?", '."', '?"', '!"')):
         return text
-    if end >= len(text) // 2:
-        return text[: end + 1]
-    space = text.rfind(" ")
-    if space >= len(text) // 2:  # no word cut in half
-        text = text[:space]
-    return text.rstrip(" ,;:-") + "..."
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    return text[: end + 1] if end > 0 else ""

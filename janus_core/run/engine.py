@@ -481,10 +481,15 @@ class Engine:
 
     async def _turn(self, job: Job, role: str, messages: list[Message], turn: int, usage: dict[str, Any],
                     prompts: list[list[Message]]) -> str:
-        """One turn's text; an empty reply is asked for once more with another seed."""
+        """One turn's text. A turn that comes back empty, cut with no full sentence, in the other
+        side's voice or (the user's) asking nothing is asked for again with another seed
+        (``RolePlay.attempts``); then the user's turn is written from the brief, and the assistant's
+        last problem names the failure (``wrong-voice``, ``cut``, ``empty``)."""
         play = self.plan.role_play
         assert play is not None
-        for attempt in range(2):
+        problem = None
+        attempts = play.attempts(role)
+        for attempt in range(attempts):
             request = play.request(job, role, messages, turn, attempt)
             try:
                 key, completion = await self.complete(request, role)
@@ -503,10 +508,17 @@ class Engine:
                                    "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out,
                                    "cost": cost})
             prompts.append(request.messages)
-            text = play.clean(completion.text, completion.finish_reason == "length", role, request.messages)
-            if text:
+            text, problem = play.accept(job, role, messages, completion.text, completion.finish_reason == "length",
+                                        request.messages)
+            if not problem:
                 return text
-        raise _Failed("empty", f"the {role} turn {turn + 1} came back empty twice")
+        composed = play.fallback(job, role, messages)
+        if composed:
+            usage["turns"][-1]["composed"] = problem
+            return composed
+        assert problem is not None
+        reason = problem.split(":", 1)[0].replace(" ", "-")
+        raise _Failed(reason, f"the {role} turn {turn + 1}, asked {attempts} times: {problem}")
 
     async def _complete_record(self, job: Job, record: Record, usage: dict[str, Any], key: str) -> Record:
         """The output type's extra requests and the filters. If anything stops the record here

@@ -226,6 +226,10 @@ class Direction:
     #: A whole prompt template (Jinja2, the same placeholders as setup.yaml's prompts) that
     #: replaces setup.yaml's derivational_prompt when a record evolves along this direction.
     template: str | None = None
+    #: What the user simulator is told about the conversation when it goes this way
+    #: (``generation: turns``): a sentence in the user's situation ("You want specifics."). None:
+    #: the description; "": nothing.
+    situation: str | None = None
 
     def instruction(self, rng: random.Random) -> str:
         options = self.instructions or (self.description,)

@@ -18,6 +18,7 @@ JANUS_PACK = (
             "Write something typical of this situation: the kind of exchange that happens most often.",
             "Write a representative, everyday case of this situation, natural and plausible.",
         ),
+        situation="",
     ),
     Direction(
         name="diverse",
@@ -29,6 +30,7 @@ JANUS_PACK = (
             "Choose a different kind of person, background or mood than the obvious one, still true to "
             "the situation.",
         ),
+        situation="Your case is not the usual one: a less common problem, circumstance or mood.",
     ),
     Direction(
         name="in-depth",
@@ -39,6 +41,7 @@ JANUS_PACK = (
             "careful answers.",
             "Explore one point in depth: the user pushes for specifics and the assistant reasons it through.",
         ),
+        situation="You want specifics: ask a precise, harder question about the details.",
     ),
 )
 

@@ -37,7 +37,7 @@ class LocalBackend(Backend):
     default_model = "SmolLM2-135M-Instruct"
     max_concurrency = 1
     #: The small model's context window is short; these keep prompts plus replies inside it.
-    suggested_limits = Limits(turns=2, message_chars=240)
+    suggested_limits = Limits(turns=2, message_chars=400)
     default_generation = "turns"
     Options = Imported("janus_plugins.local.options:LocalOptions")
 
