@@ -220,7 +220,7 @@ def voice_problem(text: str, role: str, user_role: str, assistant_role: str, *,
         return None
     voice = _voice(tuple(n for n in (user_role, *user_aliases) if n),
                    tuple(n for n in (assistant_role, *assistant_aliases) if n), tuple(user_things))
-    return voice.problem(text, role, frozenset(skip))
+    return voice.problem(text.replace("’", "'"), role, frozenset(skip))
 
 
 def user_things(diagram: Any, user_role: str, assistant_role: str) -> tuple[str, ...]:
@@ -238,4 +238,5 @@ def user_things(diagram: Any, user_role: str, assistant_role: str) -> tuple[str,
 
 def introduced_names(text: str) -> list[str]:
     """The first names a turn gives itself ("I'm Emily", "my name is Joe")."""
-    return [m.group(1) for m in _INTRO_NAME.finditer(text) if m.group(1).lower() not in _NOT_NAMES]
+    found = _INTRO_NAME.finditer(text.replace("’", "'"))
+    return [m.group(1) for m in found if m.group(1).lower() not in _NOT_NAMES]
