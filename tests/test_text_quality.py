@@ -310,15 +310,18 @@ def scenario(options: dict | None = None, spec=COUNSEL) -> ScenarioConsistency:
 
 
 @pytest.mark.parametrize("user, assistant, found", [
-    (GOOD[0][0], "As the counselee, I feel the same way about money.", "the assistant message speaks as the other"),
-    ("I am your counselor, so let me explain how this works.", GOOD[0][1], "the user message speaks as the other"),
-    ("As an AI assistant, I would suggest we talk about money.", GOOD[0][1], "the user message speaks as the other"),
+    (GOOD[0][0], "As the counselee, I feel the same way about money.",
+     "wrong-voice: the assistant message speaks as the other side: 'As the counselee, I'"),
+    ("I am your counselor, so let me explain how this works.", GOOD[0][1],
+     "wrong-voice: the user message speaks as the other side: 'I am your counselor'"),
+    ("As an AI assistant, I would suggest we talk about money.", GOOD[0][1],
+     "wrong-voice: the user message speaks as the other side"),
     (GOOD[0][0], "Let us try.\nCOUNSELEE: But he never listens.\nCOUNSELOR: Then we start there.",
-     "the assistant message holds a script of counselee and counselor lines"),
+     "speaker-label: the assistant message opens a line with a speaker's label: 'COUNSELEE: But"),
 ])
 def test_scenario_prechecks_catch_a_turn_out_of_its_role(user, assistant, found):
     reason = verdict(scenario(), record(user, assistant))
-    assert reason is not None and reason.startswith("role precheck: " + found), reason
+    assert reason is not None and reason.startswith(found), reason
 
 
 def test_scenario_prechecks_keep_a_conversation_in_its_roles():

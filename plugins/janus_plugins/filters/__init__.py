@@ -4,7 +4,9 @@
   BEL, a lone CR, DEL, C1 controls: ``control.py``), which would reach every terminal that prints it;
 - ``no-change``: an evolved request that says what its parent said (a cheap similarity check
   decides clear cases; the model judges the rest);
-- ``refusal``: a short, apologetic answer;
+- ``refusal``: a short answer that declines (an inability to help, with or without an apology:
+  "I'm sorry, but I can't help with that", "I cannot provide medical advice", "As an AI, I am
+  unable to ..."); sympathy ("I'm sorry to hear that", "I'm sorry for your loss") is no refusal;
 - ``stopwords-only``: a message of nothing but punctuation and stop words;
 - ``leakage``: text that leaks the evolution wording or the diagram's syntax;
 - ``duplicate``: the same text as an earlier record (normalised), or a near copy of one (MinHash
@@ -46,8 +48,19 @@ their theirs them themselves then there these they this those through to too und
 were what when where which while who whom why will with would you your yours yourself yourselves ok okay
 yes sure well oh hmm
 """.split())
-REFUSAL = re.compile(r"\b(sorry|apolog\w*|i can(?:no|')t|i am (?:not able|unable)|i'm (?:not able|unable)|"
-                     r"as an ai\b|i (?:won't|will not) (?:help|be able))", re.I)
+#: declining: not being able, allowed or willing to help, answer or advise (an apology alone is sympathy)
+REFUSAL = re.compile(
+    r"\bI(?: can(?:no|')?t| can not| am (?:not able|unable)|'m (?:not able|unable)|(?:'m| am) afraid I can(?:no|')?t"
+    r"|(?:'m| am) not (?:allowed|permitted|authori[sz]ed|qualified|in a position)"
+    r"|(?: won't| will not)(?: be able to)?)"
+    r"(?: to)?(?: \w+ly)? (?:help\b(?! (?:but|it|feeling|thinking|noticing|wondering)\b)|assist|do (?:that|this)"
+    r"|answer|respond|comply|fulfil+|engage|discuss|support that|advise|diagnose|prescribe"
+    r"|(?:provide|give|offer|share) (?:you )?(?:with )?(?:any |specific |personal |medical |legal |financial "
+    r"|professional |such )*(?:advice|information|guidance|recommendations?|opinions?|assistance|help|support"
+    r"|answers?))"
+    r"\b|\bI (?:must|have to|need to) (?:respectfully |politely )?(?:decline|refuse)\b"
+    r"|\bthat(?:'s| is) not something I can (?:help|assist|do|provide|answer)"
+    r"|\bas an ai\b", re.I)
 LEAKS = [
     (re.compile(r"#?\b(given|rewritten|original|created)\s+prompt\b#?", re.I), "evolution wording"),
     (re.compile(r"\bprompt rewriter\b", re.I), "evolution wording"),
@@ -106,7 +119,7 @@ class NoChange(Filter):
 
 class Refusal(Filter):
     name = "refusal"
-    description = "a short, apologetic answer (a refusal rather than help)"
+    description = "a short answer that declines to help (an inability, with or without an apology; not sympathy)"
     max_words = 80
 
     async def check(self, record, parent, ask: Ask) -> str | None:

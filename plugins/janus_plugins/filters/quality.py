@@ -23,7 +23,16 @@ thresholds adapted to single chat messages (a turn is far shorter than a web pag
 - ``runaway-token``: a "word" over ``max_word_chars`` (25) characters, as small models write when
   they loop on a syllable (``AuvaMgAuAuAuAu...``); URLs, paths, identifiers and code are left out.
 - ``placeholder``: a turn that is a placeholder rather than a message (``user1234567``, a role or
-  entity name, a lone first name such as ``Emma``, ``[Your Name]``, unrendered ``{{ x }}``).
+  entity name, a lone first name such as ``Emma``) or holds a template slot left unfilled: a
+  bracket of 1 to 5 words, capitalised or naming a name, date, address, number, company, phone
+  or e-mail (``[Name]``, ``[Adviser's Name]``, ``[Insert date]``, ``<name>``, ``{date}``), or an
+  unrendered ``{{ x }}``; not markdown links ``[text](url)``, citations ``[1]``, checkboxes
+  ``[x]`` or code.
+- ``echoed-instruction``: a turn that echoes the instructions it was written from rather than
+  speaking ("Here's an example of how you might respond:", "Your next message is ...:",
+  "Rewritten message:", "A response from the librarian is:", "1. Rewrite the request to ...").
+- ``editor-voice``: a turn that talks as an editor of a draft ("Here's a more polished version:",
+  "Here is a revised version of the answer:", "I'll provide a revised version").
 - ``copies-prompt``: a turn copying the instructions it was written from (a direction's
   instruction, the prompt templates, the output format), by word n-gram overlap.
 - ``repeated-turn``: the same message (or nearly, by word similarity) twice in one record.
@@ -50,7 +59,8 @@ from janus_core.sdk.options import Options
 from .options import StrList
 
 RULES = ("placeholder", "runaway-token", "min-words", "max-words", "english-words", "copies-prompt",
-         "mean-word-length", "alpha-words", "repeated-lines", "top-ngram", "duplicate-ngram", "repeated-turn")
+         "mean-word-length", "alpha-words", "repeated-lines", "top-ngram", "duplicate-ngram", "repeated-turn",
+         "echoed-instruction", "editor-voice")
 
 #: Common English words besides the stop words: frequent content words and one-word replies. Used to
 #: tell ordinary English from junk and a lone name from a one-word answer.
@@ -88,6 +98,55 @@ _PLACEHOLDER_TURN = [
 _PLACEHOLDER_SLOT = re.compile(
     r"\[(?:your|insert|user'?s?|client'?s?|customer'?s?|patient'?s?|first|last|full)\b[^\]\n]{0,30}\]"
     r"|\{\{\s*\w+\s*\}\}|\b(?:user|assistant|customer|client|patient|person|name)[_-]?\d{4,}\b", re.I)
+#: a bracket that may be a template slot: [...] not followed by a link's (url) or [ref], <...>, {...}
+_BRACKETED = re.compile(r"\[([^\[\]\n]{1,60})\](?![(\[])|<([^<>\n]{1,60})>|\{([^{}\n]{1,60})\}")
+_SLOT_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+#: words that make a bracket a slot however it is written
+_SLOT_KEYWORDS = re.compile(r"\b(?:names?|dates?|address(?:es)?|numbers?|company|compan(?:y|ies)|phones?|e-?mails?"
+                            r"|insert|your)\b|_(?:name|date|number|id)\b", re.I)
+#: small words a capitalised slot may hold in lower case ("[Name of the Library]")
+_SLOT_SMALL = frozenset("of the and or a an for to in on at by with".split())
+#: brackets of capitalised words that are not slots: editorial marks, keys on a keyboard
+_NOT_SLOTS = frozenset("""
+sic note edit update optional required important enter tab esc escape ctrl shift alt space return delete
+backspace home end cmd
+""".split())
+#: a turn echoing its instructions: an example of a reply, a label for the rewritten text, an evolution step
+_ECHOED = re.compile(
+    r"\bhere(?:'s| is| are) (?:an? |some )?examples? of (?:how|what) (?:you|I|one|the [\w ]{1,30}?) "
+    r"(?:might|could|would|should|can|may) (?:respond|reply|answer|say|write|ask|phrase)"
+    r"|\bhow you (?:might|could|should) (?:respond|reply)\b"
+    r"|\byour (?:next|first|new) (?:message|response|reply|turn)\b\s+(?:is|should|could|will|might|would|can|must)\b"
+    r"|\bhere(?:'s| is) (?:a|an) (?:suggested |possible |sample |example |proposed )?"
+    r"(?:alternative|response|reply|answer|rewrite|message|wording)\s*:"
+    r"|\b(?:a|an|the|my) (?:possible |sample |example |suggested |typical )?(?:response|reply|answer) (?:from|by) "
+    r"(?:the|a|an|your) [\w' -]{1,40}? (?:is|would be|could be|might be)\s*:"
+    r"|\b(?:example|sample|suggested|possible) (?:response|reply|answer)s?\s*:"
+    r"|^\W*(?:rewritten|revised|improved|evolved|new|final|polished|edited|created|given) "
+    r"(?:message|request|question|prompt|response|reply|answer|version|instruction|text)\s*:"
+    r"|\A\W*(?:response|reply|answer|output|message)\s*:"
+    r"|^\W*(?:\d+[.)]\s*)?(?:rewrite|rephrase|reword|paraphrase|evolve|complicate) (?:the|this|your|my|a|an) "
+    r"(?:[\w'-]+ ){0,3}?(?:request|prompt|question|instruction|message|query|task)\b"
+    r"|^\W*(?:\d+[.)]\s*)?(?:make|add|increase) (?:the|this) (?:user's )?(?:last )?(?:request|prompt|question) "
+    r"(?:more|harder|deeper)\b", re.I | re.M)
+#: a turn talking as an editor of a draft
+_EDITOR = re.compile(
+    r"\b(?:here(?:'s| is)|below is|i(?:'ll| will| can) (?:provide|give|offer|write|share)|let me (?:provide|give|offer"
+    r"|share|write)) (?:you )?(?:a|an|the|my) (?:more (?:polished|refined|concise|natural|professional|formal|casual"
+    r"|engaging|polite|specific|complex|challenging)|revised|rewritten|polished|improved|edited|refined|reworded"
+    r"|corrected|condensed|shortened|tweaked|alternative) (?:version|draft|rewrite|response|answer|reply|message"
+    r"|text|wording)\b"
+    r"|\bI(?:'ve| have) (?:revised|rewritten|reworded|polished|edited|refined|improved) (?:the|your|my|this|that) "
+    r"(?:response|answer|reply|message|text|request|question|prompt|draft)\b"
+    r"|\b(?:revised|rewritten|polished|improved|edited) (?:version|response|answer|reply|message)\s*:"
+    r"|\b(?:this|the) (?:revised|rewritten|polished|improved) version\b", re.I)
+
+
+def _phrase_rule(pattern: re.Pattern[str], what: str) -> Callable[[str, list[str]], str | None]:
+    def rule(text: str, words: list[str]) -> str | None:
+        found = pattern.search(prose(text).replace("’", "'"))
+        return f"{what}: {' '.join(found.group(0).split())!r}" if found else None
+    return rule
 
 
 class TextQualityOptions(Options):
@@ -265,9 +324,25 @@ def placeholder(text: str, names: tuple[str, ...] = ()) -> str | None:
     if 1 <= len(words) <= 2 and all(re.fullmatch(r"[A-Z][a-z]+\.?", w) for w in words) \
             and not any(is_common(w.lower().rstrip(".")) for w in words):
         return f"the whole turn is a lone name ({whole[:40]!r})"
-    slot = _PLACEHOLDER_SLOT.search(text)
+    slot = _PLACEHOLDER_SLOT.search(text) or _template_slot(prose(text))
     if slot:
         return f"it holds a placeholder {slot.group(0)!r}"
+    return None
+
+
+def _template_slot(text: str) -> re.Match[str] | None:
+    """The first bracket in ``text`` that is a template slot left unfilled: 1 to 5 words, capitalised
+    or naming what goes there (``[Adviser's Name]``, ``[Insert date]``, ``<name>``, ``{date}``)."""
+    for found in _BRACKETED.finditer(text):
+        inner = next(g for g in found.groups() if g is not None)
+        words = inner.replace("/", " ").split()
+        if not 1 <= len(words) <= 5 or not all(_SLOT_WORD.fullmatch(w) for w in words) \
+                or sum(c.isalpha() for c in inner) < 2 or " ".join(words).lower() in _NOT_SLOTS:
+            continue
+        capitalised = all(w[0].isupper() for w in words if w.lower() not in _SLOT_SMALL)
+        identifier = found.group(3) is not None and re.fullmatch(r"[a-z]+(?:_[a-z]+)*", inner)  # {topic}
+        if capitalised or identifier or _SLOT_KEYWORDS.search(inner):
+            return found
     return None
 
 
@@ -342,7 +417,7 @@ class TextQuality(Filter):
     name = "text-quality"
     description = ("unreadable turns (Gopher/C4/FineWeb heuristics): too few words, odd word lengths, few "
                    "alphabetic words, repeated n-grams or lines, runaway tokens, placeholders, copied prompt "
-                   "text, repeated turns")
+                   "text, echoed instructions, an editor's voice, repeated turns")
     Options: ClassVar[Any] = TextQualityOptions
 
     def __init__(self) -> None:
@@ -370,6 +445,8 @@ class TextQuality(Filter):
         o = self.options
         return [
             ("placeholder", lambda text, words: placeholder(text, self.names)),
+            ("echoed-instruction", _phrase_rule(_ECHOED, "it echoes its instructions")),
+            ("editor-voice", _phrase_rule(_EDITOR, "it talks as an editor of a draft")),
             ("runaway-token", self._runaway),
             ("min-words", self._min_words),
             ("max-words", lambda text, words: (f"{len(words)} words, over {o.max_words}"

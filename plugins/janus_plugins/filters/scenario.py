@@ -1,24 +1,36 @@
 """The ``scenario-consistency`` filter: a conversation stays in its roles and agrees with the diagram.
 
-Cheap checks run on every record (on by default): a turn that speaks as the other side ("As the
-patient, I ...", "I am your counselor" from the user) and a turn that holds a script, lines
-labelled with two speakers (``COUNSELEE: ...`` and ``COUNSELOR: ...`` in one message: both voices
-written as one). With ``model_check:
-true`` the model also judges each record against the facts of its walk: the walked entities
-with their attributes and ``%%`` details and the walked relationships, looked up in the spec's
-diagram by name (``situation``, which the judge's faithfulness rubric uses too).
+Cheap checks run on every record (on by default), each a named rule (``skip`` turns one off):
+
+- ``wrong-voice``: a turn in the other side's voice: a user who offers help or greets as the host
+  ("How can I assist you today?", "Welcome to ..."), either side introducing itself with the
+  other's role ("As the patient, I ...", "I'm Emily, the librarian" from the user), the assistant
+  calling the user's things its own ("my pet"), or both sides taking the same name;
+- ``narration``: third-person stage directions ("The librarian smiled and said, ...", "(smirking)");
+- ``speaker-label``: a line opening with a speaker's label ("A: ...", "Librarian: ..."), or a
+  script: lines labelled with both roles in one message.
+
+The turn checks are ``janus_core.plan.voice.voice_problem``, which the turn generator shares. With
+``model_check: true`` the model also judges each record against the facts of its walk: the walked
+entities with their attributes and ``%%`` details and the walked relationships, looked up in the
+spec's diagram by name (``situation``, which the judge's faithfulness rubric uses too).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from janus_core.plan.voice import VOICE_RULES, introduced_names, user_things, voice_problem
 from janus_core.sdk.contracts import Ask, Filter
 from janus_core.sdk.options import Options
+
+from .options import StrList
+
+RULES = VOICE_RULES
 
 REPLY_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["in_role", "consistent", "problem"],
                 "properties": {"in_role": {"type": "boolean"}, "consistent": {"type": "boolean"},
@@ -43,8 +55,18 @@ Answer with JSON only: {{"in_role": true, "consistent": true, "problem": ""}}"""
 
 
 class ScenarioOptions(Options):
-    prechecks: bool = Field(True, description="cheap checks: a turn speaking as the other role, a script in a turn")
+    prechecks: bool = Field(True, description="cheap checks: a turn in the other side's voice, narration, "
+                                              "speaker labels")
+    skip: StrList = Field(default_factory=list, description=f"cheap checks not to apply: {', '.join(RULES)}")
     model_check: bool = Field(False, description="the model judges roles and facts (one request per record)")
+
+    @field_validator("skip")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in RULES]
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(RULES)}")
+        return value
 
 
 def situation(spec: Any, graph: Any, walk: dict[str, Any] | None) -> str:
@@ -61,14 +83,6 @@ def situation(spec: Any, graph: Any, walk: dict[str, Any] | None) -> str:
     return describe(graph, entities, edges)
 
 
-def _words(name: str) -> str:
-    return r"[ _]".join(re.escape(w) for w in name.replace("_", " ").split())
-
-
-def _alternatives(names: list[str]) -> str:
-    return "|".join(_words(n) for n in dict.fromkeys(n for n in names if n.strip()))
-
-
 class ScenarioConsistency(Filter):
     name = "scenario-consistency"
     description = ("a turn out of its role (cheap checks); with model_check, a conversation the model judges out "
@@ -77,31 +91,21 @@ class ScenarioConsistency(Filter):
 
     def __init__(self) -> None:
         self.spec: Any = None
-        self.patterns: dict[str, list[tuple[re.Pattern[str], str]]] = {}
-        self.script: re.Pattern[str] | None = None
+        self.roles: dict[str, Any] = {}
 
     def configure(self, spec: Any, options: Any = None) -> None:
         super().configure(spec, options)
         self.spec = spec
         self.__dict__.pop("graph", None)
-        self.patterns = {}
+        self.roles = {}
         if spec is None:
             return
         setup = spec.setup
-        aliases = {e.name: e.alias or "" for e in spec.diagram.entities.values()}
-        user = [setup.user_role, aliases.get(setup.user_role, "")]
-        assistant = [setup.assistant_role, aliases.get(setup.assistant_role, "")]
-        labels = _alternatives([*user, *assistant, "user", "assistant"])
-        self.script = re.compile(rf"(?mi)^\W{{0,3}}({labels})\W{{0,3}}:")
-        self.patterns = {
-            "user": [self._voice(_alternatives([*assistant, "AI assistant", "AI language model"]))],
-            "assistant": [self._voice(_alternatives(user))],
-        }
-
-    @staticmethod
-    def _voice(other: str) -> tuple[re.Pattern[str], str]:
-        return (re.compile(rf"\b(?:as (?:a|an|the|your) (?:{other})\b,?\s+I\b|I(?:'m| am) (?:the|your) (?:{other})\b)",
-                           re.I), "speaks as the other role")
+        aliases = {e.name: e.alias for e in spec.diagram.entities.values() if e.alias}
+        self.roles = {"user_role": setup.user_role, "assistant_role": setup.assistant_role,
+                      "user_aliases": tuple(a for n, a in aliases.items() if n == setup.user_role),
+                      "assistant_aliases": tuple(a for n, a in aliases.items() if n == setup.assistant_role),
+                      "user_things": user_things(spec.diagram, setup.user_role, setup.assistant_role)}
 
     @cached_property
     def graph(self) -> Any:
@@ -109,16 +113,19 @@ class ScenarioConsistency(Filter):
 
         return build_graph(self.spec.diagram)
 
-    def precheck(self, messages: list[dict[str, str]]) -> str | None:
+    def precheck(self, messages: Sequence[dict[str, str]], earlier: Sequence[dict[str, str]] = ()) -> str | None:
+        """The first rule a new message breaks, as "RULE: the ROLE message ...", or None; ``earlier``
+        are the record's messages before them (for names taken)."""
+        if not self.roles:
+            return None
+        skip = self.options.skip
         for message in messages:
-            for pattern, what in self.patterns.get(message["role"], []):
-                found = pattern.search(message["content"])
-                if found:
-                    return f"the {message['role']} message {what}: {found.group(0).strip()!r}"
-            labels = {m.group(1).lower().replace("_", " ") for m in self.script.finditer(message["content"])} \
-                if self.script else set()
-            if len(labels) >= 2:  # lines labelled with two speakers: a dialogue written as one turn
-                return f"the {message['role']} message holds a script of {' and '.join(sorted(labels))} lines"
+            found = voice_problem(message["content"], message["role"], **self.roles, skip=skip)
+            if found:
+                rule, reason = found.split(": ", 1)
+                return f"{rule}: the {message['role']} message {reason}"
+        if "wrong-voice" not in skip:
+            return _same_name([*earlier, *messages], {id(m) for m in messages})
         return None
 
     def prompt(self, record: Any) -> str:
@@ -136,9 +143,11 @@ class ScenarioConsistency(Filter):
         if self.spec is None:
             return None
         if self.options.prechecks:
-            found = self.precheck(new_messages(record, parent))
+            new = new_messages(record, parent)
+            fresh = {id(m) for m in new}
+            found = self.precheck(new, [m for m in record.messages if id(m) not in fresh])
             if found:
-                return f"role precheck: {found}"
+                return found
         if not self.options.model_check:
             return None
         reply = await ask([{"role": "user", "content": self.prompt(record)}], REPLY_SCHEMA)
@@ -150,3 +159,19 @@ class ScenarioConsistency(Filter):
         if reply.get("consistent") is False:
             return f"model check: contradicts the diagram: {problem or 'no reason given'}"
         return None
+
+
+def _same_name(messages: list[dict[str, str]], new: set[int]) -> str | None:
+    """A new message giving itself the name the other side took ("I'm Emily" from both)."""
+    names: dict[str, set[str]] = {"user": set(), "assistant": set()}
+    for message in messages:
+        role = message["role"]
+        if role not in names:
+            continue
+        mine = introduced_names(message["content"])
+        other = names["assistant" if role == "user" else "user"]
+        taken = next((n for n in mine if n in other), None)
+        if taken and id(message) in new:
+            return f"wrong-voice: the {role} message takes the other side's name {taken!r}"
+        names[role].update(mine)
+    return None
