@@ -36,7 +36,8 @@ def terms(text: str) -> set[str]:
     found = set()
     for token in _TOKEN.findall(text.lower()):
         token = token.rstrip(".:")
-        if token in STOP or (len(token) < 3 and not any(c.isdigit() for c in token)) or (token.isdigit() and len(token) < 2):
+        short = len(token) < 3 and not any(c.isdigit() for c in token)
+        if token in STOP or short or (token.isdigit() and len(token) < 2):
             continue
         found.add(token)
     return found
