@@ -48,11 +48,12 @@ def user_reply(body):
         ratings = {"ratings": [{"score": 5, "rationale": "clear"}, {"score": 2, "rationale": "vague"}]}
         return 200, chat_completion(json.dumps(ratings), model=body["model"]), {}
     prompt = body["messages"][-1]["content"]
-    n = prompt.count("[COUNSELEE]")
+    n = prompt.count("said:")
+    need = prompt.rsplit("You want to find out about ", 1)[1].split(".\nMessage:")[0]
     # each conversation its own words (records alike would share one cached judge request)
-    topic = hashlib.sha256(prompt.split("The conversation so far")[0].encode()).hexdigest()[:6]
-    return 200, chat_completion(f"COUNSELEE: We argue about money every week, question {n} ({topic}).",
-                                model=body["model"]), {}
+    topic = hashlib.sha256(prompt.split(" said:")[0].encode()).hexdigest()[:6]
+    return 200, chat_completion(f"COUNSELEE: We argue about money every week, question {n} ({topic}). "
+                                f"What about {need}?", model=body["model"]), {}
 
 
 def assistant_reply(body):
@@ -76,14 +77,14 @@ def test_user_turns_and_assistant_turns_go_to_their_own_servers(tmp_path):
     assert all("response_format" not in b for b in users.requests + assistants.requests)
     assert {b["model"] for b in users.requests} == {"small"} and {b["model"] for b in assistants.requests} == {"big"}
     assert {b["temperature"] for b in users.requests} == {1.1}
-    # the user simulator sees its role and the conversation; the assistant its system message and the turns
-    assert all(b["messages"][0]["content"].startswith("You are a counselee") for b in users.requests)
-    later = [b for b in users.requests if "The conversation so far" in b["messages"][0]["content"]]
+    # the user simulator sees its role and what the assistant said; the assistant its system message and the turns
+    assert all("You are a counselee" in b["messages"][-1]["content"] for b in users.requests)
+    later = [b for b in users.requests if "The counselor said:" in b["messages"][-1]["content"]]
     assert len(later) == 3 + 3  # the second turn of each seed, the one turn of each derivation
     for body in assistants.requests:
         roles = [m["role"] for m in body["messages"]]
         assert roles[0] == "system" and roles[-1] == "user" and roles[1::2] == ["user"] * len(roles[1::2])
-        assert body["messages"][0]["content"] == "You are a warm, professional COUNSELOR."
+        assert body["messages"][0]["content"].startswith("You are a warm, professional COUNSELOR.\n")
     for r in records:
         roles = [m["role"] for m in r["messages"]]
         assert roles == ["system"] + ["user", "assistant"] * ((len(roles) - 1) // 2)
@@ -135,7 +136,8 @@ class Talker(Backend):
         prompt = request.messages[-1]["content"]
         with open(os.environ["CALLS_LOG"], "a") as log:
             log.write(json.dumps([request.seed, request.messages[0]["content"][:60], prompt[-120:]]) + "\\n")
-        text = "Can I move my appointment to Friday?" if "Write only your" in prompt else "Yes, Friday at nine works."
+        need = prompt.rsplit("find out about ", 1)[-1].split(".\\nMessage:")[0]
+        text = f"Can I ask about {need} on Friday?" if prompt.endswith("Message:") else "Yes, Friday at nine works."
         return Completion(text=text, model="talker", tokens_in=10, tokens_out=5)
 
 @hookimpl
@@ -222,15 +224,16 @@ def test_turn_text_is_cleaned(text, cleaned):
     assert RolePlay(FakePlan()).clean(text, truncated=False) == cleaned
 
 
-def test_a_cut_turn_ends_at_a_sentence_or_a_whole_word():
+def test_a_cut_turn_ends_at_its_last_full_sentence_or_is_asked_again():
     from janus_core.plan.turns import _sentences
 
-    assert _sentences("We fight about money. My wife wants a new car and I think we can") == \
-        "We fight about money. My wife wants a new car and I think we..."
+    assert _sentences("We fight about money. My wife wants a new car and I think we can") == "We fight about money."
     assert _sentences("I feel we have drifted apart. We barely talk. Yesterday she") == \
         "I feel we have drifted apart. We barely talk."
-    long = "It is normal for families dealing with addiction to seek help, but it is hard when they are also commi"
-    assert _sentences(long).endswith("they are also...")
+    # no full sentence: nothing to keep, so the turn is asked for again
+    assert _sentences("It is normal for families dealing with addiction to seek help, but it is hard when") == ""
+    play = _play()
+    assert play.check("It is normal to seek help, but it is hard when", True, role="assistant")[1].startswith("cut")
 
 
 def _play():
