@@ -86,8 +86,11 @@ def generate(spec: Path, out: Path, args: argparse.Namespace) -> tuple[float, st
            "--out", str(out), "-q", "--option", f"threads={args.threads}"]
     if not args.work:
         cmd.append("--overwrite")
+    env = {**os.environ}
+    if args.code:  # another checkout writes the records (to compare versions); this one measures them
+        env["PYTHONPATH"] = os.pathsep.join([str(args.code), str(args.code / "plugins")])
     start = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     return time.perf_counter() - start, result.stderr[-400:] if result.returncode else ""
 
 
@@ -202,6 +205,8 @@ def main() -> None:
     parser.add_argument("--samples", help="comma-separated sample names (default: every bundled sample)")
     parser.add_argument("--show", type=int, default=0, help="print this many records per sample")
     parser.add_argument("--work", type=Path, help="keep outputs and journals here; a rerun continues them")
+    parser.add_argument("--code", type=Path, help="generate with the Janus checkout in this folder (an older "
+                                                  "version, say), measure with this one")
     args = parser.parse_args()
     strategies = args.generation or ["one-shot"]
     rows: list[list[str]] = []
