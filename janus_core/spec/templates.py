@@ -45,6 +45,9 @@ Direction: {{ direction }}
 {{ output_format }}"""
 
 DERIVATIONAL_PROMPT = _INTRO + """
+The example below is about this part of it; use its facts:
+{{ context }}
+
 Here is an existing example:
 {{ previous }}
 {% if documents %}
