@@ -52,6 +52,8 @@ ASSISTANT_SHOT = (
     "service is 5 pounds extra.",
 )
 
+#: an answer that copies the prompt's form: the facts list ("- The dose of ...", "Facts:") or "Message:"
+_ECHOED = re.compile(r"^\s*-\s|\bFacts:|\bMessage:|\bSituation:")
 #: the brief of this many jobs is remembered (a conversation's turns share one)
 BRIEFS_REMEMBERED = 1024
 
@@ -218,6 +220,8 @@ class RolePlay:
         text = re.sub(r"\s+", " ", text)
         if prompt:
             text = _without_copied_opening(text, " ".join(m["content"] for m in prompt))
+        if role == "assistant" and _ECHOED.search(text):
+            return "", "echoed-facts: the answer repeats the facts list or a prompt's label"
         limit = self.plan.limits.message_chars
         if truncated or len(text) > limit:
             text = _sentences(text[:limit])
