@@ -57,7 +57,7 @@ def user_reply(body):
 
 
 def assistant_reply(body):
-    asked = body["messages"][-1]["content"]
+    asked = body["messages"][-1]["content"].splitlines()[-1]  # the user's message, after the facts
     return 200, chat_completion(f"Let us look at that together: {asked[:20]}", model=body["model"]), {}
 
 
