@@ -198,3 +198,31 @@ def test_grounding_measures_read_the_text():
     assert not grounding.placeholder("See [the guide](https://example.org) and note [1].")
     assert grounding.near_copy("we argue about money every week", "we argue about money every week, she said")
     assert not grounding.near_copy("the fine is capped at six pounds", "we argue about money every week")
+
+
+def test_an_evolution_that_ignores_its_free_text_direction_is_eliminated():
+    import asyncio
+
+    from janus_plugins.filters.direction import DirectionShown
+
+    from janus_core.sdk.records import Record
+
+    spec = load_spec(LIBRARY)
+    f = DirectionShown()
+    f.configure(spec)
+    base = [{"role": "system", "content": "You are a librarian."}, {"role": "user", "content": "Can I renew?"},
+            {"role": "assistant", "content": "Yes, twice."}]
+
+    def evolved(direction, user, answer):
+        parent = Record(messages=base, id="p", seed_id="p", parent_id=None, direction="general", walk={},
+                        model="m", prompt_sha256="", output_type="conversation", depth=0)
+        child = Record(messages=[*base, {"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+                       id="c", seed_id="p", parent_id="p", direction=direction, walk={}, model="m",
+                       prompt_sha256="", output_type="conversation", depth=1)
+        return asyncio.run(f.check(child, parent, None))
+
+    lost = "the member has lost a book and is worried about the cost"
+    assert evolved(lost, "I lost the book I borrowed. What will it cost?", "Its replacement price plus 5 pounds.") \
+        is None
+    assert "direction's words" in evolved(lost, "What time do you open?", "At nine on weekdays.")
+    assert evolved("in-depth", "What time do you open?", "At nine.") is None  # a manner, not a subject

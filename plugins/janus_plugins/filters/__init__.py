@@ -292,6 +292,7 @@ class Length(Filter):
 def register_filters(register):
     from .control import ControlCharacters
     from .decontamination import Decontamination
+    from .direction import DirectionShown
     from .judge import Judge
     from .language import Language
     from .quality import TextQuality
@@ -300,8 +301,8 @@ def register_filters(register):
 
     # cheap checks first; the judge, which pays for requests, last
     for f in (ControlCharacters(), NoChange(), Refusal(), StopwordsOnly(), Leakage(), RoleConsistency(), Length(),
-              TextQuality(), ScenarioConsistency(), Language(), Decontamination(), Duplicate(), SemanticDuplicate(),
-              Judge()):
+              TextQuality(), ScenarioConsistency(), DirectionShown(), Language(), Decontamination(), Duplicate(),
+              SemanticDuplicate(), Judge()):
         register(f)
 
 
