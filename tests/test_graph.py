@@ -63,10 +63,15 @@ def test_description_in_plain_words():
     g = build_graph(parse_erdiagram((SAMPLES / "marriage_counsel" / "diagram.mermaid").read_text()))
     context = plan(g)[0]
     assert context.description == (
-        "Entities:\n- COUNSELOR\n- COUNSELEE\nRelationships:\n"
+        "Entities:\n"
+        "- COUNSELOR has method (string): one communication skill practised each week; session (string): 50 "
+        "minutes on Tuesday evenings; the first one is free. Details: Confidentiality: nothing leaves the room "
+        "unless someone is at risk of harm\n"
+        "- COUNSELEE has concern (string): money, communication or trust; years_married (int): between 2 and 15 "
+        "years. Details: Homework: a 10-minute check-in with the partner every evening\nRelationships:\n"
         "- COUNSELOR provides counseling to COUNSELEE: each COUNSELOR is linked to one or more COUNSELEE, "
         "and each COUNSELEE to exactly one COUNSELOR. Details: Start date: 2024-02-14; Frequency: Weekly; "
-        "Topic: marriage guidance; Comments for relationship attributes")
+        "Topic: marriage guidance")
 
 
 def test_entity_description_lists_attributes():

@@ -83,7 +83,8 @@ def test_comments_attach_to_preceding_relationship_as_details():
     d = parse_erdiagram((SAMPLES / "marriage_counsel" / "diagram.mermaid").read_text())
     rel = d.relationships[0]
     assert rel.details == {"Start date": "2024-02-14", "Frequency": "Weekly", "Topic": "marriage guidance"}
-    assert rel.notes == ["Comments for relationship attributes"]
+    assert rel.notes == []
+    assert d.entities["COUNSELEE"].details == {"Homework": "a 10-minute check-in with the partner every evening"}
 
 
 def test_comments_attach_to_preceding_entity_and_inside_blocks():

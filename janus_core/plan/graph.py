@@ -187,7 +187,7 @@ def facts_of(graph: nx.MultiDiGraph, nodes: tuple[str, ...], edges: tuple[Edge, 
                           _sentence(f"A {plain(u)} {verb} {_counted(d['right_cardinality'], plain(v))}, and each "
                                     f"{plain(v)} has {_counted(d['left_cardinality'], plain(u))}")))
         for key, value in d.get("details", {}).items():
-            found.append(Fact("detail", u, plain(key), _sentence(f"{key} ({link}): {value}")))
+            found.append(Fact("detail", u, plain(key), _sentence(f"{key}: {value}")))
         for note in d.get("notes", []):
             found.append(Fact("note", u, f"{plain(u)} and {plain(v)}", _sentence(note)))
     return tuple(found + names)
