@@ -101,7 +101,8 @@ def test_a_user_turn_in_the_assistants_voice_is_asked_again_then_written_from_th
             if body["seed"] % 2:  # one attempt in two offers help, as a small model's user often does
                 return 200, chat_completion("Hi, I'm the librarian here. How can I help you today?"), {}
             return 200, chat_completion("Thanks for everything, have a nice day."), {}  # asks nothing
-        return 200, chat_completion("Loans are due 21 days after the issue date."), {}
+        asked = last.splitlines()[-1]
+        return 200, chat_completion(f"Loans are due 21 days after the issue date. You asked: {asked}"), {}
 
     with OpenAICompatibleServer(reply) as server:
         spec = library(tmp_path, server.base_url)
@@ -119,6 +120,25 @@ def test_a_user_turn_in_the_assistants_voice_is_asked_again_then_written_from_th
         assert len(composed) == len(users)
         # two attempts for each user turn before the brief's own question
         assert sum(1 for t in r["usage"]["turns"] if t["role"] == "user") == 2 * len(users)
+
+
+def test_an_answer_that_repeats_an_earlier_turn_is_asked_again(tmp_path):
+    def reply(body):
+        last = body["messages"][-1]["content"]
+        if last.endswith("Message:"):
+            return 200, chat_completion(f"Hi, can you tell me about {_need(last)}?"), {}
+        if body["seed"] % 3:
+            return 200, chat_completion("Loans are due 21 days after the issue date."), {}
+        return 200, chat_completion(f"Here is what applies: {re.findall(r'^- (.+)$', last, re.M)[0]}"), {}
+
+    with OpenAICompatibleServer(reply) as server:
+        spec = library(tmp_path, server.base_url)
+        out = tmp_path / "o.jsonl"
+        run_janus("generate", spec, "--out", out, "--no-filters", "--d-factor", "0", "-q",
+                  env={"OPENAI_API_KEY": SECRET})
+    for r in read_jsonl(out):
+        said = [m["content"] for m in r["messages"]]
+        assert len(said) == len(set(said))
 
 
 def test_an_assistant_that_narrates_fails_with_a_named_reason(tmp_path):

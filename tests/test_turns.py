@@ -58,7 +58,7 @@ def user_reply(body):
 
 def assistant_reply(body):
     asked = body["messages"][-1]["content"].splitlines()[-1]  # the user's message, after the facts
-    return 200, chat_completion(f"Let us look at that together: {asked[:20]}", model=body["model"]), {}
+    return 200, chat_completion(f"Let us look at that together: {asked[-40:]}", model=body["model"]), {}
 
 
 def test_user_turns_and_assistant_turns_go_to_their_own_servers(tmp_path):
@@ -137,7 +137,8 @@ class Talker(Backend):
         with open(os.environ["CALLS_LOG"], "a") as log:
             log.write(json.dumps([request.seed, request.messages[0]["content"][:60], prompt[-120:]]) + "\\n")
         need = prompt.rsplit("find out about ", 1)[-1].split(".\\nMessage:")[0]
-        text = f"Can I ask about {need} on Friday?" if prompt.endswith("Message:") else "Yes, Friday at nine works."
+        text = f"Can I ask about {need} on Friday?" if prompt.endswith("Message:") \\
+            else "Yes, Friday at nine works for " + prompt.splitlines()[-1][-40:]
         return Completion(text=text, model="talker", tokens_in=10, tokens_out=5)
 
 @hookimpl

@@ -155,6 +155,13 @@ def _counted(cardinality: str, noun: str) -> str:
     return f"{phrase} {plural(noun) if 'more' in phrase else noun}"
 
 
+def _detail_topic(key: str, subject: str) -> str:
+    """What a ``%% Key: value`` detail is about: its key, with its subject when the key is one word
+    ("the channel for appointments"; "junior members" as it is)."""
+    key = plain(key)
+    return key if " " in key else f"the {key} for {plural(subject)}"
+
+
 def _sentence(text: str) -> str:
     text = " ".join(text.split()).rstrip()
     return text if text.endswith((".", "!", "?")) else text + "."
@@ -176,18 +183,17 @@ def facts_of(graph: nx.MultiDiGraph, nodes: tuple[str, ...], edges: tuple[Edge, 
             elif not set(a.keys) & {"PK", "FK"}:
                 names.append(Fact("name", node, topic, _sentence(f"A {owner} has a {attr}")))
         for key, value in data.get("details", {}).items():
-            found.append(Fact("detail", node, plain(key), _sentence(f"{key}: {value}")))
+            found.append(Fact("detail", node, _detail_topic(key, owner), _sentence(f"{key}: {value}")))
         for note in data.get("notes", []):
             found.append(Fact("note", node, plural(owner), _sentence(note)))
     for u, v, k in edges:
         d = graph.edges[u, v, k]
         verb = d["label"] or "is related to"
-        link = f"{plain(u)} {verb} {plain(v)}"
         found.append(Fact("relationship", u, f"{plain(u)} and {plain(v)}",
                           _sentence(f"A {plain(u)} {verb} {_counted(d['right_cardinality'], plain(v))}, and each "
                                     f"{plain(v)} has {_counted(d['left_cardinality'], plain(u))}")))
         for key, value in d.get("details", {}).items():
-            found.append(Fact("detail", u, plain(key), _sentence(f"{key}: {value}")))
+            found.append(Fact("detail", u, _detail_topic(key, plain(v)), _sentence(f"{key}: {value}")))
         for note in d.get("notes", []):
             found.append(Fact("note", u, f"{plain(u)} and {plain(v)}", _sentence(note)))
     return tuple(found + names)

@@ -181,9 +181,14 @@ class RolePlay:
                prompt: list[Message]) -> tuple[str, str | None]:
         """A reply as the turn's text (``check``); a user's turn must also ask about its need."""
         text, problem = self.check(text, truncated, role, prompt)
-        if not problem and role == "user" and not self.brief(job).asks(text, _asked(messages)):
+        if problem:
+            return text, problem
+        if role == "user" and not self.brief(job).asks(text, _asked(messages)):
             return "", "no-question: the user turn does not ask about its need"
-        return text, problem
+        said = {_squashed(m["content"]) for m in messages if m["role"] != "system"}
+        if _squashed(text) in said:
+            return "", "repeated: the turn repeats an earlier message of the conversation"
+        return text, None
 
     def fallback(self, job: Job, role: str, messages: list[Message]) -> str | None:
         """The user's turn written from the brief, after the simulator's attempts failed; None for
