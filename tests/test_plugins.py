@@ -27,7 +27,8 @@ def test_builtins_come_through_entry_points(cli):
     assert rows["sinks"]["sinks"] + rows["hf"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
     assert rows["filters"]["filters"] == ["control-characters", "no-change", "refusal", "stopwords-only", "leakage",
                                           "role-consistency", "length", "text-quality", "scenario-consistency",
-                                          "direction", "language", "decontamination", "duplicate", "semantic-duplicate", "judge"]
+                                          "direction", "language", "decontamination", "duplicate",
+                                          "semantic-duplicate", "judge"]
     assert rows["erdiagram"]["diagram_readers"] == ["erdiagram"]
     assert all(row["from"].startswith("janus-data ") for row in rows.values())
 
