@@ -88,13 +88,14 @@ _LETTERS = frozenset("abq")
 _TITLE = re.compile(r"(?:lady|lord|sir|dame|mr|mrs|ms|miss|dr|doctor|professor|prof|officer|captain|madam)\.? [A-Z]",
                     re.I)
 _LABEL = re.compile(
-    r"(?:^|(?<=[.!?])[\"”’']?[ \t]+)[ \t]*(?:\*\*|__)?\[?([A-Za-z][\w'.-]*(?: [A-Za-z][\w'.-]*){0,2}?)\]?"
+    r"(?:^|(?<=[.!?])[\"”’']?[ \t]+)[ \t]*(?:\*\*|__)?\[?((?:Mrs?|Ms|Dr|Prof)\.? [A-Z][\w'-]*|[A-Za-z][\w'-]*"
+    r"(?: [A-Za-z][\w'-]*){0,2}?)\]?"
     r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*(\S.{0,20})?", re.M)
 #: what a speaker's line opens with
 _SPEECH = re.compile(r"(?:I(?:'m|'ve|'d|'ll| am| have| would| will|\s)|Hi\b|Hello|Hey\b|Good (?:morning|afternoon|"
                      r"evening)|Yes,|No,|Oh\b|Ah\b|Well,|Sure\b|Of course|Thank|Sorry|Excuse me|Um\b|Uh\b|Dear\b"
                      r"|Welcome|[\"“])")
-_INTRO_NAME = re.compile(r"\b(?:I'm|I am|my name is|my name's|call me)\s+([A-Z][a-z]{1,20})\b(?!['’]s)")
+_INTRO_NAME = re.compile(r"\b(?:I'm|I am|(?i:my name is|my name's|call me))\s+([A-Z][a-z]{1,20})\b(?!'s)")
 _NOT_NAMES = frozenset("sorry so glad happy here afraid not just the a an very really also still only new "
                        "calling writing looking trying".split())
 
