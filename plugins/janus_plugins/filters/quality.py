@@ -138,7 +138,7 @@ _EDITOR = re.compile(
     r"|text|wording)\b"
     r"|\bI(?:'ve| have) (?:revised|rewritten|reworded|polished|edited|refined|improved) (?:the|your|my|this|that) "
     r"(?:response|answer|reply|message|text|request|question|prompt|draft)\b"
-    r"|\b(?:this|the|a|my) (?:revised|rewritten|polished|improved|edited) version\b", re.I)
+    r"|\b(?:this|my) (?:revised|rewritten|polished|improved|edited) version\b", re.I)
 
 
 def _phrase_rule(pattern: re.Pattern[str], what: str) -> Callable[[str, list[str]], str | None]:
