@@ -27,6 +27,34 @@ def problem(text: str, role: str, spec=LIBRARY) -> str | None:
                          user_things=user_things(spec.diagram, setup.user_role, setup.assistant_role))
 
 
+# --- helpers --------------------------------------------------------------------------------------
+
+def record(*turns: str) -> Record:
+    messages = [{"role": "system", "content": "You are a librarian."}]
+    for i, text in enumerate(turns):
+        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": text})
+    return Record(messages=messages, id="r", seed_id="r", parent_id=None, direction="general", walk={},
+                  model="m", prompt_sha256="0" * 64, output_type="conversation")
+
+
+def scenario(**options) -> ScenarioConsistency:
+    f = ScenarioConsistency()
+    f.configure(LIBRARY, ScenarioOptions(**options))
+    return f
+
+
+async def _unasked(*args, **kwargs):
+    raise AssertionError("the cheap checks never ask the model")
+
+
+def verdict(f, rec, parent=None) -> str | None:
+    return asyncio.run(f.check(rec, parent, _unasked))
+
+
+ASKED = "Hi, I borrowed a book three weeks ago. How many times can I renew it?"
+ANSWER = "You can renew it twice, online, by phone or at the desk, unless another member reserved it."
+
+
 #: ordinary turns every rule must let through
 GOOD_TURNS = [
     ("user", "Hi, I borrowed a book three weeks ago. How many times can I renew it?"),
@@ -52,6 +80,8 @@ GOOD_TURNS = [
 @pytest.mark.parametrize("role, text", GOOD_TURNS)
 def test_ordinary_turns_are_in_their_own_voice(role, text):
     assert problem(text, role) is None
+    turns = (text, ANSWER) if role == "user" else (ASKED, text)
+    assert verdict(scenario(), record(*turns)) is None
 
 
 @pytest.mark.parametrize("role, text, reason", [
@@ -101,6 +131,10 @@ def test_ordinary_turns_are_in_their_own_voice(role, text):
 def test_junk_from_kept_records_is_named_by_rule(role, text, reason):
     found = problem(text, role)
     assert found is not None and found.startswith(reason), found
+    # the filter drops the record with the same rule, naming the message
+    rule, why = reason.split(": ", 1)
+    turns = (text, ANSWER) if role == "user" else (ASKED, text)
+    assert verdict(scenario(), record(*turns)).startswith(f"{rule}: the {role} message {why}")
 
 
 def test_the_roles_come_from_the_spec():
@@ -131,34 +165,6 @@ def test_rules_can_be_skipped_and_a_system_turn_is_not_checked():
 def test_curly_apostrophes_are_read_as_straight_ones():
     assert problem("I’m Emily, the librarian.", "user").startswith("wrong-voice: speaks as the other side")
     assert introduced_names("Hi, I’m Emily. My name is Joe, and I'm sorry, I'm Max's owner.") == ["Emily", "Joe"]
-
-
-# --- the filter ------------------------------------------------------------------------------------
-
-def record(*turns: str) -> Record:
-    messages = [{"role": "system", "content": "You are a librarian."}]
-    for i, text in enumerate(turns):
-        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": text})
-    return Record(messages=messages, id="r", seed_id="r", parent_id=None, direction="general", walk={},
-                  model="m", prompt_sha256="0" * 64, output_type="conversation")
-
-
-def scenario(**options) -> ScenarioConsistency:
-    f = ScenarioConsistency()
-    f.configure(LIBRARY, ScenarioOptions(**options))
-    return f
-
-
-async def _unasked(*args, **kwargs):
-    raise AssertionError("the cheap checks never ask the model")
-
-
-def verdict(f, rec, parent=None) -> str | None:
-    return asyncio.run(f.check(rec, parent, _unasked))
-
-
-ASKED = "Hi, I borrowed a book three weeks ago. How many times can I renew it?"
-ANSWER = "You can renew it twice, online, by phone or at the desk, unless another member reserved it."
 
 
 def test_the_filter_names_the_rule_and_the_message():
