@@ -145,6 +145,8 @@ def test_the_roles_come_from_the_spec():
     assert problem("I'm the pet owner, and she is eating less.", "assistant", VET).startswith("wrong-voice")
     assert problem("I'm the pet owner, and she is eating less.", "user", VET) is None
     assert problem("I'm your nurse today, what brings him in?", "user", VET).startswith("wrong-voice")
+    # a word both roles share names neither side alone
+    assert voice_problem("I'm the nurse on nights. Is my cat well?", "user", "SENIOR_NURSE", "VET_NURSE") is None
     assert user_things(VET.diagram, "PET_OWNER", "VET_NURSE") == ("PET",)
     assert user_things(LIBRARY.diagram, "MEMBER", "LIBRARIAN") == ("RESERVATION",)  # LOAN is the librarian's too
 

@@ -113,9 +113,12 @@ def _alternatives(names: Iterable[str]) -> str:
     return "|".join(dict.fromkeys(_phrase(n) for n in names if _plain(n)))
 
 
-def _heads(names: Iterable[str]) -> str:
-    """The last word of each multi-word name ("counselor" of MARRIAGE_COUNSELOR)."""
-    return "|".join(dict.fromkeys(re.escape(_plain(n)[-1]) for n in names if len(_plain(n)) > 1))
+def _heads(names: Iterable[str], own: Iterable[str]) -> str:
+    """The last word of each multi-word name ("counselor" of MARRIAGE_COUNSELOR), unless a word of
+    the speaker's own role (a SENIOR_NURSE may call herself a nurse when the other is a VET_NURSE)."""
+    mine = {w for n in own for w in _plain(n)}
+    heads = (_plain(n)[-1] for n in names if len(_plain(n)) > 1)
+    return "|".join(dict.fromkeys(re.escape(h) for h in heads if h not in mine))
 
 
 class _Voice:
@@ -126,7 +129,7 @@ class _Voice:
         self.claims: dict[str, re.Pattern[str]] = {}
         self.greets: dict[str, re.Pattern[str]] = {}
         for role, (own, other) in sides.items():
-            full, head = _alternatives(other), _heads(other)
+            full, head = _alternatives(other), _heads(other, own)
             who = rf"(?:the|your|a|an|one of the)\s+(?:[\w-]+\s+){{0,2}}?(?:{full})"
             if head:
                 who += rf"|(?:the|your)\s+(?:{head})"
