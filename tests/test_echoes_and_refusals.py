@@ -101,6 +101,9 @@ def test_placeholder_keeps_links_citations_checkboxes_and_code(assistant):
     'The member asks about renewals. A response from the librarian is: "You can renew twice."',
     "1. Rewrite the request to a more specific request.\n2. Keep it short.",
     "Answer: you can renew it twice, unless it is reserved.",
+    # written by the embedded model
+    "Your next message to the counselor is indeed a perfect example of how we can all make a difference.",
+    "The end of the conversation.",
 ])
 def test_echoed_instructions_are_eliminated(assistant):
     reason = verdict(quality(), record(ASKED, assistant))

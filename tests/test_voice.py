@@ -119,6 +119,11 @@ def test_ordinary_turns_are_in_their_own_voice(role, text):
     ("assistant", "(smirking) Ah, that's a good one... (chuckles wryly)",
      "narration: holds a stage direction: '(smirking)'"),
     ("assistant", "*smiles* Of course, let me check the shelf.", "narration: holds a stage direction: '*smiles*'"),
+    # written by the embedded model
+    ("assistant", "It is due Friday. (pauses to glance at a small map on the table beside him) Renew it online.",
+     "narration: holds a stage direction: '(pauses to glance at a small map"),
+    ("user", "I'm here to help you make the most of your membership. It's wonderful that you're taking this step.",
+     "wrong-voice: offers help as the host"),
     # speaker labels
     ("assistant", "A: You can renew it twice online.", "speaker-label: opens a line with a speaker's label: 'A:"),
     ("assistant", "Lady Haggelstormy: Oh my, what a question.", "speaker-label: opens a line with a speaker's label"),
