@@ -224,3 +224,16 @@ def test_a_run_names_the_rule_in_the_ledger(cli, tmp_path):
         journal.close()
     assert details == [("eliminated:scenario-consistency", "narration"),
                        ("eliminated:scenario-consistency", "wrong-voice")]
+
+
+def test_a_bad_skip_in_setup_yaml_names_its_place(cli, tmp_path):
+    import shutil
+
+    spec = tmp_path / "spec"
+    shutil.copytree(ROOT / "bench" / "specs" / "library_desk", spec)
+    with (spec / "setup.yaml").open("a", encoding="utf-8") as f:
+        f.write("filter_options:\n  scenario-consistency: {skip: [role-precheck]}\n")
+    result = cli("validate", spec)
+    assert result.exit_code == 1
+    assert "setup.yaml:" in result.output and "unknown rule(s) role-precheck; rules: wrong-voice" in result.output
+    assert "Traceback" not in result.output
