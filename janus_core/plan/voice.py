@@ -88,13 +88,14 @@ _LETTERS = frozenset("abq")
 _TITLE = re.compile(r"(?:lady|lord|sir|dame|mr|mrs|ms|miss|dr|doctor|professor|prof|officer|captain|madam)\.? [A-Z]",
                     re.I)
 _LABEL = re.compile(
-    r"(?:^|(?<=[.!?])[\"”’']?[ \t]+)[ \t]*(?:\*\*|__)?\[?([A-Za-z][\w'.-]*(?: [A-Za-z][\w'.-]*){0,2}?)\]?"
+    r"(?:^|(?<=[.!?])[\"”’']?[ \t]+)[ \t]*(?:\*\*|__)?\[?((?:Mrs?|Ms|Dr|Prof)\.? [A-Z][\w'-]*|[A-Za-z][\w'-]*"
+    r"(?: [A-Za-z][\w'-]*){0,2}?)\]?"
     r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*(\S.{0,20})?", re.M)
 #: what a speaker's line opens with
 _SPEECH = re.compile(r"(?:I(?:'m|'ve|'d|'ll| am| have| would| will|\s)|Hi\b|Hello|Hey\b|Good (?:morning|afternoon|"
                      r"evening)|Yes,|No,|Oh\b|Ah\b|Well,|Sure\b|Of course|Thank|Sorry|Excuse me|Um\b|Uh\b|Dear\b"
                      r"|Welcome|[\"“])")
-_INTRO_NAME = re.compile(r"\b(?:I'm|I am|my name is|my name's|call me)\s+([A-Z][a-z]{1,20})\b(?!['’]s)")
+_INTRO_NAME = re.compile(r"\b(?:I'm|I am|(?i:my name is|my name's|call me))\s+([A-Z][a-z]{1,20})\b(?!'s)")
 _NOT_NAMES = frozenset("sorry so glad happy here afraid not just the a an very really also still only new "
                        "calling writing looking trying".split())
 
@@ -112,9 +113,12 @@ def _alternatives(names: Iterable[str]) -> str:
     return "|".join(dict.fromkeys(_phrase(n) for n in names if _plain(n)))
 
 
-def _heads(names: Iterable[str]) -> str:
-    """The last word of each multi-word name ("counselor" of MARRIAGE_COUNSELOR)."""
-    return "|".join(dict.fromkeys(re.escape(_plain(n)[-1]) for n in names if len(_plain(n)) > 1))
+def _heads(names: Iterable[str], own: Iterable[str]) -> str:
+    """The last word of each multi-word name ("counselor" of MARRIAGE_COUNSELOR), unless a word of
+    the speaker's own role (a SENIOR_NURSE may call herself a nurse when the other is a VET_NURSE)."""
+    mine = {w for n in own for w in _plain(n)}
+    heads = (_plain(n)[-1] for n in names if len(_plain(n)) > 1)
+    return "|".join(dict.fromkeys(re.escape(h) for h in heads if h not in mine))
 
 
 class _Voice:
@@ -125,7 +129,7 @@ class _Voice:
         self.claims: dict[str, re.Pattern[str]] = {}
         self.greets: dict[str, re.Pattern[str]] = {}
         for role, (own, other) in sides.items():
-            full, head = _alternatives(other), _heads(other)
+            full, head = _alternatives(other), _heads(other, own)
             who = rf"(?:the|your|a|an|one of the)\s+(?:[\w-]+\s+){{0,2}}?(?:{full})"
             if head:
                 who += rf"|(?:the|your)\s+(?:{head})"

@@ -116,7 +116,9 @@ _ECHOED = re.compile(
     r"\bhere(?:'s| is| are) (?:an? |some )?examples? of (?:how|what) (?:you|I|one|the [\w ]{1,30}?) "
     r"(?:might|could|would|should|can|may) (?:respond|reply|answer|say|write|ask|phrase)"
     r"|\bhow you (?:might|could|should) (?:respond|reply)\b"
-    r"|\byour (?:next|first|new) (?:message|response|reply|turn)\b\s+(?:is|should|could|will|might|would|can|must)\b"
+    r"|\byour (?:next|first|new) (?:message|response|reply|turn)\b(?: to (?:the|your) [\w ]{1,30}?)?\s+"
+    r"(?:is|should|could|will|might|would|can|must)\b"
+    r"|\A\W*(?:the )?end of (?:the )?(?:conversation|dialogue|chat|exchange|scene)\W*\Z"
     r"|\bhere(?:'s| is) (?:a|an) (?:suggested |possible |sample |example |proposed )?"
     r"(?:alternative|response|reply|answer|rewrite|message|wording)\s*:"
     r"|\b(?:a|an|the|my) (?:possible |sample |example |suggested |typical )?(?:response|reply|answer) (?:from|by) "
@@ -138,8 +140,7 @@ _EDITOR = re.compile(
     r"|text|wording)\b"
     r"|\bI(?:'ve| have) (?:revised|rewritten|reworded|polished|edited|refined|improved) (?:the|your|my|this|that) "
     r"(?:response|answer|reply|message|text|request|question|prompt|draft)\b"
-    r"|\b(?:revised|rewritten|polished|improved|edited) (?:version|response|answer|reply|message)\s*:"
-    r"|\b(?:this|the) (?:revised|rewritten|polished|improved) version\b", re.I)
+    r"|\b(?:this|my) (?:revised|rewritten|polished|improved|edited) version\b", re.I)
 
 
 def _phrase_rule(pattern: re.Pattern[str], what: str) -> Callable[[str, list[str]], str | None]:
