@@ -214,13 +214,13 @@ class RolePlay:
         if role in self._voice and self._voice[role].match(text):
             return "", f"wrong voice: the {role} turn opens with the other side's label"
         text = self._label.sub("", text, count=1)
+        cut = self._other.search("\n" + text)  # the model going on with the other side's lines: cut them
+        if cut:
+            text = text[: max(0, cut.start() - 1)]
         if role is not None:
             problem = voice_problem(text, role, self.plan.setup.user_role, self.plan.setup.assistant_role)
             if problem:
                 return "", problem
-        cut = self._other.search("\n" + text)
-        if cut:
-            text = text[: max(0, cut.start() - 1)]
         text = text.strip().strip('"').strip()
         text = re.sub(r"\s+", " ", text)
         if prompt:
