@@ -367,11 +367,15 @@ class Plan:
             messages = self.system_messages + new
         return self.make_record(job, messages, sha256_of(request.messages), model)
 
+    def record_id(self, job: Job) -> str:
+        """The id of the record a job makes: its key and this run's seed."""
+        return record_id(job.key, self.seed)
+
     def make_record(self, job: Job, messages: list[Message], prompt_sha256: str, model: str) -> Record:
         """A job's record holding ``messages``, with its provenance."""
         parent = job.parent
         drawn = self.sample(job) or {}
-        rid = record_id(job.key)
+        rid = self.record_id(job)
         walk = job.context.provenance()
         chunks = self.chunks(job)
         if chunks:

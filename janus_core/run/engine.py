@@ -671,7 +671,7 @@ class Engine:
             for child in self.plan.derive_jobs(job.given, job.context):
                 self._derived.put_nowait(child)
             return
-        stored = self.journal.record_for(job.key)
+        stored = self.journal.record_for(job.key, self.plan.seed)
         if stored is not None:
             self._finish(job, stored, fresh=False)
             return
