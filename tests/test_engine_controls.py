@@ -165,11 +165,12 @@ def test_token_budget_waits_for_refill_and_settles():
 
 def test_a_budget_stop_inside_extra_requests_pays_nothing_twice(cli, tmp_path):
     out = tmp_path / "p.jsonl"
+    plain = ("--option", "voice=plain")  # answers that end their sentences, or they make no pair
     first = generate(cli, SAMPLES / "clinic", out, "--type", "preference", "--concurrency", "1", "--max-requests", "2",
-                     "--max-seeds", "2", "--d-factor", "0", "--log-json")
+                     "--max-seeds", "2", "--d-factor", "0", "--log-json", *plain)
     assert first.exit_code == 0
     rest = generate(cli, SAMPLES / "clinic", out, "--type", "preference", "--concurrency", "1", "--max-seeds", "2",
-                    "--d-factor", "0", "--log-json")
+                    "--d-factor", "0", "--log-json", *plain)
     summaries = [json.loads(r.stderr.splitlines()[-1]) for r in (first, rest)]
     assert summaries[0]["requests"] == 2 and summaries[0]["stopped"]
     # 2 records x 3 requests each (answer, second answer, judge); the first run's 2 are not paid again

@@ -54,6 +54,14 @@ def test_each_output_type_runs_offline(tmp_path, output_type):
     result = run_janus("generate", SAMPLES / "marriage_counsel", "--type", output_type, "--max-seeds", "1",
                        "--d-factor", "1", "--turns", "2", "--no-filters", "--out", out, "--option", "threads=2",
                        env={"HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": ""})
+    if output_type == "preference" and result.returncode != 0:
+        # a pair needs two whole answers the judge can tell apart, which the 135M model may not give:
+        # then the ledger says so, and nothing else went wrong
+        from janus_core.run.journal import Journal, journal_path
+
+        with Journal(journal_path(out)) as journal:
+            assert {f["reason"] for f in journal.failures()} == {"eliminated:preference"}, result.stderr
+        return
     assert result.returncode == 0, result.stderr
     records = read_jsonl(out)
     assert records and all(r["output_type"] == output_type and r["messages"] for r in records)

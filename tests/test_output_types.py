@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import SAMPLES, read_jsonl
@@ -17,16 +18,17 @@ def reply(body):
     required = schema["required"]
     prompt = body["messages"][-1]["content"]
     tag = f"{len(prompt)}-{body.get('seed')}"
-    if required == ["ratings"]:
-        count = schema["properties"]["ratings"]["minItems"]
-        return json.dumps({"ratings": [{"score": 5 - i, "rationale": f"reason {i}"} for i in range(count)]})
+    if required == ["ratings"]:  # the first answer (shown in either place) scores 5, the other 4
+        shown = re.split(r"Response \d+:\n", prompt)[1:]
+        scores = [5 if "Plan it together" in text else 4 for text in shown]
+        return json.dumps({"ratings": [{"score": s, "rationale": f"reason {s}"} for s in scores]})
     if required == ["response"]:
-        return json.dumps({"response": f"Another answer at temperature {body['temperature']} ({tag})"})
+        return json.dumps({"response": f"Another answer at temperature {body['temperature']} ({tag})."})
     if required == ["user", "assistant"]:
         return json.dumps({"user": f"But why would that work for us? ({tag})",
-                           "assistant": f"Because a fixed calm time to talk eases the pressure on both of you ({tag})"})
+                           "assistant": f"Because a fixed calm time to talk eases the pressure on you both ({tag})."})
     return json.dumps({"instruction": f"How do we plan a calm evening? ({tag})",
-                       "response": f"Plan it together on Sunday and agree on one rule for the evening ({tag})"})
+                       "response": f"Plan it together on Sunday and agree on one rule for the evening ({tag})."})
 
 
 def generate(cli, tmp_path, *args, spec="marriage_counsel"):
@@ -66,12 +68,14 @@ def test_preference_records_hold_chosen_rejected_scores_and_rationale(cli, tmp_p
     assert len(records) == 3
     assert len(server.requests) == 3 * 3  # first answer, a second one, the judge
     temperatures = sorted({b["temperature"] for b in server.requests})
-    assert 1.0 in temperatures and 0.0 in temperatures  # the second answer, and the judge
+    # the run's 0.8 for the first answer, the farther of 0.3 and 1.0 for the second, 0 for the judge
+    assert temperatures == [0.0, 0.3, 0.8]
     for r in records:
         meta = r["meta"]
-        assert len(meta["responses"]) == 2 and meta["scores"] == [5, 4]
+        assert len(meta["responses"]) == 2 and meta["scores"] == [5, 4] and meta["temperatures"] == [0.8, 0.3]
         assert meta["chosen"] == meta["responses"][0] and meta["rejected"] == meta["responses"][1]
-        assert meta["rationales"] == ["reason 0", "reason 1"] and meta["margin"] == 1
+        assert meta["responses"][1].startswith("Another answer at temperature 0.3")
+        assert meta["rationales"] == ["reason 5", "reason 4"] and meta["margin"] == 1
         assert r["messages"][-1] == {"role": "assistant", "content": meta["chosen"]}
         assert r["usage"]["tokens_in"] == 3 * 11  # every request of the record is counted
     judge = next(b for b in server.requests if "rubric" in b["messages"][-1]["content"])

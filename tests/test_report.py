@@ -60,6 +60,7 @@ def test_report_sections(tmp_path):
     assert report["by_depth"] == {"0": 2, "1": 2}
     assert report["failures"] == {"eliminated:refusal": 1}
     assert report["near_duplicates"] == 1 and report["near_duplicate_rate"] == 0.25
+    assert report["near_duplicates_whole"] == 1 and report["near_duplicate_rate_whole"] == 0.25
     assert report["words_per_record"][2] == 6 + 3  # user and assistant words, not the system message
     assert report["judge"]["judged"] == 2 and report["judge"]["mean"] == 3.5
     assert report["judge"]["by_rubric"] == {"safety": 4.0, "helpfulness": 3.0}
@@ -85,8 +86,9 @@ def test_stats_prints_and_writes_markdown_and_plots(cli, tmp_path):
     folder = tmp_path / "o.jsonl.report"
     text = (folder / "report.md").read_text(encoding="utf-8")
     for section in ("Records per output type", "Coverage of the graph", "Entities with no records:",
-                    "Near-duplicate rate: 25.0%", "user_distinct_2", "Judge scores", "Failures by reason",
-                    "Document chunks used"):
+                    "over what each record adds to its parent (its new turns): 25.0% (1 record)",
+                    "over whole records (every turn): 25.0% (1 record)", "user_distinct_2", "Judge scores",
+                    "Failures by reason", "Document chunks used"):
         assert section in text, section
     for png in ("lengths.png", "scores.png", "coverage.png"):
         data = (folder / png).read_bytes()

@@ -58,7 +58,8 @@ def user_reply(body):
 
 def assistant_reply(body):
     asked = body["messages"][-1]["content"].splitlines()[-1]  # the user's message, after the facts
-    return 200, chat_completion(f"Let us look at that together: {asked[-40:]}", model=body["model"]), {}
+    return 200, chat_completion(f"Let us look at that together at {body['temperature']}: {asked[-40:]}.",
+                                model=body["model"]), {}
 
 
 def test_user_turns_and_assistant_turns_go_to_their_own_servers(tmp_path):
@@ -118,8 +119,10 @@ def test_preference_answers_are_plain_turns_and_the_judge_has_its_own_model(tmp_
     # two answers per record, both from the assistant's model as plain text
     assert len(assistants.requests) == 3 * 2 and all("response_format" not in b for b in assistants.requests)
     for r in records:
-        assert len(r["meta"]["responses"]) == 2 and r["meta"]["scores"] == [5, 2]
-        assert r["messages"][-1]["content"] == r["meta"]["chosen"]
+        # the judge rates by position; the answers are shown in an order drawn per record
+        scores, shown = r["meta"]["scores"], r["meta"]["shown_order"]
+        assert len(r["meta"]["responses"]) == 2 and scores == ([5, 2] if shown == [0, 1] else [2, 5])
+        assert r["messages"][-1]["content"] == r["meta"]["chosen"] == r["meta"]["responses"][scores.index(5)]
 
 
 TURN_BACKEND = '''

@@ -267,3 +267,63 @@ class Deduper:
         if found is None:
             self.add(key, token)
         return found
+
+
+def whole_text(record: Any) -> str:
+    """Every turn of a record (a Record or its dict), the system message left out: what a whole-record
+    comparison reads."""
+    messages = record.get("messages", []) if isinstance(record, dict) else record.messages
+    return "\n".join(m["content"] for m in messages
+                     if isinstance(m, dict) and m.get("role") != "system" and isinstance(m.get("content"), str))
+
+
+class Lineages:
+    """Near copies inside a lineage (a seed and every record evolved from it).
+
+    A new record is a near copy when at least ``threshold`` of the word n-grams of what it adds (its
+    new turns, or for a rewrite all of it) already appear in the whole conversation of one record of
+    its lineage: its parent's, say, when a derivation repeats its parent's turns. Containment rather
+    than Jaccard, so a long conversation that grows by one new turn is not a copy of the one it grew
+    from. Each remembered record's n-gram hashes (4 bytes an n-gram) live in a private temporary SQLite
+    database on disk, looked up by lineage; lineages are small, so each check reads a few rows.
+    """
+
+    def __init__(self, threshold: float = 0.8, ngram: int = 5):
+        self.threshold, self.ngram = threshold, ngram
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;"
+                               "CREATE TABLE grams (lineage TEXT NOT NULL, key TEXT NOT NULL, hashes BLOB NOT NULL,"
+                               " PRIMARY KEY (lineage, key)) WITHOUT ROWID;")
+        self._db.execute("BEGIN")  # nothing here needs to outlive the object: no commit per record
+
+    def close(self) -> None:
+        self._db.close()
+
+    def grams(self, text: str) -> np.ndarray:
+        """The distinct n-gram hashes of ``text`` (uint32, sorted)."""
+        tokens = words(text)
+        if not tokens:
+            return np.empty(0, dtype=np.uint32)
+        return np.unique(gram_hashes(tokens, self.ngram).astype(np.uint32))
+
+    def copied(self, lineage: str, added: str, parent: tuple[str, str] | None = None) -> tuple[str, float] | None:
+        """(the key of the lineage's record whose conversation holds the most of ``added``, the share it
+        holds) when that share is at least the threshold; else None. ``parent`` (key, whole text) is
+        compared too, remembered or not (a conversation given with --input)."""
+        new = self.grams(added)
+        if not len(new):
+            return None
+        rows = self._db.execute("SELECT key, hashes FROM grams WHERE lineage = ?", (lineage,)).fetchall()
+        candidates = [(key, np.frombuffer(blob, dtype=np.uint32)) for key, blob in rows]
+        if parent is not None and parent[0] not in {key for key, _ in rows}:
+            candidates.append((parent[0], self.grams(parent[1])))
+        best: tuple[str, float] | None = None
+        for key, hashes in candidates:
+            share = float(np.isin(new, hashes, assume_unique=True).mean())
+            if share >= self.threshold and (best is None or share > best[1]):
+                best = (key, share)
+        return best
+
+    def add(self, lineage: str, key: str, whole: str) -> None:
+        """Remember a kept record's whole conversation under its lineage."""
+        self._db.execute("INSERT OR REPLACE INTO grams VALUES (?, ?, ?)", (lineage, key, self.grams(whole).tobytes()))

@@ -100,31 +100,42 @@ def _digests(record: dict[str, Any]) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+def _text(messages: list[Any]) -> str:
+    return capped("\n".join(capped(_content(m))[0] for m in messages
+                            if isinstance(m, dict) and m.get("role") != "system"))[0]
+
+
 class Duplicates:
     """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter), a record
-    at a time; ``parents`` (id -> message digests of every record) tells what a record adds to its parent."""
+    at a time, counted two ways: over what each record adds to its parent (``found``; ``parents``, id ->
+    message digests of every record, tells what that is) and over whole records, every turn
+    (``found_whole``: a derivation that repeats its parent's turns is a near copy of it)."""
 
     def __init__(self, parents: dict[str, tuple[bytes, ...]], threshold: float = 0.8):
         from janus_core.data.dedup import Deduper
 
         self.parents, self.deduper, self.found = parents, Deduper(threshold), 0
+        self.whole, self.found_whole = Deduper(threshold), 0
 
     def add(self, r: dict[str, Any]) -> None:
         messages = r.get("messages") or []
+        key = str(r.get("id"))
+        if self.whole.check_and_add(key, _text(messages)):
+            self.found_whole += 1
         parent = self.parents.get(r.get("parent_id"))  # type: ignore[arg-type]
         if parent is not None and self.parents.get(r.get("id"), ())[:len(parent)] == parent:
             messages = messages[len(parent):]
-        text = "\n".join(capped(_content(m))[0] for m in messages if isinstance(m, dict) and m.get("role") != "system")
-        if self.deduper.check_and_add(str(r.get("id")), capped(text)[0]):
+        if self.deduper.check_and_add(key, _text(messages)):
             self.found += 1
 
 
-def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> int:
-    """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter)."""
+def near_duplicates(records: list[dict[str, Any]], threshold: float = 0.8) -> tuple[int, int]:
+    """How many records exactly or nearly repeat an earlier one (MinHash LSH, as the filter): over what
+    each adds to its parent, and over whole records."""
     found = Duplicates({str(r["id"]): _digests(r) for r in records}, threshold)
     for r in records:
         found.add(r)
-    return found.found
+    return found.found, found.found_whole
 
 
 def recorded_spec(out: Path, given: str | Path | None = None, plugins: Any = None) -> tuple[Any, str | None]:
@@ -255,7 +266,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         for name, grade in j["rubrics"].items():
             rubric_scores.setdefault(name, []).append(grade)
     scores = [j["score"] for j in judged if j["score"] is not None]
-    dups = duplicates.found
+    dups, whole = duplicates.found, duplicates.found_whole
     count = tally.records
     return scrub_data({
         "path": str(out),
@@ -265,6 +276,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                              seed=run.get("seed", 0) if seed is None else seed),
         "near_duplicates": dups,
         "near_duplicate_rate": round(dups / count, 4) if count else 0.0,
+        "near_duplicates_whole": whole,
+        "near_duplicate_rate_whole": round(whole / count, 4) if count else 0.0,
         "words_per_record": lengths,
         "length": ({"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)}
                    if lengths else {}),
@@ -297,6 +310,10 @@ def _table(rows: dict[str, Any], head: tuple[str, str]) -> list[str]:
     if not rows:
         return ["(none)", ""]
     return [f"| {head[0]} | {head[1]} |", "|---|---:|", *(f"| `{k}` | {v} |" for k, v in rows.items()), ""]
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
@@ -335,8 +352,11 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
         lines += [f"{report['messages_over_word_cap']} messages are longer than {report['word_cap']:,} words: "
                   f"duplicates and diversity read their first {report['word_cap']:,} words (lengths count all).", ""]
     lines += ["## Duplicates and diversity", "",
-              f"Near-duplicate rate: {report['near_duplicate_rate']:.1%} ({report['near_duplicates']} records "
-              "repeat an earlier one, MinHash Jaccard >= 0.8 on word 5-grams).", "",
+              "Near duplicates: records that repeat an earlier one (MinHash Jaccard >= 0.8 on word 5-grams).", "",
+              f"- over what each record adds to its parent (its new turns): "
+              f"{report['near_duplicate_rate']:.1%} ({_records(report['near_duplicates'])})",
+              f"- over whole records (every turn): {report['near_duplicate_rate_whole']:.1%} "
+              f"({_records(report['near_duplicates_whole'])})", "",
               *_table(report["diversity"], ("Distinct-n", "Share")),
               "## Length", ""]
     if report["length"]:

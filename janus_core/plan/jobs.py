@@ -135,6 +135,8 @@ class Plan:
         self.generation = generation if can_play else "one-shot"
         self._role_temperatures = dict(role_temperatures or {})
         output_type.generation = self.generation  # output types with extra requests (preference) follow it
+        output_type.reply_temperature = (self.role_temperature("assistant") if self.generation == "turns"
+                                         else self.temperature)
         from janus_core.plan.turns import RolePlay
 
         self.role_play: RolePlay | None = RolePlay(self) if self.generation == "turns" else None
@@ -256,13 +258,16 @@ class Plan:
         return random.Random(f"{self.seed}|{job.key}|{attempt}")
 
     def sample(self, job: Job) -> dict[str, Any] | None:
-        """What the output type draws for this job (the same every time for the same job). A job's
+        """What the output type draws for this job (the same every time for the same job), its
+        "system" message already opening with the spec's system_prompt (``drawn_system``). A job's
         request and its record both need it: the last few thousand draws are remembered, since
         seeding a random state by a string costs more than the rest of the draw."""
         if job.key in self._drawn:
             return self._drawn[job.key]
         parent_meta = job.parent.meta if job.parent is not None else None
         drawn = self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        if drawn and drawn.get("system"):
+            drawn = {**drawn, "system": self.drawn_system(drawn)}
         self._drawn[job.key] = drawn
         if len(self._drawn) > DRAWS_REMEMBERED:
             self._drawn.popitem(last=False)
@@ -281,8 +286,7 @@ class Plan:
         values["direction"] = render(instruction, **values) if "{" in instruction else instruction
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
-            values["output_format"] += ("\n\nThe assistant follows this system message:\n"
-                                        + self.drawn_system(drawn))
+            values["output_format"] += "\n\nThe assistant follows this system message:\n" + drawn["system"]
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)
@@ -337,11 +341,14 @@ class Plan:
 
     def drawn_system(self, drawn: dict[str, Any]) -> str:
         """The system message an output type drew; the spec's system_prompt, when it has one, takes
-        the place of the drawn message's ``opening`` (or comes first)."""
+        the place of the drawn message's ``opening`` (or comes first). A message that opens with the
+        spec's system_prompt already (what ``sample`` returns) is kept as it is."""
         system = drawn["system"]
         if not self.system_messages:
             return system
         spec_text = self.system_messages[0]["content"].strip()
+        if system.startswith(spec_text):
+            return system
         opening = drawn.get("opening") or ""
         if opening and system.startswith(opening):
             return spec_text + system[len(opening):]
@@ -358,20 +365,29 @@ class Plan:
         except (ValueError, TypeError) as exc:
             raise ParseFailure(str(exc)) from None
         parent = job.parent
-        drawn = self.sample(job) or {}
         if parent is not None:
             messages = self.output_type.derive(parent.messages, new)
-        elif drawn.get("system"):
-            messages = [{"role": "system", "content": self.drawn_system(drawn)}, *new]
         else:
-            messages = self.system_messages + new
+            messages = self.seed_messages(job) + new
         return self.make_record(job, messages, sha256_of(request.messages), model)
+
+    def seed_messages(self, job: Job) -> list[Message]:
+        """The system message a seed record starts with: the one the output type drew (opening with
+        the spec's system_prompt), else the spec's system_prompt; none without either."""
+        drawn = self.sample(job) or {}
+        if drawn.get("system"):
+            return [{"role": "system", "content": drawn["system"]}]
+        return list(self.system_messages)
+
+    def record_id(self, job: Job) -> str:
+        """The id of the record a job makes: its key and this run's seed."""
+        return record_id(job.key, self.seed)
 
     def make_record(self, job: Job, messages: list[Message], prompt_sha256: str, model: str) -> Record:
         """A job's record holding ``messages``, with its provenance."""
         parent = job.parent
         drawn = self.sample(job) or {}
-        rid = record_id(job.key)
+        rid = self.record_id(job)
         walk = job.context.provenance()
         chunks = self.chunks(job)
         if chunks:

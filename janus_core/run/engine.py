@@ -51,6 +51,7 @@ from janus_core.sdk.contracts import (
     CompletionRequest,
     Filter,
     Message,
+    NoRecord,
     OutputType,
     RememberingFilter,
     Sink,
@@ -531,6 +532,8 @@ class Engine:
                 if self._finishes:  # the default finish needs no random state, which costs to seed
                     rng = random.Random(f"{self.plan.seed}|{job.key}|finish")
                     record = await output_type.finish(record, self.ask, rng)
+            except NoRecord as exc:  # the output type's own elimination (a pair the judge cannot tell apart)
+                raise _Failed(f"eliminated:{output_type.name}", str(exc), record.meta) from None
             except (ValueError, TypeError) as exc:
                 raise _Failed("schema", f"{output_type.name}: {exc}") from None
             record.usage = usage
@@ -550,25 +553,29 @@ class Engine:
             _USAGE.reset(token)
 
     async def ask(self, messages: list[Message], schema: dict[str, Any] | None, temperature: float = 0.0,
-                  seed: int = 0, raw: bool = False, role: str = "judge") -> Any:
+                  seed: int = 0, raw: bool = False, role: str = "judge", max_tokens: int | None = None,
+                  completion: bool = False) -> Any:
         """A filter's or output type's extra request: cached, paced and counted like every request,
         sent to the ``role``'s model (the judge's unless said otherwise). Returns the decoded JSON
-        reply (None if it is not JSON), or its text with ``raw``."""
-        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge",
+        reply (None if it is not JSON), its text with ``raw``, or the Completion itself (text and
+        finish_reason) with ``completion``."""
+        request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", max_tokens=max_tokens,
                                     temperature=temperature, seed=seed)
-        key, completion = await self.complete(request, role)
+        key, reply = await self.complete(request, role)
         pending = self._pending.pop(key, None)
         if pending is not None:
             self.journal.cache(key, *pending)
         usage = _USAGE.get()
         if usage is not None:
-            usage["tokens_in"] += completion.tokens_in
-            usage["tokens_out"] += completion.tokens_out
-            usage["cost"] += self._price(completion, self.lane(role))
+            usage["tokens_in"] += reply.tokens_in
+            usage["tokens_out"] += reply.tokens_out
+            usage["cost"] += self._price(reply, self.lane(role))
+        if completion:
+            return reply
         if raw:
-            return completion.text
+            return reply.text
         try:
-            return decode(completion.text)
+            return decode(reply.text)
         except ParseFailure:
             return None
 
@@ -683,7 +690,7 @@ class Engine:
             for child in self.plan.derive_jobs(job.given, job.context):
                 self._derived.put_nowait(child)
             return
-        stored = self.journal.record_for(job.key)
+        stored = self.journal.record_for(job.key, self.plan.seed)
         if stored is not None:
             self._finish(job, stored, fresh=False)
             return

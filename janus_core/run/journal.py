@@ -361,13 +361,14 @@ class Journal:
 
     # --- records -------------------------------------------------------------------------------
 
-    def record_for(self, job_key: str) -> Record | None:
+    def record_for(self, job_key: str, seed: int = 0) -> Record | None:
+        """The record a job made (``seed``: the run's, which its record's id depends on), or None."""
         if self.fresh and f"r|{job_key}" not in self._written:
             return None
         row = self.db.execute(f"{RECORD_ROWS} WHERE job_key = ?", (job_key,)).fetchone()
         if row is None:  # a record brought back from the output file by 'janus doctor --repair'
             row = self.db.execute(f"{RECORD_ROWS} WHERE id = ? AND job_key LIKE 'import|%'",
-                                  (record_id(job_key),)).fetchone()
+                                  (record_id(job_key, seed),)).fetchone()
         return None if row is None else Record.from_dict(self._checked(row))
 
     def add_record(self, job_key: str, record: Record) -> bool:

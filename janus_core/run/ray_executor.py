@@ -283,7 +283,7 @@ class RayRun:
                     journal.cache(key, Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in,
                                                   tokens_out=tokens_out), cost)
                 for job_key, reason, detail, job in failures:
-                    if journal.failure_for(job_key) is None and journal.record_for(job_key) is None:
+                    if journal.failure_for(job_key) is None and journal.record_for(job_key, session.plan.seed) is None:
                         journal.add_failure(job_key, reason, detail, json.loads(job))
                         stats.failures[reason] += 1
                 for job_key, text in records:
@@ -352,7 +352,6 @@ class RayRun:
     def _shard_of_seed(self) -> dict[str, int]:
         """Seed record id -> the worker whose share it is (to hand a new worker what is done)."""
         from janus_core.plan.shards import shard_of
-        from janus_core.sdk.records import record_id
 
         plan = self.session.plan
-        return {record_id(job.key): shard_of(job.key, self.count) for job in plan.seed_jobs()}
+        return {plan.record_id(job): shard_of(job.key, self.count) for job in plan.seed_jobs()}

@@ -241,9 +241,17 @@ class Direction:
         return cls(name=text, pack="free-text", description=f"Style: {text}", instructions=(f"Style: {text}",))
 
 
-#: ``ask(messages, schema, raw=False)``: a filter's question to the run's backend; returns the decoded
-#: JSON reply (None if it is not JSON), or the reply's text with ``raw=True``.
+#: ``ask(messages, schema, temperature=0.0, seed=0, raw=False, role="judge", max_tokens=None,
+#: completion=False)``: a filter's or output type's question to the run's backend; returns the decoded
+#: JSON reply (None if it is not JSON), the reply's text with ``raw=True``, or the Completion (text and
+#: ``finish_reason``) with ``completion=True``.
 Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
+
+
+class NoRecord(Exception):
+    """Raised by ``OutputType.finish`` when its replies make no usable record (a preference pair the
+    judge could not tell apart): the job is eliminated, in the failure ledger as
+    ``eliminated:OUTPUT_TYPE`` with this message."""
 
 
 class OutputType:
@@ -263,6 +271,9 @@ class OutputType:
     #: How this run writes records, set by the plan before any request: "one-shot" (one JSON reply
     #: per record) or "turns" (one plain-text request per turn). ``finish`` may follow it.
     generation: str = "one-shot"
+    #: The temperature each record's own reply is written at in this run (the assistant's with
+    #: ``generation: turns``), set by the plan before any request; ``finish`` may record it.
+    reply_temperature: float = 0.8
 
     def schema(self, limits: Limits) -> dict[str, Any]:
         """JSON schema of one reply."""
@@ -296,7 +307,8 @@ class OutputType:
     async def finish(self, record: Record, ask: Ask, rng: random.Random) -> Record:
         """More requests after the first reply (more answers, a judge): ``ask(messages, schema,
         temperature=...)`` goes through the engine like every request. ValueError or TypeError if the
-        replies are unusable. By default the record as it is."""
+        replies are unusable, NoRecord if they are usable but make no record. By default the record
+        as it is."""
         return record
 
 

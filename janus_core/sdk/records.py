@@ -19,8 +19,8 @@ PROVENANCE = ("id", "seed_id", "parent_id", "direction", "walk", "model", "promp
 #: What each provenance field (and the other fields of a whole record) means, for dataset cards.
 FIELD_HELP = {
     "messages": "the training example: OpenAI-style chat messages (role and content)",
-    "id": "the record's id, a hash of its place in the plan (seed context, direction, round, --seed), so a "
-          "rerun of the same command gives the same ids",
+    "id": "the record's id: a hash of its place in the plan (walk, direction, repeat, and for an evolution its "
+          "parent's id) and --seed, so a rerun of the same command gives the same ids and another seed other ids",
     "seed_id": "the id of the seed record this one descends from (its own id for a seed); splits keep a seed's "
                "family on one side",
     "parent_id": "the id of the record this one was evolved from; empty for a seed",
@@ -51,9 +51,12 @@ def sha256_of(value: Any) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def record_id(key: str) -> str:
-    """A short id derived from a record's place in the plan, so reruns give the same ids."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+def record_id(key: str, seed: int = 0) -> str:
+    """A short id from a record's job key (its place in the plan) and the run's ``--seed``: a rerun of
+    the same command gives the same ids, a run with another seed other ids. Seed 0 (the default)
+    hashes the key alone, which keeps the ids runs made before ids depended on the seed."""
+    text = key if seed == 0 else f"{key}|seed:{seed}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def now() -> str:

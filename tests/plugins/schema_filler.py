@@ -44,14 +44,16 @@ def _plain(hint, key):
     return choices[int(hashlib.sha256(hint.encode()).hexdigest(), 16) % len(choices)]
 
 
-def _fill(schema, hint, plain=False, key=""):
+def _fill(schema, hint, plain=False, key="", index=None):
     kind = schema.get("type")
     if kind == "object":
-        return {k: _fill(sub, f"{hint} {k}", plain, k) for k, sub in schema.get("properties", {}).items()}
+        return {k: _fill(sub, f"{hint} {k}", plain, k, index) for k, sub in schema.get("properties", {}).items()}
     if kind == "array":
-        return [_fill(schema["items"], hint, plain, key) for _ in range(schema.get("minItems", 1) or 1)]
+        return [_fill(schema["items"], hint, plain, key, i) for i in range(schema.get("minItems", 1) or 1)]
     if kind == "string":
         return (_plain(hint, key) if plain else hint)[: schema.get("maxLength", 200)]
+    if index is not None and schema.get("enum"):  # items of a list (ratings) get different values
+        return schema["enum"][-1 - index % len(schema["enum"])]
     return 1
 
 
@@ -79,6 +81,8 @@ class SchemaFiller(Backend):
             _seen.add(seen_key)
             return Completion(text='{"turns": [', model=self.model, finish_reason="length")
         plain = self.options.voice == "plain"
+        if plain and not direction:  # an extra request (a second answer): its own words, by its seed
+            hint = f"none {request.seed}"
         return Completion(text=json.dumps(_fill(request.schema, hint, plain)), model=self.model,
                           finish_reason="stop", tokens_in=len(prompt) // 4, tokens_out=10)
 

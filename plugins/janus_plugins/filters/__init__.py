@@ -10,7 +10,9 @@
 - ``stopwords-only``: a message of nothing but punctuation and stop words;
 - ``leakage``: text that leaks the evolution wording or the diagram's syntax;
 - ``duplicate``: the same text as an earlier record (normalised), or a near copy of one (MinHash
-  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets;
+  LSH, Jaccard >= 0.8 on word 5-grams), within the run and against ``--against`` datasets; and an
+  evolution whose new turns are >= 80 % (of word 5-grams) already in the whole conversation of a
+  record of its lineage (``lineage near-copy``: a derivation that repeats its parent's turns);
 - ``role-consistency``: the assistant speaking as the user's role (``COUNSELEE: ...``, "As a
   counselee, ...") or the user as the assistant's;
 - ``length``: an empty message, or a record over 4,000 words or about 8,000 tokens;
@@ -178,6 +180,7 @@ class Duplicate(RememberingFilter):
 
     def __init__(self) -> None:
         self._deduper: Any = None
+        self._lineages: Any = None
         self._pending = Pending()
 
     @property
@@ -188,7 +191,7 @@ class Duplicate(RememberingFilter):
 
     def configure(self, spec: Any, options: Any = None) -> None:
         super().configure(spec, options)
-        self._deduper, self._pending = None, Pending()
+        self._deduper, self._lineages, self._pending = None, None, Pending()
 
     @property
     def deduper(self) -> Any:
@@ -198,21 +201,45 @@ class Duplicate(RememberingFilter):
             self._deduper = Deduper(self.options.threshold, ngram=self.options.ngram)
         return self._deduper
 
+    @property
+    def lineages(self) -> Any:
+        """Whole conversations by lineage, for the lineage near-copy check."""
+        if self._lineages is None:
+            from janus_core.data.dedup import Lineages
+
+            self._lineages = Lineages(self.options.threshold, ngram=self.options.ngram)
+        return self._lineages
+
+    def _lineage_copy(self, record, parent) -> str | None:
+        """Why an evolution is a near copy inside its lineage (its new turns already in one record's
+        whole conversation), or None."""
+        if parent is None:
+            return None
+        from janus_core.data.dedup import whole_text
+
+        found = self.lineages.copied(record.seed_id, dedup_text(record, parent), (parent.id, whole_text(parent)))
+        if found is None:
+            return None
+        return f"lineage near-copy: {found[1]:.0%} of what it adds is already in record {found[0]} of its lineage"
+
     def prime(self, records) -> None:
         """Remember records made before (a resumed run) or given with --against. The index is built here,
         before the run, even with nothing to remember: its imports take seconds that would otherwise
         stall the event loop, with every request in flight, at the first record."""
         self.deduper  # noqa: B018 - built now, not at the first record
+        from janus_core.data.dedup import whole_text
+
         by_id = {}
         for record in records:
             by_id[record.id] = record
             self.deduper.check_and_add(record.id, dedup_text(record, by_id.get(record.parent_id)))
+            self.lineages.add(record.seed_id, record.id, whole_text(record))
 
     async def check(self, record, parent, ask: Ask) -> str | None:
         found, token = self.deduper.query(dedup_text(record, parent))
         if found is None:
             self._pending.put(record.id, token)
-        return _duplicate_reason(found)
+        return _duplicate_reason(found) or self._lineage_copy(record, parent)
 
     def _token(self, record, parent) -> Any:
         token = self._pending.get(record.id)
@@ -222,10 +249,14 @@ class Duplicate(RememberingFilter):
         return token
 
     def recheck(self, record, parent) -> str | None:
-        return _duplicate_reason(self.deduper.requery(self._token(record, parent)))
+        return _duplicate_reason(self.deduper.requery(self._token(record, parent))) or \
+            self._lineage_copy(record, parent)
 
     def remember(self, record, parent) -> None:
+        from janus_core.data.dedup import whole_text
+
         self.deduper.add(record.id, self._token(record, parent))
+        self.lineages.add(record.seed_id, record.id, whole_text(record))
         self._pending.pop(record.id, None)
 
 
