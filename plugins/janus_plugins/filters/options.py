@@ -12,6 +12,15 @@ from janus_core.sdk.options import Options
 StrList = Annotated[list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)]
 
 
+def known_rules(value: list[str], rules: tuple[str, ...]) -> list[str]:
+    """``value`` if every name in it is one of ``rules`` (a filter's ``skip`` option); else a ValueError
+    listing the rules."""
+    unknown = [name for name in value if name not in rules]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(rules)}")
+    return value
+
+
 class DuplicateOptions(Options):
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at which two texts are near copies")
     ngram: int = Field(5, ge=1, le=20, description="words per shingle")

@@ -56,7 +56,7 @@ from pydantic import Field, field_validator, model_validator
 from janus_core.sdk.contracts import Ask, Filter
 from janus_core.sdk.options import Options
 
-from .options import StrList
+from .options import StrList, known_rules
 
 RULES = ("placeholder", "runaway-token", "min-words", "max-words", "english-words", "copies-prompt",
          "mean-word-length", "alpha-words", "repeated-lines", "top-ngram", "duplicate-ngram", "repeated-turn",
@@ -183,10 +183,7 @@ class TextQualityOptions(Options):
     @field_validator("skip")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in RULES]
-        if unknown:
-            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(RULES)}")
-        return value
+        return known_rules(value, RULES)
 
     @model_validator(mode="after")
     def _bounds(self) -> TextQualityOptions:

@@ -28,7 +28,7 @@ from janus_core.plan.voice import VOICE_RULES, introduced_names, user_things, vo
 from janus_core.sdk.contracts import Ask, Filter
 from janus_core.sdk.options import Options
 
-from .options import StrList
+from .options import StrList, known_rules
 
 RULES = VOICE_RULES
 
@@ -63,10 +63,7 @@ class ScenarioOptions(Options):
     @field_validator("skip")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in RULES]
-        if unknown:
-            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules: {', '.join(RULES)}")
-        return value
+        return known_rules(value, RULES)
 
 
 def situation(spec: Any, graph: Any, walk: dict[str, Any] | None) -> str:
