@@ -50,17 +50,28 @@ def _words(key: str, count: int) -> str:
 
 
 def server_reply(copying: bool):
-    """The user simulator asks a new question each turn (or, ``copying``, repeats the conversation's
-    first question once the seed's two turns are there); the assistant gives each question the same
-    answer every time."""
+    """The user simulator asks a new question about its topic each turn (or, ``copying``, asks the
+    conversation's first question again once the seed's two turns are there); the assistant gives
+    each question the same answer every time (a repeated question, the same answer once more)."""
+    first_question: dict[str, tuple[str, int]] = {}  # an answer -> its conversation's first question, turns
+    answers: dict[str, str] = {}  # a question -> its answer
+
     def reply(body):
-        prompt = body["messages"][-1]["content"]
-        if body["messages"][0]["role"] == "system":  # the assistant
-            return 200, chat_completion(f"Sure: {_words(prompt, 24)}.", model=body["model"]), {}
-        earlier = re.findall(r"^\[PATIENT\] (.*)$", prompt, re.M)
-        if copying and len(earlier) >= 2:
-            return 200, chat_completion(earlier[0], model=body["model"]), {}
-        return 200, chat_completion(f"Question: {_words(prompt + str(body.get('seed')), 20)}?",
+        last = body["messages"][-1]["content"]
+        if not last.endswith("Message:"):  # the assistant: the question is the last line, after the facts
+            question = last.splitlines()[-1].split(": ", 1)[1]
+            asked = [m["content"] for m in body["messages"][3:-1] if m["role"] == "user"] + [question]
+            again = next((q for q in answers if question == f"{q} Again."), None)
+            answer = f"{answers[again]} Again." if again else f"Sure: {_words(last, 24)}."
+            answers[question] = answer
+            first_question[answer[:200]] = (asked[0], len(asked))
+            return 200, chat_completion(answer, model=body["model"]), {}
+        said = re.search(r'said: "(.*?)(?:\.\.\.)?"', last)
+        known = first_question.get(said.group(1)[:200]) if said else None
+        if copying and known and known[1] >= 2:
+            return 200, chat_completion(f"{known[0]} Again.", model=body["model"]), {}
+        topic = re.search(r"find out about (.+?)\.\nMessage:", last).group(1)
+        return 200, chat_completion(f"Question on {topic}: {_words(last + str(body.get('seed')), 20)}?",
                                     model=body["model"]), {}
     return reply
 
