@@ -11,7 +11,7 @@ records with the default filters offline, in the order the engine runs them (mod
 get no verdict: a filter that asks the model keeps the record). Prints per sample: records
 written, the share that passes ``readable()`` before and after filtering, records kept,
 eliminations by filter and rule, tokens per record (prompt and reply) and distinct-2 of the user
-turns; then, over the kept records (the dataset), the grounding table
+turns; then, over the records written and over those kept (the dataset), the grounding table
 (``janus_core.data.grounding``): grounded (records repeating at least two facts of their walk that the
 setup text does not hold), user turns in the assistant's voice, user turns that ask something, user
 turns written from the brief because the simulator's did not ask (turns generation), cut turns,
@@ -86,11 +86,12 @@ def generate(spec: Path, out: Path, args: argparse.Namespace) -> tuple[float, st
            "--out", str(out), "-q", "--option", f"threads={args.threads}"]
     if not args.work:
         cmd.append("--overwrite")
-    env = {**os.environ}
+    env, cwd = {**os.environ}, None
     if args.code:  # another checkout writes the records (to compare versions); this one measures them
         env["PYTHONPATH"] = os.pathsep.join([str(args.code), str(args.code / "plugins")])
+        cwd = args.code  # `python -m` puts the working folder first on the path
     start = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     return time.perf_counter() - start, result.stderr[-400:] if result.returncode else ""
 
 
@@ -231,7 +232,9 @@ def main() -> None:
                 kept, eliminated = asyncio.run(screen(spec, records))
                 tokens = [r.usage.get("tokens_in", 0) + r.usage.get("tokens_out", 0) for r in records]
                 users = [m["content"] for r in records for m in r.messages if m["role"] == "user"]
-                grounding.append([sample.name, generation, str(len(kept)), *grounding_row(spec, kept)])
+                grounding.append([sample.name, generation, "written", str(len(records)),
+                                  *grounding_row(spec, records)])
+                grounding.append([sample.name, generation, "kept", str(len(kept)), *grounding_row(spec, kept)])
                 rows.append([sample.name, generation, str(len(records)), share(records), str(len(kept)), share(kept),
                              f"{sum(tokens) / len(tokens):.0f}" if tokens else "-",
                              f"{distinct_n(users, 2):.2f}", f"{wall:.0f}",
@@ -247,9 +250,9 @@ def main() -> None:
     print("|" + "---|" * len(head))
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    head = ["sample", "generation", "kept", "grounded", "wrong-voice user", "asking user", "user from brief",
+    head = ["sample", "generation", "records", "count", "grounded", "wrong-voice user", "asking user", "user from brief",
             "cut turns", "placeholders", "lineage copies", "direction used"]
-    print("\nOver the kept records:\n")
+    print("\nGrounding, over the records written and over those the default filters keep:\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in grounding:
