@@ -250,8 +250,8 @@ def main() -> None:
     print("|" + "---|" * len(head))
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    head = ["sample", "generation", "records", "count", "grounded", "wrong-voice user", "asking user", "user from brief",
-            "cut turns", "placeholders", "lineage copies", "direction used"]
+    head = ["sample", "generation", "records", "count", "grounded", "wrong-voice user", "asking user",
+            "user from brief", "cut turns", "placeholders", "lineage copies", "direction used"]
     print("\nGrounding, over the records written and over those the default filters keep:\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
