@@ -246,3 +246,49 @@ def test_an_evolution_that_ignores_its_free_text_direction_is_eliminated():
         is None
     assert "direction's words" in evolved(lost, "What time do you open?", "At nine on weekdays.")
     assert evolved("in-depth", "What time do you open?", "At nine.") is None  # a manner, not a subject
+
+
+COOL_BACKEND = '''
+import json, os
+from janus_core import hookimpl
+from janus_core.sdk.contracts import Backend, Completion
+
+class Cool(Backend):
+    """Suggests a low temperature for the assistant; logs each request's temperature by side."""
+    name = "cool"
+    default_generation = "turns"
+    suggested_temperatures = {"assistant": 0.3}
+    async def complete(self, request):
+        last = request.messages[-1]["content"]
+        user = last.endswith("Message:")
+        with open(os.environ["TEMPS_LOG"], "a") as log:
+            log.write(json.dumps(["user" if user else "assistant", request.temperature]) + "\\n")
+        topic = last.rsplit("find out about ", 1)[-1].split(".", 1)[0]
+        text = f"Could you tell me about {topic}?" if user else f"Here is the rule: {last.splitlines()[1][2:]}"
+        return Completion(text=text, model="cool", tokens_in=10, tokens_out=5)
+
+@hookimpl
+def register_backends(register):
+    register(Cool)
+'''
+
+
+def test_a_backends_suggested_temperature_holds_unless_the_run_sets_one(tmp_path):
+    import json
+
+    plugin = tmp_path / "cool.py"
+    plugin.write_text(COOL_BACKEND)
+    spec = tmp_path / "library"
+    spec.mkdir()
+    (spec / "setup.yaml").write_text(SETUP.format(url="http://127.0.0.1:9").replace(
+        "model: {backend: openai, name: stand-in, options: {base_url: \"http://127.0.0.1:9\"}}\n", ""))
+    (spec / "diagram.mermaid").write_text((LIBRARY / "diagram.mermaid").read_text())
+    for extra, expected in (((), {"user": 0.8, "assistant": 0.3}), (("--temperature", "0.6"), {"user": 0.6,
+                                                                                                "assistant": 0.6})):
+        log = tmp_path / f"temps{len(extra)}.log"
+        result = run_janus("--plugin", plugin, "generate", spec, "--backend", "cool", "--out",
+                           tmp_path / f"o{len(extra)}.jsonl", "--max-seeds", "1", "--d-factor", "0", "-q",
+                           "--no-filters", *extra, env={"TEMPS_LOG": str(log)})
+        assert result.returncode == 0, result.stderr
+        seen = dict(json.loads(line) for line in log.read_text().splitlines())
+        assert seen == expected

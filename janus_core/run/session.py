@@ -140,6 +140,8 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
 
         given = load_conversations(settings.input)
     roles = {role: r.temperature for role, r in spec.setup.model.roles.items() if r.temperature is not None}
+    if settings.temperature is None and "temperature" not in spec.setup.model.model_fields_set:
+        roles = {**backend_cls.suggested_temperatures, **roles}
     return Plan(spec, contexts, output_type, directions, limits, seed=settings.seed, shard=settings.shard,
                 temperature=settings.temperature, rounds=settings.rounds, given=given, turns=settings.turns,
                 documents=load_documents(spec), generation=generation_for(spec, backend_cls),

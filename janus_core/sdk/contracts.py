@@ -76,6 +76,9 @@ class Backend:
     max_concurrency: ClassVar[int | None] = None
     #: Reply bounds to use when the spec sets none (small models need small replies).
     suggested_limits: ClassVar[Limits | None] = None
+    #: Temperatures per role ("user", "assistant") when neither setup.yaml nor ``--temperature`` sets
+    #: one: a small model keeps to the facts it is given at a low temperature.
+    suggested_temperatures: ClassVar[dict[str, float]] = {}
     #: How records are written when setup.yaml sets no ``generation``: "one-shot" (one JSON reply
     #: per record) or "turns" (one plain-text request per turn; small models write far better text).
     default_generation: ClassVar[str] = "one-shot"
