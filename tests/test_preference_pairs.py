@@ -107,8 +107,9 @@ def test_a_cut_answer_is_asked_for_again_with_more_room_and_pairs_hold_whole_ans
 def test_an_answer_cut_again_makes_no_pair(tmp_path):
     result, records, failures, _ = run(tmp_path, "preference", cutting_assistant(10_000))
     assert records == [] and len(failures) == SEEDS
-    assert all(reason == "eliminated:preference" and "cut off" in detail
-                            for reason, detail in failures)
+    # the record's own turn is cut every time it is asked (with twice the room each time), so the job
+    # fails there, before a pair could hold a cut answer
+    assert all(reason == "cut" and "no full sentence" in detail for reason, detail in failures)
     assert "Traceback" not in result.stderr
 
 
@@ -142,8 +143,8 @@ def test_system_message_turns_keep_the_spec_system_prompt(tmp_path):
         assert "You are a helpful assistant" not in system["content"]
         for p in r["meta"]["preference_set"]:
             assert f"- {p['dimension']} ({p['subdimension']}): {p['preference']}" in system["content"]
-    # the assistant answered under that system message, preferences and all
-    systems = {b["messages"][0]["content"] for b in asked}
+    # the assistant answered under that system message, preferences and all (and the rule on facts after it)
+    systems = {b["messages"][0]["content"].rsplit("\n", 1)[0] for b in asked}
     assert systems == {r["messages"][0]["content"] for r in records}
 
 

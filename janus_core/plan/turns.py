@@ -114,7 +114,8 @@ class RolePlay:
 
     def request(self, job: Job, role: str, messages: list[Message], turn: int, attempt: int = 0) -> CompletionRequest:
         """The request for the next ``role`` turn after ``messages`` (``turn`` counts the job's new
-        user turns from 0; ``attempt`` > 0 when the turn is asked for again)."""
+        user turns from 0; ``attempt`` > 0 when the turn is asked for again, with twice the room each
+        time, as a cut reply may have been)."""
         rng = random.Random(f"{self.plan.seed}|{job.key}|turn{turn}|{role}|{attempt}")
         asked = _asked(messages) - (1 if role == "assistant" else 0)
         prompt = self._user_prompt(job, messages, asked, rng) if role == "user" \
@@ -122,7 +123,7 @@ class RolePlay:
         chars = self.plan.limits.message_chars
         # about four characters a token, and room to end the sentence the cut falls in; a user's
         # message is one or two sentences
-        max_tokens = self.plan.max_tokens or max(32, chars // (4 if role == "user" else 3))
+        max_tokens = (self.plan.max_tokens or max(32, chars // (4 if role == "user" else 3))) * 2 ** attempt
         return CompletionRequest(messages=prompt, schema=None, schema_name=f"{role}-turn", max_tokens=max_tokens,
                                  temperature=self.plan.role_temperature(role), seed=rng.randrange(2**31))
 
