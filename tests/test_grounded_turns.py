@@ -292,3 +292,23 @@ def test_a_backends_suggested_temperature_holds_unless_the_run_sets_one(tmp_path
         assert result.returncode == 0, result.stderr
         seen = dict(json.loads(line) for line in log.read_text().splitlines())
         assert seen == expected
+
+
+def test_a_turn_asked_again_gets_more_room_after_a_cut_and_more_warmth_after_a_repeat(tmp_path):
+    from janus_core.plan.jobs import Job, Plan
+    from janus_core.plugins import load_plugins
+    from janus_core.sdk.contracts import Limits
+
+    spec = load_spec(LIBRARY)
+    plugins = load_plugins()
+    plan = Plan(spec, seed_contexts(spec), plugins.registry.get("output_types", "conversation"),
+                {n: r.obj for n, r in plugins.registry.directions.items()}, Limits(turns=2, message_chars=300),
+                generation="turns", role_temperatures={"assistant": 0.3})
+    job = next(plan.seed_jobs())
+    play = plan.role_play
+    messages = [{"role": "user", "content": "Can I renew my loan?"}]
+    first = play.request(job, "assistant", messages, 0)
+    cut = play.request(job, "assistant", messages, 0, 1, after="cut: no full sentence")
+    repeat = play.request(job, "assistant", messages, 0, 2, after="repeated: the turn repeats")
+    assert (first.temperature, cut.temperature) == (0.3, 0.3) and cut.max_tokens == 2 * first.max_tokens
+    assert repeat.temperature == 1.0 and repeat.max_tokens == 4 * first.max_tokens

@@ -259,6 +259,9 @@ def test_a_turn_in_the_other_sides_voice_is_asked_again():
     assert play.clean("COUNSELEE: thanks, that helps me a lot.", False, role="assistant") == ""
     # its own label is only removed
     assert play.clean("COUNSELEE: We argue about money.", False, role="user") == "We argue about money."
+    # an answer that copies the worked example rather than the brief is asked for again
+    assert play.check("If you would rather eat in your room, it is 5 pounds extra.", False,
+                      role="assistant")[1].startswith("echoed-example")
     # an answer that copies the prompt's facts list is asked for again
     assert play.check("- The frequency: weekly. - The start date: 2024-02-14.", False, role="assistant")[1] \
         .startswith("echoed-facts")

@@ -54,6 +54,14 @@ ASSISTANT_SHOT = (
 
 #: an answer that copies the prompt's form: the facts list ("- The dose of ...", "Facts:") or "Message:"
 _ECHOED = re.compile(r"^\s*-\s|\bFacts:|\bMessage:|\bSituation:")
+def _grams(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+#: word 4-grams of each side's worked examples: a turn holding one copies the example, not the brief
+_EXAMPLE_GRAMS = {"user": set().union(*(_grams(answer) for _, answer in USER_SHOTS)),
+                  "assistant": _grams(ASSISTANT_SHOT[1])}
 #: the brief of this many jobs is remembered (a conversation's turns share one)
 BRIEFS_REMEMBERED = 1024
 
@@ -112,10 +120,13 @@ class RolePlay:
                 self._briefs.popitem(last=False)
         return found
 
-    def request(self, job: Job, role: str, messages: list[Message], turn: int, attempt: int = 0) -> CompletionRequest:
+    def request(self, job: Job, role: str, messages: list[Message], turn: int, attempt: int = 0,
+                after: str | None = None) -> CompletionRequest:
         """The request for the next ``role`` turn after ``messages`` (``turn`` counts the job's new
         user turns from 0; ``attempt`` > 0 when the turn is asked for again, with twice the room each
-        time, as a cut reply may have been)."""
+        time, as a cut reply may have been; ``after`` the last attempt's problem: after any other
+        than a cut the request is warmer, since a small model at a low temperature gives the same
+        wrong reply again)."""
         rng = random.Random(f"{self.plan.seed}|{job.key}|turn{turn}|{role}|{attempt}")
         asked = _asked(messages) - (1 if role == "assistant" else 0)
         prompt = self._user_prompt(job, messages, asked, rng) if role == "user" \
@@ -124,8 +135,11 @@ class RolePlay:
         # about four characters a token, and room to end the sentence the cut falls in; a user's
         # message is one or two sentences
         max_tokens = (self.plan.max_tokens or max(32, chars // (4 if role == "user" else 3))) * 2 ** attempt
+        temperature = self.plan.role_temperature(role)
+        if after and not after.startswith("cut"):
+            temperature = round(min(max(temperature, 0.6) + 0.2 * attempt, 1.2), 2)
         return CompletionRequest(messages=prompt, schema=None, schema_name=f"{role}-turn", max_tokens=max_tokens,
-                                 temperature=self.plan.role_temperature(role), seed=rng.randrange(2**31))
+                                 temperature=temperature, seed=rng.randrange(2**31))
 
     def _user_prompt(self, job: Job, messages: list[Message], asked: int, rng: random.Random) -> list[Message]:
         setup = self.plan.setup
@@ -228,6 +242,8 @@ class RolePlay:
             text = _without_copied_opening(text, " ".join(m["content"] for m in prompt))
         if role == "assistant" and _ECHOED.search(text):
             return "", "echoed-facts: the answer repeats the facts list or a prompt's label"
+        if role in _EXAMPLE_GRAMS and _grams(text) & _EXAMPLE_GRAMS[role]:
+            return "", "echoed-example: the turn copies the worked example's words"
         limit = self.plan.limits.message_chars
         if truncated or len(text) > limit:
             text = _sentences(text[:limit])

@@ -491,7 +491,7 @@ class Engine:
         problem = None
         attempts = play.attempts(role)
         for attempt in range(attempts):
-            request = play.request(job, role, messages, turn, attempt)
+            request = play.request(job, role, messages, turn, attempt, after=problem)
             try:
                 key, completion = await self.complete(request, role)
             except BackendError as exc:
