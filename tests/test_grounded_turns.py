@@ -295,7 +295,7 @@ def test_a_backends_suggested_temperature_holds_unless_the_run_sets_one(tmp_path
 
 
 def test_a_turn_asked_again_gets_more_room_after_a_cut_and_more_warmth_after_a_repeat(tmp_path):
-    from janus_core.plan.jobs import Job, Plan
+    from janus_core.plan.jobs import Plan
     from janus_core.plugins import load_plugins
     from janus_core.sdk.contracts import Limits
 
