@@ -26,7 +26,9 @@ sys.argv = ["janus", *sys.argv[1:]]
 try:
     main()
 finally:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+    # VmHWM is this program's own peak; ru_maxrss may keep the peak of the process it was forked from
+    peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(int(peak.split()[1]) // 1024, file=sys.stderr)
 """
 
 
