@@ -64,7 +64,9 @@ _HOST = re.compile(
     r"|be of (?:any )?(?:help|assistance|service))"
     r"|\bwhat can I do for you\b|\bis there anything (?:else )?I can (?:help|assist|do for)"
     r"|\blet me know how I can (?:help|assist)\b|\bI(?:'m| am) here to (?:help|assist)\b"
-    r"|\b(?:happy|glad|pleased|delighted|ready) to (?:assist|help you)\b"
+    r"|\b(?:happy|glad|pleased|delighted|ready|love|like) to (?:assist|help you)\b"
+    r"|\b(?:assist|help) (?:you )?with your (?:needs|request|inquiry|enquiry)\b"
+    r"|\bglad you(?:'ve| have)? reached out\b"
     r"|(?:^|[.!?,:;]\s*)welcome (?:back )?to\b"
     r"|\bthank(?:s| you) for (?:calling|contacting|choosing|visiting|reaching out|getting in touch|stopping by"
     r"|coming in)\b(?!\s+(?:me|back|to me)\b)", re.I | re.M)
