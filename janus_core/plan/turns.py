@@ -129,7 +129,7 @@ class RolePlay:
         wrong reply again)."""
         rng = random.Random(f"{self.plan.seed}|{job.key}|turn{turn}|{role}|{attempt}")
         asked = _asked(messages) - (1 if role == "assistant" else 0)
-        prompt = self._user_prompt(job, messages, asked, rng) if role == "user" \
+        prompt = self._user_prompt(job, messages, asked) if role == "user" \
             else self._assistant_prompt(job, messages, asked)
         chars = self.plan.limits.message_chars
         # about four characters a token, and room to end the sentence the cut falls in; a user's
@@ -141,7 +141,7 @@ class RolePlay:
         return CompletionRequest(messages=prompt, schema=None, schema_name=f"{role}-turn", max_tokens=max_tokens,
                                  temperature=temperature, seed=rng.randrange(2**31))
 
-    def _user_prompt(self, job: Job, messages: list[Message], asked: int, rng: random.Random) -> list[Message]:
+    def _user_prompt(self, job: Job, messages: list[Message], asked: int) -> list[Message]:
         setup = self.plan.setup
         brief = self.brief(job)
         shown = [m for m in messages if m["role"] != "system"]
