@@ -83,6 +83,10 @@ class ProviderServer:
         self.paths: list[str] = []
         #: answer every request with 401 quoting the credentials it carried, as careless servers do
         self.echo_credentials = False
+        #: headers every answer carries (a provider's rate-limit headers)
+        self.answer_headers: dict[str, str] = {}
+        #: when each request came (time.monotonic())
+        self.times: list[float] = []
         self.lock = threading.Lock()
         server = self
 
@@ -117,6 +121,7 @@ class ProviderServer:
 
     def answer(self, path: str, body: dict[str, Any], headers: dict[str, str]):
         with self.lock:
+            self.times.append(time.monotonic())
             self.requests.append(body)
             self.headers.append(headers)
             self.paths.append(path)
@@ -128,14 +133,15 @@ class ProviderServer:
         if not re.search(route, path.split("?")[0]):
             return 404, error_body(self.shape, 404, f"no route {path}"), {}, 0.0
         if fault and fault.status != 200:
-            return fault.status, error_body(self.shape, fault.status, "scripted fault"), fault.headers, fault.delay
+            return (fault.status, error_body(self.shape, fault.status, "scripted fault"),
+                    {**self.answer_headers, **fault.headers}, fault.delay)
         content = fault.content if fault and fault.content is not None else self.reply(body)
         delay = fault.delay if fault else 0.0
         if self.shape == "openai":
             finish = (fault.finish if fault and fault.finish else "stop")
-            return 200, chat_completion(content, body.get("model", self.model), finish), {}, delay
+            return 200, chat_completion(content, body.get("model", self.model), finish), self.answer_headers, delay
         finish = (fault.finish if fault and fault.finish else "STOP")
-        return 200, gemini_content(content, self.model, finish), {}, delay
+        return 200, gemini_content(content, self.model, finish), self.answer_headers, delay
 
     @property
     def base_url(self) -> str:
@@ -160,6 +166,7 @@ class OpenAICompatibleServer(ProviderServer):
 
     def answer(self, path: str, body: dict[str, Any], headers: dict[str, str]):
         with self.lock:
+            self.times.append(time.monotonic())
             self.requests.append(body)
             self.headers.append(headers)
             self.paths.append(path)

@@ -6,11 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 from conftest import SAMPLES, read_jsonl
 
 from janus_core.run.journal import journal_path
-from janus_core.run.throttle import AdaptiveRate, TokenBudget
+from janus_core.run.throttle import TokenBudget
 
 FILLER = Path(__file__).resolve().parent / "plugins" / "schema_filler.py"
 
@@ -110,44 +109,6 @@ def test_journal_is_sqlite_in_wal_mode(cli, tmp_path):
     db = sqlite3.connect(journal_path(out))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 9
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_pace_cuts_once_per_event_and_grows_back():
-    clock = Clock()
-    rate = AdaptiveRate(clock=clock)
-    assert rate.rate is None  # unpaced until a 429
-    rate.limited(retry_after=0.5, sent_at=clock.now)
-    assert rate.rate == 1.0 and rate.safe is None
-    assert rate.blocked_until == pytest.approx(100.5)
-    for _ in range(40):  # no safe pace known: fast growth
-        rate.success()
-    fast = rate.rate
-    assert fast > 5
-    clock.now += 1
-    sent = clock.now - 0.1
-    rate.limited(retry_after=None, sent_at=sent)
-    assert rate.rate == pytest.approx(fast * 0.9) and rate.safe == pytest.approx(fast * 0.9)
-    rate.limited(retry_after=None, sent_at=sent)  # sent before the cut: no second cut
-    assert rate.rate == pytest.approx(fast * 0.9)
-    before = rate.rate
-    for _ in range(int(before)):  # about one second of successes: slow growth, about 1%
-        rate.success()
-    assert before * 1.005 < rate.rate < before * 1.02
-
-
-def test_pace_never_exceeds_the_configured_ceiling():
-    rate = AdaptiveRate(per_minute=120, clock=Clock())
-    for _ in range(1000):
-        rate.success()
-    assert rate.rate == pytest.approx(2.0)
 
 
 def test_token_budget_waits_for_refill_and_settles():

@@ -1,5 +1,6 @@
-"""Rate limits: the AIMD pace (with a fake clock), and runs against a 127.0.0.1 provider that
-answers 429s and 5xx: a 429 is never final within the run's budget, 5xx never slows the pace."""
+"""Rate limits: the pace against every limiter shape (on a simulated clock), with and without rate
+headers, and runs against a 127.0.0.1 provider that answers 429s and 5xx: a 429 is never final
+within the run's budget, 5xx never slows the pace."""
 
 from __future__ import annotations
 
@@ -8,81 +9,112 @@ from typing import ClassVar
 
 import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
+from pace_simulation import SHAPES, Clock, simulate
 from servers import Fault, ProviderServer
 
 from janus_core.run import engine as engine_module
 from janus_core.run.throttle import AdaptiveRate
+from janus_core.sdk.rate_headers import parse_rate_headers
 
 SECRET = fake_secret("provider-key")
 GOOD = json.dumps({"instruction": "Plan our weekly budget meeting", "response": "Start with one shared hour"})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def answers(rate: AdaptiveRate, clock: Clock, seconds: float) -> None:
-    """Answers (not 429s) arriving at the current pace for ``seconds``."""
+def answers(rate: AdaptiveRate, clock: Clock, seconds: float, per_second: float) -> None:
+    """Answers (not 429s) arriving ``per_second`` for ``seconds``."""
     end = clock.now + seconds
     while clock.now < end:
-        clock.now += 1 / rate.rate
-        rate.success()
+        clock.now += 1 / per_second
+        rate.start(clock.now)
+        rate.answered()
 
 
-def test_aimd_cuts_once_per_burst_grows_additively_and_stays_near_the_observed_limit():
-    clock = Clock()
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_the_pace_recovers_after_a_full_window_whatever_the_limiter(shape):
+    # 5 requests a second, no headers: an unpaced start fills the window at once; from the second
+    # minute on the pace must hold the limit, with few 429s, not collapse after the first hold
+    outcome = simulate(shape, 300, 300)
+    assert outcome.share(300, 60, 300) >= 0.9, shape
+    assert outcome.share_429(60, 300) < 0.05, shape
+    # a token limit binding before the request limit: the same
+    outcome = simulate(shape, 600, 300, tokens_per_minute=300 * 130, cost=130)
+    assert outcome.share(300, 60, 300) >= 0.9, shape
+    assert outcome.share_429(60, 300) < 0.05, shape
+
+
+@pytest.mark.parametrize("style", ["openai", "anthropic", "ietf"])
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_rate_headers_set_the_pace_with_no_429s(shape, style):
+    outcome = simulate(shape, 300, 240, headers=style)
+    assert outcome.share(300, 60, 240) >= 0.95 and outcome.share_429(60, 240) == 0, (shape, style)
+    outcome = simulate(shape, 600, 240, tokens_per_minute=300 * 130, cost=130, headers=style)
+    assert outcome.share(300, 60, 240) >= 0.95 and outcome.share_429(60, 240) == 0, (shape, style)
+
+
+def test_a_429_after_a_burst_measures_what_got_through_and_holds_for_retry_after():
+    clock = Clock(100.0)
     rate = AdaptiveRate(clock=clock)
-    rate.limited(retry_after=None, sent_at=clock.now)  # unpaced until now: start low, grow fast
-    answers(rate, clock, 10)
-    peak = rate.rate
-    assert peak > 5
-    sent = clock.now - 0.05
-    clock.now += 0.1
-    for _ in range(6):  # one burst: six 429s for requests sent before the cut
-        rate.limited(retry_after=0.2, sent_at=sent)
-    assert rate.rate == pytest.approx(peak * 0.9)
-    assert rate.observed == pytest.approx(peak)
-    # additive: every second of answers adds the same, `step` of the observed limit
-    gains = []
-    for _ in range(4):
-        before = rate.rate
-        answers(rate, clock, 1)
-        gains.append(rate.rate - before)
-    assert gains == pytest.approx([rate.step * peak] * 4, rel=0.15)
-    # a minute of answers: back at the observed limit, and not far past it
-    answers(rate, clock, 60)
-    assert peak * 0.99 <= rate.rate <= peak * 1.05
-    # a new burst (a request sent after the cut) cuts again, from the pace it began at
-    at = rate.rate
-    rate.limited(retry_after=None, sent_at=clock.now)
-    assert rate.rate == pytest.approx(at * 0.9) and rate.observed == pytest.approx(at)
+    rate.start(clock.now)
+    answers(rate, clock, 10, per_second=30)  # 300 let through in 10 s ...
+    rate.start(clock.now)
+    rate.limited(retry_after=50, sent_at=clock.now)  # ... then "retry after 50 s": 5 a second
+    assert rate.rate == pytest.approx(300 / 60, rel=0.02) and rate.reliable
+    assert rate.blocked_until == pytest.approx(clock.now + 50)
+    assert rate.next_start(clock.now) == pytest.approx(clock.now + 50)
+    cut = rate.rate
+    for _ in range(20):  # the rest of the burst, sent before the cut: the hold only, no new estimate
+        rate.limited(retry_after=49, sent_at=clock.now - 1)
+    assert rate.rate == cut
+    # after the hold the pace is the estimate, and grows back slowly while answers come
+    clock.now += 50
+    answers(rate, clock, 30, per_second=cut)
+    assert cut <= rate.rate <= cut * 1.01
+    answers(rate, clock, 200, per_second=cut)
+    assert rate.rate > cut * 1.3  # probing past it, so a raised limit is found
 
 
-def test_aimd_pause_is_bounded_and_the_pace_has_a_floor():
-    clock = Clock()
+def test_a_429_after_the_hold_measures_since_the_window_reset():
+    clock = Clock(100.0)
+    rate = AdaptiveRate(clock=clock)
+    rate.start(clock.now)
+    answers(rate, clock, 1, per_second=300)
+    rate.limited(retry_after=19, sent_at=clock.now)  # a window reset on the minute, 20 s from the start
+    assert rate.rate == pytest.approx(300 / 20, rel=0.02)  # all that can be known: too high
+    clock.now += 19
+    answers(rate, clock, 20, per_second=15)  # the next window's 300 went in 20 s
+    rate.limited(retry_after=40, sent_at=clock.now)
+    assert rate.rate == pytest.approx(300 / 60, rel=0.02)  # not 600 over the run's 40 s
+
+
+def test_the_pause_is_bounded_a_storm_goes_a_second_apart_and_5xx_are_answers():
+    clock = Clock(100.0)
     rate = AdaptiveRate(per_minute=600, clock=clock)
+    rate.start(clock.now)
     rate.limited(retry_after=86400, sent_at=clock.now)  # a daily quota's Retry-After
     assert rate.blocked_until == pytest.approx(clock.now + rate.max_pause)
+    clock.now = rate.blocked_until
     for _ in range(200):  # a storm: every request sent after the last cut answers 429
-        clock.now += 1
+        clock.now = rate.next_start(clock.now)
+        rate.start(clock.now)
         rate.limited(retry_after=0, sent_at=clock.now)
-    assert rate.rate == pytest.approx(rate.min_rate)
-    assert rate.stalled_for() == pytest.approx(200)
-    rate.success()
-    assert rate.stalled_for() == 0
+    assert rate.rate == pytest.approx(1.0)  # a second apart: no spinning
+    assert rate.stalled_for() == pytest.approx(rate.max_pause + 199)
+    clock.now += 1
+    rate.answered()  # a 5xx is reported as an answer: let through, no cut
+    assert rate.stalled_for() == 0 and rate.rate == pytest.approx(1.0) and rate.in_flight == 0
 
 
-def test_aimd_answers_with_5xx_are_not_congestion():
-    clock = Clock()
-    rate = AdaptiveRate(per_minute=600, clock=clock)
-    rate.limited(retry_after=None, sent_at=clock.now)
-    cut = rate.rate
-    answers(rate, clock, 5)  # the engine reports 200s and 5xx alike as answers
-    assert rate.rate > cut and rate.observed == pytest.approx(10)
+def test_the_pace_never_exceeds_the_configured_ceiling():
+    clock = Clock(100.0)
+    rate = AdaptiveRate(per_minute=120, clock=clock)
+    rate.start(clock.now)
+    rate.limited(retry_after=0, sent_at=clock.now)
+    answers(rate, clock, 600, per_second=2)
+    assert rate.limit == pytest.approx(2.0)
+    headers = parse_rate_headers({"x-ratelimit-limit-requests": "6000", "x-ratelimit-remaining-requests": "5999",
+                                  "x-ratelimit-reset-requests": "10ms"})
+    rate.answered(headers)
+    assert rate.limit == pytest.approx(2.0)  # headers never lift the pace past --rpm
 
 
 class Spy(AdaptiveRate):
@@ -96,14 +128,14 @@ class Spy(AdaptiveRate):
         self.answers = 0
         Spy.made.append(self)
 
-    def success(self) -> None:
+    def answered(self, headers=None, tokens=0, sent_at=None) -> None:
         self.answers += 1
-        super().success()
+        super().answered(headers, tokens, sent_at)
 
-    def limited(self, retry_after, sent_at=None) -> None:
-        before = self.rate
-        super().limited(retry_after, sent_at)
-        self.cuts += self.rate != before
+    def limited(self, retry_after, sent_at=None, headers=None) -> None:
+        before = self.last_cut
+        super().limited(retry_after, sent_at, headers)
+        self.cuts += self.last_cut != before
 
 
 @pytest.fixture
@@ -153,7 +185,7 @@ def test_5xx_does_not_cut_the_pace(cli, tmp_path, spy):
     pace = spy[0]
     assert pace.cuts == 1  # the 429 only
     assert pace.answers == len(server.requests) - 1  # every answer but the 429, the three 500s too
-    assert pace.rate > pace.safe  # and the pace grew back from the cut through them
+    assert pace.rate > pace.estimate  # and the pace grew back from the cut through them
 
 
 def test_a_429_storm_stops_the_run_cleanly_without_failures(cli, tmp_path):

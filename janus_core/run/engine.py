@@ -58,6 +58,7 @@ from janus_core.sdk.contracts import (
 )
 from janus_core.sdk.credentials import scrub
 from janus_core.sdk.errors import BackendError, JanusError
+from janus_core.sdk.rate_headers import RateHeaders
 from janus_core.sdk.records import Record
 
 
@@ -173,14 +174,17 @@ class SharedBudget:
         own budget."""
         return None, None
 
-    def spent(self, cost: float, estimated: int, used: int) -> None:
-        """A reply came back: it cost this much and used ``used`` tokens (``estimated`` were taken)."""
+    def spent(self, cost: float, estimated: int, used: int, rate_limits: RateHeaders | None = None) -> None:
+        """An answer that was not a 429 came back (a 5xx too, costing nothing): it cost this much and
+        used ``used`` tokens (``estimated`` were taken); ``rate_limits``: what its headers stated."""
 
-    def limited(self, retry_after: float | None, sent_at: float | None) -> None:
-        """The provider answered 429 to a request granted at ``sent_at``: the whole run slows down."""
+    def limited(self, retry_after: float | None, sent_at: float | None, rate_limits: RateHeaders | None = None,
+                estimated: int = 0) -> None:
+        """The provider answered 429 to a request granted at ``sent_at``: the whole run holds and paces
+        again (``janus_core.run.throttle``); its ``estimated`` tokens were not used."""
 
     def unused(self, estimated: int) -> None:
-        """A request failed without a reply: its ``estimated`` tokens were not used."""
+        """A request got no answer at all: its ``estimated`` tokens were not used."""
 
 
 class _Budget(Exception):
@@ -315,43 +319,56 @@ class Engine:
         self._check_budget()
         sent_at = await lane.rate.acquire()
         estimate = self._estimate_tokens(request) if lane.tokens else 0
-        if lane.tokens:
-            await lane.tokens.take(estimate)
-        self._check_budget()  # again: other requests may have spent the budget while this one waited
         shared = self.settings.shared_budget
-        if shared is not None:
-            refused, shared_at = await shared.take(self._estimate_tokens(request))
-            if refused:
-                raise _Budget(refused)
+        try:
+            if lane.tokens:
+                await lane.tokens.take(estimate)
+            self._check_budget()  # again: other requests may have spent the budget while this one waited
+            if shared is not None:
+                refused, shared_at = await shared.take(self._estimate_tokens(request))
+                if refused:
+                    raise _Budget(refused)
+        except BaseException:  # not sent after all
+            lane.rate.dropped()
+            raise
         self.stats.in_flight += 1
         batched = self._batcher is not None and lane.backend is self._batcher.backend
-        try:
+        try:  # every start ends in one report to the pace, whatever happens
             if batched:
                 completion = await self._batcher.complete(request, key)
             else:
                 completion = await lane.backend.complete(request)
         except BackendError as exc:
             if shared is not None:
-                shared.unused(self._estimate_tokens(request))
                 if exc.rate_limited:
-                    shared.limited(exc.retry_after, shared_at)
+                    shared.limited(exc.retry_after, shared_at, exc.rate_limits, self._estimate_tokens(request))
+                elif exc.status is not None:  # answered: the request used a slot of the provider's limit
+                    shared.spent(0.0, self._estimate_tokens(request), 0, exc.rate_limits)
+                else:
+                    shared.unused(self._estimate_tokens(request))
             if exc.rate_limited:
                 self.stats.rate_limited += 1
-                lane.rate.limited(exc.retry_after, sent_at)
+                lane.rate.limited(exc.retry_after, sent_at, exc.rate_limits)
             elif exc.status is not None:
-                lane.rate.success()  # answered: a 5xx is no sign that the pace is too high
+                lane.rate.answered(exc.rate_limits)  # a 5xx is no sign that the pace is too high
+            else:
+                lane.rate.dropped()
             if lane.tokens:
                 lane.tokens.settle(estimate, 0)  # nothing was used
             raise
+        except BaseException:  # cancelled, or a bug: the start still ends
+            lane.rate.dropped()
+            raise
         finally:
             self.stats.in_flight -= 1
-        lane.rate.success()
+        used = completion.tokens_in + completion.tokens_out
+        lane.rate.answered(completion.rate_limits, used)
         if lane.tokens:
-            lane.tokens.settle(estimate, completion.tokens_in + completion.tokens_out)
+            lane.tokens.settle(estimate, used)
         model = completion.model or lane.backend.model
         cost = self._price(completion, lane)
         if shared is not None:
-            shared.spent(cost, self._estimate_tokens(request), completion.tokens_in + completion.tokens_out)
+            shared.spent(cost, self._estimate_tokens(request), used, completion.rate_limits)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
         self.stats.tokens_out += completion.tokens_out

@@ -70,26 +70,31 @@ def _governor_class(ray: Any) -> Any:
             refused = self._refused()
             if refused:
                 return refused, None, 0
-            unpaced = self.rate.rate is None and self.tokens is None and self.max_requests is None
+            unpaced = self.rate.limit is None and self.tokens is None and self.max_requests is None
             sent_at = await self.rate.acquire()
-            granted = max(1, want) if unpaced and self.rate.rate is None else 1
+            granted = max(1, want) if unpaced and self.rate.limit is None else 1
+            self.rate.in_flight += granted - 1  # acquire counted one start
             self.requests += granted
             if self.tokens:
                 await self.tokens.take(tokens)
             return None, sent_at, granted
 
-        def spent(self, cost: float, answered: int, estimated: int, used: int) -> None:
+        def spent(self, cost: float, answered: int, estimated: int, used: int, rate_limits: Any = None) -> None:
             self.cost += cost
-            for _ in range(answered):
-                self.rate.success()
+            for i in range(answered):  # the latest headers with the last answer of the group
+                self.rate.answered(rate_limits if i == answered - 1 else None, used // max(1, answered))
             if self.tokens:
                 self.tokens.settle(estimated, used)
 
-        def limited(self, retry_after: float | None, sent_at: float | None) -> None:
+        def limited(self, retry_after: float | None, sent_at: float | None, rate_limits: Any = None,
+                    estimated: int = 0) -> None:
             self.limited_count += 1
-            self.rate.limited(retry_after, sent_at)
+            self.rate.limited(retry_after, sent_at, rate_limits)
+            if self.tokens:
+                self.tokens.settle(estimated, 0)
 
         def unused(self, estimated: int) -> None:
+            self.rate.dropped()
             if self.tokens:
                 self.tokens.settle(estimated, 0)
 
@@ -111,6 +116,7 @@ class GovernedBudget(SharedBudget):
         self.governor = governor
         self._leave = 0
         self._owed = [0.0, 0, 0, 0]  # cost, answers, estimated tokens, used tokens not yet reported
+        self._limits: Any = None  # the rate limits the latest of those answers stated
 
     def __getstate__(self) -> dict[str, Any]:
         return {"governor": self.governor}
@@ -127,7 +133,8 @@ class GovernedBudget(SharedBudget):
         self._leave = max(0, granted - 1)
         return refused, sent_at
 
-    def spent(self, cost: float, estimated: int, used: int) -> None:
+    def spent(self, cost: float, estimated: int, used: int, rate_limits: Any = None) -> None:
+        self._limits = rate_limits or self._limits
         owed = self._owed
         owed[0] += cost
         owed[1] += 1
@@ -138,11 +145,12 @@ class GovernedBudget(SharedBudget):
 
     def _report(self) -> None:
         if self._owed[1]:
-            self.governor.spent.remote(*self._owed)
-            self._owed = [0.0, 0, 0, 0]
+            self.governor.spent.remote(*self._owed, self._limits)
+            self._owed, self._limits = [0.0, 0, 0, 0], None
 
-    def limited(self, retry_after: float | None, sent_at: float | None) -> None:
-        self.governor.limited.remote(retry_after, sent_at)
+    def limited(self, retry_after: float | None, sent_at: float | None, rate_limits: Any = None,
+                estimated: int = 0) -> None:
+        self.governor.limited.remote(retry_after, sent_at, rate_limits, estimated)
 
     def unused(self, estimated: int) -> None:
         self.governor.unused.remote(estimated)

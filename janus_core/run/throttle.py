@@ -1,60 +1,133 @@
-"""Request pacing: requests per minute with adaptive (AIMD) throttling, and tokens per minute.
+"""Request pacing: a pace that finds a provider's limit whatever shape its limiter has, read from its
+rate-limit headers where it sends them; and a tokens-per-minute budget for ``--tpm``.
 
-Only a 429 is a congestion signal: it holds every start until the provider's Retry-After has
-passed and, once per burst of 429s, cuts the pace. Other answers (successes and 5xx alike) let the
-pace grow back additively, up to a ceiling a little above the pace at which 429s last began, so
-the engine settles just under the provider's real limit instead of probing past it again and
-again. Written by hand: aiolimiter's rate is fixed when it is built, and no kept library paces by
-429s with Retry-After.
+With headers (``janus_core.sdk.rate_headers``), the pace is what they say: the requests (and tokens)
+left, spread until their reset, never below ``margin`` of the stated limit over its window. Without,
+the pace is measured: a 429 says the provider's window is full, so at the first 429 of a burst the
+pace becomes the rate the provider *let through* over the last minute, Retry-After included as time
+in which nothing more gets through (300 let through in 10 s, then "retry after 50 s", is 5 a second,
+not 30). That holds for a sliding 60-second log, a window reset on the minute, a 10-second window
+and a token bucket alike, and it never collapses: the next estimate is measured again, not cut from
+the last. While requests succeed the pace grows back: multiplicatively while no reliable estimate
+exists, and as a cube of the time since the last 429 around one (flat at first, then probing past
+it), so a raised limit is found. Retry-After holds every start until it has passed; it is the time to
+try again, never a penalty on the pace. Written by hand: aiolimiter's rate is fixed when it is built,
+and no kept library paces from 429s and these headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from bisect import bisect_left
+from collections import deque
+from itertools import takewhile
 
 from janus_core.sdk.errors import MAX_RETRY_AFTER, bounded_wait
+from janus_core.sdk.rate_headers import Quota, RateHeaders
+
+#: how long (seconds) a reply's rate-limit headers steer the pace after they came
+HEADERS_FRESH = 60.0
+#: a Retry-After at least this long (seconds) says a window is full and resets when it has passed
+LONG_HOLD = 5.0
 
 
 class AdaptiveRate:
-    """Paces request starts. ``per_minute=None`` starts unpaced until the first 429.
+    """Paces request starts. ``per_minute=None`` starts unpaced until the first 429 or rate headers.
 
-    A 429 for a request sent after the last cut starts a new burst: the pace at that moment is
-    the *observed limit*; the pace drops to ``decrease`` times it (the known-safe pace) and may
-    grow back only to ``observed * headroom``. 429s for requests sent before the cut only extend
-    the pause. Without 429s the pace grows: quickly (``fast`` per answer, about ``fast`` of the pace
-    per second) while no limit is known, as after an unpaced start, then additively, ``step`` of
-    the observed limit per second of answers. At the ceiling it creeps up ``creep`` of the limit
-    per second, so a provider that raises its limit is found. Never above ``per_minute``.
+    Each start (``acquire``) ends in one report: ``answered`` (any answer but a 429: a 5xx too, since
+    it used a slot of the provider's limit), ``limited`` (a 429) or ``dropped`` (no answer at all).
     """
 
-    def __init__(self, per_minute: float | None = None, decrease: float = 0.9, fast: float = 0.25,
-                 step: float = 0.005, headroom: float = 1.0, creep: float = 0.001, min_rate: float = 1 / 60,
+    def __init__(self, per_minute: float | None = None, *, grow: float = 0.2, probe: float = 240.0,
+                 margin: float = 0.97, horizon: float = 60.0, min_rate: float = 1 / 60,
                  max_pause: float = MAX_RETRY_AFTER, clock=time.monotonic):
         self.ceiling = per_minute / 60 if per_minute else None
-        self.rate: float | None = self.ceiling  # per second; None: no pacing
-        self.safe: float | None = self.ceiling  # the pace after the last cut
-        self.observed: float | None = None  # the pace at which the last burst of 429s began
-        self.decrease, self.fast, self.step, self.headroom, self.creep = decrease, fast, step, headroom, creep
+        #: the measured pace, per second (None: unpaced)
+        self.rate: float | None = self.ceiling
+        #: the rate the provider let through at the last burst of 429s, and whether it rests on enough answers
+        self.estimate: float | None = None
+        self.reliable = False
+        self.grow, self.probe, self.margin, self.horizon = grow, probe, margin, horizon
         self.min_rate, self.max_pause = min_rate, max_pause
         self.clock = clock
-        self.next_at = 0.0
+        self.started: float | None = None
+        self.admitted: deque[float] = deque()  # when answers that were not 429s came, the last `horizon` s
+        self.window_start = float("-inf")  # when the provider's window last reset, as far as is known
+        self._per_answer = 0.0  # what one more answer adds to the estimate of the last burst
+        self.in_flight = 0
+        self.last_start = float("-inf")
         self.blocked_until = 0.0
         self.last_cut = float("-inf")
+        self.probe_from = float("-inf")
+        self.grown_at = clock()
         self.last_answer = clock()  # the last answer that was not a 429 (or the start)
+        self.headers: RateHeaders | None = None
+        self.headers_at = float("-inf")
+        self.tokens_per_request: float | None = None
         self._lock = asyncio.Lock()
+
+    # --- the pace -----------------------------------------------------------------------------------
+
+    def _from_quota(self, quota: Quota, in_flight: float, age: float) -> tuple[float | None, float]:
+        """(pace in the quota's units per second or None, hold until) from one quota ``age`` s old."""
+        reset = quota.reset - age
+        steady = quota.steady * self.margin if quota.steady else None
+        if reset <= 0:  # whole again since: the stated limit is all that is known
+            return steady, 0.0
+        left = quota.remaining - in_flight
+        if left >= 1:
+            return max(steady or 0.0, left / max(reset, 0.05)), 0.0
+        if steady:
+            return steady, 0.0
+        return None, self.headers_at + quota.reset  # nothing left and no limit stated: wait for the reset
+
+    def _header_pace(self, now: float) -> tuple[float | None, float]:
+        """(requests per second the headers allow, or None; hold until) while headers are fresh."""
+        age = now - self.headers_at
+        if self.headers is None or age > HEADERS_FRESH:
+            return None, 0.0
+        paces, hold = [], 0.0
+        if self.headers.requests:
+            pace, until = self._from_quota(self.headers.requests, self.in_flight, age)
+            paces.append(pace)
+            hold = max(hold, until)
+        if self.headers.tokens and self.tokens_per_request:
+            per = self.tokens_per_request
+            pace, until = self._from_quota(self.headers.tokens, self.in_flight * per, age)
+            paces.append(pace / per if pace is not None else None)
+            hold = max(hold, until)
+        known = [p for p in paces if p is not None]
+        return (min(known) if known else None), hold
+
+    def pace(self, now: float | None = None) -> tuple[float | None, float]:
+        """(requests per second allowed now, or None for no pacing; the time every start is held until)."""
+        now = self.clock() if now is None else now
+        pace, hold = self._header_pace(now)
+        if pace is None:
+            pace = self.rate
+        if self.ceiling is not None:
+            pace = min(pace, self.ceiling) if pace is not None else self.ceiling
+        return pace, max(hold, self.blocked_until)
 
     @property
     def limit(self) -> float | None:
-        """The most the pace may grow to now (per second), or None when unbounded."""
-        soft = self.observed * self.headroom if self.observed else None
-        if soft is None or self.ceiling is None:
-            return soft if soft is not None else self.ceiling
-        return min(soft, self.ceiling)
+        """The pace now (per second), or None when unpaced."""
+        return self.pace()[0]
 
-    def _wait(self, now: float) -> float:
-        start = max(now, self.blocked_until, self.next_at if self.rate else now)
-        return start - now
+    def next_start(self, now: float) -> float:
+        """The earliest time the next request may start."""
+        pace, hold = self.pace(now)
+        return max(now, hold, self.last_start + 1 / pace if pace else now)
+
+    def start(self, now: float) -> float:
+        """Record a start at ``now`` (the caller waited for ``next_start``); returns ``now``."""
+        if self.started is None:
+            self.started = now
+        self.last_start = now
+        self.in_flight += 1
+        return now
 
     async def acquire(self) -> float:
         """Wait for a start slot; returns the time the request is sent (for ``limited``).
@@ -63,47 +136,95 @@ class AdaptiveRate:
         so a pace that changes while requests wait applies to them at once.
         """
         now = self.clock()
-        if self.rate is None and now >= self.blocked_until and not self._lock.locked():
-            return now
+        if (self.rate is None and self.ceiling is None and self.headers is None and now >= self.blocked_until
+                and not self._lock.locked()):
+            return self.start(now)
         async with self._lock:
-            while (wait := self._wait(self.clock())) > 0:
+            while (wait := self.next_start(now := self.clock()) - now) > 0:
                 await asyncio.sleep(wait)
-            now = self.clock()
-            if self.rate:
-                self.next_at = now + 1 / self.rate
-            return now
+            return self.start(self.clock())
+
+    # --- what came back -----------------------------------------------------------------------------
+
+    def _ended(self, headers: RateHeaders | None, now: float) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        if headers is not None:
+            self.headers, self.headers_at = headers, now
+
+    def answered(self, headers: RateHeaders | None = None, tokens: int = 0, sent_at: float | None = None) -> None:
+        """An answer that was not a 429 (a 5xx too: only 429s mean the pace is too high); ``tokens``
+        it used, where known; ``sent_at``, the time ``acquire`` returned for it."""
+        now = self.clock()
+        self._ended(headers, now)
+        if sent_at is not None and sent_at < self.last_cut and self.estimate is not None:
+            # let through before the burst of 429s, answered after it: part of what the window held
+            self.estimate += self._per_answer
+            self.rate = max(self.rate or 0.0, self.estimate)
+            if self.ceiling is not None:
+                self.rate = min(self.rate, self.ceiling)
+        self.last_answer = now
+        if tokens > 0:
+            per = self.tokens_per_request
+            self.tokens_per_request = float(tokens) if per is None else 0.9 * per + 0.1 * tokens
+        admitted = self.admitted
+        admitted.append(now)
+        while admitted[0] < now - self.horizon:
+            admitted.popleft()
+        if self.rate is not None and self.rate != self.ceiling:
+            dt = min(1.0, now - self.grown_at)
+            if self.reliable and self.estimate:
+                since = max(0.0, now - self.probe_from)
+                self.rate = max(self.rate, self.estimate * (1 + (since / self.probe) ** 3))
+            else:  # no reliable estimate: grow multiplicatively, at most to twice what got through lately
+                lately = sum(1 for _ in takewhile(lambda t: t >= now - 5.0, reversed(admitted)))
+                recent = lately / min(5.0, max(now - (self.started or now), 1.0))
+                self.rate = min(self.rate * math.exp(self.grow * dt), max(self.rate, 2 * recent, 1.0))
+            if self.ceiling is not None:
+                self.rate = min(self.rate, self.ceiling)
+        self.grown_at = now
 
     def success(self) -> None:
-        """An answer that was not a 429 (a 5xx too: only 429s mean the pace is too high)."""
-        self.last_answer = self.clock()
-        if self.rate is None:
-            return
-        if self.safe is None:  # no limit known yet: grow by about `fast` of the pace per second
-            self.rate += self.fast
-        else:  # `rate` answers make about one second: grow by `step` of the limit per second
-            scale = self.observed or self.safe
-            self.rate += self.step * scale / self.rate
-            if self.observed and self.rate >= self.observed * self.headroom:
-                self.observed += self.creep * self.observed / self.rate
-        limit = self.limit
-        if limit is not None:
-            self.rate = min(self.rate, limit)
+        """An answer that was not a 429, with nothing known of its headers or tokens."""
+        self.answered()
 
-    def limited(self, retry_after: float | None, sent_at: float | None = None) -> None:
-        """A 429: hold every start until Retry-After has passed (at most ``max_pause``); slow down
-        once per burst."""
+    def dropped(self) -> None:
+        """A request that got no answer at all (a dropped connection, a timeout)."""
+        self._ended(None, self.clock())
+
+    def _measure(self, now: float, retry_after: float) -> tuple[float, int]:
+        """The rate the provider let through since its window last reset, per second, with
+        ``retry_after`` counted as time in which nothing more will. The window is taken to have reset
+        when the last long hold ended (a full window waiting out its Retry-After), and at most
+        ``horizon`` seconds ago. Returns it and how many answers it rests on."""
+        admitted = self.admitted
+        since = max(now - self.horizon, self.started if self.started is not None else now, self.window_start)
+        while admitted and admitted[0] < now - self.horizon:
+            admitted.popleft()
+        n = len(admitted) - bisect_left(admitted, since)
+        self._per_answer = 1 / (max(1e-3, now - since) + retry_after)
+        return n * self._per_answer, n
+
+    def limited(self, retry_after: float | None, sent_at: float | None = None,
+                headers: RateHeaders | None = None) -> None:
+        """A 429: hold every start until Retry-After has passed (at most ``max_pause``); at the first
+        429 of a burst (a request sent after the last one), measure the pace again."""
         now = self.clock()
-        if sent_at is None or sent_at >= self.last_cut:
-            if self.rate is None:
-                self.rate = 1.0  # unpaced until now: start low and grow fast to find the limit
-            else:
-                self.observed = self.rate
-                self.rate = max(self.min_rate, self.rate * self.decrease)
-                self.safe = self.rate
-            self.last_cut = now
+        self._ended(headers, now)
         retry_after = bounded_wait(retry_after)
+        if sent_at is None or sent_at >= self.last_cut:
+            estimate, n = self._measure(now, retry_after or 0.0)
+            self.estimate, self.reliable = estimate, n >= 8
+            # nothing got through lately: a second apart (Retry-After, where said, holds longer), then grow
+            self.rate = max(self.min_rate, estimate if n else min(1.0, self.rate or 1.0))
+            if self.ceiling is not None:
+                self.rate = min(self.rate, self.ceiling)
+            self.last_cut = self.grown_at = now
         pause = min(self.max_pause, retry_after if retry_after is not None else 1 / self.rate)
         self.blocked_until = max(self.blocked_until, now + pause)
+        if self.last_cut == now:
+            self.probe_from = self.blocked_until  # the pace grows past the estimate from the hold's end
+        if pause >= LONG_HOLD:  # a full window: it resets when the hold ends
+            self.window_start = max(self.window_start, now + pause)
 
     def stalled_for(self) -> float:
         """Seconds since the last answer that was not a 429 (or since the start)."""

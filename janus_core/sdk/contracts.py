@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from janus_core.sdk.errors import BackendError
     from janus_core.sdk.options import Options as PluginOptions
+    from janus_core.sdk.rate_headers import RateHeaders
     from janus_core.sdk.records import Record
 
 Message = dict[str, str]
@@ -33,13 +34,15 @@ class CompletionRequest:
 
 @dataclass
 class Completion:
-    """A backend's answer: the text, and what is known of its cost."""
+    """A backend's answer: the text, what is known of its cost, and the rate limits its headers stated
+    (``parse_rate_headers``), which the engine paces by."""
 
     text: str
     model: str
     finish_reason: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    rate_limits: RateHeaders | None = None
 
 
 @dataclass(frozen=True)

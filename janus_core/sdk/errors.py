@@ -49,14 +49,16 @@ class BackendError(JanusError):
     ``transient`` errors (rate limits, 5xx, timeouts, dropped connections) are retried with
     backoff; others (400, 401, 403, refusals) are not. ``retry_after`` is the provider's hint in
     seconds, kept within [0, MAX_RETRY_AFTER] (``bounded_wait``); ``rate_limited`` marks a 429 so
-    the engine slows down; ``refusal`` marks content the
-    provider would not produce.
+    the engine slows down; ``refusal`` marks content the provider would not produce; ``rate_limits``
+    holds what the reply's rate-limit headers stated (``parse_rate_headers``), where it had any.
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None,
                  status: int | None = None, rate_limited: bool = False, refusal: bool = False,
-                 reason: str | None = None):
+                 reason: str | None = None, rate_limits: object = None):
         super().__init__(message)
+        #: a ``janus_core.sdk.rate_headers.RateHeaders``, or None
+        self.rate_limits = rate_limits
         #: the failure ledger's reason, where the backend knows better than the engine
         #: (``batch_expired``, ``batch_error``)
         self.reason = reason
@@ -96,6 +98,13 @@ def retry_after_seconds(headers) -> float | None:
             except (TypeError, ValueError):
                 continue
     return None
+
+
+def header_hints(headers) -> dict:
+    """BackendError keyword arguments from an error reply's headers: ``retry_after`` and ``rate_limits``."""
+    from janus_core.sdk.rate_headers import parse_rate_headers
+
+    return {"retry_after": retry_after_seconds(headers), "rate_limits": parse_rate_headers(headers)}
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

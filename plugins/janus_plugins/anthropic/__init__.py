@@ -23,7 +23,8 @@ from janus_core import hookimpl
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
-from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, error_message, header_hints
+from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, origin, reply_limit, usage_counts
 from janus_core.sdk.urls import join_url
 
@@ -73,7 +74,10 @@ class AnthropicBackend(Backend):
             body["system"] = "\n\n".join(system)
         return body
 
-    async def _call(self, method: str, url: str, body: Any = None, raw: bool = False) -> Any:
+    async def _call(self, method: str, url: str, body: Any = None, raw: bool = False,
+                    limits: list[RateHeaders | None] | None = None) -> Any:
+        """One call: decoded JSON (or bytes with ``raw``); the rate limits its headers stated are
+        appended to ``limits`` when given. BackendError on failure."""
         import aiohttp
 
         await self.start()
@@ -84,10 +88,12 @@ class AnthropicBackend(Backend):
             headers = {"Content-Type": "application/json"} if body is not None else {}
             async with self._session.request(method, url, data=data, headers=headers) as response:
                 payload = await response.read()
+                if limits is not None:
+                    limits.append(parse_rate_headers(response.headers))
                 if response.status >= 400:
                     raise BackendError(self.redact(f"anthropic backend: HTTP {response.status}: "
                                                    f"{error_message(payload)}"),
-                                       retry_after=retry_after_seconds(response.headers),
+                                       **header_hints(response.headers),
                                        **classify_status(response.status))
         except ReplyRefused as exc:
             raise BackendError(self.redact(f"anthropic backend: {exc}"), reason=exc.reason) from None
@@ -102,9 +108,11 @@ class AnthropicBackend(Backend):
             raise BackendError("anthropic backend: the server's reply is not JSON", transient=True) from None
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        return self._completion(await self._call("POST", "/messages", self.params(request)))
+        limits: list[RateHeaders | None] = []
+        return self._completion(await self._call("POST", "/messages", self.params(request), limits=limits),
+                                limits[0] if limits else None)
 
-    def _completion(self, reply: Any) -> Completion:
+    def _completion(self, reply: Any, rate_limits: RateHeaders | None = None) -> Completion:
         if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
             raise BackendError("anthropic backend: the reply has no content", transient=True)
         stop = reply.get("stop_reason")
@@ -114,7 +122,7 @@ class AnthropicBackend(Backend):
         tokens_in, tokens_out = usage_counts(reply.get("usage"), ("input_tokens", "output_tokens"),
                                              "anthropic backend")
         return Completion(text=text, model=reply.get("model") or self.model, finish_reason=FINISH.get(stop, stop),
-                          tokens_in=tokens_in, tokens_out=tokens_out)
+                          tokens_in=tokens_in, tokens_out=tokens_out, rate_limits=rate_limits)
 
     # --- Message Batches ---------------------------------------------------------------------------
 

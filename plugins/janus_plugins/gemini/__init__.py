@@ -22,7 +22,7 @@ from typing import Any
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
-from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, header_hints
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, reply_limit, token_count
 
 #: printed without markup: a console would take ``[gemini]`` for a style
@@ -124,7 +124,7 @@ class GeminiBackend(Backend):
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
             raise BackendError(self.redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
-                               retry_after=retry_after_seconds(headers), **classify_status(exc.code or 500)) from None
+                               **header_hints(headers), **classify_status(exc.code or 500)) from None
         except Exception as exc:  # connection errors and timeouts from the SDK's transport
             if type(exc).__name__ in ("ConnectError", "ReadTimeout", "ConnectTimeout", "ClientConnectorError",
                                       "ServerDisconnectedError", "TimeoutError", "RemoteProtocolError",

@@ -29,7 +29,8 @@ from janus_core import hookimpl
 from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import provider_key_names
-from janus_core.sdk.errors import BackendError, classify_status, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, header_hints
+from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
 from janus_core.sdk.reply_bounds import token_count
 from janus_core.sdk.structured import Negotiation
 
@@ -121,7 +122,7 @@ class LiteLLMBackend(Backend):
                 raise
             response = getattr(exc, "response", None)
             raise BackendError(self.redact(f"litellm backend: HTTP {status}: {exc}"),
-                               retry_after=retry_after_seconds(getattr(response, "headers", None)),
+                               **header_hints(getattr(response, "headers", None)),
                                **classify_status(status)) from None
         choice = reply.choices[0]
         usage = getattr(reply, "usage", None)
@@ -132,7 +133,8 @@ class LiteLLMBackend(Backend):
                           tokens_in=token_count(getattr(usage, "prompt_tokens", None), "prompt_tokens",
                                                 "litellm backend"),
                           tokens_out=token_count(getattr(usage, "completion_tokens", None), "completion_tokens",
-                                                 "litellm backend"))
+                                                 "litellm backend"),
+                          rate_limits=_provider_limits(reply))
 
 
 def _refused(exc: BaseException) -> BackendError | None:
@@ -160,3 +162,13 @@ def _litellm() -> Any:
 @hookimpl
 def register_backends(register):
     register(LiteLLMBackend)
+
+
+def _provider_limits(reply: Any) -> RateHeaders | None:
+    """The rate limits in the provider's headers, which litellm forwards as ``llm_provider-NAME``."""
+    hidden = getattr(reply, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    prefix = "llm_provider-"
+    return parse_rate_headers({k[len(prefix):]: v for k, v in headers.items() if str(k).startswith(prefix)})

@@ -27,7 +27,8 @@ from janus_core.sdk import codec
 from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, BatchState, Completion, CompletionRequest, Imported
 from janus_core.sdk.credentials import PROVIDER_KEYS
-from janus_core.sdk.errors import BackendError, classify_status, error_message, retry_after_seconds
+from janus_core.sdk.errors import BackendError, classify_status, error_message, header_hints
+from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, reply_limit, usage_counts
 from janus_core.sdk.structured import Negotiation
 from janus_core.sdk.urls import join_url, split_query
@@ -93,7 +94,7 @@ class OpenAIBackend(Backend):
     async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
         kwargs = chat_body(self.model, request, structured)
         if self.transport == "aiohttp":
-            return self._completion(await self._post(kwargs))
+            return self._completion(*await self._post(kwargs))
         import openai
 
         try:
@@ -102,11 +103,14 @@ class OpenAIBackend(Backend):
             # (httpx's timeout bounds each read, not a reply that trickles in forever)
             import asyncio  # not at import: `janus --help` loads this plugin
 
+            import httpx
+
             async with asyncio.timeout(self.timeout):
-                reply = await self.client().post("/chat/completions", body=kwargs, cast_to=object)
+                raw = await self.client().post("/chat/completions", body=kwargs, cast_to=httpx.Response)
+                data = await raw.aread()
         except openai.APIStatusError as exc:
             raise BackendError(self.redact(f"openai backend: HTTP {exc.status_code}: {exc.message}"),
-                               retry_after=retry_after_seconds(exc.response.headers),
+                               **header_hints(exc.response.headers),
                                **classify_status(exc.status_code)) from None
         except openai.APIConnectionError as exc:  # timeouts too
             if isinstance(exc.__cause__, BackendError):  # a reply refused by the bounded transport
@@ -116,7 +120,11 @@ class OpenAIBackend(Backend):
         except TimeoutError:
             raise BackendError(f"openai backend: no whole reply within {self.timeout:g} s (option timeout)",
                                transient=True) from None
-        return self._completion(reply)
+        try:
+            reply = codec.loads(data)
+        except ValueError:
+            raise BackendError("openai backend: the server's reply is not JSON", transient=True) from None
+        return self._completion(reply, parse_rate_headers(raw.headers))
 
     def _refused(self, exc: BackendError) -> BackendError:
         """A reply the bounds refused, named as this backend's (the key masked)."""
@@ -128,7 +136,8 @@ class OpenAIBackend(Backend):
         else:
             self.client()
 
-    async def _post(self, body: dict[str, Any]) -> Any:
+    async def _post(self, body: dict[str, Any]) -> tuple[Any, RateHeaders | None]:
+        """The decoded reply to a chat completion, and the rate limits its headers stated."""
         import aiohttp
 
         if self._session is None:
@@ -137,9 +146,10 @@ class OpenAIBackend(Backend):
             async with self._session.post(join_url(self._root, "/chat/completions"), data=codec.dumps_bytes(body),
                                           headers={"Content-Type": "application/json"}) as response:
                 data = await response.read()
+                limits = parse_rate_headers(response.headers)
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: HTTP {response.status}: {error_message(data)}"),
-                                       retry_after=retry_after_seconds(response.headers),
+                                       **header_hints(response.headers),
                                        **classify_status(response.status))
         except ReplyRefused as exc:
             raise self._refused(exc) from None
@@ -148,7 +158,7 @@ class OpenAIBackend(Backend):
             raise BackendError(self.redact(f"openai backend: cannot reach {where}: {type(exc).__name__} {exc}"),
                                transient=True) from None
         try:
-            return codec.loads(data)
+            return codec.loads(data), limits
         except ValueError:
             raise BackendError("openai backend: the server's reply is not JSON", transient=True) from None
 
@@ -173,7 +183,7 @@ class OpenAIBackend(Backend):
                 if response.status >= 400:
                     raise BackendError(self.redact(f"openai backend: {method} {path}: HTTP {response.status}: "
                                                    f"{error_message(payload)}"),
-                                       retry_after=retry_after_seconds(response.headers),
+                                       **header_hints(response.headers),
                                        **classify_status(response.status))
         except ReplyRefused as exc:
             raise self._refused(exc) from None
@@ -256,7 +266,7 @@ class OpenAIBackend(Backend):
                     results[custom_id] = exc
         return results
 
-    def _completion(self, reply: Any) -> Completion:
+    def _completion(self, reply: Any, rate_limits: RateHeaders | None = None) -> Completion:
         choices = reply.get("choices") if isinstance(reply, dict) else None
         if not choices:
             raise BackendError("openai backend: the reply has no choices", transient=True)
@@ -268,7 +278,8 @@ class OpenAIBackend(Backend):
         tokens_in, tokens_out = usage_counts(reply.get("usage"), ("prompt_tokens", "completion_tokens"),
                                              "openai backend")
         return Completion(text=message.get("content") or "", model=reply.get("model") or self.model,
-                          finish_reason=choice.get("finish_reason"), tokens_in=tokens_in, tokens_out=tokens_out)
+                          finish_reason=choice.get("finish_reason"), tokens_in=tokens_in, tokens_out=tokens_out,
+                          rate_limits=rate_limits)
 
     async def aclose(self) -> None:
         if self._client is not None:
