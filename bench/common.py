@@ -15,12 +15,17 @@ SAMPLE = ROOT / "samples" / "clinic"
 
 class StubServer:
     def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None, fail: float = 0.0,
-                 window: float | None = None, dump: Path | None = None):
+                 shape: str | None = None, dump: Path | None = None, tpm: float | None = None,
+                 headers: str | None = None):
         cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
         if rpm:
             cmd += ["--rpm", str(rpm)]
-        if window:
-            cmd += ["--window", str(window)]
+        if shape:
+            cmd += ["--shape", shape]
+        if tpm:
+            cmd += ["--tpm", str(tpm)]
+        if headers:
+            cmd += ["--headers", headers]
         if fail:
             cmd += ["--fail", str(fail)]
         if log:

@@ -1,22 +1,23 @@
 """A fast OpenAI-compatible stand-in for benchmarks (aiohttp, its own process).
 
-    python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600 [--window 10]] [--fail 0.3] [--log FILE]
+    python bench/stub_server.py --port 0 --latency 0.2 [--rpm 600 [--tpm 39000] [--shape sliding-60]
+                                [--headers openai]] [--fail 0.3] [--log FILE]
 
 Prints "PORT <n>" once listening. Replies are valid for Janus's instruct and conversation
-schemas, and differ per request. With --rpm it enforces the limit with a token bucket (one second of burst), or
-with --window a sliding window (at most rpm * window / 60 requests in any window seconds), and answers 429
-with Retry-After and retry-after-ms. With --fail it answers that share of the requests it lets
-through with a 500 (they count against the limit, as a provider's do). With --log it appends, per answered
-request, "<unix time> <status> <request key>" where the key hashes the messages and the seed. With --dump
-it writes the raw bodies of the first --dump-count requests to FILE, one a line (bench/throughput.py replays
-them with a bare client).
+schemas, and differ per request. With --rpm (and --tpm) it enforces the limits with a limiter of --shape
+(bench/limiters.py: a sliding 60-second log, a window reset on the minute, a token bucket, a sliding
+10-second window), answers 429 with Retry-After and retry-after-ms, and with --headers states the limits
+in OpenAI's, Anthropic's or the IETF draft's rate-limit headers. With --fail it answers that share of
+the requests it lets through with a 500 (they count against the limit, as a provider's do). With --log it
+appends, per answered request, "<unix time> <status> <request key>" where the key hashes the messages and
+the seed. With --dump it writes the raw bodies of the first --dump-count requests to FILE, one a line
+(bench/throughput.py replays them with a bare client).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import hashlib
 import json
 import math
@@ -24,6 +25,10 @@ import random
 import time
 
 from aiohttp import web
+from limiters import SHAPES, rate_headers
+
+#: the tokens every request costs and its usage reports
+TOKENS = 130
 
 #: Replies are drawn from these words by the request's key, so every request gets its own text and
 #: Janus's filters (duplicates, no-change) run as on real replies without eliminating them.
@@ -45,46 +50,20 @@ def content_for(key: str, conversation: bool) -> str:
     return json.dumps({"instruction": _sentence(rng, 10), "response": _sentence(rng, 14)})
 
 
-class Bucket:
-    def __init__(self, per_minute: float):
-        self.rate = per_minute / 60
-        self.capacity = max(1.0, self.rate)  # one second of burst
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-
-    def take(self) -> float:
-        """0 if a request may pass, else seconds until one may."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
-class SlidingWindow:
-    """At most ``rpm * window / 60`` requests in any ``window`` seconds."""
-
-    def __init__(self, per_minute: float, window: float):
-        self.window = window
-        self.capacity = max(1, int(per_minute * window / 60))
-        self.sent: collections.deque[float] = collections.deque()
-
-    def take(self) -> float:
-        """0 if a request may pass, else seconds until one may."""
-        now = time.monotonic()
-        while self.sent and self.sent[0] <= now - self.window:
-            self.sent.popleft()
-        if len(self.sent) < self.capacity:
-            self.sent.append(now)
-            return 0.0
-        return self.sent[0] + self.window - now
-
-
 def make_app(latency: float, rpm: float | None, log_path: str | None, fail: float = 0.0,
-             window: float | None = None, dump: str | None = None, dump_count: int = 0) -> web.Application:
-    bucket = (SlidingWindow(rpm, window) if window else Bucket(rpm)) if rpm else None
+             shape: str = "bucket", dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
+             headers: str | None = None) -> web.Application:
+    requests = SHAPES[shape](rpm) if rpm else None
+    tokens = SHAPES[shape](tpm) if tpm else None
+    limiters = [(lim, cost) for lim, cost in ((requests, 1.0), (tokens, float(TOKENS))) if lim is not None]
+    window = 10.0 if shape == "window-10" else 60.0
+
+    def said(now: float) -> dict[str, str]:
+        if not headers or not limiters:
+            return {}
+        return rate_headers(headers, requests.state(now) if requests else None,
+                            tokens.state(now) if tokens else None, wall=now, window=window, per_minute=(rpm, tpm))
+
     faults = random.Random(0)
     log = open(log_path, "a", buffering=1) if log_path else None  # noqa: SIM115 - lives as long as the app
     counts = {"ok": 0, "429": 0, "500": 0}
@@ -100,29 +79,33 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
                 dumped.close()
         body = await request.json()
         key = hashlib.sha256((json.dumps(body.get("messages")) + str(body.get("seed"))).encode()).hexdigest()[:20]
-        if bucket is not None:
-            wait = bucket.take()
-            if wait > 0:
-                counts["429"] += 1
-                if log:
-                    log.write(f"{time.time():.4f} 429 {key}\n")
-                return web.json_response({"error": {"message": "rate limit", "type": "rate_limit"}}, status=429,
-                                         headers={"Retry-After": str(math.ceil(wait)),
-                                                  "retry-after-ms": str(int(wait * 1000) + 1)})
+        now = time.time()
+        wait = max((lim.wait(now, cost) for lim, cost in limiters), default=0.0)
+        if wait > 0:
+            counts["429"] += 1
+            if log:
+                log.write(f"{now:.4f} 429 {key}\n")
+            return web.json_response({"error": {"message": "rate limit", "type": "rate_limit"}}, status=429,
+                                     headers={"Retry-After": str(math.ceil(wait)),
+                                              "retry-after-ms": str(int(wait * 1000) + 1), **said(now)})
+        for lim, cost in limiters:
+            lim.add(now, cost)
+        stated = said(now)
         await asyncio.sleep(latency)
         if fail and faults.random() < fail:
             counts["500"] += 1
             if log:
                 log.write(f"{time.time():.4f} 500 {key}\n")
-            return web.json_response({"error": {"message": "server error", "type": "server_error"}}, status=500)
+            return web.json_response({"error": {"message": "server error", "type": "server_error"}}, status=500,
+                                     headers=stated)
         schema = json.dumps(body.get("response_format", {}))
         content = content_for(key, "turns" in schema)
         counts["ok"] += 1
         reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "stub"),
                  "choices": [{"index": 0, "finish_reason": "stop",
                               "message": {"role": "assistant", "content": content}}],
-                 "usage": {"prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130}}
-        response = web.json_response(reply)
+                 "usage": {"prompt_tokens": TOKENS - 30, "completion_tokens": 30, "total_tokens": TOKENS}}
+        response = web.json_response(reply, headers=stated)
         if log:
             log.write(f"{time.time():.4f} 200 {key}\n")
         return response
@@ -137,8 +120,10 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
 
 
 async def serve(port: int, latency: float, rpm: float | None, log_path: str | None, fail: float,
-                window: float | None, dump: str | None = None, dump_count: int = 0) -> None:
-    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, window, dump, dump_count), access_log=None)
+                shape: str, dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
+                headers: str | None = None) -> None:
+    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, shape, dump, dump_count, tpm, headers),
+                           access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
@@ -152,13 +137,18 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rpm", type=float)
     parser.add_argument("--fail", type=float, default=0.0, help="share of admitted requests answered 500")
-    parser.add_argument("--window", type=float, help="enforce --rpm over a sliding window of this many seconds")
+    parser.add_argument("--tpm", type=float, help="also enforce this many tokens a minute (each request costs "
+                        f"{TOKENS}, what its usage reports)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="bucket",
+                        help="the limiter enforcing --rpm and --tpm (see bench/limiters.py)")
+    parser.add_argument("--headers", choices=["openai", "anthropic", "ietf"],
+                        help="state the limits in this provider's rate-limit headers on every answer")
     parser.add_argument("--log")
     parser.add_argument("--dump", help="write the raw bodies of the first --dump-count requests here")
     parser.add_argument("--dump-count", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.window, args.dump,
-                      args.dump_count))
+    asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.shape, args.dump,
+                      args.dump_count, args.tpm, args.headers))
 
 
 if __name__ == "__main__":
