@@ -8,8 +8,9 @@ structured-field lists (``"p";r=50;t=30`` and ``"p";q=100;w=60``, drafts 07 to 1
 limit=100, remaining=50, reset=30`` (draft 06) and ``RateLimit-Limit/-Remaining/-Reset`` (earlier
 drafts, still widely sent). Written by hand: the forms are small, and no kept library reads all three.
 
-Every value is a server's claim: numbers that are not finite or are negative are ignored, and a
-reset is held within ``MAX_RESET`` seconds, so no header can stall or speed a run past reason.
+Every value is a server's claim: numbers that are not finite or are negative are ignored, a reset
+is held within ``MAX_RESET`` seconds and ``remaining`` within the limit, so no header can stall a run
+past reason; a long window only makes the steady pace small.
 """
 
 from __future__ import annotations
@@ -98,8 +99,7 @@ def _quota(limit: object, remaining: object, reset: float | None, window: float 
     most = _number(limit)
     if most is not None:
         left = min(left, most)
-    return Quota(remaining=left, reset=min(max(0.0, reset), MAX_RESET), limit=most or None,
-                 window=min(window, MAX_RESET) if window else None)
+    return Quota(remaining=left, reset=min(max(0.0, reset), MAX_RESET), limit=most or None, window=window or None)
 
 
 def _tighter(a: Quota | None, b: Quota | None) -> Quota | None:
