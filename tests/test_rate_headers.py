@@ -117,3 +117,22 @@ def test_a_run_is_paced_by_the_providers_headers(cli, tmp_path, backend):
     # from the first answer on (the first request may reach the server late: litellm's start-up)
     gaps = [b - a for a, b in zip(server.times[1:], server.times[2:], strict=False)]
     assert len(gaps) == 3 and min(gaps) > 0.8, gaps  # 0.97 a second: never faster, however loaded the machine
+
+
+def test_headers_with_nothing_left_hold_no_longer_than_a_retry_after_may():
+    from janus_core.run.throttle import AdaptiveRate
+
+    class Clock:
+        now = 100.0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    rate = AdaptiveRate(clock=clock, max_pause=30.0)
+    rate.start(clock.now)
+    rate.answered(parse_rate_headers({"ratelimit-remaining": "0", "ratelimit-reset": "3000"}))
+    assert rate.next_start(clock.now) == pytest.approx(130.0)  # not 3,000 s: --rate-limit-wait still rules
+    rate.start(clock.now)
+    rate.answered(parse_rate_headers({"ratelimit-remaining": "4", "ratelimit-reset": "2"}))
+    assert rate.limit == pytest.approx(2.0)  # four left for two seconds

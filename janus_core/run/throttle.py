@@ -81,7 +81,8 @@ class AdaptiveRate:
             return max(steady or 0.0, left / max(reset, 0.05)), 0.0
         if steady:
             return steady, 0.0
-        return None, self.headers_at + quota.reset  # nothing left and no limit stated: wait for the reset
+        # nothing left and no limit stated: wait for the reset (at most as long as a Retry-After may hold)
+        return None, self.headers_at + min(quota.reset, self.max_pause)
 
     def _header_pace(self, now: float) -> tuple[float | None, float]:
         """(requests per second the headers allow, or None; hold until) while headers are fresh."""
