@@ -122,7 +122,7 @@ def test_positions_are_recorded():
     ("erDiagram\n  A {\n    string x\n", "t.mermaid:2:5", "never closed"),
     ("graph TD\n  A-->B", "t.mermaid:1:1", "expected 'erDiagram'"),
     ("erDiagram\n  A ||--o{ B : \"open", "t.mermaid:2:16", "unterminated quoted string"),
-    ("erDiagram\n  A {\n    string\n  }", "t.mermaid:3:11", "unexpected the end of the line"),
+    ("erDiagram\n  A {\n    string\n  }", "t.mermaid:3:5", "attribute 'string' of A has a type but no name"),
     ("   \n", "t.mermaid:1:1", "empty"),
 ])
 def test_errors_name_line_and_column(text, where, words):
@@ -200,3 +200,45 @@ def test_what_mermaid_refuses_is_refused_with_a_place(text, where, words):
     message = str(info.value)
     assert message.startswith(where), message
     assert words in message
+
+
+# Each message in plain words, at the line of its cause (issue 24, item 6)
+PLAIN_MESSAGES = [
+    # the parser stops at the end of a line: said as "end of line", not "the end of the line"
+    ("erDiagram\n  A {\n    int id PK,\n  }", "t.mermaid:3:15",
+     "bad attribute line 'int id PK,' in the block of A (opened at line 2): unexpected end of line"),
+    # attribute lines inside a block are attribute lines, never a "malformed relationship"
+    ("erDiagram\n  A {\n    string name PK|FK\n  }", "t.mermaid:3:19",
+     "bad attribute line 'string name PK|FK' in the block of A (opened at line 2): unexpected '|'"),
+    ("erDiagram\n  A {\n    string name {x}\n  }", "t.mermaid:3:17",
+     "bad attribute line 'string name {x}' in the block of A (opened at line 2): unexpected '{'"),
+    ("erDiagram\n  A {\n    int id\n  A }o--|| B : x\n  }", "t.mermaid:4:5",
+     "a relationship 'A }o--|| B : x' inside the attribute block of A (opened at line 2)"),
+    ('erDiagram\n  A {\n    int id "unclosed\n  }', "t.mermaid:3:12", "unterminated quoted comment"),
+    # a type without a name: Mermaid takes the next line's type as its name, so the parser fails
+    # at the block's end, four lines below the cause
+    ("erDiagram\n  A {\n    string\n    int id\n    int b\n    int c\n  }", "t.mermaid:3:5",
+     "attribute 'string' of A has a type but no name"),
+    # a block without its '{': the cause is the entity line, not the '}' four lines below
+    ("erDiagram\n  A ||--o{ B : x\n  A\n    int id\n    int b\n  }", "t.mermaid:3:4",
+     "the attribute block of A has no '{' (its '}' is at line 6)"),
+    ("erDiagram\n  A {\n    int id\n  }\n  }", "t.mermaid:5:3", "a '}' that closes no attribute block"),
+    # a block never closed: reported where it opens, saying so
+    ("erDiagram\n  A {\n    int id\n    int b\n  B ||--o{ C : x", "t.mermaid:2:5",
+     "the attribute block of A opened at line 2 is never closed"),
+]
+
+
+@pytest.mark.parametrize("text, where, words", PLAIN_MESSAGES, ids=[f"message{i}" for i in range(len(PLAIN_MESSAGES))])
+def test_messages_are_plain_and_point_at_the_cause(text, where, words):
+    with pytest.raises(SpecError) as info:
+        parse_erdiagram(text, "t.mermaid")
+    message = str(info.value)
+    assert message.startswith(f"{where}: {words}"), message
+    assert "the end of the line" not in message and "malformed relationship" not in message
+
+
+def test_a_second_close_names_the_block_it_already_closed():
+    with pytest.raises(SpecError) as info:
+        parse_erdiagram("erDiagram\n  A {\n    int id\n  }\n  }", "t.mermaid")
+    assert "the block of A (opened at line 2) was already closed at line 4, column 3" in str(info.value)

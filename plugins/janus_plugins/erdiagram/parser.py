@@ -9,6 +9,7 @@ dropped, control characters are refused, and entity, alias and attribute names a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -226,6 +227,10 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
     lines = text.splitlines()
     line = getattr(exc, "line", None)
     column = getattr(exc, "column", None)
+    offset = _error_offset(exc, text)
+    blocks = _blocks_before(text, offset)
+    stop_line = text.count("\n", 0, offset) + 1
+    stray = isinstance(exc, UnexpectedToken) and exc.token.type == "CHAR" and str(exc.token) == "}"
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         before = _token_before(text, exc.token.start_pos)
         if before is not None and before.end_line < exc.token.line and exc.token.type != "_NEWLINE":
@@ -238,8 +243,12 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
     unclosed = _unclosed_block(lines)
     if unclosed and (isinstance(exc, UnexpectedEOF) or line >= unclosed[0]):
         n, col, name = unclosed
-        return Problem(path, n, col, f"the attribute block of {name} is never closed",
+        return Problem(path, n, col, f"the attribute block of {name} opened at line {n} is never closed",
                        "add a line with '}' after its last attribute")
+    if blocks.open is not None:
+        return _attribute_problem(exc, blocks, lines, line, column, stop_line, path)
+    if stray and not _REL_LINE.match(source_line):
+        return _stray_close(lines, line, column, blocks, path)
 
     m = _REL_LINE.match(source_line)
     if not m and re.search(r"[|}{]", source_line) and not _BLOCK_OPEN.match(source_line):
@@ -274,10 +283,7 @@ def _diagnose(exc: UnexpectedInput, text: str, path: str) -> Problem:
             return Problem(path, line, column or 1, f"malformed relationship {source_line.strip()!r}",
                            "write it as 'LEFT ||--o{ RIGHT : label' (cardinality, '--' or '..', "
                            "cardinality) with an entity on each side")
-        found = "the end of the file" if tok.type == "$END" else repr(str(tok).strip() or tok.type)
-        if tok.type == "_NEWLINE":
-            found = "the end of the line"
-        return Problem(path, line, column, f"unexpected {found} in {source_line.strip()!r}",
+        return Problem(path, line, column, f"unexpected {_found(tok)} in {source_line.strip()!r}",
                        f"expected {_expected(exc.expected)}")
     return Problem(path, line, column or 1, f"cannot parse {source_line.strip()!r}")
 
@@ -311,3 +317,137 @@ def _unclosed_block(lines: list[str]) -> tuple[int, int, str] | None:
         elif open_at and _REL_LINE.match(raw):
             return open_at
     return open_at
+
+
+def _found(tok: Token) -> str:
+    """A token as an error message names it: its text, or 'end of line' / 'end of file'."""
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type == "_NEWLINE":
+        return "end of line"
+    return repr(str(tok).strip() or tok.type)
+
+
+def _error_offset(exc: UnexpectedInput, text: str) -> int:
+    """Where in the text the parser stopped."""
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        return exc.token.start_pos
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream
+    return len(text)
+
+
+_NAME_TOKENS = {"ENTITY_NAME", "UNICODE_TEXT", "NUM", "DECIMAL_NUM", "ENTITY_ONE"}
+
+
+@dataclass
+class _Blocks:
+    """The attribute blocks before an error: the one still open (if any) and the last one closed."""
+
+    open: tuple[str, int, int] | None = None  # entity name, line and column of its '{'
+    tokens: list[Token] = field(default_factory=list)  # the open block's tokens so far
+    closed: tuple[str, int, Token] | None = None  # entity name, line of its '{', its '}'
+
+
+def _blocks_before(text: str, offset: int) -> _Blocks:
+    """Follow Mermaid's lexer up to offset, noting which attribute block is open there."""
+    found = _Blocks()
+    name, in_alias = "an entity", False
+    try:
+        for tok in tokenize(text):
+            if tok.start_pos >= offset:
+                break
+            if found.open is not None:
+                if tok.type == "BLOCK_STOP":
+                    found.closed = (found.open[0], found.open[1], tok)
+                    found.open, found.tokens = None, []
+                else:
+                    found.tokens.append(tok)
+            elif tok.type == "BLOCK_START":
+                found.open = (name, tok.line, tok.column)
+            elif tok.type in ("SQS", "SQE"):
+                in_alias = tok.type == "SQS"
+            elif tok.type in _NAME_TOKENS and not in_alias:
+                name = str(tok).replace('"', "")
+    except UnexpectedCharacters:
+        pass
+    return found
+
+
+_ATTRIBUTE_FORM = ("write an attribute as 'type name', then optionally keys (PK, FK, UK, separated by "
+                   "commas) and a quoted comment, one attribute to a line")
+
+
+def _misread_type(tokens: list[Token], stop_line: int) -> Token | None:
+    """The first attribute type whose name is not on its line: Mermaid takes the next word, on a
+    later line, as the name, and the parser fails lines below the cause."""
+    i = 0
+    while i < len(tokens) and tokens[i].type == "ATTRIBUTE_WORD":
+        kind = tokens[i]
+        name = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (name is None and stop_line > kind.line) or (name is not None and name.line != kind.line):
+            return kind
+        if name is None or name.type != "ATTRIBUTE_WORD":
+            return None
+        i += 2
+        while i < len(tokens) and tokens[i].type in ("ATTRIBUTE_KEY", "KEY_COMMA", "ATTRIBUTE_COMMENT"):
+            i += 1
+    return None
+
+
+def _attribute_problem(exc: UnexpectedInput, blocks: _Blocks, lines: list[str], line: int, column: int | None,
+                       stop_line: int, path: str) -> Problem:
+    """A parse error inside an attribute block, said of the attribute line that causes it."""
+    name, open_line, _ = blocks.open  # type: ignore[misc]
+    where = f"in the block of {name} (opened at line {open_line})"
+    kind = _misread_type(blocks.tokens, stop_line)
+    if kind is not None:
+        first = not any(t.line == kind.line and t.start_pos < kind.start_pos for t in blocks.tokens)
+        if first:
+            return Problem(path, kind.line, kind.column,
+                           f"attribute {str(kind)!r} of {name} has a type but no name", _ATTRIBUTE_FORM)
+        line, column, what = kind.line, kind.column, f"unexpected {str(kind)!r}"
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    stripped = source_line.strip()
+    rest = source_line[column - 1:] if column else ""
+    if kind is not None:
+        pass
+    elif _REL_LINE.match(source_line):
+        return Problem(path, line, column or 1, f"a relationship {stripped!r} inside the attribute block of {name} "
+                       f"(opened at line {open_line})",
+                       "close the block with '}' before the relationship, or move it out of the block")
+    elif rest.startswith('"') and rest.count('"') % 2 == 1:
+        return Problem(path, line, column or 1, f"unterminated quoted comment {rest.strip()!r} {where}",
+                       'close it with a " on the same line')
+    elif isinstance(exc, UnexpectedCharacters):
+        char = source_line[column - 1] if column and 0 < column <= len(source_line) else exc.char
+        what = f"unexpected {char!r}"
+    elif isinstance(exc, UnexpectedToken):
+        what = f"unexpected {_found(exc.token)}"
+    else:
+        what = "the file ends inside the block"
+    return Problem(path, line, column or 1, f"bad attribute line {stripped!r} {where}: {what}", _ATTRIBUTE_FORM)
+
+
+_LONE_ENTITY = re.compile(r'^\s*("[^"]*"|[^\s{}\[\]"|]+)(\[[^\]]*\])?\s*$')
+_ATTRIBUTE_LIKE = re.compile(r'^\s*[^\s{}|"]+\s+[^\s{}|"]+(\s+[^{}|]*)?$')
+
+
+def _stray_close(lines: list[str], line: int, column: int | None, blocks: _Blocks, path: str) -> Problem:
+    """A '}' that closes no block: an entity line above that lost its '{', or a '}' too many."""
+    n = line - 1
+    while n > 0 and (_ATTRIBUTE_LIKE.match(lines[n - 1]) or not lines[n - 1].strip()) \
+            and not _REL_LINE.match(lines[n - 1]):
+        n -= 1
+    lone = _LONE_ENTITY.match(lines[n - 1]) if 0 < n < line - 1 else None
+    if lone and any(_ATTRIBUTE_LIKE.match(x) for x in lines[n:line - 1]):
+        entity = lone.group(1).replace('"', "")
+        return Problem(path, n, len(lines[n - 1].rstrip()) + 1,
+                       f"the attribute block of {entity} has no '{{' (its '}}' is at line {line})",
+                       f"write '{lines[n - 1].strip()} {{' to open the block")
+    hint = "remove it, or open a block with 'NAME {' on an earlier line"
+    if blocks.closed is not None:
+        name, opened, stop = blocks.closed
+        hint = (f"the block of {name} (opened at line {opened}) was already closed at line {stop.line}, "
+                f"column {stop.column}: remove one of the two")
+    return Problem(path, line, column or 1, "a '}' that closes no attribute block", hint)
