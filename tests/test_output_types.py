@@ -111,6 +111,32 @@ def test_follow_up_grows_input_conversations_to_four_turns(cli, tmp_path):
     assert any("[COUNSELEE] I feel alone." in p for p in prompts)
 
 
+def _turns(n: int, tag: str) -> dict:
+    return {"messages": [m for i in range(n) for m in ({"role": "user", "content": f"Question {i} of {tag}."},
+                                                      {"role": "assistant", "content": f"Answer {i} of {tag}."})]}
+
+
+@pytest.mark.parametrize("log_json", [False, True])
+def test_follow_up_says_which_conversations_were_already_at_turns(cli, tmp_path, log_json):
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(_turns(n, f"row {i}")) for i, n in enumerate((1, 2, 3, 2))) + "\n")
+    out = tmp_path / "o.jsonl"
+    with ProviderServer("openai", reply) as server:
+        result = cli("generate", SAMPLES / "marriage_counsel", "--backend", "openai", "--option",
+                     f"base_url={server.base_url}", "--out", out, "--type", "follow-up", "--input", source,
+                     "--turns", "2", *(["--log-json", "-q"] if log_json else []), env=KEY)
+    assert result.exit_code == 0, result.output
+    # only the one-turn conversation grows; the two of 2 turns and the one of 3 are left as they were
+    assert [sum(m["role"] == "user" for m in r["messages"]) for r in read_jsonl(out)] == [2]
+    assert len(server.requests) == 1
+    if log_json:
+        summary = next(json.loads(line) for line in result.stderr.splitlines() if '"summary"' in line)
+        assert (summary["records"], summary["already_at_turns"]) == (1, 3)
+    else:
+        assert ("3 input conversations already had 2 user turns or more (--turns 2) and were left as they were"
+                in result.stderr)
+
+
 def test_follow_up_from_seeds(cli, tmp_path):
     records, _ = generate(cli, tmp_path, "--type", "follow-up", "--turns", "3")
     assert len(records) == 3 * 3

@@ -91,6 +91,12 @@ class RichView(RunView):
                       + (f", skipped derivations {stats.skipped}" if stats.skipped else ""))
         console.print(f"  tokens in {stats.tokens_in}, out {stats.tokens_out}, cost ${stats.cost:.4f}, "
                       f"wall {stats.seconds:.1f} s")
+        if stats.already_at_turns:
+            n, turns = stats.already_at_turns, session.settings.turns
+            which = "1 input conversation already had" if n == 1 else f"{n} input conversations already had"
+            left = "was left as it was" if n == 1 else "were left as they were"
+            console.print(f"  {which} {turns} user turn{'s' if turns > 1 else ''} or more (--turns {turns}) "
+                          f"and {left}")
         if stats.batches.get("submitted"):
             console.print(f"  batches: {stats.batches['submitted']} ({stats.batches['requests']} requests) at the "
                           "batch price")

@@ -111,6 +111,8 @@ class Stats:
     restarts: int = 0
     earlier_failures: int = 0
     skipped: int = 0
+    #: --input conversations that already had --turns user turns (or more) and were left as they were
+    already_at_turns: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -704,7 +706,10 @@ class Engine:
 
     async def _handle(self, job: Job) -> None:
         if job.given is not None:  # a record from --input: only what grows from it is new
-            for child in self.plan.derive_jobs(job.given, job.context):
+            children = self.plan.derive_jobs(job.given, job.context)
+            if not children:
+                self.stats.already_at_turns += 1
+            for child in children:
                 self._derived.put_nowait(child)
             return
         stored = self.journal.record_for(job.key, self.plan.seed)

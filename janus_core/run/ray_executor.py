@@ -333,6 +333,7 @@ class RayRun:
         stats.seconds = time.perf_counter() - started
         stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
         stats.restarts = restarts
+        stats.already_at_turns = sum(s.get("already_at_turns", 0) for s in summaries.values())
         stats.rate_limited = ray.get(governor.report.remote())["rate_limited"]
         stats.stopped = next((s["stopped"] for s in summaries.values() if s.get("stopped")), None)
         return stats

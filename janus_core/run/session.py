@@ -609,7 +609,8 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
     """The run's summary as plain data (``--log-json`` prints it)."""
     return {"out": str(out), "records": stats.records, "resumed": stats.resumed, "requests": stats.requests,
             "cached": stats.cached, "failures": dict(stats.failures), "earlier_failures": stats.earlier_failures,
-            "skipped": stats.skipped, "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
+            "skipped": stats.skipped, "already_at_turns": stats.already_at_turns,
+            "rate_limited": stats.rate_limited, "tokens_in": stats.tokens_in,
             "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6), "seconds": round(stats.seconds, 3),
             "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model, "batches": dict(stats.batches),
             "restarts": stats.restarts,
