@@ -168,13 +168,6 @@ def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, lis
     return spec, plugins, notes
 
 
-def _plan_contexts(spec: Spec, seed: int):
-    from janus_core.plan.graph import build_graph, seed_contexts
-
-    graph = build_graph(spec.diagram)
-    return graph, seed_contexts(spec, seed, graph)
-
-
 def plan_line(counts: Any, output_type: str) -> str:
     """The plan as ``validate`` and ``generate --dry-run`` both print it."""
     rounds = f"; {counts.rounds} rounds" if counts.rounds > 1 else ""
@@ -231,12 +224,18 @@ def validate(ctx: click.Context, spec: str) -> None:
 @click.pass_context
 @reports_errors
 def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
-    """Print the diagram's graph (entities, relationships) and its walk plan."""
-    from janus_core.plan.graph import coverage
-    from janus_core.spec.diagram import cardinality_phrase
+    """Print the diagram's graph (entities, relationships) and its walk plan.
 
-    loaded, _plugins, _notes = load_checked_spec(ctx, spec)
-    g, contexts = _plan_contexts(loaded, seed)
+    SPEC is a spec folder, its setup.yaml, or a diagram or schema file (diagram.mermaid, schema.sql)
+    or a folder holding one without setup.yaml; roles are not checked against the diagram here.
+    """
+    from janus_core.plan.graph import build_graph, coverage, plan
+    from janus_core.spec.diagram import cardinality_phrase
+    from janus_core.spec.drawing import load_drawable
+
+    diagram, walk = load_drawable(spec, get_plugins(ctx))
+    g = build_graph(diagram)
+    contexts = plan(g, walk.strategies, walk.max_path_length, walk.random_walks, seed, walk.cover)
     if as_json:
         data = {"nodes": [{"name": n, **{k: v for k, v in d.items() if k != "attributes"},
                            "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],

@@ -12,15 +12,17 @@ if TYPE_CHECKING:
     from janus_core.plugins import Plugins
 
 
-def load_plugged_spec(path: str | Path, plugins: Plugins | None = None) -> Spec:
+def load_plugged_spec(path: str | Path, plugins: Plugins | None = None, check_roles: bool = True) -> Spec:
     """Load a spec folder (or setup.yaml) with the plugins' diagram readers and backends (for key
-    hints); ``plugins`` defaults to the built-ins and installed entry points."""
+    hints); ``plugins`` defaults to the built-ins and installed entry points. ``check_roles=False``:
+    see ``load_spec``."""
     if plugins is None:
         from janus_core.plugins import load_plugins
 
         plugins = load_plugins()
     registry = plugins.registry
-    return load_spec(path, plugins.read_diagram, {name: r.obj for name, r in registry.backends.items()})
+    return load_spec(path, plugins.read_diagram, {name: r.obj for name, r in registry.backends.items()},
+                     check_roles=check_roles)
 
 
 def load_checked(path: str | Path, plugins: Plugins) -> tuple[Spec, list[str]]:
