@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from janus_core.plan.inputs import SHAREGPT_ROLES, to_messages
+from janus_core.plan.inputs import Unsupported, openai_message, sharegpt_message, to_messages
 from janus_core.sdk.records import PROVENANCE, record_id, sha256_of
 
 #: what each shape is recognised by, for messages that say what a row needs
@@ -40,9 +40,7 @@ def _alpaca(row: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _message(m: dict[str, Any]) -> dict[str, str]:
-    if "from" in m:
-        return {"role": SHAREGPT_ROLES[str(m["from"]).lower()], "content": str(m["value"])}
-    return {"role": str(m["role"]), "content": str(m["content"])}
+    return sharegpt_message(m) if isinstance(m, dict) and "from" in m else openai_message(m)
 
 
 def _dpo(row: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
@@ -52,7 +50,7 @@ def _dpo(row: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
     prompt = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [_message(m) for m in prompt]
     chosen, rejected = _text(row["chosen"]), _text(row["rejected"])
     meta: dict[str, Any] = {"chosen": chosen, "rejected": rejected}
-    if "score_chosen" in row and "score_rejected" in row:
+    if row.get("score_chosen") is not None and row.get("score_rejected") is not None:
         meta["scores"] = [row["score_chosen"], row["score_rejected"]]
         meta["margin"] = row["score_chosen"] - row["score_rejected"]
     return [*prompt, {"role": "assistant", "content": chosen}], meta
@@ -79,8 +77,12 @@ def record_dict(row: Any) -> dict[str, Any]:
         else:
             raise ValueError(f"it is none of Janus's formats ({'; '.join(SHAPES)}); its keys: "
                              + ", ".join(sorted(map(str, row))[:8]))
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"a malformed row ({type(exc).__name__}: {exc})") from None
+    except Unsupported:
+        raise
+    except KeyError as exc:
+        raise ValueError(f"a malformed row: a message or turn has no {exc}") from None
+    except TypeError as exc:
+        raise ValueError(f"a malformed row ({exc})") from None
     rid = record_id(f"row|{sha256_of(messages)}")
     return {"messages": messages, **dict.fromkeys(PROVENANCE, None), "id": rid, "seed_id": rid,
             "direction": "?", "walk": {}, "model": str(row.get("model") or "?"), "prompt_sha256": "",

@@ -28,15 +28,26 @@ def iter_file_records(path: Path) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def located_file_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(``path:line:col``, whole record) per row of a JSONL file (or item of a JSON array)."""
-    from janus_core.data.rows import record_dict
+def located_file_records(path: Path, skipped: Counter[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(``path:line:col``, whole record) per row of a JSONL file (or item of a JSON array), or (``PATH row
+    N``, whole record) per row of a Parquet file or a saved Hugging Face dataset folder (hf-disk).
 
-    if not path.is_file():
-        raise JanusError(f"{path}: no such dataset file")
-    for where, row in _rows(path):
+    A conversation Janus's records cannot carry (tool calls, images) is counted in ``skipped`` by reason
+    and left out; without ``skipped`` it is an error naming its row, as any row that is no record is."""
+    from janus_core.data.rows import record_dict
+    from janus_core.plan.columnar import columnar_rows, is_columnar
+    from janus_core.plan.inputs import Unsupported
+
+    if not path.exists():
+        raise JanusError(f"{path}: no such dataset file or folder")
+    for where, row in columnar_rows(path) if is_columnar(path) else _rows(path):
         try:
             yield where, record_dict(row)
+        except Unsupported as exc:
+            if skipped is None:
+                raise JanusError(f"{where}: not a record Janus can read: {exc}; janus export leaves such "
+                                 "rows out and counts them") from None
+            skipped[exc.reason] += 1
         except ValueError as exc:
             raise JanusError(f"{where}: not a record Janus can read: {exc}") from None
 
