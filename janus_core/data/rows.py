@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from janus_core.plan.inputs import Unsupported, openai_message, sharegpt_message, to_messages
+from janus_core.plan.inputs import Unsupported, alpaca_messages, openai_message, sharegpt_message, to_messages
 from janus_core.sdk.records import PROVENANCE, record_id, sha256_of
 
 #: what each shape is recognised by, for messages that say what a row needs
@@ -27,16 +27,6 @@ def _text(value: Any) -> str:
     if isinstance(value, list) and value:
         return _message(value[-1])["content"]
     raise ValueError("a chosen or rejected answer is a string, a message or a list of messages")
-
-
-def _alpaca(row: dict[str, Any]) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": str(row["system"])}] if row.get("system") else []
-    for user, assistant in row.get("history") or []:
-        messages += [{"role": "user", "content": str(user)}, {"role": "assistant", "content": str(assistant)}]
-    instruction = str(row["instruction"])
-    if row.get("input"):
-        instruction += "\n\n" + str(row["input"])
-    return [*messages, {"role": "user", "content": instruction}, {"role": "assistant", "content": str(row["output"])}]
 
 
 def _message(m: dict[str, Any]) -> dict[str, str]:
@@ -68,7 +58,7 @@ def record_dict(row: Any) -> dict[str, Any]:
             shape = "dpo"
             messages, meta = _dpo(row)
         elif "instruction" in row and "output" in row:
-            shape, messages = "alpaca", _alpaca(row)
+            shape, messages = "alpaca", alpaca_messages(row)
         elif "messages" in row:
             shape, messages = "messages", to_messages(row)
         elif "conversations" in row:

@@ -1,6 +1,6 @@
 """Conversations from outside, for output types that grow them (follow-up) and ``--against``.
 
-Reads JSONL or a JSON array in OpenAI ``messages`` format (Janus output included; content as text or
+Reads JSONL or a JSON array in alpaca format or OpenAI ``messages`` format (Janus output included; content as text or
 as a list of text parts, OpenAI's ``text`` or LLaMA-Factory's ``value``), ShareGPT (``conversations``
 of ``from``/``value``, a ``system`` column) or the original tool's schema (``conversations`` of
 ``user``/``assistant`` pairs), a Parquet file, or a Hugging Face dataset saved with ``save_to_disk``.
@@ -47,7 +47,8 @@ class Unsupported(ValueError):
 
 def content_text(content: Any) -> str:
     """A message's text: a string, or a list of parts (OpenAI ``{"type": "text", "text": ...}``,
-    LLaMA-Factory's ``{"type": "text", "value": ...}``) joined; Unsupported for image or audio parts."""
+    LLaMA-Factory's ``{"type": "text", "value": ...}``) joined by newlines; Unsupported for any other part
+    (images, audio, reasoning, tool calls)."""
     if isinstance(content, str):
         return content
     if isinstance(content, dict):
@@ -61,9 +62,11 @@ def content_text(content: Any) -> str:
             continue
         if not isinstance(part, dict):
             raise ValueError(f"a content part is an object, not {type(part).__name__}")
-        kind = part.get("type", "text")
-        if kind != "text":
-            raise Unsupported(MEDIA_SKIPPED)
+        kind = str(part.get("type", "text"))
+        if kind in TOOL_SPEAKERS or kind in ("tool_use", "tool_result", "function_call"):
+            raise Unsupported(TOOLS_SKIPPED)
+        if kind != "text":  # images, audio, reasoning, ...: the text alone would be another example
+            raise Unsupported(f"have {kind[:40]!r} content parts (Janus's records hold text only)")
         text = part.get("text", part.get("value"))
         if not isinstance(text, str):
             raise ValueError("a text part has no 'text' (OpenAI) or 'value' (LLaMA-Factory) string")
@@ -94,6 +97,17 @@ def sharegpt_message(m: Any) -> dict[str, str]:
     return {"role": SHAREGPT_ROLES[speaker], "content": content_text(m["value"])}
 
 
+def alpaca_messages(row: dict[str, Any]) -> list[dict[str, str]]:
+    """An alpaca row (instruction, input, output; system and history if any) as messages."""
+    messages = [{"role": "system", "content": str(row["system"])}] if row.get("system") else []
+    for user, assistant in row.get("history") or []:
+        messages += [{"role": "user", "content": str(user)}, {"role": "assistant", "content": str(assistant)}]
+    instruction = str(row["instruction"])
+    if row.get("input"):
+        instruction += "\n\n" + str(row["input"])
+    return [*messages, {"role": "user", "content": instruction}, {"role": "assistant", "content": str(row["output"])}]
+
+
 def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
     """OpenAI-style messages from one row in any of the supported shapes; ValueError if none fits,
     Unsupported (a ValueError) for a conversation with tool calls or images."""
@@ -108,6 +122,8 @@ def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
         row = {**row, "conversations": [one] if isinstance(one, dict) else one}
     if isinstance(row.get("messages"), list):
         messages = [openai_message(m) for m in row["messages"]]
+    elif "instruction" in row and "output" in row:
+        messages = alpaca_messages(row)
     elif isinstance(row.get("conversations"), list) and row["conversations"]:
         first = row["conversations"][0]
         if isinstance(first, dict) and "from" in first:
@@ -122,7 +138,7 @@ def to_messages(row: dict[str, Any]) -> list[dict[str, str]]:
                              {"role": "assistant", "content": str(pair["assistant"])}]
                 unanswered = []
     else:
-        raise ValueError("no 'messages' or 'conversations' list")
+        raise ValueError("no 'messages' or 'conversations' list, nor alpaca's 'instruction' and 'output'")
     system = row.get("system")  # LLaMA-Factory's sharegpt keeps the system prompt in its own column
     if isinstance(system, str) and system and not any(m["role"] == "system" for m in messages):
         messages.insert(0, {"role": "system", "content": system})
