@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from janus_core.plan.inputs import item_lines
 from janus_core.run.journal import Journal
 from janus_core.run.record_rows import MAX_DEPTH, MAX_ROW_CHARS, bounded_loads, read_lines
 from janus_core.sdk.errors import JanusError
@@ -67,12 +68,14 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
         f.seek(0)
         if array:
             try:
-                items = bounded_loads(f.read(MAX_ARRAY_CHARS + 1), MAX_ARRAY_CHARS, MAX_DEPTH + 1)
+                data = f.read(MAX_ARRAY_CHARS + 1)
+                items = bounded_loads(data, MAX_ARRAY_CHARS, MAX_DEPTH + 1)
             except ValueError as exc:
                 raise JanusError(f"{path}: not a JSON array Janus reads ({exc})") from None
             if not isinstance(items, list):
                 raise JanusError(f"{path}: not a JSON array")
-            yield from ((f"{path}:item {i}", item) for i, item in enumerate(items, 1))
+            lines = item_lines(data.decode("utf-8-sig", errors="replace"))
+            yield from ((f"{path}:{line}:1", item) for line, item in zip(lines, items, strict=True))
             return
         for n, line in read_lines(f):
             if line is None:
