@@ -513,6 +513,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     for note in notes:
         echo(f"note: {note}", fg="yellow", err=True)
     session = Session(loaded, plugins, settings)
+    for note in session.notes:  # what --input left out
+        echo(f"note: {note}", fg="yellow", err=True)
     if dry_run:
         planned = session.estimate()
         estimate = planned.as_dict()
@@ -574,7 +576,7 @@ def _echo_target(t: dict[str, Any], extend_limit: int) -> None:
 
 
 @cli.command()
-@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(exists=True))
 @click.option("--tree", "tree_of", metavar="SEED_ID", help="Print the evolution tree of this seed record.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON (and write nothing).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="Folder to write report.md and "
@@ -589,7 +591,9 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
           no_report: bool, spec_folder: str | None) -> None:
     """Report on a dataset: records by output type, direction and depth; coverage of the graph (what
     has records and what has none); near-duplicate rate; lengths; distinct-n diversity; judge scores;
-    failures by reason. Prints the report and writes it as Markdown with PNG plots."""
+    failures by reason. Prints the report and writes it as Markdown with PNG plots.
+
+    OUT is a run's output or an export: JSON Lines, a JSON array, Parquet, or an hf-disk folder."""
     from pathlib import Path
 
     from janus_core.data.report import build_report, markdown, write_report
@@ -665,16 +669,18 @@ def doctor(out: str, repair: bool) -> None:
 
 
 @cli.command(name="export")
-@click.argument("out", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path(exists=True))
 @click.option("--to", "to", required=True, type=click.Path(), help="Where to write: a file, a folder for hf-disk, "
               "or a dataset id (owner/name) for hf-hub.")
 @click.option("--format", "fmt", default="messages", show_default=True,
               help="Row format: janus (whole record), messages (OpenAI/TRL conversational; axolotl "
-              "chat_template), sharegpt (from human/gpt: axolotl and LLaMA-Factory, not TRL), alpaca "
+              "chat_template), sharegpt (from human/gpt: axolotl and LLaMA-Factory; TRL's SFT reads it but keeps the "
+              "roles human and gpt, which chat templates do not know: use messages for TRL), alpaca "
               "(earlier turns in 'history', which axolotl's alpaca type drops; LLaMA-Factory's mapping is written "
               "beside), janus-legacy, dpo (TRL conversational preference: prompt, chosen and rejected as message "
               "lists) or dpo-axolotl (messages, chosen and rejected as one message each: axolotl chat_template."
-              "default and LLaMA-Factory ranking). OUT may be a file in any of these formats.")
+              "default and LLaMA-Factory ranking). OUT may be a file in any of these formats (JSON Lines, a JSON "
+              "array or Parquet) or an hf-disk folder.")
 @click.option("--min-margin", type=click.FloatRange(min=0), default=1, show_default=True,
               help="dpo formats: leave out pairs whose chosen answer was rated less than this above the rejected "
               "one (ties teach nothing); they are counted.")

@@ -37,6 +37,9 @@ class RichView(RunView):
         self.console = Console(stderr=True, soft_wrap=True)
         self.quiet = quiet
 
+    def note(self, text: str) -> None:
+        self.console.print(f"[yellow]note[/]: {shown(text)}")
+
     def started(self, session: Session, resumed: int) -> None:
         spec, backend, engine = session.spec, session.backend, session.engine
         self.console.print(f"[bold]janus[/]: {shown(spec.name)}, {shown(spec.setup.output_type)}, backend "
@@ -124,6 +127,9 @@ class RichView(RunView):
 
 class JsonView(RichView):
     """Progress each second (none with ``quiet``) and the summary as JSON lines on stderr."""
+
+    def note(self, text: str) -> None:
+        _emit({"event": "note", "note": text})
 
     def started(self, session: Session, resumed: int) -> None:
         pass

@@ -23,19 +23,26 @@ from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
 
 
-def read_records(out: Path) -> Iterator[Record]:
+def read_records(out: Path, left_out: Counter[str] | None = None) -> Iterator[Record]:
     """A run's records, one at a time: from its journal when there is one (a bad row is a JanusError
-    naming it), else from the file (a row that is not a record is a JanusError naming its line)."""
+    naming it), else from the file or folder (a row that is not a record is a JanusError naming its
+    line; a conversation Janus cannot carry, with tool calls or images, is counted in ``left_out``)."""
     with Journal.beside(out) as journal:
         if journal is not None:
             for data in journal.records():
                 yield Record.from_dict(data)
             return
-    for where, data in located_file_records(out):
+    for where, data in located_file_records(out, left_out):
         problem = record_problem(data)
         if problem:
             raise JanusError(f"{where}: not a record Janus can read: {problem}")
         yield Record.from_dict(data)
+
+
+def left_out_note(out: Path, left_out: Counter[str]) -> list[str]:
+    """What reading ``out`` left out, as a note (none when nothing was)."""
+    return [f"{out}: left out " + "; ".join(f"{n} rows that {why}" for why, n in left_out.items())] \
+        if left_out else []
 
 
 def reviewed_records(out: Path) -> Iterator[Record]:
@@ -84,12 +91,14 @@ def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: fl
     """
     sink = sink_cls(to, {"format": fmt, "eval_fraction": eval_fraction, "seed": seed, "source": str(out),
                          **(options or {})})
-    records = reviewed_records(out) if reviewed else read_records(out)
+    left_out: Counter[str] = Counter()
+    records = reviewed_records(out) if reviewed else read_records(out, left_out)
     sink.open()
     for record in records:
         sink.write([record])
     sink.close()
-    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped, "report": sink.report()}}
+    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped,
+                    "report": sink.report() + left_out_note(out, left_out)}}
 
 
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
@@ -114,7 +123,8 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
         remove_stale(path)  # what an export killed before (kill -9) left beside it
         if path.exists() and not overwrite:
             raise JanusError(f"{path} exists; pass --overwrite to replace it")
-    records = reviewed_records(out) if reviewed else read_records(out)
+    left_out: Counter[str] = Counter()
+    records = reviewed_records(out) if reviewed else read_records(out, left_out)
     options = {"format": fmt, **(options or {})}
     if splits_itself:
         options.update(eval_fraction=eval_fraction, seed=seed)
@@ -142,7 +152,7 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
             elif sink.skipped > reasons_before:  # skipped: say why, per split
                 why = getattr(sink, "last_skip_reason", None) or f"have no {fmt} form"
                 skipped[name][why] += sink.skipped - reasons_before
-        _check_rows(written, seeds, skipped, fmt, eval_fraction, seed)
+        _check_rows(written, seeds, skipped, fmt, eval_fraction, seed, left_out)
         for sink in sinks.values():
             sink.close()
         for name, path in targets.items():
@@ -156,7 +166,8 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
         raise
     finally:
         folders.close()
-    notes = [note for name, sink in sinks.items() for note in _trainer_notes(sink, targets[name])]
+    notes = left_out_note(out, left_out)
+    notes += [note for name, sink in sinks.items() for note in _trainer_notes(sink, targets[name])]
     result = {name: {"path": str(targets["all" if splits_itself else name]), "written": written[name],
                      "seeds": len(seeds[name]), "skipped": sum(skipped[name].values()),
                      "skip_reasons": dict(skipped[name])}
@@ -180,10 +191,11 @@ def split_notes(train_seeds: int, eval_seeds: int, fraction: float) -> list[str]
 
 
 def _check_rows(written: dict[str, int], seeds: dict[str, set[str]], skipped: dict[str, Counter[str]], fmt: str,
-                eval_fraction: float, seed: int) -> None:
+                eval_fraction: float, seed: int, left_out: Counter[str] | None = None) -> None:
     """Refuse an export with no rows, or a split left empty, saying why."""
     reasons: Counter[str] = sum(skipped.values(), Counter())
-    why = "; ".join(f"{n} records {reason}" for reason, n in reasons.items())
+    why = "; ".join([f"{n} records {reason}" for reason, n in reasons.items()]
+                    + [f"{n} rows {reason}" for reason, n in (left_out or {}).items()])
     if not sum(written.values()):
         raise JanusError(f"no {fmt} rows to write" + (f": {why}" if why else ": the run has no records")
                          + "; nothing was written")

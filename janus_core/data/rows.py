@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from janus_core.plan.inputs import SHAREGPT_ROLES, to_messages
+from janus_core.plan.inputs import Unsupported, alpaca_messages, openai_message, sharegpt_message, to_messages
 from janus_core.sdk.records import PROVENANCE, record_id, sha256_of
 
 #: what each shape is recognised by, for messages that say what a row needs
@@ -29,20 +29,8 @@ def _text(value: Any) -> str:
     raise ValueError("a chosen or rejected answer is a string, a message or a list of messages")
 
 
-def _alpaca(row: dict[str, Any]) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": str(row["system"])}] if row.get("system") else []
-    for user, assistant in row.get("history") or []:
-        messages += [{"role": "user", "content": str(user)}, {"role": "assistant", "content": str(assistant)}]
-    instruction = str(row["instruction"])
-    if row.get("input"):
-        instruction += "\n\n" + str(row["input"])
-    return [*messages, {"role": "user", "content": instruction}, {"role": "assistant", "content": str(row["output"])}]
-
-
 def _message(m: dict[str, Any]) -> dict[str, str]:
-    if "from" in m:
-        return {"role": SHAREGPT_ROLES[str(m["from"]).lower()], "content": str(m["value"])}
-    return {"role": str(m["role"]), "content": str(m["content"])}
+    return sharegpt_message(m) if isinstance(m, dict) and "from" in m else openai_message(m)
 
 
 def _dpo(row: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
@@ -52,7 +40,7 @@ def _dpo(row: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
     prompt = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [_message(m) for m in prompt]
     chosen, rejected = _text(row["chosen"]), _text(row["rejected"])
     meta: dict[str, Any] = {"chosen": chosen, "rejected": rejected}
-    if "score_chosen" in row and "score_rejected" in row:
+    if row.get("score_chosen") is not None and row.get("score_rejected") is not None:
         meta["scores"] = [row["score_chosen"], row["score_rejected"]]
         meta["margin"] = row["score_chosen"] - row["score_rejected"]
     return [*prompt, {"role": "assistant", "content": chosen}], meta
@@ -70,7 +58,7 @@ def record_dict(row: Any) -> dict[str, Any]:
             shape = "dpo"
             messages, meta = _dpo(row)
         elif "instruction" in row and "output" in row:
-            shape, messages = "alpaca", _alpaca(row)
+            shape, messages = "alpaca", alpaca_messages(row)
         elif "messages" in row:
             shape, messages = "messages", to_messages(row)
         elif "conversations" in row:
@@ -79,8 +67,12 @@ def record_dict(row: Any) -> dict[str, Any]:
         else:
             raise ValueError(f"it is none of Janus's formats ({'; '.join(SHAPES)}); its keys: "
                              + ", ".join(sorted(map(str, row))[:8]))
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"a malformed row ({type(exc).__name__}: {exc})") from None
+    except Unsupported:
+        raise
+    except KeyError as exc:
+        raise ValueError(f"a malformed row: a message or turn has no {exc}") from None
+    except TypeError as exc:
+        raise ValueError(f"a malformed row ({exc})") from None
     rid = record_id(f"row|{sha256_of(messages)}")
     return {"messages": messages, **dict.fromkeys(PROVENANCE, None), "id": rid, "seed_id": rid,
             "direction": "?", "walk": {}, "model": str(row.get("model") or "?"), "prompt_sha256": "",

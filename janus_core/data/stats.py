@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from janus_core.plan.inputs import item_lines
 from janus_core.run.journal import Journal
 from janus_core.run.record_rows import MAX_DEPTH, MAX_ROW_CHARS, bounded_loads, read_lines
 from janus_core.sdk.errors import JanusError
@@ -28,15 +29,26 @@ def iter_file_records(path: Path) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def located_file_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(``path:line:col``, whole record) per row of a JSONL file (or item of a JSON array)."""
-    from janus_core.data.rows import record_dict
+def located_file_records(path: Path, skipped: Counter[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(``path:line:col``, whole record) per row of a JSONL file (or item of a JSON array), or (``PATH row
+    N``, whole record) per row of a Parquet file or a saved Hugging Face dataset folder (hf-disk).
 
-    if not path.is_file():
-        raise JanusError(f"{path}: no such dataset file")
-    for where, row in _rows(path):
+    A conversation Janus's records cannot carry (tool calls, images) is counted in ``skipped`` by reason
+    and left out; without ``skipped`` it is an error naming its row, as any row that is no record is."""
+    from janus_core.data.rows import record_dict
+    from janus_core.plan.columnar import columnar_rows, is_columnar
+    from janus_core.plan.inputs import Unsupported
+
+    if not path.exists():
+        raise JanusError(f"{path}: no such dataset file or folder")
+    for where, row in columnar_rows(path) if is_columnar(path) else _rows(path):
         try:
             yield where, record_dict(row)
+        except Unsupported as exc:
+            if skipped is None:
+                raise JanusError(f"{where}: not a record Janus can read: {exc}; janus export leaves such "
+                                 "rows out and counts them") from None
+            skipped[exc.reason] += 1
         except ValueError as exc:
             raise JanusError(f"{where}: not a record Janus can read: {exc}") from None
 
@@ -56,12 +68,14 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
         f.seek(0)
         if array:
             try:
-                items = bounded_loads(f.read(MAX_ARRAY_CHARS + 1), MAX_ARRAY_CHARS, MAX_DEPTH + 1)
+                data = f.read(MAX_ARRAY_CHARS + 1)
+                items = bounded_loads(data, MAX_ARRAY_CHARS, MAX_DEPTH + 1)
             except ValueError as exc:
                 raise JanusError(f"{path}: not a JSON array Janus reads ({exc})") from None
             if not isinstance(items, list):
                 raise JanusError(f"{path}: not a JSON array")
-            yield from ((f"{path}:item {i}", item) for i, item in enumerate(items, 1))
+            lines = item_lines(data.decode("utf-8-sig", errors="replace"))
+            yield from ((f"{path}:{line}:1", item) for line, item in zip(lines, items, strict=True))
             return
         for n, line in read_lines(f):
             if line is None:

@@ -126,7 +126,9 @@ def check_backend_options(spec: Spec, settings: RunSettings, backend_cls: Any, o
         raise option_errors(spec, exc, settings.options) from None
 
 
-def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any) -> Plan:
+def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: Any,
+              notes: list[str] | None = None) -> Plan:
+    """The run's plan; what reading --input left out is added to ``notes``."""
     output_type = plugins.registry.get("output_types", spec.setup.output_type)
     directions = {name: reg.obj for name, reg in plugins.registry.directions.items()}
     contexts = seed_contexts(spec, settings.seed)
@@ -136,9 +138,12 @@ def make_plan(spec: Spec, plugins: Plugins, settings: RunSettings, backend_cls: 
         if not output_type.grows:
             raise JanusError(f"--input is for output types that grow conversations (follow-up), not "
                              f"'{output_type.name}'")
-        from janus_core.plan.inputs import load_conversations
+        from janus_core.plan.inputs import load_conversations, skipped_note
 
-        given = load_conversations(settings.input)
+        left_out: Counter[str] = Counter()
+        given = load_conversations(settings.input, left_out)
+        if notes is not None and (note := skipped_note(f"--input {settings.input}", left_out)):
+            notes.append(note)
     roles = {role: r.temperature for role, r in spec.setup.model.roles.items() if r.temperature is not None}
     if settings.temperature is None and "temperature" not in spec.setup.model.model_fields_set:
         roles = {**backend_cls.suggested_temperatures, **roles}
@@ -281,12 +286,17 @@ def open_journal(out: Path, key: str, overwrite: bool, also: str | None = None,
     return journal
 
 
-def load_against(plugins: Plugins, value: str) -> list[Any]:
-    """Records of an --against dataset: a local file or folder, else what a plugin opens (a Hub id)."""
-    from janus_core.plan.inputs import load_conversations
+def load_against(plugins: Plugins, value: str, notes: list[str] | None = None) -> list[Any]:
+    """Records of an --against dataset: a local file or folder, else what a plugin opens (a Hub id).
+    What reading a local one left out (tool calls, images) is added to ``notes``."""
+    from janus_core.plan.inputs import load_conversations, skipped_note
 
     if Path(value).exists():
-        return load_conversations(value)
+        left_out: Counter[str] = Counter()
+        records = load_conversations(value, left_out)
+        if notes is not None and (note := skipped_note(f"--against {value}", left_out)):
+            notes.append(note)
+        return records
     records = plugins.pm.hook.open_dataset(location=value)
     if records is None:
         raise JanusError(f"--against {value}: no such file or folder, and no plugin opens it "
@@ -398,6 +408,9 @@ class RunView:
     """What a session tells whoever shows the run; this one shows nothing (the CLI draws progress and
     the summary with its own, ``janus_core.cli.progress``)."""
 
+    def note(self, text: str) -> None:
+        """Something to know before the run goes (what reading --against left out)."""
+
     def started(self, session: Session, resumed: int) -> None:
         """The run is about to send requests; ``resumed`` records were done by earlier runs."""
 
@@ -437,7 +450,9 @@ class Session:
         check_max_cost(settings.engine.max_cost, [
             (cls.name, model or cls.default_model)
             for cls, model, _ in [(self.backend_cls, self.model, None), *self.role_choices.values()]])
-        self.plan = make_plan(spec, plugins, settings, self.backend_cls)
+        #: what the user should know about the run's inputs (conversations --input or --against left out)
+        self.notes: list[str] = []
+        self.plan = make_plan(spec, plugins, settings, self.backend_cls, self.notes)
         # made by run(): nothing is called, opened or written before it
         self.backend: Any = None
         self.roles: dict[str, Any] = {}
@@ -504,7 +519,10 @@ class Session:
         # before the journal: a filter's bad option leaves no file behind
         self.filters = choose_filters(self.plugins, self.spec)
         # datasets new records must not duplicate, read before any file of the run is touched
-        against = [r for value in settings.against for r in load_against(self.plugins, value)]
+        before = len(self.notes)
+        against = [r for value in settings.against for r in load_against(self.plugins, value, self.notes)]
+        for note in self.notes[before:]:
+            view.note(note)
         # one run per output: taken before the journal or the output is read or written
         with RunLock(out, "generate"):
             try:

@@ -10,14 +10,19 @@ nothing. ``skip_reasons`` says why each was skipped.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
+from pathlib import Path
 from typing import IO, Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Sink
 from janus_core.sdk.errors import JanusError
 
-from .formats import FORMATS, LLAMA_FACTORY_INFO, PAIR_FORMATS, margin
+from .formats import FORMATS, LLAMA_FACTORY_INFO, PAIR_FORMATS, llama_factory_entry, margin
+
+#: the file LLaMA-Factory reads its datasets' descriptions from (in its ``dataset_dir``)
+DATASET_INFO = "dataset_info.json"
 
 
 class FormattedSink(Sink):
@@ -38,6 +43,7 @@ class FormattedSink(Sink):
         self.skip_reasons: Counter[str] = Counter()
         self.last_skip_reason: str | None = None
         self.with_history = 0  # alpaca rows with earlier exchanges in 'history'
+        self.with_system = 0  # rows with a 'system' column (alpaca)
 
     def rows(self, records) -> list[dict[str, Any]]:
         out = []
@@ -53,6 +59,8 @@ class FormattedSink(Sink):
                 continue
             if row.get("history"):
                 self.with_history += 1
+            if "system" in row:
+                self.with_system += 1
             if self.json_columns:
                 row = {k: json.dumps(v, ensure_ascii=False) if k in ("walk", "usage", "meta") else v
                        for k, v in row.items()}
@@ -61,16 +69,15 @@ class FormattedSink(Sink):
         return out
 
     def finish_export(self, path) -> list[str]:
-        """After an export to ``path``: write LLaMA-Factory's dataset_info entry beside a file in a format
-        it needs a mapping for, and say what a trainer must know. Returns the notes."""
+        """After an export to ``path``: add LLaMA-Factory's entry for the file to ``dataset_info.json``
+        beside it (keyed by the file's name, suffix included, so exports of other formats or suffixes
+        keep theirs), and say what a trainer must know. Returns the notes."""
         notes = []
-        if self.format_name in LLAMA_FACTORY_INFO and self.suffixes and (self.format_name != "alpaca"
-                                                                         or self.with_history):
-            info = path.with_name(f"{path.stem}.dataset_info.json")
-            entry = {"file_name": path.name, **LLAMA_FACTORY_INFO[self.format_name]}
-            info.write_text(json.dumps({path.stem: entry}, indent=2) + "\n", encoding="utf-8")
-            notes.append(f"wrote {info.name}: LLaMA-Factory's dataset_info.json entry for {path.name} "
-                         "(merge it into its data/dataset_info.json)")
+        if self.format_name in LLAMA_FACTORY_INFO and self.suffixes:
+            entry = llama_factory_entry(self.format_name, path.name, self.with_system > 0)
+            info, merged = add_dataset_info(path.parent, path.name, entry)
+            notes.append(f"{'added' if merged else 'wrote'} the entry '{path.name}' to {info}: LLaMA-Factory reads "
+                         f"it with dataset_dir {info.parent} and dataset {path.name}")
         if self.format_name == "alpaca" and self.with_history:
             notes.append(f"warning: {self.with_history} rows keep earlier exchanges in 'history'; axolotl's "
                          "alpaca type reads only instruction, input and output and drops them. For multi-turn "
@@ -82,6 +89,27 @@ class FormattedSink(Sink):
         self.skipped += 1
         self.skip_reasons[reason] += 1
         self.last_skip_reason = reason
+
+
+def add_dataset_info(folder: Path, key: str, entry: dict[str, Any]) -> tuple[Path, bool]:
+    """Set ``key`` in ``folder``'s LLaMA-Factory ``dataset_info.json``, keeping its other entries; a file of
+    that name that is no such description (not a JSON object of entries) is left alone and the entry goes
+    to ``KEY.dataset_info.json``. Returns the file written and whether it held entries before."""
+    info = folder / DATASET_INFO
+    entries: dict[str, Any] = {}
+    if info.is_file():
+        try:
+            entries = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            entries = None  # type: ignore[assignment]
+        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+            info, entries = folder / f"{key}.{DATASET_INFO}", {}
+    merged = bool(entries) and set(entries) != {key}
+    entries[key] = entry
+    staged = info.with_name(f".{info.name}.partial")
+    staged.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(staged, info)
+    return info, merged
 
 
 class JsonlSink(FormattedSink):

@@ -107,12 +107,27 @@ FORMATS: dict[str, Callable[[Row], Row | None]] = {
 PAIR_FORMATS = ("dpo", "dpo-axolotl")
 
 
-#: LLaMA-Factory ``dataset_info.json`` entries (its data/README): how it reads each format's columns
+#: LLaMA-Factory ``dataset_info.json`` entries (its data/README.md): how its loader reads each format's columns.
+#: OpenAI-style messages are its "sharegpt" formatting with role/content tags; alpaca's ``system`` column is
+#: mapped only where rows have one (``llama_factory_entry``): it reads a mapped column that is absent as an error.
 LLAMA_FACTORY_INFO: dict[str, Row] = {
-    "alpaca": {"columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
-                           "history": "history"}},
+    "messages": {"formatting": "sharegpt", "columns": {"messages": "messages"},
+                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                          "assistant_tag": "assistant", "system_tag": "system"}},
+    "sharegpt": {"formatting": "sharegpt", "columns": {"messages": "conversations"},
+                 "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                          "system_tag": "system"}},
+    "alpaca": {"columns": {"prompt": "instruction", "query": "input", "response": "output", "history": "history"}},
     "dpo-axolotl": {"formatting": "sharegpt", "ranking": True,
                     "columns": {"messages": "messages", "chosen": "chosen", "rejected": "rejected"},
                     "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                              "assistant_tag": "assistant", "system_tag": "system"}},
 }
+
+
+def llama_factory_entry(fmt: str, file_name: str, with_system: bool) -> Row:
+    """The ``dataset_info.json`` entry for a file of format ``fmt`` (one of ``LLAMA_FACTORY_INFO``)."""
+    entry = {"file_name": file_name, **LLAMA_FACTORY_INFO[fmt]}
+    if fmt == "alpaca" and with_system:
+        entry["columns"] = {**entry["columns"], "system": "system"}
+    return entry
