@@ -184,12 +184,24 @@ def plan_line(counts: Any, output_type: str) -> str:
 SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 
 
+VERBOSE = click.option("--verbose", "-v", is_flag=True,
+                       help="Also list what the diagram reader skipped, statement by statement.")
+
+
+def echo_reading(loaded: Spec, verbose: bool) -> None:
+    """What the diagram reader skipped, item by item (its one-line summary is among the spec's notes)."""
+    if verbose:
+        for line in loaded.diagram.reading_details:
+            echo(f"  {line}", err=True)
+
+
 @cli.command()
 @SPEC_ARG
+@VERBOSE
 @plugin_option
 @click.pass_context
 @reports_errors
-def validate(ctx: click.Context, spec: str) -> None:
+def validate(ctx: click.Context, spec: str, verbose: bool) -> None:
     """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
@@ -220,6 +232,7 @@ def validate(ctx: click.Context, spec: str) -> None:
             notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
     for note in notes:
         echo(f"  note: {note}", fg="yellow")
+    echo_reading(loaded, verbose)
 
 
 @cli.command()
@@ -227,21 +240,27 @@ def validate(ctx: click.Context, spec: str) -> None:
 @click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
 @click.option("--json", "as_json", is_flag=True, help="Print nodes, edges and the walk plan as JSON.")
+@VERBOSE
 @plugin_option
 @click.pass_context
 @reports_errors
-def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
+def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool, verbose: bool) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan."""
     from janus_core.plan.graph import coverage
     from janus_core.spec.diagram import cardinality_phrase
 
     loaded, _plugins, _notes = load_checked_spec(ctx, spec)
+    if not as_json:
+        for line in loaded.diagram.reading:
+            echo(f"note: {line}", err=True)
+        echo_reading(loaded, verbose)
     g, contexts = _plan_contexts(loaded, seed)
     if as_json:
         data = {"nodes": [{"name": n, **{k: v for k, v in d.items() if k != "attributes"},
                            "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],
                 "edges": [{"from": u, "to": v, "key": k, **d} for u, v, k, d in g.edges(keys=True, data=True)],
-                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts]}
+                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts],
+                "reading": loaded.diagram.reading + (loaded.diagram.reading_details if verbose else [])}
         echo(json.dumps(data, indent=2, default=list))
     else:
         echo(f"Entities ({g.number_of_nodes()})", bold=True)

@@ -30,7 +30,7 @@ _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
 _PREPOSITIONS = {"by", "to", "for", "from", "with", "of", "in", "on", "at", "as"}
 _CREATE_TABLE = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:\w+\s+)*?TABLE\b", re.I)
 #: ALTER TABLE commands sqlglot cannot read but that change nothing the diagram shows.
-_STRUCTURAL = re.compile(r"\b(FOREIGN\s+KEY|REFERENCES|PRIMARY\s+KEY|ADD\s+COLUMN|ADD\s+CONSTRAINT|UNIQUE|"
+_STRUCTURAL = re.compile(r"\b(FOREIGN\s+KEY|REFERENCES|PRIMARY\s+KEY|ADD\s+COLUMN|UNIQUE|"
                          r"NOT\s+NULL|RENAME|DROP\s+COLUMN)\b", re.I)
 
 
@@ -234,19 +234,20 @@ class _Reading:
         self.tables: dict[tuple[str | None, str], _Table] = {}
         self.skipped = Skipped()
 
-    def statement(self, start: int, end: int, floor: int) -> None:
-        what = kind(self.cut.bare[start:min(end, start + 400)])
+    def statement(self, start: int, end: int, floor: int, bare: str | None = None) -> None:
+        bare = self.cut.bare if bare is None else bare
+        what = kind(bare[start:min(end, start + 400)])
         if what in (TABLE, ALTER, COMMENT):
-            self._read(start, end, floor, what)
+            self._read(start, end, floor, what, bare)
             return
         if not what:
-            self._unknown(start, end)
+            self._unknown(start, end, bare)
             return
         self.skipped.statements.append((start, what))
         if what in BLOCKS:
             self._inner(start, end)
 
-    def _unknown(self, start: int, end: int) -> None:
+    def _unknown(self, start: int, end: int, bare: str) -> None:
         """A statement whose first word Janus does not know: skipped if sqlglot reads it, else an error."""
         errors = []
         for dialect in self._dialects():
@@ -255,7 +256,7 @@ class _Reading:
             except SpecError as exc:
                 errors.append(exc)
                 continue
-            self.skipped.statements.append((start, self.cut.bare[start:end].split()[0].upper()))
+            self.skipped.statements.append((start, bare[start:end].split()[0].upper()))
             return
         raise errors[0]
 
@@ -281,7 +282,7 @@ class _Reading:
             for m in re.finditer(r"\b(?:CREATE\s+(?:\w+\s+){0,3}?TABLE|ALTER\s+TABLE)\b", region[a:b], re.I):
                 at = a + m.start()
                 stop = _inner_end(region, at, b)
-                self.statement(at, stop, at)
+                self.statement(at, stop, at, region)
 
     def _dialects(self) -> list[Any]:
         from sqlglot.dialects.dialect import Dialect
@@ -289,20 +290,26 @@ class _Reading:
         names = [self.dialect or ""] + [d for d in _FALLBACKS if d != (self.dialect or "")]
         return [Dialect.get_or_raise(n or None) for n in names]
 
-    def _read(self, start: int, end: int, floor: int, what: str) -> None:
+    def _read(self, start: int, end: int, floor: int, what: str, bare: str) -> None:
         first: SpecError | None = None
-        for dialect in self._dialects():
-            try:
-                tokens, stmt = self._parse(dialect, start, end)
-            except SpecError as exc:
-                first = first or exc
-                continue
-            if type(stmt).__name__ != _EXPECTED[what] and not (what == ALTER and isinstance(stmt, _alter_class())):
-                continue
-            _apply(self.src, stmt, tokens, self.tables, floor, dialect)
-            return
+        rescued = _rescue(self.src.text, bare, start, end)
+        for text in (self.src.text, rescued) if rescued != self.src.text else (self.src.text,):
+            for dialect in self._dialects():
+                try:
+                    tokens, stmt = self._parse(dialect, start, end, text)
+                except SpecError as exc:
+                    first = first or exc
+                    continue
+                if type(stmt).__name__ != _EXPECTED[what] and not (what == ALTER and
+                                                                    isinstance(stmt, _alter_class())):
+                    continue
+                if what == COMMENT and not _comment_target_known(stmt, self.tables):
+                    self.skipped.statements.append((start, "COMMENT ON (a view or outside table)"))
+                    return
+                _apply(self.src, stmt, tokens, self.tables, floor, dialect)
+                return
         if what == ALTER:
-            words = " ".join(self.cut.bare[start:end].split()).upper()
+            words = " ".join(bare[start:end].split()).upper()
             if not _STRUCTURAL.search(words):  # OWNER TO, ENABLE TRIGGER, CHECK CONSTRAINT, SET DEFAULT ...
                 self.skipped.statements.append((start, "ALTER TABLE (other)"))
                 return
@@ -312,17 +319,13 @@ class _Reading:
         if what == COMMENT:
             self.skipped.statements.append((start, "COMMENT ON"))
             return
-        if first is not None and what != TABLE:
+        if first is not None and first.problems[0].message != _INSIDE:
             raise first
-        detail = str(first.problems[0].message).removeprefix("SQL syntax error: ") if first else ""
-        problem = first.problems[0] if first else None
-        where = (problem.line, problem.column) if problem else self.src.line_col(start)
-        raise SpecError(Problem(self.src.path, *where, "cannot read this CREATE TABLE statement"
-                                + (f": {detail}" if detail else ""),
-                                _dialect_hint(self.dialect, "simplify the statement to columns, types and keys")))
+        raise self.src.problem(start, "cannot read this CREATE TABLE statement",
+                               _dialect_hint(self.dialect, "simplify the statement to columns, types and keys"))
 
-    def _parse(self, dialect: Any, start: int, end: int) -> tuple[list, Any]:
-        tokens = _tokenize(self.src, dialect, start, end)
+    def _parse(self, dialect: Any, start: int, end: int, text: str | None = None) -> tuple[list, Any]:
+        tokens = _tokenize(self.src, dialect, start, end, text)
         stmt = _parse(self.src, dialect, tokens) if tokens else None
         if stmt is None:
             raise self.src.problem(start, "an empty statement")
@@ -336,6 +339,59 @@ class _Reading:
             line, col = self.src.line_col(offset)
             out.append(f"{self.src.path}:{line}:{col}: {text}")
         return out
+
+
+#: clauses sqlglot cannot read that tell nothing the diagram shows: blanked out (same length, so every
+#: position stays) for a second try at a table statement
+_RESCUE = re.compile(r"\b(?:TEXTIMAGE_ON|FILESTREAM_ON)\s+(?:\[[^\]\n]*\]|\w+)"
+                     r"|(?<=\bKEY)\s+(?:NON)?CLUSTERED\b|(?<=\bUNIQUE)\s+(?:NON)?CLUSTERED\b"
+                     r"|\bROWGUIDCOL\b|\bSPARSE\b|\bNOT\s+FOR\s+REPLICATION\b|(?<=\bWITH)\s+NOCHECK\b"
+                     r"|\bWITH\s+NOCHECK\b", re.I)
+
+
+_TABLE_OPTIONS = re.compile(r"\s*(?:ORGANIZATION|TABLESPACE|PCTFREE|PCTUSED|INITRANS|MAXTRANS|STORAGE|LOGGING|"
+                            r"NOLOGGING|COMPRESS|NOCOMPRESS|CACHE|NOCACHE|PARALLEL|NOPARALLEL|MONITORING|SEGMENT|"
+                            r"LOB|ON|WITH|TEXTIMAGE_ON|FILESTREAM_ON|ENGINE|TYPE|DEFAULT|CHARSET|CHARACTER|COLLATE|"
+                            r"AUTO_INCREMENT|ROW_FORMAT|STRICT|WITHOUT|CLUSTER|CLUSTERED|DISTRIBUTED|DISTKEY|"
+                            r"SORTKEY|DISTSTYLE|USING|SERVER|OPTIONS|PARTITION\s+BY|ENABLE|DISABLE|ROW|RESULT_CACHE|"
+                            r"INMEMORY|NO\s+INMEMORY|FLASHBACK|DATA_RETENTION_TIME_IN_DAYS|CHANGE_TRACKING|"
+                            r"LOCK|PAGE|DATA_COMPRESSION|MEMORY_OPTIMIZED|DURABILITY)\b", re.I)
+
+
+def _rescue(text: str, bare: str, start: int, end: int) -> str:
+    """The text with what _RESCUE matches in text[start:end] blanked (found outside quotes and comments)."""
+    spans = [(m.start(), m.end()) for m in _RESCUE.finditer(text, start, end) if bare[m.end() - 1] != " "
+             or m.group().endswith("]")]
+    head = re.match(r"\s*CREATE\b[^(]*?\bTABLE\b[^(]*\(", bare[start:end], re.I)
+    if head:  # a table's options after its column list (storage, tablespace, organization ...)
+        depth, close = 0, None
+        for m in re.finditer(r"[()]", bare[start + head.end() - 1:end]):
+            depth += 1 if m.group() == "(" else -1
+            if depth == 0:
+                close = start + head.end() - 1 + m.end()
+                break
+        if close is not None and _TABLE_OPTIONS.match(bare, close, end) and \
+                not re.search(r"\b(?:INHERITS|COMMENT|PARTITION\s+OF)\b", bare[close:end], re.I):
+            spans.append((close, end))
+    spans.sort()
+    if not spans:
+        return text
+    out, pos = [], 0
+    for a, b in spans:
+        a = max(a, pos)
+        out += [text[pos:a], " " * max(0, b - a)]
+        pos = max(b, pos)
+    return "".join(out) + text[pos:]
+
+
+def _comment_target_known(stmt: Any, tables: dict) -> bool:
+    """Whether a COMMENT ON TABLE/COLUMN names a table the file creates (not a view)."""
+    from sqlglot import exp
+
+    target = stmt.this
+    if isinstance(target, exp.Column):
+        return _lookup(tables, target.db or None, target.table) is not None
+    return _lookup(tables, *_table_ref(target)) is not None
 
 
 def _inner_end(bare: str, at: int, stop: int) -> int:
@@ -352,13 +408,14 @@ def _inner_end(bare: str, at: int, stop: int) -> int:
     return stop
 
 
-def _tokenize(src: _Source, dialect: Any, start: int, end: int) -> list:
-    """sqlglot's tokens of text[start:end], placed in the whole text (offsets, lines, columns)."""
+def _tokenize(src: _Source, dialect: Any, start: int, end: int, text: str | None = None) -> list:
+    """sqlglot's tokens of text[start:end] (the source's own text by default), placed in the whole
+    text (offsets, lines, columns)."""
     from sqlglot.errors import TokenError
 
     try:
         with _quiet():
-            tokens = dialect.tokenize(src.text[start:end])
+            tokens = dialect.tokenize((src.text if text is None else text)[start:end])
     except (TokenError, ValueError, IndexError, KeyError, AttributeError, TypeError):
         raise src.problem(start, "SQL that cannot be read in this statement",
                           _dialect_hint(dialect, "check the quotes and special characters")) from None
@@ -387,6 +444,9 @@ def _plain(description: str) -> str:
     return text
 
 
+_INSIDE = "this statement cannot be read"
+
+
 def _parse(src: _Source, dialect: Any, tokens: list) -> Any:
     from sqlglot.errors import ErrorLevel, ParseError
 
@@ -407,7 +467,7 @@ def _parse(src: _Source, dialect: Any, tokens: list) -> Any:
         raise src.problem(tokens[0].start, "this statement is nested too deeply to read",
                           "a schema needs only a few levels of parentheses") from None
     except Exception:  # noqa: BLE001 - sqlglot fails inside (AttributeError, TypeError ...) on some input
-        raise src.problem(tokens[0].start, "this statement cannot be read",
+        raise src.problem(tokens[0].start, _INSIDE,
                           _dialect_hint(dialect, "simplify the statement")) from None
     return parsed[0] if parsed else None
 
@@ -662,6 +722,9 @@ def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, 
             _constraint(src, table, part, offset, notes)
     elif isinstance(action, exp.Constraint | exp.ForeignKey | exp.PrimaryKey):
         _constraint(src, table, action, offset, notes)
+    elif isinstance(action, exp.Schema) and action.this is None:  # Oracle: ADD (CONSTRAINT ..., column ...)
+        for part in action.expressions:
+            _alter(src, table, part, offset, dialect, notes)
     else:
         raise src.problem(offset, f"unsupported ALTER TABLE action '{_words(type(action).__name__)}': Janus "
                           "reads ADD COLUMN, ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",

@@ -92,6 +92,7 @@ _ORACLE_UNIT = re.compile(r"create\s+(?:or\s+replace\s+)?(?:editionable\s+|noned
                           r"(?:function|procedure|trigger|package|type\s+body)\b", re.I)
 _BATCH_START = re.compile(r"[ \t]*(?:create|alter|drop|insert|update|delete|truncate|grant|revoke|deny|exec|execute|"
                           r"print|use|set|declare|if|select|with|merge|dbcc|raiserror|begin|commit|rollback)\b", re.I)
+_COPY_STDIN = re.compile(r"copy\b[^;]*\bfrom\s+stdin\b", re.I)
 _BLOCK_WORD = re.compile(r"(begin|end|case)\b(?:\s+(\w+))?", re.I)
 _NOT_BLOCK = {"tran", "transaction", "work", "isolation", "deferred", "immediate", "exclusive", "distributed"}
 _END_STATEMENT = {"if", "loop", "while", "repeat"}
@@ -215,7 +216,14 @@ class _Scanner:
             if self.start is not None and self.procedural and (self.depth > 0 or
                                                                 (self.oracle_unit and not self.seen_begin)):
                 return m.end()
+            copy = self.start is not None and _COPY_STDIN.match(self.text, self.start, at)
             self._finish(at, m.end())
+            if copy:  # psql: the data follows, up to a line '\.'
+                stop = re.compile(r"^\\\.[ \t]*\r?$", re.M).search(self.text, m.end(), self.n)
+                data_end = self.n if stop is None else stop.end()
+                self.blanks.append((m.end(), data_end))
+                self.floor = data_end
+                return data_end
             return m.end()
         if tok == "\n":
             return m.end()
