@@ -466,7 +466,7 @@ def _parse(src: _Source, dialect: Any, tokens: list) -> Any:
     except RecursionError:  # sqlglot's parser recurses once per level of parentheses
         raise src.problem(tokens[0].start, "this statement is nested too deeply to read",
                           "a schema needs only a few levels of parentheses") from None
-    except Exception:  # noqa: BLE001 - sqlglot fails inside (AttributeError, TypeError ...) on some input
+    except Exception:
         raise src.problem(tokens[0].start, _INSIDE,
                           _dialect_hint(dialect, "simplify the statement")) from None
     return parsed[0] if parsed else None
@@ -791,8 +791,9 @@ def _fold_partitions(src: _Source, tables: dict, skipped: Skipped) -> None:
         for schema, name in parents:
             parent = _lookup(tables, schema, name)
             if parent is None or parent is table:
-                raise src.problem(table.offset, f"table {table.name} is a {'partition' if table.partition_of else 'child'}"
-                                  f" of table '{name}', which this schema does not create",
+                role = "partition" if table.partition_of else "child"
+                raise src.problem(table.offset, f"table {table.name} is a {role} of table '{name}', which this "
+                                  "schema does not create",
                                   "create the parent table in the same file")
             found.append(parent)
         if not found:
@@ -814,7 +815,7 @@ def _fold_partitions(src: _Source, tables: dict, skipped: Skipped) -> None:
             for parent in found:
                 inherited.update({k: c for k, c in parent.columns.items() if k not in table.columns})
             table.columns = {**inherited, **table.columns}
-            table.parents = [p for p in found]
+            table.parents = list(found)
 
 
 def _check_references(src: _Source, tables: dict) -> list[_Table]:
