@@ -114,7 +114,7 @@ def test_direction_names_that_differ_only_in_normal_form_are_the_same_name(cli, 
 ])
 def test_a_foreign_key_to_a_table_the_file_lacks_keeps_it_as_an_outside_entity(cli, tmp_path, schema, outside):
     out = accepted(cli, folder(tmp_path, SQL_SETUP, schema, "schema.sql"))
-    assert "foreign keys to 1 tables outside the file" in out and outside in out, out
+    assert "foreign keys to 1 table outside the file" in out and outside in out, out
     d = read_schema(schema)
     assert d.entities[outside].notes == ["defined outside this schema"]
     assert [a.name for a in d.entities[outside].attributes] == ["id"]

@@ -134,6 +134,7 @@ class _Table:
     inherits: list[tuple[str | None, str]] = field(default_factory=list)
     partition_of: tuple[str | None, str] | None = None
     outside: bool = False  # named by a foreign key, created elsewhere
+    own_columns: int = 0  # columns of its own (not inherited)
     partitions: list[str] = field(default_factory=list)  # folded into this table
     parents: list[_Table] = field(default_factory=list)  # INHERITS, as read
 
@@ -176,6 +177,8 @@ def read_schema(text: str, path: str = "schema.sql", dialect: str | None = None)
     for piece in cut.pieces:
         reading.statement(piece.start, piece.end, piece.floor)
     reading.skipped.commands += cut.commands
+    reading.skipped.commands += [(c.start, "/*!...*/ (MySQL versioned code)") for c in cut.comments
+                                 if text.startswith("/*!", c.start)]
     if not reading.tables:
         raise src.problem(0, "the schema creates no table",
                           "write at least one 'CREATE TABLE name (column type, ...)' statement")
@@ -501,6 +504,18 @@ def _partition(src: _Source, stmt: Any, chunk: list, tables: dict, parent: Any) 
         raise src.problem(chunk[0].start, f"table '{name}' is created twice", "keep one CREATE TABLE for it")
     table = tables[key] = _Table(schema, name, chunk[0].start)
     table.partition_of = _table_ref(parent)
+    _inherit_columns(table, tables)
+
+
+def _inherit_columns(child: _Table, tables: dict) -> None:
+    """A child gets its parents' columns (those created before it), as PostgreSQL gives them."""
+    inherited: dict[str, _Column] = {}
+    for schema, name in [child.partition_of] if child.partition_of else child.inherits:
+        parent = _lookup(tables, schema, name)
+        if parent is not None and parent is not child:
+            inherited.update({k: _Column(c.name, c.type, c.not_null, c.unique) for k, c in parent.columns.items()
+                              if k not in child.columns})
+    child.columns = {**inherited, **child.columns}
 
 
 def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dialect: Any) -> None:
@@ -519,7 +534,10 @@ def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, diale
             raise src.problem(start, "this CREATE TABLE lists no columns (AS SELECT or LIKE)",
                               "write the table's columns out: CREATE TABLE name (column type, ...)")
         _create(src, stmt, chunk, tables, floor, dialect)
-        tables[_key(stmt.this.this)].inherits = [_table_ref(t) for t in inherits]
+        child = tables[_key(stmt.this.this)]
+        child.own_columns = len(child.columns)
+        child.inherits = [_table_ref(t) for t in inherits]
+        _inherit_columns(child, tables)
     elif isinstance(stmt, _alter_class()) and str(stmt.args.get("kind") or "TABLE").upper() == "TABLE":
         table = _known(src, tables, stmt.this, start)
         actions = stmt.args.get("actions") or []
@@ -798,7 +816,7 @@ def _fold_partitions(src: _Source, tables: dict, skipped: Skipped) -> None:
             found.append(parent)
         if not found:
             continue
-        if table.partition_of or not table.columns:
+        if table.partition_of or not table.own_columns:
             top = found[0]
             while top.partition_of is not None or (top.inherits and not top.columns):
                 schema, name = top.partition_of or top.inherits[0]
@@ -811,10 +829,6 @@ def _fold_partitions(src: _Source, tables: dict, skipped: Skipped) -> None:
             skipped.folded.append(table.name)
             del tables[key]
         else:
-            inherited: dict[str, _Column] = {}
-            for parent in found:
-                inherited.update({k: c for k, c in parent.columns.items() if k not in table.columns})
-            table.columns = {**inherited, **table.columns}
             table.parents = list(found)
 
 

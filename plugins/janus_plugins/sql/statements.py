@@ -83,19 +83,23 @@ class Skipped:
             counts = Counter(k for _, k in self.statements)
             shown = ", ".join(f"{n} {k}" for k, n in counts.most_common(8))
             more = len(counts) - 8
-            parts.append(f"skipped {len(self.statements)} statements that are not tables ({shown}"
+            parts.append(f"skipped {_count(len(self.statements), 'statement')} that are not tables ({shown}"
                          + (f", {more} other kinds" if more > 0 else "") + ")")
         if self.commands:
             counts = Counter(k for _, k in self.commands)
-            parts.append(f"{len(self.commands)} client commands ("
+            parts.append(f"{_count(len(self.commands), 'client command')} ("
                          + ", ".join(f"{n} {k}" for k, n in counts.most_common(6)) + ")")
         if self.folded:
-            parts.append(f"{len(self.folded)} partitions folded into their parent tables")
+            parts.append(f"{_count(len(self.folded), 'partition')} folded into their parent tables")
         if self.external:
-            parts.append(f"foreign keys to {len(self.external)} tables outside the file, kept as entities "
+            parts.append(f"foreign keys to {_count(len(self.external), 'table')} outside the file, kept as entities "
                          f"noted 'defined outside this schema' ({', '.join(self.external[:5])}"
                          + (", ..." if len(self.external) > 5 else "") + ")")
         if self.blocks_with_text_ddl:
-            parts.append(f"{self.blocks_with_text_ddl} procedural blocks build SQL in strings "
+            parts.append(f"{_count(self.blocks_with_text_ddl, 'procedural block')} building SQL in strings "
                          "(EXECUTE IMMEDIATE/EXEC): not read")
         return "; ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
