@@ -17,7 +17,7 @@ _SIGNS: dict[str, list[tuple[re.Pattern, int]]] = {
         (re.compile(r"^\\(?:restrict|unrestrict|connect|c)\b", _M), 20),
         (re.compile(r"\bALTER\s+TABLE\s+ONLY\b", _M), 10),
         (re.compile(r"\bCREATE\s+EXTENSION\b|\bSET\s+search_path\b|pg_catalog\.", _M), 10),
-        (re.compile(r"\$\$|\$[A-Za-z_]\w*\$", _M), 6),
+        (re.compile(r"\$\$|\$[A-Za-z_]\w*\$", _M), 8),
         (re.compile(r"\bOWNER\s+TO\b|\bINHERITS\s*\(|\bPARTITION\s+OF\b|\bBIGSERIAL\b|\bSERIAL\b|\bJSONB\b|"
                     r"\bTIMESTAMPTZ\b|::\w|\bDO\s+\$", _M), 4),
     ],

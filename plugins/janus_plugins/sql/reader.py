@@ -709,6 +709,18 @@ def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list
     from sqlglot import exp
 
     parts = item.expressions if isinstance(item, exp.Constraint) else [item]
+    clustering = exp.ClusteredColumnConstraint | exp.NonClusteredColumnConstraint
+    listed = [part for part in parts if isinstance(part, clustering)]
+    if listed and isinstance(listed[0].this, list):  # T-SQL: PRIMARY KEY / UNIQUE [NON]CLUSTERED (a ASC, b)
+        names = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in listed[0].this]
+        cols = [table.column(n, src, offset).name for n in names]
+        if any(isinstance(part, exp.PrimaryKeyColumnConstraint) for part in parts):
+            table.primary = cols
+        elif any(isinstance(part, exp.UniqueColumnConstraint) for part in parts) and cols:
+            if len(cols) == 1:
+                table.columns[cols[0].lower()].unique = True
+            else:
+                table.uniques.append(cols)
     for part in parts:
         if isinstance(part, exp.PrimaryKey):
             table.primary = [table.column(n, src, offset).name for n in _names(part.expressions)]

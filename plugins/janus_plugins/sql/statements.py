@@ -83,7 +83,8 @@ class Skipped:
             counts = Counter(k for _, k in self.statements)
             shown = ", ".join(f"{n} {k}" for k, n in counts.most_common(8))
             more = len(counts) - 8
-            parts.append(f"skipped {_count(len(self.statements), 'statement')} that are not tables ({shown}"
+            verb = "is not a table" if len(self.statements) == 1 else "are not tables"
+            parts.append(f"skipped {_count(len(self.statements), 'statement')} that {verb} ({shown}"
                          + (f", {more} other kinds" if more > 0 else "") + ")")
         if self.commands:
             counts = Counter(k for _, k in self.commands)
