@@ -1,12 +1,22 @@
 """SQL DDL -> Diagram, with sqlglot doing the SQL.
 
-The text is tokenized once with the chosen dialect (``-- dialect: postgres`` on a line before the
-first statement; generic SQL otherwise), cut into statements at semicolons and each statement is
-parsed on its own, so every position Janus reports is the statement's own. Comments are not in
-sqlglot's tree with their places, so they are read from the gaps between tokens: a comment block
-directly above a table or column (no blank line between) or at the end of its line belongs to it.
-A leading byte order mark is dropped, control characters are refused, table and column names are
-kept in NFC form, and every foreign key must name a table the schema creates and columns it has.
+The file is cut into statements the way its client would (``splitting``: GO, DELIMITER, dollar
+quotes, PL/SQL ``/``, psql/sqlcmd/SQL*Plus/mysql client commands), in the dialect it names
+(``-- dialect: postgres`` before the first statement), or the one the caller gives, or the one its
+tool marks show (``dialects``). Each statement is sorted by its first words (``statements``):
+CREATE TABLE, ALTER TABLE and COMMENT ON TABLE/COLUMN are read, one by one, with sqlglot in that
+dialect (then in others, then once more with clauses sqlglot lacks and the diagram does not need
+blanked out); CREATE/ALTER TABLE inside blocks that run as read (``DO $$``, ``BEGIN ... END``,
+``IF ... BEGIN``) are read too; everything else is skipped and counted in ``Diagram.reading`` (one
+line) and ``Diagram.reading_details`` (one line per statement, FILE:LINE:COL). A CREATE TABLE no
+dialect reads is an error at its place, never dropped. Comments directly above a table or column
+(no blank line between) or at the end of its line belong to it.
+
+PostgreSQL partitions (PARTITION OF) and inheritance children with no columns of their own are
+folded into their parent (noted); children with columns of their own are entities with an
+"is a kind of" relationship to their parents. A foreign key to a table the file does not create
+keeps that table as an entity noted "defined outside this schema". A leading byte order mark is
+dropped, control characters are refused, and names are kept in NFC form.
 """
 
 from __future__ import annotations
