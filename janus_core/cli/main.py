@@ -177,12 +177,24 @@ def plan_line(counts: Any, output_type: str) -> str:
 SPEC_ARG = click.argument("spec", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 
 
+VERBOSE = click.option("--verbose", "-v", is_flag=True,
+                       help="Also list what the diagram reader skipped, statement by statement.")
+
+
+def echo_reading(loaded: Spec, verbose: bool) -> None:
+    """What the diagram reader skipped, item by item (its one-line summary is among the spec's notes)."""
+    if verbose:
+        for line in loaded.diagram.reading_details:
+            echo(f"  {line}", err=True)
+
+
 @cli.command()
 @SPEC_ARG
+@VERBOSE
 @plugin_option
 @click.pass_context
 @reports_errors
-def validate(ctx: click.Context, spec: str) -> None:
+def validate(ctx: click.Context, spec: str, verbose: bool) -> None:
     """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
@@ -213,6 +225,7 @@ def validate(ctx: click.Context, spec: str) -> None:
             notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
     for note in notes:
         echo(f"  note: {note}", fg="yellow")
+    echo_reading(loaded, verbose)
 
 
 @cli.command()
@@ -220,10 +233,11 @@ def validate(ctx: click.Context, spec: str) -> None:
 @click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
 @click.option("--json", "as_json", is_flag=True, help="Print nodes, edges and the walk plan as JSON.")
+@VERBOSE
 @plugin_option
 @click.pass_context
 @reports_errors
-def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool) -> None:
+def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool, verbose: bool) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan.
 
     SPEC is a spec folder, its setup.yaml, or a diagram or schema file (diagram.mermaid, schema.sql)
@@ -234,13 +248,20 @@ def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bo
     from janus_core.spec.drawing import load_drawable
 
     diagram, walk = load_drawable(spec, get_plugins(ctx))
+    if not as_json:
+        for line in diagram.reading:
+            echo(f"note: {line}", err=True)
+        if verbose:
+            for line in diagram.reading_details:
+                echo(f"  {line}", err=True)
     g = build_graph(diagram)
     contexts = plan(g, walk.strategies, walk.max_path_length, walk.random_walks, seed, walk.cover)
     if as_json:
         data = {"nodes": [{"name": n, **{k: v for k, v in d.items() if k != "attributes"},
                            "attributes": [vars(a) for a in d["attributes"]]} for n, d in g.nodes(data=True)],
                 "edges": [{"from": u, "to": v, "key": k, **d} for u, v, k, d in g.edges(keys=True, data=True)],
-                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts]}
+                "plan": [{"id": c.id, "strategy": c.strategy, "entities": list(c.entities)} for c in contexts],
+                "reading": diagram.reading + (diagram.reading_details if verbose else [])}
         echo(json.dumps(data, indent=2, default=list))
     else:
         echo(f"Entities ({g.number_of_nodes()})", bold=True)

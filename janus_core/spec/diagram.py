@@ -86,6 +86,10 @@ class Diagram:
     notes: list[str] = field(default_factory=list)
     source: str = field(default="", compare=False, repr=False)
     path: str = field(default="", compare=False)
+    #: what the reader skipped or assumed, in one line each (``validate`` and ``graph`` show them)
+    reading: list[str] = field(default_factory=list, compare=False, repr=False)
+    #: the same, item by item ("FILE:LINE:COL: skipped CREATE FUNCTION"), for ``--verbose``
+    reading_details: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def to_mermaid(self) -> str:
         """Canonical Mermaid text for this diagram (comments carry details and notes)."""

@@ -472,7 +472,8 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
         raise SpecError(Problem(*where, "the diagram declares no entities",
                                 "add at least one line such as 'CUSTOMER ||--o{ ORDER : places'"))
 
-    spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram, notes=legacy_notes)
+    spec = Spec(folder=folder, setup_path=setup_path, setup=setup, diagram=diagram,
+                notes=legacy_notes + diagram.reading)
     problems = (_role_problems(spec, located) if check_roles else []) + _document_problems(spec, located) \
         + _trial_problems(spec, located)
     if problems:

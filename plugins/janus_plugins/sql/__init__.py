@@ -15,7 +15,9 @@ from janus_core.sdk.contracts import DiagramReader
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _CREATE_TABLE = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL|TEMP|TEMPORARY|UNLOGGED)\s+)*"
                            r"TABLE\b", re.I)
-_FIRST_WORDS = re.compile(r"\s*(CREATE|ALTER|COMMENT|SET|BEGIN|START|DROP|USE|PRAGMA|GRANT|INSERT)\b", re.I)
+_FIRST_WORDS = re.compile(r"\s*(?:(?:CREATE|ALTER|COMMENT|SET|BEGIN|START|DROP|USE|PRAGMA|GRANT|INSERT|DELIMITER|GO|"
+                          r"PRINT|IF|DO|DECLARE|REM|PROMPT|LOCK|SELECT|COPY|INSTALL|LOAD|SOURCE)\b|\\[a-z]|:[a-z]|#|/)",
+                          re.I)
 
 
 def _detect(text: str) -> bool:

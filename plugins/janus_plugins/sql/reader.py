@@ -1,12 +1,22 @@
 """SQL DDL -> Diagram, with sqlglot doing the SQL.
 
-The text is tokenized once with the chosen dialect (``-- dialect: postgres`` on a line before the
-first statement; generic SQL otherwise), cut into statements at semicolons and each statement is
-parsed on its own, so every position Janus reports is the statement's own. Comments are not in
-sqlglot's tree with their places, so they are read from the gaps between tokens: a comment block
-directly above a table or column (no blank line between) or at the end of its line belongs to it.
-A leading byte order mark is dropped, control characters are refused, table and column names are
-kept in NFC form, and every foreign key must name a table the schema creates and columns it has.
+The file is cut into statements the way its client would (``splitting``: GO, DELIMITER, dollar
+quotes, PL/SQL ``/``, psql/sqlcmd/SQL*Plus/mysql client commands), in the dialect it names
+(``-- dialect: postgres`` before the first statement), or the one the caller gives, or the one its
+tool marks show (``dialects``). Each statement is sorted by its first words (``statements``):
+CREATE TABLE, ALTER TABLE and COMMENT ON TABLE/COLUMN are read, one by one, with sqlglot in that
+dialect (then in others, then once more with clauses sqlglot lacks and the diagram does not need
+blanked out); CREATE/ALTER TABLE inside blocks that run as read (``DO $$``, ``BEGIN ... END``,
+``IF ... BEGIN``) are read too; everything else is skipped and counted in ``Diagram.reading`` (one
+line) and ``Diagram.reading_details`` (one line per statement, FILE:LINE:COL). A CREATE TABLE no
+dialect reads is an error at its place, never dropped. Comments directly above a table or column
+(no blank line between) or at the end of its line belong to it.
+
+PostgreSQL partitions (PARTITION OF) and inheritance children with no columns of their own are
+folded into their parent (noted); children with columns of their own are entities with an
+"is a kind of" relationship to their parents. A foreign key to a table the file does not create
+keeps that table as an entity noted "defined outside this schema". A leading byte order mark is
+dropped, control characters are refused, and names are kept in NFC form.
 """
 
 from __future__ import annotations
@@ -23,12 +33,14 @@ from janus_core.sdk.errors import Problem, SpecError
 from janus_core.spec.diagram import Attribute, Diagram, Entity, Relationship, nfc
 from janus_core.spec.safe_load import BOM, check_diagram_text
 
+from .statements import ALTER, BLOCKS, COMMENT, TABLE, Skipped, kind
+
 _DIALECT_LINE = re.compile(r"^\s*--\s*dialect\s*:\s*([\w-]*)\s*$", re.I | re.M)
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.S)
 _PREPOSITIONS = {"by", "to", "for", "from", "with", "of", "in", "on", "at", "as"}
 _CREATE_TABLE = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:\w+\s+)*?TABLE\b", re.I)
 #: ALTER TABLE commands sqlglot cannot read but that change nothing the diagram shows.
-_STRUCTURAL = re.compile(r"\b(FOREIGN\s+KEY|REFERENCES|PRIMARY\s+KEY|ADD\s+COLUMN|ADD\s+CONSTRAINT|UNIQUE|"
+_STRUCTURAL = re.compile(r"\b(FOREIGN\s+KEY|REFERENCES|PRIMARY\s+KEY|ADD\s+COLUMN|UNIQUE|"
                          r"NOT\s+NULL|RENAME|DROP\s+COLUMN)\b", re.I)
 
 
@@ -51,7 +63,6 @@ class _Source:
     path: str
     comments: list[_Comment] = field(default_factory=list)
     skip: set[int] = field(default_factory=set)  # starts of comments that are directives
-    hash_comments: bool = False  # '#' starts a comment only in MySQL-like dialects
 
     def __post_init__(self) -> None:
         self._lines = [0] + [m.end() for m in re.finditer(r"\n", self.text)]
@@ -60,19 +71,15 @@ class _Source:
         i = bisect.bisect_right(self._lines, offset) - 1
         return i + 1, offset - self._lines[i] + 1
 
-    def find_comments(self, tokens: list) -> None:
-        pos = 0
-        for tok in [*tokens, None]:
-            stop = tok.start if tok is not None else len(self.text)
-            for m in _COMMENT.finditer(self.text, pos, stop):
-                if m.group().startswith("#") and not self.hash_comments:
-                    continue
-                body = m.group()
-                text = body[2:-2] if body.startswith("/*") else body.lstrip("-#")
-                self.comments.append(_Comment(m.start(), m.end(), self.line_col(m.start())[0],
-                                              self.line_col(m.end() - 1)[0], " ".join(text.split())))
-            if tok is not None:
-                pos = tok.end + 1
+    def take_comments(self, cut: Any) -> None:
+        """The comments the splitter found; tool markers and MySQL's /*!...*/ code are not descriptions."""
+        for c in cut.comments:
+            body = self.text[c.start:c.end]
+            text = body[2:-2] if body.startswith("/*") else body.lstrip("-#")
+            self.comments.append(_Comment(c.start, c.end, self.line_col(c.start)[0],
+                                          self.line_col(max(c.start, c.end - 1))[0], " ".join(text.split())))
+            if c.directive:
+                self.skip.add(c.start)
 
     def line_end(self, token: Any) -> int:
         """The offset where the line holding the end of ``token`` ends."""
@@ -133,6 +140,13 @@ class _Table:
     fks: list[_ForeignKey] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     entity: str = ""
+    #: PostgreSQL: the parents it INHERITS from; the table it is a PARTITION OF
+    inherits: list[tuple[str | None, str]] = field(default_factory=list)
+    partition_of: tuple[str | None, str] | None = None
+    outside: bool = False  # named by a foreign key, created elsewhere
+    own_columns: int = 0  # columns of its own (not inherited)
+    partitions: list[str] = field(default_factory=list)  # folded into this table
+    parents: list[_Table] = field(default_factory=list)  # INHERITS, as read
 
     def column(self, name: str, src: _Source, offset: int) -> _Column:
         col = self.columns.get(nfc(name).lower())
@@ -148,45 +162,64 @@ def dialects() -> list[str]:
     return sorted(d.value for d in Dialects if d.value)
 
 
-def read_schema(text: str, path: str = "schema.sql") -> Diagram:
-    """Read SQL DDL into a Diagram; raise SpecError naming path:line:col on bad input."""
+def read_schema(text: str, path: str = "schema.sql", dialect: str | None = None) -> Diagram:
+    """Read SQL DDL into a Diagram; raise SpecError naming path:line:col on bad input.
+
+    ``dialect`` (sqlglot's name) is used when the file names none in a ``-- dialect:`` line;
+    without either, the dialect is detected from the marks of the tools that wrote the file.
+    What was skipped is told in ``Diagram.reading`` (one line) and ``Diagram.reading_details``.
+    """
+    from .splitting import Client, UnclosedText, split
+
     text = text.removeprefix(BOM)
     check_diagram_text(text, path)
     src = _Source(text, path)
     if not text.strip():
         raise src.problem(0, "the schema is empty", "write CREATE TABLE statements")
-    dialect = _dialect(src)
-    tokens = _tokenize(src, dialect)
-    src.find_comments(tokens)
-    tables: dict[tuple[str | None, str], _Table] = {}
-    floor = 0
-    for chunk in _statements(tokens):
-        stmt = _parse(src, dialect, chunk)
-        if stmt is not None:
-            _apply(src, stmt, chunk, tables, floor, dialect)
-        floor = src.line_end(chunk[-1])
-    if not tables:
+    name = _dialect_name(src, dialect)
+    try:
+        cut = split(text, Client.of(name))
+    except UnclosedText as exc:
+        raise src.problem(exc.offset, "SQL that cannot be read: an unclosed quote or comment starts here",
+                          "close the string ('...'), quoted name (\"...\") or comment (/* ... */)") from None
+    src.take_comments(cut)
+    reading = _Reading(src, cut, name)
+    for piece in cut.pieces:
+        reading.statement(piece.start, piece.end, piece.floor)
+    reading.skipped.commands += cut.commands
+    reading.skipped.commands += [(c.start, "/*!...*/ (MySQL versioned code)") for c in cut.comments
+                                 if text.startswith("/*!", c.start)]
+    if not reading.tables:
         raise src.problem(0, "the schema creates no table",
                           "write at least one 'CREATE TABLE name (column type, ...)' statement")
-    _check_references(src, tables)
-    return _diagram(src, tables)
+    tables = reading.tables
+    _fold_partitions(src, tables, reading.skipped)
+    external = _check_references(src, tables)
+    reading.skipped.external += [t.name for t in external]
+    diagram = _diagram(src, tables, external)
+    diagram.reading = [reading.skipped.summary(name or "generic SQL")]
+    diagram.reading_details = reading.details()
+    return diagram
 
 
-def _dialect(src: _Source) -> Any:
-    """The dialect a ``-- dialect: NAME`` line before the first statement names; generic SQL otherwise."""
-    from sqlglot.dialects.dialect import Dialect
+def _dialect_name(src: _Source, given: str | None) -> str | None:
+    """The dialect a ``-- dialect: NAME`` line before the first statement names, else ``given``, else
+    the one the file shows signs of (None: generic SQL)."""
+    from .dialects import detect
 
     m = _DIALECT_LINE.search(src.text)
     if m is None or _COMMENT.sub("", src.text[:m.start()]).strip():
-        return Dialect.get_or_raise(None)
-    name = m.group(1).lower()
-    src.skip.add(m.start() + len(m.group()) - len(m.group().lstrip()))
-    src.hash_comments = name in ("mysql", "doris", "starrocks", "singlestore")
-    try:
-        return Dialect.get_or_raise(name)
-    except ValueError:
-        raise src.problem(m.start(1), f"unknown SQL dialect '{name}'",
-                          f"dialects: {', '.join(dialects())}") from None
+        name, at = given, None
+    else:
+        name, at = m.group(1).lower(), m.start(1)
+    if name is None:
+        return detect(src.text)
+    if name not in dialects():
+        if at is None:
+            raise SpecError(Problem(src.path, 1, 1, f"unknown SQL dialect '{name}'",
+                                    f"dialects: {', '.join(dialects())}"))
+        raise src.problem(at, f"unknown SQL dialect '{name}'", f"dialects: {', '.join(dialects())}")
+    return name
 
 
 @contextmanager
@@ -201,86 +234,253 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _tokenize(src: _Source, dialect: Any) -> list:
+#: dialects tried, in this order after the file's own, on a table statement its dialect cannot read
+_FALLBACKS = ("postgres", "mysql", "tsql", "oracle", "sqlite", "snowflake", "bigquery", "")
+_EXPECTED = {TABLE: "Create", ALTER: "Alter", COMMENT: "Comment"}
+
+
+class _Reading:
+    """Reads the statements one by one into ``tables``; keeps account of what it skips."""
+
+    def __init__(self, src: _Source, cut: Any, dialect: str | None) -> None:
+        self.src, self.cut, self.dialect = src, cut, dialect
+        self.tables: dict[tuple[str | None, str], _Table] = {}
+        self.skipped = Skipped()
+
+    def statement(self, start: int, end: int, floor: int, bare: str | None = None) -> None:
+        bare = self.cut.bare if bare is None else bare
+        what = kind(bare[start:min(end, start + 400)])
+        if what in (TABLE, ALTER, COMMENT):
+            self._read(start, end, floor, what, bare)
+            return
+        if not what:
+            self._unknown(start, end, bare)
+            return
+        self.skipped.statements.append((start, what))
+        if what in BLOCKS:
+            self._inner(start, end)
+
+    def _unknown(self, start: int, end: int, bare: str) -> None:
+        """A statement whose first word Janus does not know: skipped if sqlglot reads it, else an error."""
+        errors = []
+        for dialect in self._dialects():
+            try:
+                self._parse(dialect, start, end)
+            except SpecError as exc:
+                errors.append(exc)
+                continue
+            self.skipped.statements.append((start, bare[start:end].split()[0].upper()))
+            return
+        raise errors[0]
+
+    def _inner(self, start: int, end: int) -> None:
+        """CREATE/ALTER TABLE statements inside a block that runs as it is read (DO $$ ... $$, BEGIN ...
+        END, IF ... BEGIN ... END); DDL built in strings (EXECUTE IMMEDIATE) is only counted."""
+        from .splitting import Client, split
+
+        text, bare = self.src.text, self.cut.bare
+        regions = [(start, end, bare)]
+        for m in re.finditer(r"\$(?:[A-Za-z_]\w*)?\$", text[start:end]):
+            if re.match(r"\s*DO\b", bare[start:start + m.start()], re.I) and m.start() > 0:
+                tag = m.group()
+                close = text.find(tag, start + m.end(), end)
+                if close > 0:
+                    inner = split(text, Client.of(self.dialect), start + m.end(), close)
+                    regions = [(start + m.end(), close, inner.bare)]
+                break
+        if re.search(r"EXECUTE\s+IMMEDIATE|\bEXEC(?:UTE)?\s*\(", bare[start:end], re.I) and \
+                re.search(r"CREATE\s+TABLE|ALTER\s+TABLE", text[start:end], re.I):
+            self.skipped.blocks_with_text_ddl += 1
+        for a, b, region in regions:
+            for m in re.finditer(r"\b(?:CREATE\s+(?:\w+\s+){0,3}?TABLE|ALTER\s+TABLE)\b", region[a:b], re.I):
+                at = a + m.start()
+                stop = _inner_end(region, at, b)
+                self.statement(at, stop, at, region)
+
+    def _dialects(self) -> list[Any]:
+        from sqlglot.dialects.dialect import Dialect
+
+        names = [self.dialect or ""] + [d for d in _FALLBACKS if d != (self.dialect or "")]
+        return [Dialect.get_or_raise(n or None) for n in names]
+
+    def _read(self, start: int, end: int, floor: int, what: str, bare: str) -> None:
+        first: SpecError | None = None
+        rescued = _rescue(self.src.text, bare, start, end)
+        for text in (self.src.text, rescued) if rescued != self.src.text else (self.src.text,):
+            for dialect in self._dialects():
+                try:
+                    tokens, stmt = self._parse(dialect, start, end, text)
+                except SpecError as exc:
+                    first = first or exc
+                    continue
+                if type(stmt).__name__ != _EXPECTED[what] and not (what == ALTER and
+                                                                    isinstance(stmt, _alter_class())):
+                    continue
+                if what == COMMENT and not _comment_target_known(stmt, self.tables):
+                    self.skipped.statements.append((start, "COMMENT ON (a view or outside table)"))
+                    return
+                _apply(self.src, stmt, tokens, self.tables, floor, dialect)
+                return
+        if what == ALTER:
+            words = " ".join(bare[start:end].split()).upper()
+            if not _STRUCTURAL.search(words):  # OWNER TO, ENABLE TRIGGER, CHECK CONSTRAINT, SET DEFAULT ...
+                self.skipped.statements.append((start, "ALTER TABLE (other)"))
+                return
+            raise self.src.problem(start, "unsupported ALTER TABLE statement: Janus reads ADD COLUMN, ADD "
+                                   "CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN SET/DROP NOT NULL",
+                                   "give the schema as it ends up: CREATE TABLE statements with their keys")
+        if what == COMMENT:
+            self.skipped.statements.append((start, "COMMENT ON"))
+            return
+        if first is not None and first.problems[0].message != _INSIDE:
+            raise first
+        raise self.src.problem(start, "cannot read this CREATE TABLE statement",
+                               _dialect_hint(self.dialect, "simplify the statement to columns, types and keys"))
+
+    def _parse(self, dialect: Any, start: int, end: int, text: str | None = None) -> tuple[list, Any]:
+        tokens = _tokenize(self.src, dialect, start, end, text)
+        stmt = _parse(self.src, dialect, tokens) if tokens else None
+        if stmt is None:
+            raise self.src.problem(start, "an empty statement")
+        return tokens, stmt
+
+    def details(self) -> list[str]:
+        rows = [(o, f"skipped {k}") for o, k in self.skipped.statements]
+        rows += [(o, f"skipped client command {k}") for o, k in self.skipped.commands]
+        out = []
+        for offset, text in sorted(rows):
+            line, col = self.src.line_col(offset)
+            out.append(f"{self.src.path}:{line}:{col}: {text}")
+        return out
+
+
+#: clauses sqlglot cannot read that tell nothing the diagram shows: blanked out (same length, so every
+#: position stays) for a second try at a table statement
+_RESCUE = re.compile(r"\b(?:TEXTIMAGE_ON|FILESTREAM_ON)\s+(?:\[[^\]\n]*\]|\w+)"
+                     r"|(?<=\bKEY)\s+(?:NON)?CLUSTERED\b|(?<=\bUNIQUE)\s+(?:NON)?CLUSTERED\b"
+                     r"|\bROWGUIDCOL\b|\bSPARSE\b|\bNOT\s+FOR\s+REPLICATION\b|(?<=\bWITH)\s+NOCHECK\b"
+                     r"|\bWITH\s+NOCHECK\b", re.I)
+
+
+_TABLE_OPTIONS = re.compile(r"\s*(?:ORGANIZATION|TABLESPACE|PCTFREE|PCTUSED|INITRANS|MAXTRANS|STORAGE|LOGGING|"
+                            r"NOLOGGING|COMPRESS|NOCOMPRESS|CACHE|NOCACHE|PARALLEL|NOPARALLEL|MONITORING|SEGMENT|"
+                            r"LOB|ON|WITH|TEXTIMAGE_ON|FILESTREAM_ON|ENGINE|TYPE|DEFAULT|CHARSET|CHARACTER|COLLATE|"
+                            r"AUTO_INCREMENT|ROW_FORMAT|STRICT|WITHOUT|CLUSTER|CLUSTERED|DISTRIBUTED|DISTKEY|"
+                            r"SORTKEY|DISTSTYLE|USING|SERVER|OPTIONS|PARTITION\s+BY|ENABLE|DISABLE|ROW|RESULT_CACHE|"
+                            r"INMEMORY|NO\s+INMEMORY|FLASHBACK|DATA_RETENTION_TIME_IN_DAYS|CHANGE_TRACKING|"
+                            r"LOCK|PAGE|DATA_COMPRESSION|MEMORY_OPTIMIZED|DURABILITY)\b", re.I)
+
+
+def _rescue(text: str, bare: str, start: int, end: int) -> str:
+    """The text with what _RESCUE matches in text[start:end] blanked (found outside quotes and comments)."""
+    spans = [(m.start(), m.end()) for m in _RESCUE.finditer(text, start, end) if bare[m.end() - 1] != " "
+             or m.group().endswith("]")]
+    head = re.match(r"\s*CREATE\b[^(]*?\bTABLE\b[^(]*\(", bare[start:end], re.I)
+    if head:  # a table's options after its column list (storage, tablespace, organization ...)
+        depth, close = 0, None
+        for m in re.finditer(r"[()]", bare[start + head.end() - 1:end]):
+            depth += 1 if m.group() == "(" else -1
+            if depth == 0:
+                close = start + head.end() - 1 + m.end()
+                break
+        if close is not None and _TABLE_OPTIONS.match(bare, close, end) and \
+                not re.search(r"\b(?:INHERITS|COMMENT|PARTITION\s+OF)\b", bare[close:end], re.I):
+            spans.append((close, end))
+    spans.sort()
+    if not spans:
+        return text
+    out, pos = [], 0
+    for a, b in spans:
+        a = max(a, pos)
+        out += [text[pos:a], " " * max(0, b - a)]
+        pos = max(b, pos)
+    return "".join(out) + text[pos:]
+
+
+def _comment_target_known(stmt: Any, tables: dict) -> bool:
+    """Whether a COMMENT ON TABLE/COLUMN names a table the file creates (not a view)."""
+    from sqlglot import exp
+
+    target = stmt.this
+    if isinstance(target, exp.Column):
+        return _lookup(tables, target.db or None, target.table) is not None
+    return _lookup(tables, *_table_ref(target)) is not None
+
+
+def _inner_end(bare: str, at: int, stop: int) -> int:
+    """Where a statement inside a block ends: its ';', or END/ELSE/GO outside parentheses, or the block's end."""
+    depth = 0
+    for m in re.finditer(r"[();]|\b(?:END|ELSE|GO)\b", bare[at:stop], re.I):
+        tok = m.group()
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        elif depth <= 0:
+            return at + m.start()
+    return stop
+
+
+def _tokenize(src: _Source, dialect: Any, start: int, end: int, text: str | None = None) -> list:
+    """sqlglot's tokens of text[start:end] (the source's own text by default), placed in the whole
+    text (offsets, lines, columns)."""
     from sqlglot.errors import TokenError
 
     try:
-        return dialect.tokenize(src.text)
-    except TokenError as exc:
-        offset = _unclosed(src.text)
-        if offset is not None:
-            raise src.problem(offset, "SQL that cannot be read: an unclosed quote or comment starts here",
-                              "close the string ('...'), quoted name (\"...\") or comment (/* ... */)") from None
-        start = getattr(exc, "start", None) or 0  # the start of the 100 characters around the error
-        raise src.problem(min(start + 50, len(src.text) - 1) if start else 0, "SQL that cannot be read near here",
+        with _quiet():
+            tokens = dialect.tokenize((src.text if text is None else text)[start:end])
+    except (TokenError, ValueError, IndexError, KeyError, AttributeError, TypeError):
+        raise src.problem(start, "SQL that cannot be read in this statement",
                           _dialect_hint(dialect, "check the quotes and special characters")) from None
-
-
-def _unclosed(text: str) -> int | None:
-    """Where an unclosed quote or block comment opens, if there is one."""
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            if j < 0:
-                return i
-            i = j + 2
-        elif text[i] in "'\"`":
-            q, j = text[i], i + 1
-            while True:
-                j = text.find(q, j)
-                if j < 0:
-                    return i
-                if text.startswith(q * 2, j):
-                    j += 2
-                    continue
-                break
-            i = j + 1
-        else:
-            i += 1
-    return None
-
-
-def _statements(tokens: list) -> Iterator[list]:
-    from sqlglot.tokens import TokenType
-
-    chunk: list = []
+    line, col = src.line_col(start)
     for tok in tokens:
-        if tok.token_type == TokenType.SEMICOLON:
-            if chunk:
-                yield chunk
-            chunk = []
-        else:
-            chunk.append(tok)
-    if chunk:
-        yield chunk
+        if tok.line == 1:
+            tok.col += col - 1
+        tok.line += line - 1
+        tok.start += start
+        tok.end += start
+    return tokens
 
 
-def _parse(src: _Source, dialect: Any, chunk: list) -> Any:
+_TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+, col: \d+, start: \d+, end: \d+, "
+                         r"comments: \[.*?\]>")
+
+
+def _plain(description: str) -> str:
+    """sqlglot's message without its class names and token reprs."""
+    text = _TOKEN_REPR.sub(lambda m: f"'{m.group(1)}'", description)
+    text = re.sub(r"\s*for <class '[\w.]+'>", "", text)
+    text = re.sub(r"<class '(?:[\w]+\.)*(\w+)'>", lambda m: _words(m.group(1)).lower(), text)
+    text = re.sub(r"Required keyword: '(\w+)' missing", "a part of an expression is missing", text)
+    text = text.replace("Invalid expression / Unexpected token", "unexpected word or symbol")
+    text = re.sub(r"TokenType\.(\w+)", lambda m: m.group(1).lower().replace("_", " "), text)
+    return text
+
+
+_INSIDE = "this statement cannot be read"
+
+
+def _parse(src: _Source, dialect: Any, tokens: list) -> Any:
     from sqlglot.errors import ErrorLevel, ParseError
 
     try:
         with _quiet():
-            parsed = dialect.parser(error_level=ErrorLevel.RAISE).parse(chunk, src.text)
+            parsed = dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, src.text)
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         line, col = err.get("line") or 0, err.get("col") or 0
         if line:
             col = max(1, col - len(err.get("highlight") or "x") + 1)
         else:
-            line, col = src.line_col(chunk[0].start)
-        description = err.get("description") or str(exc).splitlines()[0]
+            line, col = src.line_col(tokens[0].start)
+        description = _plain(err.get("description") or str(exc).splitlines()[0])
         raise SpecError(Problem(src.path, line, col, f"SQL syntax error: {description}",
                                 _dialect_hint(dialect, "check the statement's syntax"))) from None
     except RecursionError:  # sqlglot's parser recurses once per level of parentheses
-        raise src.problem(chunk[0].start, "this statement is nested too deeply to read",
+        raise src.problem(tokens[0].start, "this statement is nested too deeply to read",
                           "a schema needs only a few levels of parentheses") from None
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError):  # sqlglot fails inside, as on
-        # T-SQL's [bracketed] names read as generic SQL
-        raise src.problem(chunk[0].start, "sqlglot cannot read this statement",
+    except Exception:
+        raise src.problem(tokens[0].start, _INSIDE,
                           _dialect_hint(dialect, "simplify the statement")) from None
     return parsed[0] if parsed else None
 
@@ -299,16 +499,55 @@ def _table_ref(table: Any) -> tuple[str | None, str]:
     return (nfc(table.db) if table.db else None), nfc(table.name)
 
 
+def _key(table: Any) -> tuple[str | None, str]:
+    schema, name = _table_ref(table)
+    return (schema.lower() if schema else None, name.lower())
+
+
+def _partition(src: _Source, stmt: Any, chunk: list, tables: dict, parent: Any) -> None:
+    """``CREATE TABLE child PARTITION OF parent ...``: kept aside, folded into its parent later."""
+    from sqlglot import exp
+
+    schema, name = _table_ref(stmt.this.this if isinstance(stmt.this, exp.Schema) else stmt.this)
+    key = (schema.lower() if schema else None, name.lower())
+    if key in tables:
+        raise src.problem(chunk[0].start, f"table '{name}' is created twice", "keep one CREATE TABLE for it")
+    table = tables[key] = _Table(schema, name, chunk[0].start)
+    table.partition_of = _table_ref(parent)
+    _inherit_columns(table, tables)
+
+
+def _inherit_columns(child: _Table, tables: dict) -> None:
+    """A child gets its parents' columns (those created before it), as PostgreSQL gives them."""
+    inherited: dict[str, _Column] = {}
+    for schema, name in [child.partition_of] if child.partition_of else child.inherits:
+        parent = _lookup(tables, schema, name)
+        if parent is not None and parent is not child:
+            inherited.update({k: _Column(c.name, c.type, c.not_null, c.unique) for k, c in parent.columns.items()
+                              if k not in child.columns})
+    child.columns = {**inherited, **child.columns}
+
+
 def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, dialect: Any) -> None:
     from sqlglot import exp
 
     start = chunk[0].start
     if isinstance(stmt, exp.Create) and str(stmt.args.get("kind") or "").upper() == "TABLE":
-        if not isinstance(stmt.this, exp.Schema) or not any(isinstance(e, exp.ColumnDef)
-                                                             for e in stmt.this.expressions):
+        props = (stmt.args.get("properties") or exp.Properties(expressions=[])).expressions
+        part_of = next((p.this for p in props if isinstance(p, exp.PartitionedOfProperty)), None)
+        inherits = [t for p in props if isinstance(p, exp.InheritsProperty) for t in p.expressions]
+        if part_of is not None:
+            _partition(src, stmt, chunk, tables, part_of)
+            return
+        if not isinstance(stmt.this, exp.Schema) or not (inherits or any(isinstance(e, exp.ColumnDef)
+                                                                          for e in stmt.this.expressions)):
             raise src.problem(start, "this CREATE TABLE lists no columns (AS SELECT or LIKE)",
                               "write the table's columns out: CREATE TABLE name (column type, ...)")
         _create(src, stmt, chunk, tables, floor, dialect)
+        child = tables[_key(stmt.this.this)]
+        child.own_columns = len(child.columns)
+        child.inherits = [_table_ref(t) for t in inherits]
+        _inherit_columns(child, tables)
     elif isinstance(stmt, _alter_class()) and str(stmt.args.get("kind") or "TABLE").upper() == "TABLE":
         table = _known(src, tables, stmt.this, start)
         actions = stmt.args.get("actions") or []
@@ -328,21 +567,8 @@ def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, diale
                                                   db=exp.to_identifier(column.db) if column.db else None),
                            start)
             table.column(column.name, src, start).comments.append(text)
-    elif isinstance(stmt, exp.Command):
-        words = " ".join(str(stmt.sql(dialect=dialect)).split()).upper()
-        if words.startswith("CREATE") and _CREATE_TABLE.match(words):
-            raise src.problem(start, "sqlglot cannot read this CREATE TABLE statement",
-                              _dialect_hint(dialect, "simplify the statement to columns, types and keys"))
-        if words.startswith("ALTER TABLE") and _STRUCTURAL.search(words):
-            raise src.problem(start, "unsupported ALTER TABLE statement: Janus reads ADD COLUMN, ADD CONSTRAINT "
-                              "(PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN SET/DROP NOT NULL",
-                              "give the schema as it ends up: CREATE TABLE statements with their keys")
-    # Anything else (indexes, views, sequences, types, functions, grants, inserts, SET ...) does not
-    # change the diagram and is skipped.
-
-
 def _dialect_hint(dialect: Any, text: str) -> str:
-    if dialect.__class__.__name__ == "Dialect":
+    if dialect is None or dialect.__class__.__name__ == "Dialect":
         return text + "; or name the database's dialect in a first line such as '-- dialect: postgres'"
     return text
 
@@ -493,6 +719,18 @@ def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list
     from sqlglot import exp
 
     parts = item.expressions if isinstance(item, exp.Constraint) else [item]
+    clustering = exp.ClusteredColumnConstraint | exp.NonClusteredColumnConstraint
+    listed = [part for part in parts if isinstance(part, clustering)]
+    if listed and isinstance(listed[0].this, list):  # T-SQL: PRIMARY KEY / UNIQUE [NON]CLUSTERED (a ASC, b)
+        names = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in listed[0].this]
+        cols = [table.column(n, src, offset).name for n in names]
+        if any(isinstance(part, exp.PrimaryKeyColumnConstraint) for part in parts):
+            table.primary = cols
+        elif any(isinstance(part, exp.UniqueColumnConstraint) for part in parts) and cols:
+            if len(cols) == 1:
+                table.columns[cols[0].lower()].unique = True
+            else:
+                table.uniques.append(cols)
     for part in parts:
         if isinstance(part, exp.PrimaryKey):
             table.primary = [table.column(n, src, offset).name for n in _names(part.expressions)]
@@ -524,6 +762,9 @@ def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, 
             _constraint(src, table, part, offset, notes)
     elif isinstance(action, exp.Constraint | exp.ForeignKey | exp.PrimaryKey):
         _constraint(src, table, action, offset, notes)
+    elif isinstance(action, exp.Schema) and action.this is None:  # Oracle: ADD (CONSTRAINT ..., column ...)
+        for part in action.expressions:
+            _alter(src, table, part, offset, dialect, notes)
     else:
         raise src.problem(offset, f"unsupported ALTER TABLE action '{_words(type(action).__name__)}': Janus "
                           "reads ADD COLUMN, ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",
@@ -578,21 +819,62 @@ def _is_join_table(table: _Table) -> bool:
     return not a & b and a | b == pk and set(table.columns) == pk
 
 
-def _check_references(src: _Source, tables: dict) -> None:
-    """Every foreign key names a table the schema creates (before or after it) and as many of that
-    table's columns as it has columns itself (its primary key's, when it names none)."""
-    for table in tables.values():
+def _fold_partitions(src: _Source, tables: dict, skipped: Skipped) -> None:
+    """PostgreSQL partitions (``PARTITION OF``) and inheritance children that add no column of their
+    own (pg_dump's way to partition: ``CREATE TABLE p_1 (CHECK (...)) INHERITS (p)``) are storage, not
+    entities: each is folded into its parent, which notes their names; their foreign keys become the
+    parent's where it lacks them. A child with columns of its own stays an entity: it gets its
+    parents' columns (as PostgreSQL gives them) and an "is a kind of" relationship to each parent."""
+    for key, table in list(tables.items()):
+        parents = [table.partition_of] if table.partition_of else table.inherits
+        found = []
+        for schema, name in parents:
+            parent = _lookup(tables, schema, name)
+            if parent is None or parent is table:
+                role = "partition" if table.partition_of else "child"
+                raise src.problem(table.offset, f"table {table.name} is a {role} of table '{name}', which this "
+                                  "schema does not create",
+                                  "create the parent table in the same file")
+            found.append(parent)
+        if not found:
+            continue
+        if table.partition_of or not table.own_columns:
+            top = found[0]
+            while top.partition_of is not None or (top.inherits and not top.columns):
+                schema, name = top.partition_of or top.inherits[0]
+                top = _lookup(tables, schema, name) or top
+                if top is found[0]:
+                    break
+            have = {(tuple(c.lower() for c in fk.columns), fk.table.lower()) for fk in top.fks}
+            top.fks += [fk for fk in table.fks if (tuple(c.lower() for c in fk.columns), fk.table.lower()) not in have]
+            top.partitions.append(table.name)
+            skipped.folded.append(table.name)
+            del tables[key]
+        else:
+            table.parents = list(found)
+
+
+def _check_references(src: _Source, tables: dict) -> list[_Table]:
+    """Every foreign key names as many of its parent's columns as it has columns itself (the
+    parent's primary key's, when it names none). A parent the file does not create is kept as an
+    entity of its own, noted "defined outside this schema", with the columns the keys name."""
+    outside: dict[tuple[str | None, str], _Table] = {}
+    for table in list(tables.values()):
         for fk in table.fks:
             parent = _lookup(tables, fk.schema, fk.table)
             what = f"the foreign key ({', '.join(fk.columns)}) of table {table.name}"
             if parent is None:
-                shared = [t for t in tables.values() if t.name.lower() == fk.table.lower()]
+                shared = [t for t in tables.values() if t.name.lower() == fk.table.lower() and not t.outside]
                 if len(shared) > 1:
                     raise src.problem(fk.offset, f"{what} references table '{fk.table}', which "
                                       f"{len(shared)} schemas create", "name the schema: REFERENCES schema.table")
-                raise src.problem(fk.offset, f"{what} references table '{fk.table}', which this schema does not "
-                                  "create", "create that table (its key columns are enough) or remove the foreign "
-                                  f"key; tables: {', '.join(t.name for t in tables.values())}")
+                key = (fk.schema.lower() if fk.schema else None, fk.table.lower())
+                parent = outside.get(key)
+                if parent is None:
+                    parent = outside[key] = _Table(fk.schema, fk.table, fk.offset, outside=True)
+                for name in fk.ref_columns:
+                    parent.columns.setdefault(name.lower(), _Column(name, "any"))
+                continue
             for name in fk.ref_columns:
                 parent.column(name, src, fk.offset)
             width = len(fk.ref_columns) if fk.ref_columns else len(parent.primary)
@@ -602,23 +884,29 @@ def _check_references(src: _Source, tables: dict) -> None:
             if width != len(fk.columns):
                 raise src.problem(fk.offset, f"{what} has {len(fk.columns)} column(s) but references {width} of "
                                   f"table {parent.name}", "give as many referenced columns as referencing ones")
+    return list(outside.values())
 
 
-def _diagram(src: _Source, tables: dict) -> Diagram:
+def _diagram(src: _Source, tables: dict, external: list[_Table]) -> Diagram:
+    everyone = [*tables.values(), *external]
     counts: dict[str, int] = {}
-    for t in tables.values():
+    for t in everyone:
         counts[t.name.lower()] = counts.get(t.name.lower(), 0) + 1
-    for t in tables.values():
+    for t in everyone:
         t.entity = t.name if counts[t.name.lower()] == 1 else f"{t.schema or 'default'}.{t.name}"
+    outside = {(t.schema.lower() if t.schema else None, t.name.lower()): t for t in external}
     diagram = Diagram(path=src.path)
 
-    def parent_of(fk: _ForeignKey) -> str:  # _check_references has found every parent
-        return _lookup(tables, fk.schema, fk.table).entity
+    def parent_of(fk: _ForeignKey) -> str:  # _check_references has found or made every parent
+        found = _lookup(tables, fk.schema, fk.table)
+        if found is None:
+            found = outside[(fk.schema.lower() if fk.schema else None, fk.table.lower())]
+        return found.entity
 
     joins = [t for t in tables.values() if _is_join_table(t)]
     referenced = {parent_of(fk) for t in tables.values() for fk in t.fks}
     joins = [t for t in joins if t.entity not in referenced]
-    for t in tables.values():
+    for t in everyone:
         if t in joins:
             continue
         line, col = src.line_col(t.offset)
@@ -627,6 +915,10 @@ def _diagram(src: _Source, tables: dict) -> Diagram:
             _attach(entity.details, entity.notes, text)
         for u in t.uniques:
             entity.notes.append(f"unique together ({', '.join(u)})")
+        if t.outside:
+            entity.notes.append("defined outside this schema")
+        if t.partitions:
+            entity.notes.append(f"partitions: {', '.join(t.partitions)}")
         pk = {c.lower() for c in t.primary}
         fk_cols = {c.lower() for fk in t.fks for c in fk.columns}
         for key, c in t.columns.items():
@@ -652,6 +944,12 @@ def _diagram(src: _Source, tables: dict) -> Diagram:
                                label=_label(fk, fk.table), line=line, column=col)
             _relationship_comments(rel, fk.comments)
             diagram.relationships.append(rel)
+    for t in tables.values():
+        for parent in t.parents:
+            line, col = src.line_col(t.offset)
+            diagram.relationships.append(Relationship(t.entity, parent.entity, "zero-or-one", "exactly-one",
+                                                      identifying=True, label="is a kind of",
+                                                      details={"Inherits": parent.name}, line=line, column=col))
     for t in joins:
         a, b = (parent_of(fk) for fk in t.fks)
         line, col = src.line_col(t.offset)
