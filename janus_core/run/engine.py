@@ -176,9 +176,11 @@ class SharedBudget:
         own budget."""
         return None, None
 
-    def spent(self, cost: float, estimated: int, used: int, rate_limits: RateHeaders | None = None) -> None:
+    def spent(self, cost: float, estimated: int, used: int, rate_limits: RateHeaders | None = None,
+              sent_at: float | None = None) -> None:
         """An answer that was not a 429 came back (a 5xx too, costing nothing): it cost this much and
-        used ``used`` tokens (``estimated`` were taken); ``rate_limits``: what its headers stated."""
+        used ``used`` tokens (``estimated`` were taken); ``rate_limits``: what its headers stated;
+        ``sent_at``: when ``take`` granted it, on the budget's clock."""
 
     def limited(self, retry_after: float | None, sent_at: float | None, rate_limits: RateHeaders | None = None,
                 estimated: int = 0) -> None:
@@ -345,14 +347,14 @@ class Engine:
                 if exc.rate_limited:
                     shared.limited(exc.retry_after, shared_at, exc.rate_limits, self._estimate_tokens(request))
                 elif exc.status is not None:  # answered: the request used a slot of the provider's limit
-                    shared.spent(0.0, self._estimate_tokens(request), 0, exc.rate_limits)
+                    shared.spent(0.0, self._estimate_tokens(request), 0, exc.rate_limits, shared_at)
                 else:
                     shared.unused(self._estimate_tokens(request))
             if exc.rate_limited:
                 self.stats.rate_limited += 1
                 lane.rate.limited(exc.retry_after, sent_at, exc.rate_limits)
             elif exc.status is not None:
-                lane.rate.answered(exc.rate_limits)  # a 5xx is no sign that the pace is too high
+                lane.rate.answered(exc.rate_limits, sent_at=sent_at)  # a 5xx is no sign that the pace is too high
             else:
                 lane.rate.dropped()
             if lane.tokens:
@@ -364,13 +366,13 @@ class Engine:
         finally:
             self.stats.in_flight -= 1
         used = completion.tokens_in + completion.tokens_out
-        lane.rate.answered(completion.rate_limits, used)
+        lane.rate.answered(completion.rate_limits, used, sent_at)
         if lane.tokens:
             lane.tokens.settle(estimate, used)
         model = completion.model or lane.backend.model
         cost = self._price(completion, lane)
         if shared is not None:
-            shared.spent(cost, self._estimate_tokens(request), used, completion.rate_limits)
+            shared.spent(cost, self._estimate_tokens(request), used, completion.rate_limits, shared_at)
         self.stats.requests += 1
         self.stats.tokens_in += completion.tokens_in
         self.stats.tokens_out += completion.tokens_out

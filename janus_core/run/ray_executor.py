@@ -79,10 +79,13 @@ def _governor_class(ray: Any) -> Any:
                 await self.tokens.take(tokens)
             return None, sent_at, granted
 
-        def spent(self, cost: float, answered: int, estimated: int, used: int, rate_limits: Any = None) -> None:
+        def spent(self, cost: float, answered: int, estimated: int, used: int, rate_limits: Any = None,
+                  sent: list[float | None] | None = None) -> None:
             self.cost += cost
+            sent = sent or []
             for i in range(answered):  # the latest headers with the last answer of the group
-                self.rate.answered(rate_limits if i == answered - 1 else None, used // max(1, answered))
+                self.rate.answered(rate_limits if i == answered - 1 else None, used // max(1, answered),
+                                   sent[i] if i < len(sent) else None)
             if self.tokens:
                 self.tokens.settle(estimated, used)
 
@@ -117,6 +120,7 @@ class GovernedBudget(SharedBudget):
         self._leave = 0
         self._owed = [0.0, 0, 0, 0]  # cost, answers, estimated tokens, used tokens not yet reported
         self._limits: Any = None  # the rate limits the latest of those answers stated
+        self._sent: list[float | None] = []  # when the governor granted each of those answers
 
     def __getstate__(self) -> dict[str, Any]:
         return {"governor": self.governor}
@@ -133,8 +137,10 @@ class GovernedBudget(SharedBudget):
         self._leave = max(0, granted - 1)
         return refused, sent_at
 
-    def spent(self, cost: float, estimated: int, used: int, rate_limits: Any = None) -> None:
+    def spent(self, cost: float, estimated: int, used: int, rate_limits: Any = None,
+              sent_at: float | None = None) -> None:
         self._limits = rate_limits or self._limits
+        self._sent.append(sent_at)
         owed = self._owed
         owed[0] += cost
         owed[1] += 1
@@ -145,8 +151,8 @@ class GovernedBudget(SharedBudget):
 
     def _report(self) -> None:
         if self._owed[1]:
-            self.governor.spent.remote(*self._owed, self._limits)
-            self._owed, self._limits = [0.0, 0, 0, 0], None
+            self.governor.spent.remote(*self._owed, self._limits, self._sent)
+            self._owed, self._limits, self._sent = [0.0, 0, 0, 0], None, []
 
     def limited(self, retry_after: float | None, sent_at: float | None, rate_limits: Any = None,
                 estimated: int = 0) -> None:
