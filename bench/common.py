@@ -16,7 +16,7 @@ SAMPLE = ROOT / "samples" / "clinic"
 class StubServer:
     def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None, fail: float = 0.0,
                  shape: str | None = None, dump: Path | None = None, tpm: float | None = None,
-                 headers: str | None = None):
+                 headers: str | None = None, whole_seconds: bool = False):
         cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
         if rpm:
             cmd += ["--rpm", str(rpm)]
@@ -26,6 +26,8 @@ class StubServer:
             cmd += ["--tpm", str(tpm)]
         if headers:
             cmd += ["--headers", headers]
+        if whole_seconds:
+            cmd += ["--whole-seconds"]
         if fail:
             cmd += ["--fail", str(fail)]
         if log:

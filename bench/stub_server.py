@@ -52,7 +52,7 @@ def content_for(key: str, conversation: bool) -> str:
 
 def make_app(latency: float, rpm: float | None, log_path: str | None, fail: float = 0.0,
              shape: str = "bucket", dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
-             headers: str | None = None) -> web.Application:
+             headers: str | None = None, retry_after_ms: bool = True) -> web.Application:
     requests = SHAPES[shape](rpm) if rpm else None
     tokens = SHAPES[shape](tpm) if tpm else None
     limiters = [(lim, cost) for lim, cost in ((requests, 1.0), (tokens, float(TOKENS))) if lim is not None]
@@ -85,9 +85,11 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
             counts["429"] += 1
             if log:
                 log.write(f"{now:.4f} 429 {key}\n")
+            hint = {"Retry-After": str(math.ceil(wait))}
+            if retry_after_ms:
+                hint["retry-after-ms"] = str(int(wait * 1000) + 1)
             return web.json_response({"error": {"message": "rate limit", "type": "rate_limit"}}, status=429,
-                                     headers={"Retry-After": str(math.ceil(wait)),
-                                              "retry-after-ms": str(int(wait * 1000) + 1), **said(now)})
+                                     headers={**hint, **said(now)})
         for lim, cost in limiters:
             lim.add(now, cost)
         stated = said(now)
@@ -121,9 +123,9 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
 
 async def serve(port: int, latency: float, rpm: float | None, log_path: str | None, fail: float,
                 shape: str, dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
-                headers: str | None = None) -> None:
-    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, shape, dump, dump_count, tpm, headers),
-                           access_log=None)
+                headers: str | None = None, retry_after_ms: bool = True) -> None:
+    runner = web.AppRunner(make_app(latency, rpm, log_path, fail, shape, dump, dump_count, tpm, headers,
+                                    retry_after_ms), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
@@ -143,12 +145,14 @@ def main() -> None:
                         help="the limiter enforcing --rpm and --tpm (see bench/limiters.py)")
     parser.add_argument("--headers", choices=["openai", "anthropic", "ietf"],
                         help="state the limits in this provider's rate-limit headers on every answer")
+    parser.add_argument("--whole-seconds", action="store_true",
+                        help="say Retry-After in whole seconds only (no retry-after-ms), as most providers do")
     parser.add_argument("--log")
     parser.add_argument("--dump", help="write the raw bodies of the first --dump-count requests here")
     parser.add_argument("--dump-count", type=int, default=200)
     args = parser.parse_args()
     asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.shape, args.dump,
-                      args.dump_count, args.tpm, args.headers))
+                      args.dump_count, args.tpm, args.headers, not args.whole_seconds))
 
 
 if __name__ == "__main__":
