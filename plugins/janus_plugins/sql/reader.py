@@ -703,7 +703,8 @@ def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, diale
             table.column(column.name, src, start).comments.append(text)
 def _dialect_hint(dialect: Any, text: str) -> str:
     if dialect is None or dialect.__class__.__name__ == "Dialect":
-        return text + "; or name the database's dialect in a first line such as '-- dialect: postgres'"
+        return text + ("; or name the database's dialect: a first line such as '-- dialect: postgres', "
+                       "'sql_dialect: postgres' in setup.yaml, or --sql-dialect postgres")
     return text
 
 
