@@ -15,7 +15,9 @@ dialect reads is an error at its place, never dropped. Comments directly above a
 PostgreSQL partitions (PARTITION OF) and inheritance children with no columns of their own are
 folded into their parent (noted); children with columns of their own are entities with an
 "is a kind of" relationship to their parents. A foreign key to a table the file does not create
-keeps that table as an entity noted "defined outside this schema". A leading byte order mark is
+keeps that table as an entity noted "defined outside this schema". ``CREATE UNIQUE INDEX`` on columns
+(no WHERE) makes them a unique key; ``DROP TABLE`` of a table read above removes it (said in the
+summary); ``ALTER TABLE ... DROP CONSTRAINT|COLUMN`` takes away the key or column named. A leading byte order mark is
 dropped, control characters are refused, and names are kept in NFC form.
 """
 
