@@ -197,17 +197,22 @@ class Plugins:
             self._registry = Registry(self.pm)
         return self._registry
 
-    def read_diagram(self, text: str, where: str) -> Any:
-        """Read a diagram with the first registered reader that detects it, else the one its suffix names."""
+    def read_diagram(self, text: str, where: str, dialect: str | None = None) -> Any:
+        """Read a diagram with the first registered reader that detects it, else the one its suffix names;
+        ``dialect`` (one of ``diagram_dialects()``) goes to a reader that has dialects."""
         readers = [r.obj for r in self.registry.diagram_readers.values()]
-        for reader in readers:
-            if reader.detect(text):
-                return reader.read(text, where)
-        fallback = next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
-        if fallback is None:
+        reader = next((r for r in readers if r.detect(text)), None) or \
+            next((r for r in readers if any(where.endswith(s) for s in r.suffixes)), None)
+        if reader is None:
             raise PluginError(f"{where}: no registered diagram reader reads it (readers: "
                               f"{', '.join(r.name for r in readers) or 'none'}; see 'janus plugins')")
-        return fallback.read(text, where)
+        if dialect and reader.dialects():
+            return reader.read(text, where, dialect=dialect)
+        return reader.read(text, where)
+
+    def diagram_dialects(self) -> list[str]:
+        """The dialect names the registered diagram readers take (setup.yaml's ``sql_dialect``)."""
+        return sorted({d for r in self.registry.diagram_readers.values() for d in r.obj.dialects()})
 
     def add_commands(self, cli: Any) -> None:
         self.pm.hook.register_commands(cli=cli)

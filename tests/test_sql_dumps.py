@@ -71,6 +71,29 @@ TRUTH = {
     "sqlite_dump.sql": ("sqlite", {"artist", "album", "album_fts_data"}, {("album", "artist")}, set()),
     "duckdb_schema.sql": (None, {"station", "reading"}, {("reading", "station")}, set()),
     "bigquery_ddl.sql": ("bigquery", {"sessions", "events"}, {("events", "sessions")}, set()),
+    "rails_structure.sql": ("postgres", {"ar_internal_metadata", "schema_migrations", "users", "posts", "comments"},
+                            {("posts", "users"), ("comments", "posts"), ("comments", "users")}, set()),
+    "alembic_offline.sql": ("postgres", {"alembic_version", "account", "transaction", "tag"},
+                            {("transaction", "account"), ("transaction", "tag")}, set()),  # transaction_tag: a join
+    "prisma_postgres_migration.sql": ("postgres", {"User", "Post", "Profile", "Category"},
+                                      {("Post", "User"), ("Profile", "User"), ("Category", "Post")}, set()),
+    "prisma_mysql_migration.sql": ("mysql", {"User", "Post", "Comment"},
+                                   {("Post", "User"), ("Comment", "Post"), ("Comment", "User")}, set()),
+    "hibernate_hbm2ddl.sql": (None, {"customer", "order_item", "order_tags", "product", "purchase_order"},
+                              {("order_item", "purchase_order"), ("order_item", "product"),
+                               ("order_tags", "purchase_order"), ("purchase_order", "customer")}, set()),
+    "mariadb_dump_partitions.sql": ("mysql", {"measurement", "sensor", "site", "sensor_event"},
+                                    {("sensor", "site"), ("sensor_event", "sensor")}, set()),
+    "cockroach_show_create.sql": ("postgres", {"users", "vehicles", "rides", "user_promo_codes", "audit_log"},
+                                  {("vehicles", "users"), ("rides", "users"), ("rides", "vehicles"),
+                                   ("user_promo_codes", "users")}, set()),
+    "oracle_sqldeveloper.sql": ("oracle", {"DEPARTMENTS", "EMPLOYEES", "JOB_HISTORY"},
+                                {("EMPLOYEES", "DEPARTMENTS"), ("EMPLOYEES", "EMPLOYEES"),
+                                 ("JOB_HISTORY", "DEPARTMENTS"), ("JOB_HISTORY", "EMPLOYEES")}, set()),
+    "phpmyadmin_export.sql": ("mysql", {"authors", "books", "book_loans"},
+                              {("books", "authors"), ("book_loans", "books"), ("book_loans", "members")}, {"members"}),
+    "snowflake_get_ddl.sql": ("snowflake", {"CUSTOMERS", "ORDERS", "ORDER_LINES"},
+                              {("ORDERS", "CUSTOMERS"), ("ORDER_LINES", "ORDERS")}, set()),
 }
 
 
@@ -88,6 +111,48 @@ def test_each_dump_style_reads_to_its_tables_and_keys(name):
 
 def test_every_dump_style_has_a_truth():
     assert {p.name for p in DUMPS.glob("*.sql")} == set(TRUTH)
+
+
+def dump(name: str):
+    return read_schema((DUMPS / name).read_text(encoding="utf-8"), name)
+
+
+def keys(diagram, entity: str) -> dict[str, tuple[str, ...]]:
+    return {a.name: a.keys for a in diagram.entities[entity].attributes}
+
+
+def test_what_each_new_style_needed_is_read_as_its_database_reads_it():
+    prisma = dump("prisma_postgres_migration.sql")  # CREATE UNIQUE INDEX: a unique key, so one profile per user
+    assert keys(prisma, "Profile")["userId"] == ("FK", "UK") and keys(prisma, "User")["email"] == ("UK",)
+    (profile,) = [r for r in prisma.relationships if r.left == "Profile"]
+    assert profile.left_cardinality == "zero-or-one"
+    php = dump("phpmyadmin_export.sql")  # a view's stand-in table, dropped further on; keys and MODIFY by ALTER
+    assert "books_with_authors" not in php.entities
+    assert "1 table created and dropped again further on, not in the diagram (books_with_authors)" in php.reading[0]
+    assert keys(php, "authors")["id"] == ("PK",) and keys(php, "book_loans")["lent_on"] == ("PK",)
+    oracle = dump("oracle_sqldeveloper.sql")  # ENABLE, USING INDEX ..., MODIFY (c NOT NULL ENABLE)
+    assert keys(oracle, "JOB_HISTORY")["START_DATE"] == ("PK",) and keys(oracle, "EMPLOYEES")["EMAIL"] == ("UK",)
+    cockroach = dump("cockroach_show_create.sql")  # INDEX, FAMILY, NOT VISIBLE, :::, ASC in keys
+    assert [a.name for a in cockroach.entities["audit_log"].attributes] == ["at", "message", "rowid"]
+    assert keys(cockroach, "users") == {"id": ("PK",), "city": ("PK",), "name": (), "address": (), "credit_card": ()}
+    assert [a.type for a in cockroach.entities["users"].attributes][:2] == ["uuid", "varchar"]
+
+
+def test_drop_constraint_and_drop_column_take_away_what_they_name():
+    d = read("""\
+        CREATE TABLE a (id int PRIMARY KEY);
+        CREATE TABLE b (id int PRIMARY KEY, a_id int, old int REFERENCES a (id));
+        ALTER TABLE b ADD CONSTRAINT f FOREIGN KEY (a_id) REFERENCES a (id);
+        ALTER TABLE b DROP CONSTRAINT f;
+        ALTER TABLE b DROP CONSTRAINT IF EXISTS never_made;
+        ALTER TABLE b DROP COLUMN old;
+    """)
+    assert d.relationships == [] and [a.name for a in d.entities["b"].attributes] == ["id", "a_id"]
+
+
+def test_a_column_named_key_or_index_is_still_a_column():
+    d = read('CREATE TABLE a (key varchar NOT NULL, "index" int, family text, PRIMARY KEY (key));')
+    assert keys(d, "a") == {"key": ("PK",), "index": (), "family": ()}
 
 
 # --- dialect detection ---------------------------------------------------------------------------

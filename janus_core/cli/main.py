@@ -159,12 +159,13 @@ def cli() -> None:
     scrub_streams()  # nothing printed, logged or raised shows a key
 
 
-def load_checked_spec(ctx: click.Context, path: str) -> tuple[Spec, Plugins, list[str]]:
-    """Load the spec with the registered diagram readers and check names against plugins."""
+def load_checked_spec(ctx: click.Context, path: str, dialect: str | None = None) -> tuple[Spec, Plugins, list[str]]:
+    """Load the spec with the registered diagram readers and check names against plugins; ``dialect``
+    (``--sql-dialect``) overrides setup.yaml's ``sql_dialect``."""
     from janus_core.spec.loading import load_checked
 
     plugins = get_plugins(ctx)
-    spec, notes = load_checked(path, plugins)
+    spec, notes = load_checked(path, plugins, dialect)
     return spec, plugins, notes
 
 
@@ -181,6 +182,25 @@ VERBOSE = click.option("--verbose", "-v", is_flag=True,
                        help="Also list what the diagram reader skipped, statement by statement.")
 
 
+def _check_dialect(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--sql-dialect``: one of the names the diagram readers take (sqlglot's for SQL)."""
+    if value is None:
+        return None
+    from janus_core.sdk.errors import did_you_mean
+
+    known = get_plugins(ctx).diagram_dialects()
+    if value.lower() not in known:
+        raise click.BadParameter(f"unknown SQL dialect '{value}'.{did_you_mean(value.lower(), known)} "
+                                 f"Dialects: {', '.join(known) or 'none (no loaded reader takes one)'}.")
+    return value.lower()
+
+
+SQL_DIALECT = click.option("--sql-dialect", metavar="NAME", callback=_check_dialect,
+                           help="Read a schema.sql diagram as this SQL dialect (sqlglot's name: postgres, mysql, "
+                           "tsql, oracle, sqlite, snowflake, bigquery, ...) instead of the one its marks suggest; "
+                           "overrides setup.yaml's sql_dialect.")
+
+
 def echo_reading(loaded: Spec, verbose: bool) -> None:
     """What the diagram reader skipped, item by item (its one-line summary is among the spec's notes)."""
     if verbose:
@@ -191,10 +211,11 @@ def echo_reading(loaded: Spec, verbose: bool) -> None:
 @cli.command()
 @SPEC_ARG
 @VERBOSE
+@SQL_DIALECT
 @plugin_option
 @click.pass_context
 @reports_errors
-def validate(ctx: click.Context, spec: str, verbose: bool) -> None:
+def validate(ctx: click.Context, spec: str, verbose: bool, sql_dialect: str | None) -> None:
     """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
@@ -202,7 +223,7 @@ def validate(ctx: click.Context, spec: str, verbose: bool) -> None:
     from janus_core.plan.graph import build_graph
     from janus_core.run.session import RunSettings, Session
 
-    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    loaded, plugins, notes = load_checked_spec(ctx, spec, sql_dialect)
     the_plan = Session(loaded, plugins, RunSettings()).plan
     graph, contexts = build_graph(loaded.diagram), the_plan.contexts
     s = loaded.setup
@@ -234,10 +255,12 @@ def validate(ctx: click.Context, spec: str, verbose: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
 @click.option("--json", "as_json", is_flag=True, help="Print nodes, edges and the walk plan as JSON.")
 @VERBOSE
+@SQL_DIALECT
 @plugin_option
 @click.pass_context
 @reports_errors
-def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool, verbose: bool) -> None:
+def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bool, verbose: bool,
+          sql_dialect: str | None) -> None:
     """Print the diagram's graph (entities, relationships) and its walk plan.
 
     SPEC is a spec folder, its setup.yaml, or a diagram or schema file (diagram.mermaid, schema.sql)
@@ -247,7 +270,7 @@ def graph(ctx: click.Context, spec: str, png: str | None, seed: int, as_json: bo
     from janus_core.spec.diagram import cardinality_phrase
     from janus_core.spec.drawing import load_drawable
 
-    diagram, walk = load_drawable(spec, get_plugins(ctx))
+    diagram, walk = load_drawable(spec, get_plugins(ctx), sql_dialect)
     if not as_json:
         for line in diagram.reading:
             echo(f"note: {line}", err=True)
@@ -465,6 +488,7 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               "estimated tokens and cost, and whether the run would continue --out's journal; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
 @click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
+@SQL_DIALECT
 @plugin_option
 @click.pass_context
 @reports_errors
@@ -479,7 +503,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
              batch: bool, batch_poll: float, executor: str, ray_address: str | None, workers: int, shard: Any,
              against: tuple[str, ...], no_filters: bool,
-             dry_run: bool, quiet: bool, log_json: bool, **plugin_values: Any) -> None:
+             dry_run: bool, quiet: bool, log_json: bool, sql_dialect: str | None, **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
     Everything is journaled beside the output: rerunning the same command after a crash or a
@@ -496,7 +520,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     if spec is None:
         raise click.UsageError("give the spec folder: janus generate SPEC")
     backend = backend or (LEGACY_BACKENDS[backend_llm] if backend_llm else None)
-    loaded, plugins, notes = load_checked_spec(ctx, spec)
+    loaded, plugins, notes = load_checked_spec(ctx, spec, sql_dialect)
     updates: dict[str, Any] = {}
     if output_type:
         updates["output_type"] = output_type

@@ -402,15 +402,28 @@ class Sink:
         return []
 
 
+def no_dialects() -> tuple[str, ...]:
+    """A diagram reader's dialects by default: none."""
+    return ()
+
+
 @dataclass(frozen=True)
 class DiagramReader:
-    """Reads one kind of diagram file into a Diagram."""
+    """Reads one kind of diagram file into a Diagram: ``read(text, where)``.
+
+    A reader of a language with dialects (SQL) returns their names from ``dialects()`` (asked only
+    when the user names one, so a reader may import its parser there); when the user names one
+    (setup.yaml's ``sql_dialect``, ``--sql-dialect``), Janus checks it is among them and calls
+    ``read(text, where, dialect=NAME)``. A reader with no dialects is never given one.
+    """
 
     name: str
     suffixes: tuple[str, ...]
     detect: Any  # Callable[[str], bool]
-    read: Any  # Callable[[str, str], janus_core.spec.diagram.Diagram]
+    read: Any  # Callable[[str, str], janus_core.spec.diagram.Diagram], plus dialect=NAME with ``dialects``
     description: str = ""
+    #: the dialect names ``read`` takes as ``dialect=`` (sqlglot's, for SQL); none by default
+    dialects: Callable[[], tuple[str, ...]] = no_dialects
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,18 @@ if TYPE_CHECKING:
 PREFERRED = (DIAGRAM_FILE, "diagram.mmd", "schema.sql")
 
 
-def load_drawable(target: str | Path, plugins: Plugins) -> tuple[Diagram, WalkOptions]:
+def load_drawable(target: str | Path, plugins: Plugins, dialect: str | None = None) -> tuple[Diagram, WalkOptions]:
     """The diagram at ``target`` and how to walk it: a spec's (setup.yaml's ``walk:``, roles
-    unchecked), or a diagram file's (the default walk). Raises SpecError at file:line:col."""
+    unchecked), or a diagram file's (the default walk), read in ``dialect`` when one is named
+    (``--sql-dialect``). Raises SpecError at file:line:col."""
     from janus_core.spec.loading import load_plugged_spec
 
     target = Path(target)
     setup = target if target.is_file() and target.suffix in (".yaml", ".yml") else target / SETUP_FILE
     if setup.is_file():
-        spec = load_plugged_spec(setup, plugins, check_roles=False)
+        spec = load_plugged_spec(setup, plugins, check_roles=False, dialect=dialect)
         return spec.diagram, spec.setup.walk
-    return read_diagram_file(_diagram_file(target, plugins), plugins), WalkOptions()
+    return read_diagram_file(_diagram_file(target, plugins), plugins, dialect), WalkOptions()
 
 
 def _diagram_file(target: Path, plugins: Plugins) -> Path:
@@ -52,13 +53,14 @@ def _diagram_file(target: Path, plugins: Plugins) -> Path:
     return chosen
 
 
-def read_diagram_file(path: Path, plugins: Plugins) -> Diagram:
-    """A diagram file read with the registered diagram readers; SpecError at file:line:col."""
+def read_diagram_file(path: Path, plugins: Plugins, dialect: str | None = None) -> Diagram:
+    """A diagram file read with the registered diagram readers (in ``dialect``, when named); SpecError
+    at file:line:col."""
     shown = display_path(path)
     text = read_text(path, shown)
     check_diagram_text(text, shown)
     try:
-        diagram = plugins.read_diagram(text, shown)
+        diagram = plugins.read_diagram(text, shown, dialect)
     except PluginError:
         raise SpecError(Problem(shown, 1, 1, "no diagram reader reads this file",
                                 "a Mermaid diagram starts with 'erDiagram', SQL DDL with CREATE TABLE; other "

@@ -9,7 +9,8 @@ spec uses against what the loaded plugins registered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -146,6 +147,8 @@ class Setup(_Strict):
     model: ModelOptions = Field(default_factory=ModelOptions)
     er_diagram: str | None = None
     er_diagram_path: str | None = None
+    #: the SQL dialect of a schema.sql diagram (sqlglot's name, e.g. postgres), when detection guesses wrong
+    sql_dialect: str | None = None
     #: "original": the original tool's counting (set for its setup.yaml; see the README)
     counting: Literal["janus", "original"] = Field("janus", exclude=True)
     #: the original tool's category, kept on each record (meta.category) for its outputs.json shape
@@ -373,7 +376,8 @@ def _trial_problems(spec: Spec, located: _Located) -> list[Problem]:
 
 # --- loading -----------------------------------------------------------------------------------
 
-DiagramReaderFn = Callable[[str, str], Diagram]
+#: read_diagram(text, where) -> Diagram; called with a third argument, the dialect, only when one is named
+DiagramReaderFn = Callable[..., Diagram]
 
 
 def _read_text(path: Path) -> str:
@@ -387,17 +391,22 @@ def _shift(problems: list[Problem], path: str, line: int, col: int) -> list[Prob
 
 
 def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
-              backends: dict[str, Any] | None = None, check_roles: bool = True) -> Spec:
+              backends: dict[str, Any] | None = None, check_roles: bool = True,
+              dialects: Callable[[], Collection[str]] | None = None, dialect: str | None = None) -> Spec:
     """Load a spec folder (or a setup.yaml path); raise SpecError listing every problem found.
 
     ``read_diagram(text, where)`` reads the diagram; by default the registered diagram readers do
     (``janus_core.plugins``). ``backends`` (name -> class) lets a refused key field name the
     variable its backend reads. ``check_roles=False`` leaves the roles unchecked against the diagram
-    (``janus graph`` draws a diagram before the spec's roles match it)."""
+    (``janus graph`` draws a diagram before the spec's roles match it). ``dialect`` (``--sql-dialect``,
+    checked by the caller) overrides setup.yaml's ``sql_dialect``, which must be one of ``dialects()``
+    (the readers' names, asked only then; None: unchecked); the one in force is ``read_diagram``'s
+    third argument."""
     if read_diagram is None:
         from janus_core.plugins import load_plugins
 
-        read_diagram = load_plugins().read_diagram
+        plugins = load_plugins()
+        read_diagram, dialects = plugins.read_diagram, plugins.diagram_dialects
     target = Path(target)
     setup_path = target if target.is_file() else target / SETUP_FILE
     folder = setup_path.parent
@@ -437,8 +446,12 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
         line, col = located.at(("er_diagram_path",), key=True)
         problems.append(Problem(shown, line, col, "both er_diagram and er_diagram_path are set",
                                 "keep one: the diagram inline or the path to its file"))
+    problems += _dialect_problems(setup, located, dialects)
     if problems:
         raise SpecError(problems)
+    dialect = dialect or (setup.sql_dialect.lower() if setup.sql_dialect else None)
+    if dialect:
+        read_diagram = functools.partial(_read_in, read_diagram, dialect)
 
     if setup.er_diagram is not None:
         line, col = located.content_start(("er_diagram",))
@@ -479,6 +492,26 @@ def load_spec(target: str | Path, read_diagram: DiagramReaderFn | None = None,
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def _read_in(read_diagram: DiagramReaderFn, dialect: str, text: str, where: str) -> Diagram:
+    return read_diagram(text, where, dialect)
+
+
+def _dialect_problems(setup: Setup, located: _Located, known: Callable[[], Collection[str]] | None) -> list[Problem]:
+    """setup.yaml's ``sql_dialect`` must name a dialect a diagram reader takes."""
+    name = setup.sql_dialect
+    if name is None or known is None:
+        return []
+    dialects = list(known())
+    if name.lower() in dialects:
+        return []
+    line, col = located.at(("sql_dialect",))
+    if not dialects:
+        return [Problem(located.path, line, col, "sql_dialect: no loaded diagram reader takes a dialect",
+                        "the sql plugin does (see 'janus plugins'); or remove sql_dialect")]
+    return [Problem(located.path, line, col, f"sql_dialect: unknown SQL dialect '{name}'."
+                    + did_you_mean(name.lower(), dialects), f"dialects: {', '.join(dialects)}")]
 
 
 def _unread(exc: PluginError, where: str, path: str, line: int, col: int) -> SpecError:

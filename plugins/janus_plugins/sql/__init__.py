@@ -26,14 +26,20 @@ def _detect(text: str) -> bool:
     return bool(_FIRST_WORDS.match(body)) and bool(_CREATE_TABLE.search(body))
 
 
-def _read(text: str, path: str):
+def _read(text: str, path: str, dialect: str | None = None):
     from .reader import read_schema
 
-    return read_schema(text, path)
+    return read_schema(text, path, dialect)
+
+
+def _dialects() -> tuple[str, ...]:
+    from .reader import dialects
+
+    return tuple(dialects())
 
 
 @hookimpl
 def register_diagram_readers(register):
     register(DiagramReader(name="sql", suffixes=(".sql", ".ddl"), detect=_detect, read=_read,
                            description="SQL DDL: CREATE TABLE columns and keys, foreign keys as "
-                                       "relationships, comments as details"))
+                                       "relationships, comments as details", dialects=_dialects))

@@ -18,6 +18,10 @@ _SIGNS: dict[str, list[tuple[re.Pattern, int]]] = {
         (re.compile(r"\bALTER\s+TABLE\s+ONLY\b", _M), 10),
         (re.compile(r"\bCREATE\s+EXTENSION\b|\bSET\s+search_path\b|pg_catalog\.", _M), 10),
         (re.compile(r"\$\$|\$[A-Za-z_]\w*\$", _M), 8),
+        #: CockroachDB's SHOW CREATE marks (read as PostgreSQL, which it speaks)
+        (re.compile(r"\bunique_rowid\s*\(|:::\s*\w|\bNOT\s+VISIBLE\b", _M), 10),
+        #: enum types (Prisma, Alembic; DuckDB has them too, so not enough alone)
+        (re.compile(r"\bCREATE\s+TYPE\s+\S+\s+AS\s+ENUM\b", _M), 6),
         (re.compile(r"\bOWNER\s+TO\b|\bINHERITS\s*\(|\bPARTITION\s+OF\b|\bBIGSERIAL\b|\bSERIAL\b|\bJSONB\b|"
                     r"\bTIMESTAMPTZ\b|::\w|\bDO\s+\$", _M), 4),
     ],

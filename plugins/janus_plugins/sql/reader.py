@@ -15,7 +15,9 @@ dialect reads is an error at its place, never dropped. Comments directly above a
 PostgreSQL partitions (PARTITION OF) and inheritance children with no columns of their own are
 folded into their parent (noted); children with columns of their own are entities with an
 "is a kind of" relationship to their parents. A foreign key to a table the file does not create
-keeps that table as an entity noted "defined outside this schema". A leading byte order mark is
+keeps that table as an entity noted "defined outside this schema". ``CREATE UNIQUE INDEX`` on columns
+(no WHERE) makes them a unique key; ``DROP TABLE`` of a table read above removes it (said in the
+summary); ``ALTER TABLE ... DROP CONSTRAINT|COLUMN`` takes away the key or column named. A leading byte order mark is
 dropped, control characters are refused, and names are kept in NFC form.
 """
 
@@ -127,6 +129,7 @@ class _ForeignKey:
     comments: list[str] = field(default_factory=list)
     #: the parent's columns it names; none: the parent's primary key
     ref_columns: list[str] = field(default_factory=list)
+    name: str = ""  # CONSTRAINT name, when it has one (ALTER TABLE ... DROP CONSTRAINT name)
 
 
 @dataclass
@@ -136,6 +139,7 @@ class _Table:
     offset: int
     columns: dict[str, _Column] = field(default_factory=dict)  # by lower-case name
     primary: list[str] = field(default_factory=list)
+    primary_name: str = ""
     uniques: list[list[str]] = field(default_factory=list)
     fks: list[_ForeignKey] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
@@ -256,6 +260,9 @@ class _Reading:
         if not what:
             self._unknown(start, end, bare)
             return
+        if (what == "DROP" and self._drop(start, end, bare)) or \
+                (what == "CREATE INDEX" and self._unique_index(start, end, bare)):
+            return
         self.skipped.statements.append((start, what))
         if what in BLOCKS:
             self._inner(start, end)
@@ -272,6 +279,59 @@ class _Reading:
             self.skipped.statements.append((start, bare[start:end].split()[0].upper()))
             return
         raise errors[0]
+
+    def _parsed(self, start: int, end: int) -> Any:
+        """The statement as the first dialect that reads it reads it, or None."""
+        for dialect in self._dialects():
+            try:
+                return self._parse(dialect, start, end)[1]
+            except SpecError:
+                continue
+        return None
+
+    def _drop(self, start: int, end: int, bare: str) -> bool:
+        """``DROP TABLE`` of tables read above it (phpMyAdmin's stand-in tables for views): they are
+        gone from the schema, and said so. A DROP of a table not read yet (mysqldump's ``DROP TABLE IF
+        EXISTS`` before each CREATE) is skipped as before."""
+        from sqlglot import exp
+
+        if not re.match(r"\s*DROP\s+TABLE\b", bare[start:end], re.I):
+            return False
+        stmt = self._parsed(start, end)
+        if not isinstance(stmt, exp.Drop) or str(stmt.args.get("kind") or "").upper() != "TABLE":
+            return False
+        named = [t for t in (stmt.args.get("tables") or [stmt.this]) if isinstance(t, exp.Table)]
+        found = [t for t in (_lookup(self.tables, *_table_ref(t)) for t in named) if t is not None]
+        for table in found:
+            del self.tables[next(k for k, t in self.tables.items() if t is table)]
+            self.skipped.dropped.append(table.name)
+        return bool(found)
+
+    def _unique_index(self, start: int, end: int, bare: str) -> bool:
+        """``CREATE UNIQUE INDEX name ON table (columns)`` (no WHERE, columns only) makes the columns a
+        unique key of a table read above it, as a UNIQUE constraint would (Prisma, Rails, pg_dump)."""
+        from sqlglot import exp
+
+        if not re.match(r"\s*CREATE\s+UNIQUE\s+(?:(?:NON)?CLUSTERED\s+)?INDEX\b", bare[start:end], re.I):
+            return False
+        stmt = self._parsed(start, end)
+        index = stmt.this if isinstance(stmt, exp.Create) else None
+        if not isinstance(index, exp.Index) or not isinstance(index.args.get("table"), exp.Table):
+            return False
+        params = index.args.get("params")
+        if params is None or params.args.get("where") is not None:
+            return False
+        columns = [c.this if isinstance(c, exp.Ordered) else c for c in params.args.get("columns") or []]
+        table = _lookup(self.tables, *_table_ref(index.args["table"]))
+        if table is None or not columns or not all(isinstance(c, exp.Column) and nfc(c.name).lower() in table.columns
+                                                    for c in columns):
+            return False
+        names = [table.columns[nfc(c.name).lower()].name for c in columns]
+        if len(names) == 1:
+            table.columns[names[0].lower()].unique = True
+        elif names not in table.uniques:
+            table.uniques.append(names)
+        return True
 
     def _inner(self, start: int, end: int) -> None:
         """CREATE/ALTER TABLE statements inside a block that runs as it is read (DO $$ ... $$, BEGIN ...
@@ -306,21 +366,28 @@ class _Reading:
     def _read(self, start: int, end: int, floor: int, what: str, bare: str) -> None:
         first: SpecError | None = None
         rescued = _rescue(self.src.text, bare, start, end)
-        for text in (self.src.text, rescued) if rescued != self.src.text else (self.src.text,):
-            for dialect in self._dialects():
-                try:
-                    tokens, stmt = self._parse(dialect, start, end, text)
-                except SpecError as exc:
-                    first = first or exc
-                    continue
-                if type(stmt).__name__ != _EXPECTED[what] and not (what == ALTER and
-                                                                    isinstance(stmt, _alter_class())):
-                    continue
-                if what == COMMENT and not _comment_target_known(stmt, self.tables):
-                    self.skipped.statements.append((start, "COMMENT ON (a view or outside table)"))
-                    return
-                _apply(self.src, stmt, tokens, self.tables, floor, dialect)
+        texts = (self.src.text, rescued) if rescued != self.src.text else (self.src.text,)
+        own, *others = self._dialects()
+        # the file's own dialect with the rescue before another dialect (whose types would be shown)
+        tries = [(text, own) for text in texts] + [(text, d) for text in texts for d in others]
+        for text, dialect in tries:
+            try:
+                tokens, stmt = self._parse(dialect, start, end, text)
+            except SpecError as exc:
+                first = first or exc
+                continue
+            if type(stmt).__name__ != _EXPECTED[what] and not (what == ALTER and
+                                                                isinstance(stmt, _alter_class())):
+                continue
+            if what == TABLE and _misread(stmt):
+                continue
+            if what == COMMENT and not _comment_target_known(stmt, self.tables):
+                self.skipped.statements.append((start, "COMMENT ON (a view or outside table)"))
                 return
+            _apply(self.src, stmt, tokens, self.tables, floor, dialect)
+            return
+        if what == ALTER and self._oracle_modify(start, end):
+            return
         if what == ALTER:
             words = " ".join(bare[start:end].split()).upper()
             if not _STRUCTURAL.search(words):  # OWNER TO, ENABLE TRIGGER, CHECK CONSTRAINT, SET DEFAULT ...
@@ -336,6 +403,19 @@ class _Reading:
             raise first
         raise self.src.problem(start, "cannot read this CREATE TABLE statement",
                                _dialect_hint(self.dialect, "simplify the statement to columns, types and keys"))
+
+    def _oracle_modify(self, start: int, end: int) -> bool:
+        """Oracle's ``ALTER TABLE t MODIFY (c NOT NULL ENABLE)`` (SQL Developer), which sqlglot does not read."""
+        m = _ORACLE_MODIFY.match(self.src.text, start, end)
+        if m is None:
+            return False
+        parts = [_unquote(p) for p in re.findall(_NAME, m.group("table"))]
+        table = _lookup(self.tables, parts[-2] if len(parts) > 1 else None, parts[-1])
+        if table is None:
+            raise self.src.problem(start, f"table '{parts[-1]}' is not created in this schema",
+                                   "create it with CREATE TABLE before this statement")
+        table.column(_unquote(m.group("column")), self.src, start).not_null = m.group("null").upper() != "NULL"
+        return True
 
     def _parse(self, dialect: Any, start: int, end: int, text: str | None = None) -> tuple[list, Any]:
         tokens = _tokenize(self.src, dialect, start, end, text)
@@ -362,6 +442,25 @@ _RESCUE = re.compile(r"\b(?:TEXTIMAGE_ON|FILESTREAM_ON)\s+(?:\[[^\]\n]*\]|\w+)"
                      r"|\bWITH\s+NOCHECK\b", re.I)
 
 
+#: more such clauses, kept where their first character is outside quotes and comments: CockroachDB's
+#: index and column-family items (``UNIQUE INDEX name (c)`` becomes ``UNIQUE (c)``), ``NOT VISIBLE`` and
+#: ``:::`` type annotations; Oracle's ENABLE/DISABLE after a constraint
+_NAME = r'(?:"[^"\n]*"|\w+)'
+_RESCUE_ITEMS = re.compile(rf",\s*(?:INVERTED\s+|VECTOR\s+)?INDEX\s+{_NAME}\s*\([^()]*\)(?:\s*STORING\s*\([^()]*\))?"
+                           rf"|,\s*FAMILY\s+(?:{_NAME}\s*)?\([^()]*\)"
+                           rf"|(?<=UNIQUE)\s+INDEX\s+{_NAME}(?=\s*\()"
+                           r"|\bNOT\s+VISIBLE\b|:::\s*\w+|(?<=[\w\"])\s+(?:ASC|DESC)\b(?=\s*[,)])"
+                           r"|\b(?:ENABLE|DISABLE)(?:\s+(?:NO)?VALIDATE)?(?=\s*(?:[,)]|$))", re.I)
+#: Oracle: ALTER TABLE t MODIFY (c NOT NULL ENABLE)
+_ORACLE_MODIFY = re.compile(rf"\s*ALTER\s+TABLE\s+(?P<table>{_NAME}(?:\.{_NAME})?)\s+MODIFY\s*\(?\s*"
+                            rf"(?P<column>{_NAME})\s+(?P<null>NOT\s+NULL|NULL)"
+                            r"(?:\s+(?:ENABLE|DISABLE)(?:\s+(?:NO)?VALIDATE)?)?\s*\)?\s*$", re.I)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1] if name.startswith('"') else name
+
+
 _TABLE_OPTIONS = re.compile(r"\s*(?:ORGANIZATION|TABLESPACE|PCTFREE|PCTUSED|INITRANS|MAXTRANS|STORAGE|LOGGING|"
                             r"NOLOGGING|COMPRESS|NOCOMPRESS|CACHE|NOCACHE|PARALLEL|NOPARALLEL|MONITORING|SEGMENT|"
                             r"LOB|ON|WITH|TEXTIMAGE_ON|FILESTREAM_ON|ENGINE|TYPE|DEFAULT|CHARSET|CHARACTER|COLLATE|"
@@ -375,6 +474,11 @@ def _rescue(text: str, bare: str, start: int, end: int) -> str:
     """The text with what _RESCUE matches in text[start:end] blanked (found outside quotes and comments)."""
     spans = [(m.start(), m.end()) for m in _RESCUE.finditer(text, start, end) if bare[m.end() - 1] != " "
              or m.group().endswith("]")]
+    for m in _RESCUE_ITEMS.finditer(text, start, end):
+        first = m.start() + len(m.group()) - len(m.group().lstrip())
+        if bare[first] == text[first]:
+            spans.append((m.start(), m.end()))
+    spans += _using_index(bare, start, end)
     head = re.match(r"\s*CREATE\b[^(]*?\bTABLE\b[^(]*\(", bare[start:end], re.I)
     if head:  # a table's options after its column list (storage, tablespace, organization ...)
         depth, close = 0, None
@@ -395,6 +499,38 @@ def _rescue(text: str, bare: str, start: int, end: int) -> str:
         out += [text[pos:a], " " * max(0, b - a)]
         pos = max(b, pos)
     return "".join(out) + text[pos:]
+
+
+def _using_index(bare: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Oracle's ``USING INDEX ...`` after a key (storage of its index), up to the next item or the end."""
+    spans = []
+    for m in re.finditer(r"\bUSING\s+INDEX\b", bare[start:end], re.I):
+        depth, stop = 0, end
+        for c in re.finditer(r"[(),]", bare[start + m.end():end]):
+            depth += {"(": 1, ")": -1, ",": 0}[c.group()]
+            if depth < 0 or (depth == 0 and c.group() == ","):
+                stop = start + m.end() + c.start()
+                break
+        spans.append((start + m.start(), stop))
+    return spans
+
+
+_NOT_COLUMNS = {"INDEX", "KEY", "FAMILY", "UNIQUE", "CONSTRAINT", "PRIMARY", "FOREIGN", "CHECK", "FULLTEXT",
+                "SPATIAL", "INVERTED", "PERIOD", "EXCLUDE", "LIKE"}
+
+
+def _misread(stmt: Any) -> bool:
+    """A table item read as a column named INDEX, FAMILY, KEY ...: an index or column family the
+    dialect does not know (CockroachDB's in PostgreSQL), for the next dialect or the rescue to read."""
+    from sqlglot import exp
+
+    def index_like(e: Any) -> bool:  # INDEX name (a ASC, b): a "column" of a made-up type with parameters
+        kind = e.args.get("kind")
+        return kind is None or (kind.this == exp.DataType.Type.USERDEFINED and bool(kind.expressions))
+
+    items = stmt.this.expressions if isinstance(stmt.this, exp.Schema) else []
+    return any(isinstance(e, exp.ColumnDef) and not e.this.args.get("quoted") and e.name.upper() in _NOT_COLUMNS
+               and index_like(e) for e in items)
 
 
 def _comment_target_known(stmt: Any, tables: dict) -> bool:
@@ -569,7 +705,8 @@ def _apply(src: _Source, stmt: Any, chunk: list, tables: dict, floor: int, diale
             table.column(column.name, src, start).comments.append(text)
 def _dialect_hint(dialect: Any, text: str) -> str:
     if dialect is None or dialect.__class__.__name__ == "Dialect":
-        return text + "; or name the database's dialect in a first line such as '-- dialect: postgres'"
+        return text + ("; or name the database's dialect: a first line such as '-- dialect: postgres', "
+                       "'sql_dialect: postgres' in setup.yaml, or --sql-dialect postgres")
     return text
 
 
@@ -719,13 +856,14 @@ def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list
     from sqlglot import exp
 
     parts = item.expressions if isinstance(item, exp.Constraint) else [item]
+    name = item.name if isinstance(item, exp.Constraint) else ""
     clustering = exp.ClusteredColumnConstraint | exp.NonClusteredColumnConstraint
     listed = [part for part in parts if isinstance(part, clustering)]
     if listed and isinstance(listed[0].this, list):  # T-SQL: PRIMARY KEY / UNIQUE [NON]CLUSTERED (a ASC, b)
         names = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in listed[0].this]
         cols = [table.column(n, src, offset).name for n in names]
         if any(isinstance(part, exp.PrimaryKeyColumnConstraint) for part in parts):
-            table.primary = cols
+            table.primary, table.primary_name = cols, name
         elif any(isinstance(part, exp.UniqueColumnConstraint) for part in parts) and cols:
             if len(cols) == 1:
                 table.columns[cols[0].lower()].unique = True
@@ -734,10 +872,11 @@ def _constraint(src: _Source, table: _Table, item: Any, offset: int, notes: list
     for part in parts:
         if isinstance(part, exp.PrimaryKey):
             table.primary = [table.column(n, src, offset).name for n in _names(part.expressions)]
+            table.primary_name = name
         elif isinstance(part, exp.ForeignKey):
             cols = [table.column(n, src, offset).name for n in _names(part.expressions)]
             schema, ref, ref_columns = _reference(part.args["reference"])
-            table.fks.append(_ForeignKey(cols, schema, ref, offset, list(notes), ref_columns))
+            table.fks.append(_ForeignKey(cols, schema, ref, offset, list(notes), ref_columns, name))
         elif isinstance(part, exp.UniqueColumnConstraint) and isinstance(part.this, exp.Schema):
             cols = [table.column(n, src, offset).name for n in _names(part.this.expressions)]
             if len(cols) == 1:
@@ -757,6 +896,10 @@ def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, 
             col.not_null = not action.args["allow_null"]
         if action.args.get("dtype") is not None:
             col.type = _type_text(action.args["dtype"], dialect)
+    elif type(action).__name__ == "ModifyColumn" and isinstance(action.this, exp.ColumnDef):
+        _modify_column(src, table, action.this, offset, dialect, notes)
+    elif isinstance(action, exp.Drop):
+        _drop(src, table, action, offset)
     elif type(action).__name__ == "AddConstraint":
         for part in action.expressions:
             _constraint(src, table, part, offset, notes)
@@ -769,6 +912,41 @@ def _alter(src: _Source, table: _Table, action: Any, offset: int, dialect: Any, 
         raise src.problem(offset, f"unsupported ALTER TABLE action '{_words(type(action).__name__)}': Janus "
                           "reads ADD COLUMN, ADD CONSTRAINT (PRIMARY KEY, FOREIGN KEY, UNIQUE) and ALTER COLUMN",
                           "give the schema as it ends up: CREATE TABLE statements with their keys")
+
+
+def _modify_column(src: _Source, table: _Table, cd: Any, offset: int, dialect: Any, notes: list[str]) -> None:
+    """MySQL's ``MODIFY c type ...`` (phpMyAdmin's AUTO_INCREMENT step): the column anew, in its place."""
+    old = table.column(cd.name, src, offset)
+    order = list(table.columns)
+    del table.columns[old.name.lower()]
+    _add_column(src, table, cd, offset, dialect, notes)
+    new = table.columns[old.name.lower()]
+    new.comments[:0] = old.comments
+    new.unique = new.unique or old.unique
+    table.columns = {k: table.columns[k] for k in order}
+
+
+def _drop(src: _Source, table: _Table, action: Any, offset: int) -> None:
+    """``DROP CONSTRAINT|FOREIGN KEY name`` (a key read above goes; Hibernate drops before it adds),
+    ``DROP PRIMARY KEY``, ``DROP COLUMN c`` (the column and the keys on it go); others change no key."""
+    kind = str(action.args.get("kind") or "").upper()
+    names = {nfc(t.name).lower() for t in action.args.get("tables") or [] if t.name}
+    if action.this is not None and action.this.name:
+        names.add(nfc(action.this.name).lower())
+    if kind in ("CONSTRAINT", "FOREIGN KEY"):
+        table.fks = [fk for fk in table.fks if fk.name.lower() not in names]
+        if table.primary_name.lower() in names:
+            table.primary, table.primary_name = [], ""
+    elif kind == "PRIMARY KEY":
+        table.primary, table.primary_name = [], ""
+    elif kind == "COLUMN":
+        for name in names:
+            table.column(name, src, offset)
+            del table.columns[name]
+        table.fks = [fk for fk in table.fks if not names & {c.lower() for c in fk.columns}]
+        table.uniques = [u for u in table.uniques if not names & {c.lower() for c in u}]
+        if names & {c.lower() for c in table.primary}:
+            table.primary, table.primary_name = [], ""
 
 
 def _words(class_name: str) -> str:

@@ -74,6 +74,7 @@ class Skipped:
     commands: list[tuple[int, str]] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # created, then dropped by a DROP TABLE further on
     blocks_with_text_ddl: int = 0
 
     def summary(self, dialect: str) -> str:
@@ -92,6 +93,10 @@ class Skipped:
                          + ", ".join(f"{n} {k}" for k, n in counts.most_common(6)) + ")")
         if self.folded:
             parts.append(f"{_count(len(self.folded), 'partition')} folded into their parent tables")
+        if self.dropped:
+            parts.append(f"{_count(len(self.dropped), 'table')} created and dropped again further on, not "
+                         f"in the diagram ({', '.join(self.dropped[:5])}" + (", ..." if len(self.dropped) > 5 else "")
+                         + ")")
         if self.external:
             parts.append(f"foreign keys to {_count(len(self.external), 'table')} outside the file, kept as entities "
                          f"noted 'defined outside this schema' ({', '.join(self.external[:5])}"
