@@ -213,7 +213,7 @@ def test_answers_let_through_before_a_429_count_in_the_engines_estimate(cli, tmp
     # six sent at once: the first answers 429 at once ("retry after 2 s"), five more come back later
     # with 200s; they were let through in the same window, so the pace is about 5 / 2 s, not 1 a second
     faults = [Fault(429, {"retry-after-ms": "2000"})] + [Fault(200, delay=0.5)] * 5
-    result, server, out, summary = run(cli, tmp_path, faults, "--concurrency", "6", seeds=6)
+    result, _server, out, summary = run(cli, tmp_path, faults, "--concurrency", "6", seeds=6)
     assert result.exit_code == 0, result.output
     assert summary["failures"] == {} and len(read_jsonl(out)) == 6
     assert spy[0].estimate > 2.0, spy[0].estimate
