@@ -16,7 +16,7 @@ SAMPLE = ROOT / "samples" / "clinic"
 class StubServer:
     def __init__(self, latency: float, rpm: float | None = None, log: Path | None = None, fail: float = 0.0,
                  shape: str | None = None, dump: Path | None = None, tpm: float | None = None,
-                 headers: str | None = None, whole_seconds: bool = False):
+                 headers: str | None = None, whole_seconds: bool = False, count_rejected: bool = False):
         cmd = [sys.executable, str(ROOT / "bench" / "stub_server.py"), "--latency", str(latency)]
         if rpm:
             cmd += ["--rpm", str(rpm)]
@@ -28,6 +28,8 @@ class StubServer:
             cmd += ["--headers", headers]
         if whole_seconds:
             cmd += ["--whole-seconds"]
+        if count_rejected:
+            cmd += ["--count-rejected"]
         if fail:
             cmd += ["--fail", str(fail)]
         if log:

@@ -45,7 +45,8 @@ def scenario(shape: str, limit: str, fail: float, headers: bool, args: argparse.
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
         with StubServer(args.latency, rpm=rpm, tpm=tpm, log=log, fail=fail, shape=shape,
-                        headers=STYLES[shape] if headers else None, whole_seconds=args.whole_seconds) as server:
+                        headers=STYLES[shape] if headers else None, whole_seconds=args.whole_seconds,
+                        count_rejected=args.count_rejected) as server:
             cmd = janus_cmd(server.base_url, Path(tmp) / "o.jsonl", "--concurrency", str(args.concurrency),
                             "--s-factor", str(s_factor), "--d-factor", "0", "--retries", "8", "--no-filters")
             env = {**os.environ, "OPENAI_API_KEY": "bench-key-not-secret"}
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--whole-seconds", action="store_true",
                         help="the server says Retry-After in whole seconds only (no retry-after-ms)")
+    parser.add_argument("--count-rejected", action="store_true",
+                        help="requests answered 429 count against the limit too, as some providers count them")
     parser.add_argument("--code", type=Path, help="a checkout of Janus to run instead of this one")
     args = parser.parse_args()
     cases = [(shape, limit, fail, headers) for shape in (args.shape or list(STYLES)) for limit in (args.limit or
@@ -97,6 +100,7 @@ def main() -> None:
              for headers in {"yes": [True], "no": [False], "both": [False, True]}[args.headers]]
     code = args.code or ROOT
     hint = "Retry-After in whole seconds" if args.whole_seconds else "Retry-After and retry-after-ms"
+    hint += ", 429s count against the limit" if args.count_rejected else ""
     print(f"janus: {code}; no --rpm, concurrency {args.concurrency}, latency {args.latency * 1000:.0f} ms, {hint}; "
           f"{len(cases)} runs of {args.seconds:.0f} s, {args.parallel} at once; steady state from 60 s", flush=True)
     with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:

@@ -52,7 +52,8 @@ def content_for(key: str, conversation: bool) -> str:
 
 def make_app(latency: float, rpm: float | None, log_path: str | None, fail: float = 0.0,
              shape: str = "bucket", dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
-             headers: str | None = None, retry_after_ms: bool = True) -> web.Application:
+             headers: str | None = None, retry_after_ms: bool = True,
+             count_rejected: bool = False) -> web.Application:
     requests = SHAPES[shape](rpm) if rpm else None
     tokens = SHAPES[shape](tpm) if tpm else None
     limiters = [(lim, cost) for lim, cost in ((requests, 1.0), (tokens, float(TOKENS))) if lim is not None]
@@ -82,6 +83,9 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
         now = time.time()
         wait = max((lim.wait(now, cost) for lim, cost in limiters), default=0.0)
         if wait > 0:
+            if count_rejected:  # the request still takes a slot of the limit, as some providers count
+                for lim, cost in limiters:
+                    lim.add(now, cost)
             counts["429"] += 1
             if log:
                 log.write(f"{now:.4f} 429 {key}\n")
@@ -123,9 +127,9 @@ def make_app(latency: float, rpm: float | None, log_path: str | None, fail: floa
 
 async def serve(port: int, latency: float, rpm: float | None, log_path: str | None, fail: float,
                 shape: str, dump: str | None = None, dump_count: int = 0, tpm: float | None = None,
-                headers: str | None = None, retry_after_ms: bool = True) -> None:
+                headers: str | None = None, retry_after_ms: bool = True, count_rejected: bool = False) -> None:
     runner = web.AppRunner(make_app(latency, rpm, log_path, fail, shape, dump, dump_count, tpm, headers,
-                                    retry_after_ms), access_log=None)
+                                    retry_after_ms, count_rejected), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
@@ -147,12 +151,15 @@ def main() -> None:
                         help="state the limits in this provider's rate-limit headers on every answer")
     parser.add_argument("--whole-seconds", action="store_true",
                         help="say Retry-After in whole seconds only (no retry-after-ms), as most providers do")
+    parser.add_argument("--count-rejected", action="store_true",
+                        help="a request answered 429 still counts against the limit")
     parser.add_argument("--log")
     parser.add_argument("--dump", help="write the raw bodies of the first --dump-count requests here")
     parser.add_argument("--dump-count", type=int, default=200)
     args = parser.parse_args()
     asyncio.run(serve(args.port, args.latency, args.rpm, args.log, args.fail, args.shape, args.dump,
-                      args.dump_count, args.tpm, args.headers, not args.whole_seconds))
+                      args.dump_count, args.tpm, args.headers, not args.whole_seconds,
+                      args.count_rejected))
 
 
 if __name__ == "__main__":
