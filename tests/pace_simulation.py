@@ -55,7 +55,7 @@ def simulate(shape: str, per_minute: float, seconds: float, *, tokens_per_minute
     with ``tokens_per_minute``, that many tokens at ``cost`` a request) for ``seconds``."""
     clock = Clock(1000.0)
     rate = pace or AdaptiveRate(clock=clock)
-    rate.clock = clock
+    rate.clock = rate.wall = clock
     rate.grown_at = rate.last_answer = clock.now
     requests = SHAPES[shape](per_minute)
     tokens = SHAPES[shape](tokens_per_minute) if tokens_per_minute else None

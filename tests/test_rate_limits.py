@@ -75,7 +75,7 @@ def test_a_429_after_a_burst_measures_what_got_through_and_holds_for_retry_after
 
 def test_a_429_after_the_hold_measures_since_the_window_reset():
     clock = Clock(100.0)
-    rate = AdaptiveRate(clock=clock)
+    rate = AdaptiveRate(clock=clock, wall=lambda: 1_000_030.0)  # the hold ends at :49, not on the minute
     rate.start(clock.now)
     answers(rate, clock, 1, per_second=300)
     rate.limited(retry_after=19, sent_at=clock.now)  # a window reset on the minute, 20 s from the start
@@ -84,6 +84,18 @@ def test_a_429_after_the_hold_measures_since_the_window_reset():
     answers(rate, clock, 20, per_second=15)  # the next window's 300 went in 20 s
     rate.limited(retry_after=40, sent_at=clock.now)
     assert rate.rate == pytest.approx(300 / 60, rel=0.02)  # not 600 over the run's 40 s
+
+
+def test_a_hold_that_ends_on_the_minute_is_a_window_a_minute_long():
+    # the run began 40 s into a window reset on the minute: 300 went through at once, then "retry
+    # after 19 s", which ends on the minute; the limit is 300 a minute, not 300 in 20 s
+    clock = Clock(100.0)
+    rate = AdaptiveRate(clock=clock, wall=lambda: clock.now + 1_000_000.0 - 1_000_000.0 % 60)
+    rate.start(clock.now)
+    answers(rate, clock, 1, per_second=300)
+    rate.limited(retry_after=19, sent_at=clock.now)
+    assert (clock.now + 19) % 60 == pytest.approx(0, abs=0.01)
+    assert rate.rate == pytest.approx(300 / 60, rel=0.02)
 
 
 def test_the_pause_is_bounded_a_storm_goes_a_second_apart_and_5xx_are_answers():

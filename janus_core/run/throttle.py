@@ -42,7 +42,7 @@ class AdaptiveRate:
 
     def __init__(self, per_minute: float | None = None, *, grow: float = 0.2, probe: float = 240.0,
                  margin: float = 0.97, horizon: float = 60.0, min_rate: float = 1 / 60,
-                 max_pause: float = MAX_RETRY_AFTER, clock=time.monotonic):
+                 max_pause: float = MAX_RETRY_AFTER, clock=time.monotonic, wall=time.time):
         self.ceiling = per_minute / 60 if per_minute else None
         #: the measured pace, per second (None: unpaced)
         self.rate: float | None = self.ceiling
@@ -51,7 +51,7 @@ class AdaptiveRate:
         self.reliable = False
         self.grow, self.probe, self.margin, self.horizon = grow, probe, margin, horizon
         self.min_rate, self.max_pause = min_rate, max_pause
-        self.clock = clock
+        self.clock, self.wall = clock, wall
         self.started: float | None = None
         self.admitted: deque[float] = deque()  # when answers that were not 429s came, the last `horizon` s
         self.window_start = float("-inf")  # when the provider's window last reset, as far as is known
@@ -196,13 +196,20 @@ class AdaptiveRate:
         """The rate the provider let through since its window last reset, per second, with
         ``retry_after`` counted as time in which nothing more will. The window is taken to have reset
         when the last long hold ended (a full window waiting out its Retry-After), and at most
-        ``horizon`` seconds ago. Returns it and how many answers it rests on."""
+        ``horizon`` seconds ago; a long hold that ends on the wall clock's minute says the window resets
+        on the minute, so it is a minute long even when the run began part-way into it. Returns the
+        rate and how many answers it rests on."""
         admitted = self.admitted
         since = max(now - self.horizon, self.started if self.started is not None else now, self.window_start)
         while admitted and admitted[0] < now - self.horizon:
             admitted.popleft()
         n = len(admitted) - bisect_left(admitted, since)
-        self._per_answer = 1 / (max(1e-3, now - since) + retry_after)
+        span = max(1e-3, now - since) + retry_after
+        if retry_after >= LONG_HOLD:
+            end = self.wall() + retry_after
+            if abs(end - 60 * round(end / 60)) <= 1.0:  # the hold ends on the minute: a window reset
+                span = max(span, 60.0)  # on the minute, a whole minute long, however late the run began
+        self._per_answer = 1 / span
         return n * self._per_answer, n
 
     def limited(self, retry_after: float | None, sent_at: float | None = None,
