@@ -250,6 +250,29 @@ def validate(ctx: click.Context, spec: str, verbose: bool, sql_dialect: str | No
 
 
 @cli.command()
+@click.argument("name", type=click.Path(file_okay=False))
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False),
+              help="A diagram or schema to start from (diagram.mmd, schema.sql, ...): copied into NAME/, its "
+              "entities give the roles. Default: a small starter diagram.")
+@SQL_DIALECT
+@plugin_option
+@click.pass_context
+@reports_errors
+def init(ctx: click.Context, name: str, source: str | None, sql_dialect: str | None) -> None:
+    """Start a spec folder NAME/: setup.yaml (roles guessed from the diagram, every field explained)
+    and the diagram. Overwrites nothing."""
+    from pathlib import Path
+
+    from janus_core.spec.starter import write_spec
+
+    roles = write_spec(Path(name), get_plugins(ctx), Path(source) if source else None, sql_dialect)
+    load_checked_spec(ctx, name)  # what 'janus validate' checks: init never leaves a spec it refuses
+    echo(f"wrote {name}/: setup.yaml and the diagram", fg="green")
+    echo(f"  roles: user {roles.user}, assistant {roles.assistant} ({roles.why})")
+    echo(f"  next: janus validate {name}; janus generate {name} --dry-run")
+
+
+@cli.command()
 @SPEC_ARG
 @click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
