@@ -4,14 +4,14 @@ any file Janus writes. Both raise ``JanusError``s with the CLI's messages (a spe
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from janus_core.sdk.errors import JanusError
+from janus_core.sdk.errors import JanusError, did_you_mean
 from janus_core.sdk.records import Record
 
 
@@ -86,6 +86,10 @@ def generate(spec: str | Path, *, backend: str | None = None, model: str | None 
                                             "options": dict(options or {})})
     loaded_plugins = load_plugins(list(plugins))
     dialect = sql_dialect.lower() if sql_dialect else None
+    known = loaded_plugins.diagram_dialects()
+    if dialect and dialect not in known:
+        raise JanusError(f"unknown SQL dialect '{sql_dialect}'.{did_you_mean(dialect, known)} "
+                         f"Dialects: {', '.join(known) or 'none'}.")
     loaded, notes = load_checked(spec, loaded_plugins, dialect)
     if asked.filter_options is not None:  # over setup.yaml's, filter by filter
         if asked.no_filters:
@@ -104,13 +108,33 @@ def generate(spec: str | Path, *, backend: str | None = None, model: str | None 
 
 def _run_outside_any_loop(session: Any) -> Any:
     """``session.run()``; it starts its own event loop, so inside a running one (Jupyter's) it runs in
-    a worker thread while this one waits. Ctrl-C stops it as it stops the CLI (KeyboardInterrupt)."""
+    a worker thread while this one waits. Ctrl-C (a notebook's interrupt) stops the run as it stops
+    the CLI, in either thread: what is finished stays in the journal, and KeyboardInterrupt is raised."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return _run(session)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="janus-generate") as pool:
-        return pool.submit(_run, session).result()
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()  # waited on, not Thread.join: an interrupted join may stop waiting for good
+
+    def work() -> None:
+        try:
+            outcome["stats"] = _run(session)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name="janus-generate", daemon=True).start()
+    try:
+        finished.wait()
+    except KeyboardInterrupt:  # the run in the worker stops as the CLI's stops on Ctrl-C
+        session.interrupt()
+        finished.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["stats"]
 
 
 def _run(session: Any) -> Any:
@@ -122,6 +146,8 @@ def _run(session: Any) -> Any:
         if exc.code == 130:
             raise KeyboardInterrupt from None
         raise
+    except asyncio.CancelledError:  # session.interrupt() from the waiting thread
+        raise KeyboardInterrupt from None
 
 
 def load_records(path: str | Path) -> list[Record]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
+import signal
 
 import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
@@ -107,3 +109,45 @@ def test_generate_works_inside_a_running_event_loop(provider, tmp_path):
 
     result = asyncio.run(in_a_notebook())
     assert len(result.records) == 2 == len(read_jsonl(tmp_path / "nb.jsonl"))
+
+
+def test_the_cli_continues_what_the_api_wrote(provider, tmp_path, cli):
+    out = tmp_path / "run.jsonl"
+    _generate(provider, out=out)
+    sent = len(provider.requests)
+    result = cli("generate", SPEC, "--backend", "openai", "--option", f"base_url={provider.base_url}", "--d-factor",
+                 "0", "--max-seeds", "3", "--concurrency", "1", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert len(provider.requests) == sent  # the same session: the same journal key, nothing paid twice
+    assert len(read_jsonl(out)) == 3
+
+
+def test_an_unknown_sql_dialect_is_named():
+    with pytest.raises(JanusError, match=r"unknown SQL dialect 'postgress'.*Did you mean 'postgres'"):
+        janus_core.generate(SAMPLES / "sql_schema", sql_dialect="postgress")
+
+
+def test_an_interrupt_inside_a_running_event_loop_stops_the_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", fake_secret("openai"))
+    answer = _instructions()
+
+    def reply(body):  # a notebook's interrupt (SIGINT) while the first request is answered
+        if not interrupted:
+            interrupted.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return answer(body)
+
+    interrupted: list[bool] = []
+    out = tmp_path / "nb.jsonl"
+    with ProviderServer("openai", reply) as server:
+        async def in_a_notebook():
+            return _generate(server, out=out)
+
+        loop = asyncio.new_event_loop()  # as a kernel runs one: Python's own SIGINT handler stays
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(in_a_notebook())
+        loop.close()
+        assert len(server.requests) < 3
+        # the run ended (its output is not locked), what it finished is kept, and the same call continues it
+        assert len(_generate(server, out=out).records) == 3
+        assert len(server.requests) <= 4

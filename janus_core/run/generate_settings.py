@@ -63,6 +63,8 @@ class GenerateSettings:
             if name not in known:
                 raise JanusError(f"generate() takes no setting {name!r}.{did_you_mean(name, known)} "
                                  f"Settings: {', '.join(known)}")
+        if isinstance(values.get("shard"), str):  # "I/N", as --shard takes it
+            values = {**values, "shard": Shard.parse(values["shard"])}
         return cls(**values)
 
 
