@@ -4,6 +4,9 @@ This module is the front door plugin authors import from::
 
     from janus_core import Backend, Direction, Filter, Options, OutputType, Record, Sink, hookimpl
 
+and where notebooks start: ``janus_core.generate(spec, ...)`` runs a spec as ``janus generate`` does
+and ``janus_core.load_records(path)`` reads back any file Janus writes.
+
 Names are resolved on first use, so importing ``janus_core`` stays cheap (``janus --help`` is fast).
 """
 
@@ -45,6 +48,9 @@ _EXPORTS = {
     "Spec": "janus_core.spec.model",
     "load_spec": "janus_core.spec.model",
     "load_plugins": "janus_core.plugins",
+    "generate": "janus_core.api",
+    "GenerateResult": "janus_core.api",
+    "load_records": "janus_core.api",
 }
 
 __all__ = ["__version__", "hookimpl", *_EXPORTS]
@@ -59,6 +65,8 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+# generate, GenerateResult and load_records (janus_core.api) are left out below: the import linter
+# would read the front door as importing every layer from every layer
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from janus_core.plugins import load_plugins
     from janus_core.sdk.contracts import (

@@ -250,6 +250,29 @@ def validate(ctx: click.Context, spec: str, verbose: bool, sql_dialect: str | No
 
 
 @cli.command()
+@click.argument("name", type=click.Path(file_okay=False))
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False),
+              help="A diagram or schema to start from (diagram.mmd, schema.sql, ...): copied into NAME/, its "
+              "entities give the roles. Default: a small starter diagram.")
+@SQL_DIALECT
+@plugin_option
+@click.pass_context
+@reports_errors
+def init(ctx: click.Context, name: str, source: str | None, sql_dialect: str | None) -> None:
+    """Start a spec folder NAME/: setup.yaml (roles guessed from the diagram, every field explained)
+    and the diagram. Overwrites nothing."""
+    from pathlib import Path
+
+    from janus_core.spec.starter import write_spec
+
+    roles = write_spec(Path(name), get_plugins(ctx), Path(source) if source else None, sql_dialect)
+    load_checked_spec(ctx, name)  # what 'janus validate' checks: init never leaves a spec it refuses
+    echo(f"wrote {name}/: setup.yaml and the diagram", fg="green")
+    echo(f"  roles: user {roles.user}, assistant {roles.assistant} ({roles.why})")
+    echo(f"  next: janus validate {name}; janus generate {name} --dry-run")
+
+
+@cli.command()
 @SPEC_ARG
 @click.option("--png", type=click.Path(dir_okay=False, writable=True), help="Also draw the graph to this PNG file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random walks.")
@@ -509,8 +532,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     Everything is journaled beside the output: rerunning the same command after a crash or a
     stop continues where it ended, pays for no request twice and writes no record twice.
     """
-    from janus_core.run.engine import EngineSettings
-    from janus_core.run.session import RunSettings, Session
+    from janus_core.run.generate_settings import GenerateSettings, run_settings
+    from janus_core.run.session import Session
 
     # the original tool's flags Janus refuses arrive with the plugins' flags; take them out first
     refused = legacy_flag_problems({name: plugin_values.pop(name) for name in LEGACY_REFUSED})
@@ -521,40 +544,18 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         raise click.UsageError("give the spec folder: janus generate SPEC")
     backend = backend or (LEGACY_BACKENDS[backend_llm] if backend_llm else None)
     loaded, plugins, notes = load_checked_spec(ctx, spec, sql_dialect)
-    updates: dict[str, Any] = {}
-    if output_type:
-        updates["output_type"] = output_type
-    if s_factor:
-        updates["s_factor"] = s_factor
-    if d_factor is not None:
-        updates["d_factor"] = d_factor
     chosen, given = plugin_filter_options(ctx, loaded.setup.filter_options, plugin_values)
-    if chosen != loaded.setup.filter_options:
-        updates["filter_options"] = chosen
-    if no_filters:
-        if given:
-            raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
-        updates["filters"], updates["filter_options"] = [], {}
-    if updates:
-        loaded.setup = loaded.setup.model_copy(update=updates)
-        plugins.registry.get("output_types", loaded.setup.output_type)
-    if s_factor and s_factor > 1 and loaded.setup.counting == "original" \
-            and loaded.setup.output_type == "conversation":
-        notes.append("--s-factor is not used: the original tool's conversation mode makes one seed per seed "
-                     "direction (Janus: per seed context and direction); --type instruct uses it")
-    model_options = loaded.setup.model
-    engine = EngineSettings(concurrency=concurrency, retries=retries,
-                            requests_per_minute=rpm or model_options.requests_per_minute,
-                            tokens_per_minute=tpm or model_options.tokens_per_minute, max_cost=max_cost,
-                            max_requests=max_requests, retry_failed=retry_failed, max_seeds=max_seeds,
-                            rate_limit_patience=rate_limit_wait, target=target, extend_limit=extend_limit,
-                            batch=batch, batch_poll=batch_poll)
-    if batch:  # every job in hand waits for its batch: hold as many as one batch takes
-        engine.concurrency = max(engine.concurrency, 50_000)
-    settings = RunSettings(backend=backend, model=model, options=_parse_options(options), out=out, sink=sink,
-                           overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
-                           input=input_path, turns=turns, against=against, shard=shard, executor=executor,
-                           ray_address=ray_address, workers=workers)
+    if no_filters and given:
+        raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
+    asked = GenerateSettings(
+        backend=backend, model=model, options=_parse_options(options), out=out, output_type=output_type,
+        s_factor=s_factor, d_factor=d_factor, filter_options=chosen, no_filters=no_filters, input=input_path,
+        turns=turns, rounds=rounds, sink=sink, overwrite=overwrite, retry_failed=retry_failed, seed=seed,
+        temperature=temperature, concurrency=concurrency, rpm=rpm, tpm=tpm, retries=retries,
+        max_requests=max_requests, rate_limit_wait=rate_limit_wait, max_cost=max_cost, max_seeds=max_seeds,
+        target=target, extend_limit=extend_limit, batch=batch, batch_poll=batch_poll, executor=executor,
+        ray_address=ray_address, workers=workers, shard=shard, against=against)
+    settings = run_settings(loaded, plugins, asked, notes)  # the one path janus_core.generate takes too
     for note in notes:
         echo(f"note: {note}", fg="yellow", err=True)
     session = Session(loaded, plugins, settings)

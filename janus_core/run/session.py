@@ -460,6 +460,9 @@ class Session:
         self.journal: Journal | None = None
         self.sink: Any = None
         self.engine: Engine | None = None
+        #: the event loop and task of a run going (``interrupt``), and whether one was asked to stop
+        self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task] | None = None
+        self.interrupted = False
 
     # --- dry run -------------------------------------------------------------------------------
 
@@ -593,12 +596,24 @@ class Session:
                 journal.set_meta("structured", negotiated)
         return stats
 
+    def interrupt(self) -> None:
+        """Stop the run from another thread as Ctrl-C stops the CLI's: what finished is kept, and
+        ``run`` raises CancelledError (the local executor; ``janus_core.generate`` in a notebook)."""
+        self.interrupted = True
+        running = self._running
+        if running is not None:
+            running[0].call_soon_threadsafe(running[1].cancel)
+
     async def _drive(self, view: RunView) -> Stats:
         assert self.engine is not None
+        self._running = (asyncio.get_running_loop(), asyncio.current_task())  # type: ignore[assignment]
+        if self.interrupted:
+            raise asyncio.CancelledError
         ticker = asyncio.create_task(view.watch(self.engine.stats))
         try:
             return await self.engine.run()
         finally:
+            self._running = None
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
             for backend in dict.fromkeys([self.backend, *self.roles.values()]):
