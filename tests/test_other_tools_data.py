@@ -20,11 +20,11 @@ TOOLS = "have tool calls or tool results"
 def test_text_parts_are_joined_into_text():
     from janus_core.plan.inputs import load_conversations
 
-    records = load_conversations(OTHER / "v1_sft_demo.jsonl")
-    assert [r.messages[0] for r in records] == [{"role": "user", "content": "hi"},
-                                                {"role": "user", "content": "hello"},
-                                                {"role": "user", "content": "Who are you?"}]
-    assert records[0].messages[1]["content"].startswith("Hello! I am {{name}}, an AI assistant")
+    records = load_conversations(OTHER / "lf_v1_sft.jsonl")
+    assert [r.messages[0] for r in records] == [{"role": "user", "content": "hey"},
+                                                {"role": "user", "content": "good morning"},
+                                                {"role": "user", "content": "What can you do?"}]
+    assert records[0].messages[1]["content"].startswith("Hello! I am {{name}}, a booking helper")
     skipped: Counter[str] = Counter()
     (rome,) = load_conversations(OTHER / "openai_tool_calls.jsonl", skipped)  # OpenAI's {"type": "text", "text"}
     assert rome.messages == [{"role": "user", "content": "Is it warm in Rome\nin June?"},
@@ -41,43 +41,43 @@ def test_follow_up_grows_text_parts_as_text(cli, tmp_path):
     with ProviderServer("openai", reply) as server:
         result = cli("generate", SAMPLES / "marriage_counsel", "--backend", "openai", "--option",
                      f"base_url={server.base_url}", "--out", out, "-q", "--type", "follow-up", "--input",
-                     OTHER / "v1_sft_demo.jsonl", "--turns", "2", env=KEY)
+                     OTHER / "lf_v1_sft.jsonl", "--turns", "2", env=KEY)
     assert result.exit_code == 0, result.output
     records = read_jsonl(out)
     assert len(records) == 3
-    assert sorted(r["messages"][0]["content"] for r in records) == ["Who are you?", "hello", "hi"]
+    assert sorted(r["messages"][0]["content"] for r in records) == ["What can you do?", "good morning", "hey"]
     sent = json.dumps(server.requests)
     assert "'type'" not in sent and "\\\"type\\\"" not in sent  # no Python or JSON text of a list of parts
 
 
 def test_sharegpt_tool_turns_are_left_out_and_counted(cli):
-    glaive = OTHER / "glaive_toolcall_en_demo.json"
-    result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", glaive, "--dry-run",
+    toolcall = OTHER / "sharegpt_toolcall.json"
+    result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", toolcall, "--dry-run",
                  "--log-json")
     assert result.exit_code == 0, result.output
-    assert f"note: --input {glaive}: left out 2 conversations that {TOOLS}" in " ".join(result.stderr.split())
+    assert f"note: --input {toolcall}: left out 2 conversations that {TOOLS}" in " ".join(result.stderr.split())
     assert json.loads(result.stdout)["seed_requests"] == 0  # the 4 plain conversations are grown, not seeded
 
     from janus_core.plan.inputs import load_conversations
 
     skipped: Counter[str] = Counter()
-    records = load_conversations(glaive, skipped)
+    records = load_conversations(toolcall, skipped)
     assert len(records) == 4 and sum(skipped.values()) == 2
-    original = json.loads(glaive.read_text(encoding="utf-8"))
+    original = json.loads(toolcall.read_text(encoding="utf-8"))
     plain = [item for item in original if not any(t["from"] in ("function_call", "observation")
                                                   for t in item["conversations"])]
     assert [r.messages[0]["content"] for r in records] == [item["conversations"][0]["value"] for item in plain]
     # located by the line each item of the JSON array starts on
-    lines = glaive.read_text(encoding="utf-8").splitlines()
+    lines = toolcall.read_text(encoding="utf-8").splitlines()
     for r in records:
         line = int(r.meta["source"].rsplit(":", 1)[1])
         assert lines[line - 1].strip() == "{" and json.dumps(r.messages[0]["content"]) in lines[line + 3]
 
 
 def test_a_file_with_nothing_janus_can_carry_says_why(cli):
-    for name, why in (("mllm_demo.json", "2 conversations have images, audio or video"),
-                      ("v1_multimodal_demo.jsonl", "2 conversations have 'image_url' content parts"),
-                      ("reason_tool_use_demo_50.jsonl", "2 conversations have 'reasoning' content parts")):
+    for name, why in (("sharegpt_mllm.json", "2 conversations have images, audio or video"),
+                      ("lf_v1_multimodal.jsonl", "2 conversations have 'image_url' content parts"),
+                      ("lf_reason_tool_use.jsonl", "2 conversations have 'reasoning' content parts")):
         result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", OTHER / name,
                      "--dry-run")
         assert result.exit_code == 1 and "Traceback" not in result.output
@@ -90,32 +90,32 @@ def test_against_leaves_out_tool_rows_with_a_note(cli, tmp_path):
     with ProviderServer("openai", reply) as server:
         result = cli("generate", SAMPLES / "marriage_counsel_instruct", "--backend", "openai", "--option",
                      f"base_url={server.base_url}", "--out", tmp_path / "o.jsonl", "--max-seeds", "1",
-                     "--d-factor", "0", "--against", OTHER / "glaive_toolcall_en_demo.json", env=KEY)
+                     "--d-factor", "0", "--against", OTHER / "sharegpt_toolcall.json", env=KEY)
     assert result.exit_code == 0, result.output
     assert "left out 2 conversations that have tool calls" in " ".join(result.stderr.split())
 
 
 def test_export_and_stats_of_other_tools_files(cli, tmp_path):
-    glaive = OTHER / "glaive_toolcall_en_demo.json"
-    result = cli("export", glaive, "--to", tmp_path / "g.jsonl")
+    toolcall = OTHER / "sharegpt_toolcall.json"
+    result = cli("export", toolcall, "--to", tmp_path / "g.jsonl")
     assert result.exit_code == 0, result.output
     assert len(read_jsonl(tmp_path / "g.jsonl")) == 4
-    assert f"{glaive}: left out 2 rows that {TOOLS}" in " ".join(result.stderr.split())
-    assert cli("export", OTHER / "v1_sft_demo.jsonl", "--to", tmp_path / "v.jsonl").exit_code == 0
-    assert read_jsonl(tmp_path / "v.jsonl")[0]["messages"][0] == {"role": "user", "content": "hi"}
-    assert cli("export", OTHER / "alpaca_en_demo.json", "--to", tmp_path / "a.jsonl").exit_code == 0
+    assert f"{toolcall}: left out 2 rows that {TOOLS}" in " ".join(result.stderr.split())
+    assert cli("export", OTHER / "lf_v1_sft.jsonl", "--to", tmp_path / "v.jsonl").exit_code == 0
+    assert read_jsonl(tmp_path / "v.jsonl")[0]["messages"][0] == {"role": "user", "content": "hey"}
+    assert cli("export", OTHER / "alpaca.json", "--to", tmp_path / "a.jsonl").exit_code == 0
     rows = read_jsonl(tmp_path / "a.jsonl")
     assert [r["messages"][0]["content"] for r in rows][:2] == [
-        "Describe a process of making crepes.",
-        "Transform the following sentence using a synonym: The car sped quickly."]
-    stats = cli("stats", OTHER / "v1_sft_demo.jsonl", "--json")
+        "Explain how to patch a bicycle inner tube.",
+        "Rewrite this sentence more politely: Give me a table for two now."]
+    stats = cli("stats", OTHER / "lf_v1_sft.jsonl", "--json")
     assert stats.exit_code == 0, stats.output
     assert json.loads(stats.output)["records"] == 3
-    refused = cli("export", OTHER / "mllm_demo.json", "--to", tmp_path / "m.jsonl")
+    refused = cli("export", OTHER / "sharegpt_mllm.json", "--to", tmp_path / "m.jsonl")
     assert refused.exit_code == 1 and "2 rows have images, audio or video" in refused.stderr
     assert not (tmp_path / "m.jsonl").exists()
-    located = cli("stats", glaive, "--json")  # stats reads every row: it names the first it cannot count
-    assert located.exit_code == 1 and f"{glaive}:2:1: not a record Janus can read: a conversation that has tool " \
+    located = cli("stats", toolcall, "--json")  # stats reads every row: it names the first it cannot count
+    assert located.exit_code == 1 and f"{toolcall}:2:1: not a record Janus can read: a conversation that has tool " \
         "calls" in " ".join(located.stderr.split())
 
 
