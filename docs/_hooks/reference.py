@@ -292,7 +292,8 @@ def contract_sections() -> list[str]:
                 annotation = ast.get_source_segment(source, item.annotation) if isinstance(item, ast.AnnAssign) else ""
                 annotation = re.sub(r"^ClassVar\[(.*)\]$", r"\1", annotation or "")
                 value = ast.get_source_segment(source, item.value) if item.value is not None else ""
-                rows.append(f"| `{target.id}` | {code(annotation)} | {code(value or '')} | {cell(rst_to_md(comment))} |")
+                meaning = cell(rst_to_md(comment))
+                rows.append(f"| `{target.id}` | {code(annotation)} | {code(value or '')} | {meaning} |")
             elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_"):
                 prefix = "async " if isinstance(item, ast.AsyncFunctionDef) else ""
                 args = ast.unparse(item.args)
