@@ -62,3 +62,4 @@ def test_cli_reference_has_core_and_plugin_commands(site: Path) -> None:
     # push comes from the hf plugin and --min-score from the filters plugin: the group adds them lazily
     for word in ("janus generate", "janus validate", "janus export", "janus push", "janus review", "--min-score"):
         assert word in text, word
+    assert "Sentinel" not in text  # click's "no default" marker is shown as none

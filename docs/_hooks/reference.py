@@ -49,6 +49,13 @@ def on_config(config: Any) -> Any:
     return config
 
 
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """mkdocs-click prints click 8.2's "no default" sentinel as it is; show no default as none."""
+    if page.file.src_uri == "reference/cli.md":
+        html = re.sub(r"<code>Sentinel\.UNSET</code>", "<em>none</em>", html)
+    return html
+
+
 def on_files(files: Any, config: Any) -> Any:
     """Add the generated reference pages."""
     pages = {"reference/setup-yaml.md": setup_page(), "reference/hooks.md": hooks_page(),
@@ -83,6 +90,11 @@ def rst_to_md(text: str) -> str:
         lang = "toml" if block and block[0].startswith("[") else "python"
         out += ["", f"```{lang}", *block, "```", ""]
     return re.sub(r"``(.+?)``", r"`\1`", "\n".join(out))
+
+
+def sentence(text: str) -> str:
+    """A plugin's description as a sentence: a capital first letter."""
+    return text[:1].upper() + text[1:]
 
 
 def cell(text: str) -> str:
@@ -335,7 +347,7 @@ def builtins_page() -> str:
         facts = [f"plugin `{reg.plugin}`", f"default model `{cls.default_model}`" if cls.default_model else "",
                  "key from " + ", ".join(f"`{v}`" for v in cls.key_env) if cls.key_env else "",
                  "provider batch API (`--batch`)" if cls.batches else ""]
-        out += [f"### `{name}`", "", f"{cls.description}", "", "; ".join(f for f in facts if f) + ".", ""]
+        out += [f"### `{name}`", "", sentence(cls.description), "", "; ".join(f for f in facts if f) + ".", ""]
         out += options_table(cls.Options)
 
     out += ["## Filters", "",
@@ -344,7 +356,7 @@ def builtins_page() -> str:
         flt = reg.obj
         state = "on by default" if flt.default else "off until configured"
         scope = "; evolved records only" if flt.evolution_only else ""
-        out += [f"### `{name}`", "", f"{flt.description}", "", f"Plugin `{reg.plugin}`; {state}{scope}.", ""]
+        out += [f"### `{name}`", "", sentence(flt.description), "", f"Plugin `{reg.plugin}`; {state}{scope}.", ""]
         out += options_table(flt.Options)
 
     out += ["## Output types", "", "| name | plugin | what a record holds |", "|---|---|---|"]
