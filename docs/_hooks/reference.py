@@ -103,8 +103,8 @@ def cell(text: str) -> str:
 
 
 def code(value: str) -> str:
-    """Inline code that survives a table cell."""
-    return f"`{cell(value)}`" if value else ""
+    """Inline code in a table cell (a pipe inside a code span needs no escape)."""
+    return f"`{' '.join(str(value).split())}`" if value else ""
 
 
 # --- setup.yaml --------------------------------------------------------------------------------
