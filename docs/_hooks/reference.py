@@ -311,7 +311,7 @@ def contract_sections() -> list[str]:
                 args = ast.unparse(item.args)
                 args = re.sub(r"^(self|cls)(, )?", "", args)
                 doc = ast.get_docstring(item) or ""
-                rows.append(f"| `{prefix}{item.name}({cell(args)})` | method | | {cell(rst_to_md(doc))} |")
+                rows.append(f"| {code(f'{prefix}{item.name}({args})')} | method | | {cell(rst_to_md(doc))} |")
         if rows:
             out += ["| member | type | default | meaning |", "|---|---|---|---|", *rows, ""]
     return out
