@@ -138,8 +138,8 @@ def to_template(text: str, slots: tuple[str, ...], delimiter: str, appended: boo
 def translate(data: dict[str, Any], path: str, where) -> tuple[dict[str, Any], list[str], list[Problem]]:
     """(new data, notes, problems). ``where(key)`` gives the (line, column) of a key's value."""
     new = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
-    notes = ["setup.yaml uses the original tool's keys; Janus translated them (see the README's "
-             "'The original tool's setup.yaml' section for today's keys and the counting rules)"]
+    notes = ["setup.yaml uses the original tool's keys; Janus translated them (see "
+             "docs/how-to/original-tool.md for today's keys and the counting rules)"]
     problems: list[Problem] = []
     delimiter = str(data.get("delimiter") or "")
     layout = choose_layout(data)

@@ -149,7 +149,7 @@ class Setup(_Strict):
     er_diagram_path: str | None = None
     #: the SQL dialect of a schema.sql diagram (sqlglot's name, e.g. postgres), when detection guesses wrong
     sql_dialect: str | None = None
-    #: "original": the original tool's counting (set for its setup.yaml; see the README)
+    #: "original": the original tool's counting (set for its setup.yaml; see docs/how-to/original-tool.md)
     counting: Literal["janus", "original"] = Field("janus", exclude=True)
     #: the original tool's category, kept on each record (meta.category) for its outputs.json shape
     category: str = Field("", exclude=True)
@@ -280,7 +280,7 @@ def _problems_from(exc: ValidationError, located: _Located) -> list[Problem]:
         elif err["type"] == "missing":
             line, col = located.at(loc[:-1])
             problems.append(Problem(located.path, line, col, f"missing required key '{dotted}'",
-                                    f"add '{loc[-1]}: ...' (see the README's annotated setup.yaml)"))
+                                    f"add '{loc[-1]}: ...' (see docs/reference/setup-yaml.md)"))
         else:
             line, col = located.at(loc)
             got = err.get("input")
@@ -369,8 +369,8 @@ def _trial_problems(spec: Spec, located: _Located) -> list[Problem]:
         except TemplateRefused as exc:
             line, col = located.place(path, exc.lineno, exc.needle)
             problems.append(Problem(located.path, line, col, f"{name}: {exc.message}",
-                                    "a prompt must stay within the bounds in the README's 'Security and "
-                                    "safety' section"))
+                                    "a prompt must stay within the bounds in docs/security.md ('Bounds "
+                                    "against hostile input')"))
     return problems
 
 

@@ -31,7 +31,7 @@ _UNARY = frozenset({"sub", "add"})
 
 
 #: what a user reads under a finding about a template's size or nesting
-BOUNDS_HINT = "keep prompt templates small and flat; the README's 'Security and safety' section lists the bounds"
+BOUNDS_HINT = "keep prompt templates small and flat; docs/security.md lists the bounds"
 
 
 @dataclass

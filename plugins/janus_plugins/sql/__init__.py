@@ -2,7 +2,7 @@
 
 Tables become entities, columns attributes (PK/FK/UK keys), foreign keys relationships with
 cardinalities, and comments details, as ``%%`` comments do in a Mermaid erDiagram. The mapping is
-in the README's "SQL schemas" section; ``reader.read_schema`` does the work.
+in docs/concepts/sql-schemas.md; ``reader.read_schema`` does the work.
 """
 
 from __future__ import annotations
