@@ -414,6 +414,9 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               "are never options: they come from environment variables.")
 @click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
               "Default: setup.yaml output_type.")
+@click.option("--generation", type=click.Choice(["one-shot", "turns"]), help="How records are written: one-shot "
+              "(one JSON reply holds a whole record) or turns (one plain-text request per turn, the user's side "
+              "role-played). Default: setup.yaml generation, else the backend's (turns for the embedded model).")
 @click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
               "(default: setup.yaml s_factor).")
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
@@ -494,7 +497,8 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
 @reports_errors
 def generate(ctx: click.Context, spec: str | None, target_folder: str | None, backend_llm: str | None,
              backend: str | None, model: str | None, options: tuple[str, ...],
-             output_type: str | None, s_factor: int | None, d_factor: int | None, input_path: str | None,
+             output_type: str | None, generation: str | None, s_factor: int | None, d_factor: int | None,
+             input_path: str | None,
              turns: int, rounds: int | None,
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
@@ -524,6 +528,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     updates: dict[str, Any] = {}
     if output_type:
         updates["output_type"] = output_type
+    if generation:
+        updates["generation"] = generation
     if s_factor:
         updates["s_factor"] = s_factor
     if d_factor is not None:

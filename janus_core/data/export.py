@@ -94,10 +94,12 @@ def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: fl
     left_out: Counter[str] = Counter()
     records = reviewed_records(out) if reviewed else read_records(out, left_out)
     sink.open()
+    handed = 0
     for record in records:
         sink.write([record])
+        handed += 1
     sink.close()
-    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped,
+    return {"all": {"path": str(to), "written": handed - sink.skipped, "skipped": sink.skipped,
                     "report": sink.report() + left_out_note(out, left_out)}}
 
 
@@ -144,14 +146,14 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
             name = "all" if eval_fraction <= 0 else ("eval" if is_eval(record.seed_id, eval_fraction, seed)
                                                      else "train")
             sink = sinks["all" if splits_itself else name]
-            before, reasons_before = sink.written, sink.skipped
-            sink.write([record])
-            if sink.written > before:
+            skipped_before = sink.skipped
+            sink.write([record])  # one record: a row, or counted in the sink's skipped
+            if sink.skipped > skipped_before:  # skipped: say why, per split
+                why = sink.last_skip_reason or f"have no {fmt} form"
+                skipped[name][why] += sink.skipped - skipped_before
+            else:
                 seeds[name].add(record.seed_id)
-                written[name] += sink.written - before
-            elif sink.skipped > reasons_before:  # skipped: say why, per split
-                why = getattr(sink, "last_skip_reason", None) or f"have no {fmt} form"
-                skipped[name][why] += sink.skipped - reasons_before
+                written[name] += 1
         _check_rows(written, seeds, skipped, fmt, eval_fraction, seed, left_out)
         for sink in sinks.values():
             sink.close()
