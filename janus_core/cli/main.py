@@ -86,18 +86,25 @@ def echo(message: Any = "", err: bool = False, **style: Any) -> None:
 
 
 def reports_errors(f):
-    """Show JanusErrors as plain messages (exit 1) instead of tracebacks."""
+    """Show JanusErrors as plain messages (exit 1) instead of tracebacks; as JSON lines (``{"event":
+    "error", "message": ...}``) for a command given ``--log-json``."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def say(message: str, prefix: str = "") -> None:
+            if kwargs.get("log_json"):
+                click.echo(json.dumps({"event": "error", "message": scrub(message)}), err=True)
+            else:
+                echo(prefix + scrub(message), fg="red", err=True)
+
         try:
             return f(*args, **kwargs)
         except SpecError as exc:
             for problem in exc.problems:
-                echo(scrub(str(problem)), fg="red", err=True)
+                say(str(problem))
             sys.exit(1)
         except JanusError as exc:
-            echo(f"error: {scrub(str(exc))}", fg="red", err=True)
+            say(str(exc), "error: ")
             sys.exit(1)
 
     return wrapper
@@ -490,7 +497,11 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--dry-run", is_flag=True, help="Print the planned requests (seeds per direction, derivations), "
               "estimated tokens and cost, and whether the run would continue --out's journal; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
-@click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
+@click.option("--log-json", is_flag=True, help="Progress, notes, errors and the summary as JSON lines on stderr, "
+              "for scripts: nothing else is printed there. Without it and without a terminal (CI logs, nohup), "
+              "a plain progress line is printed every few seconds.")
+@click.option("--verbose", "-v", is_flag=True, help="Details: what the diagram reader skipped, statement by "
+              "statement, and every failure's reason (not only the first five).")
 @SQL_DIALECT
 @plugin_option
 @click.pass_context
@@ -507,7 +518,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
              batch: bool, batch_poll: float, executor: str, ray_address: str | None, workers: int, shard: Any,
              against: tuple[str, ...], no_filters: bool,
-             dry_run: bool, quiet: bool, log_json: bool, sql_dialect: str | None, **plugin_values: Any) -> None:
+             dry_run: bool, quiet: bool, log_json: bool, verbose: bool, sql_dialect: str | None,
+             **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
     Everything is journaled beside the output: rerunning the same command after a crash or a
@@ -561,11 +573,16 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
                            overwrite=overwrite, seed=seed, temperature=temperature, engine=engine, rounds=rounds,
                            input=input_path, turns=turns, against=against, shard=shard, executor=executor,
                            ray_address=ray_address, workers=workers)
+    from janus_core.cli.progress import choose_view
+
+    view = choose_view(log_json, quiet, verbose)
     for note in notes:
-        echo(f"note: {note}", fg="yellow", err=True)
+        view.note(note)
+    for line in loaded.diagram.reading_details if verbose else []:
+        view.note(line)
     session = Session(loaded, plugins, settings)
     for note in session.notes:  # what --input left out
-        echo(f"note: {note}", fg="yellow", err=True)
+        view.note(note)
     if dry_run:
         planned = session.estimate()
         estimate = planned.as_dict()
@@ -596,9 +613,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         if "target" in estimate:
             _echo_target(estimate["target"], extend_limit)
         return
-    from janus_core.cli.progress import JsonView, RichView
-
-    stats = session.run(JsonView(quiet) if log_json else RichView(quiet))
+    stats = session.run(view)
     if stats.target is not None:
         if stats.made < stats.target:
             sys.exit(3)
