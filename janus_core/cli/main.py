@@ -732,12 +732,14 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
           no_report: bool, spec_folder: str | None) -> None:
     """Report on a dataset: records by output type, direction and depth; coverage of the graph (what
     has records and what has none); near-duplicate rate; lengths; distinct-n diversity; judge scores;
-    failures by reason. Prints the report and writes it as Markdown with PNG plots.
+    failures by reason; turns per record, user and assistant words per message, three sample records.
+    Prints the report and writes it as Markdown with PNG plots (the 'plot' extra).
 
     OUT is a run's output or an export: JSON Lines, a JSON array, Parquet, or an hf-disk folder."""
     from pathlib import Path
 
-    from janus_core.data.report import build_report, markdown, write_report
+    from janus_core.cli.report_view import show_report
+    from janus_core.data.report import PLOT_EXTRA, build_report, plotting, write_report
     from janus_core.data.stats import evolution_tree
 
     path = Path(out)
@@ -750,11 +752,19 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
     if as_json:
         echo(json.dumps(report, indent=2))
         return
-    echo(markdown(report, {}))
+    show_report(report)
     if not no_report:
         folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
-        written = write_report(report, folder)
-        echo(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
+        written, images = write_report(report, folder)
+        if images:
+            echo(f"report written to {written}, with {len(images)} plots beside it: "
+                 f"{', '.join(images.values())}", fg="green", err=True)
+        elif not plotting():
+            echo(f"report written to {written}; no plots were made: they need matplotlib, the 'plot' extra "
+                 f"({PLOT_EXTRA})", fg="yellow", err=True)
+        else:
+            echo(f"report written to {written}; no plots were made: the dataset has nothing to plot",
+                 fg="yellow", err=True)
 
 
 @cli.command()
