@@ -87,7 +87,7 @@ def test_dpo_export_skips_records_without_a_pair(cli, dataset, tmp_path):
 def test_split_by_seed_keeps_families_together(cli, dataset, tmp_path):
     result = cli("export", dataset, "--to", tmp_path / "x.jsonl", "--format", "janus", "--eval-fraction", "0.25")
     assert result.exit_code == 0, result.output
-    train, evals = read_jsonl(tmp_path / "x-train.jsonl"), read_jsonl(tmp_path / "x-eval.jsonl")
+    train, evals = read_jsonl(tmp_path / "x-train.jsonl"), read_jsonl(tmp_path / "x-test.jsonl")
     assert len(train) + len(evals) == 540
     assert {r["seed_id"] for r in train}.isdisjoint({r["seed_id"] for r in evals})
     seeds = len({r["seed_id"] for r in train + evals})

@@ -186,10 +186,10 @@ def test_export_to_the_hub_with_an_eval_split(cli, hub, tmp_path):
     assert repo.private
     files = data_files(repo)
     splits = {p.split("/")[1].split("-")[0]: parquet_rows(d) for p, d in files.items()}
-    assert set(splits) == {"train", "eval"}
+    assert set(splits) == {"train", "test"}
     assert sum(map(len, splits.values())) == len(records)
-    assert {r["seed_id"] for r in splits["train"]}.isdisjoint({r["seed_id"] for r in splits["eval"]})
-    assert "split: eval" in repo.files["README.md"].decode()
+    assert {r["seed_id"] for r in splits["train"]}.isdisjoint({r["seed_id"] for r in splits["test"]})
+    assert "split: test" in repo.files["README.md"].decode()
     again = cli("export", out, "--sink", "hf-hub", "--to", "team/counsel", "--format", "messages")
     assert again.exit_code == 1 and "--overwrite" in again.stderr
 

@@ -82,7 +82,7 @@ def test_stats_prints_and_writes_markdown_and_plots(cli, tmp_path):
     out = _dataset(tmp_path)
     result = cli("stats", out)
     assert result.exit_code == 0, result.output
-    assert "**4 records** (2 seeds)" in result.output
+    assert "4 records (2 seeds)" in result.output and "**" not in result.output  # drawn, not raw Markdown
     folder = tmp_path / "o.jsonl.report"
     text = (folder / "report.md").read_text(encoding="utf-8")
     for section in ("Records per output type", "Coverage of the graph", "Entities with no records:",

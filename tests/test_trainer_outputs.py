@@ -217,11 +217,11 @@ def test_hf_disk_eval_split_is_one_dataset_dict(cli, dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ds" / "dataset_dict.json").is_file()
     loaded = load_from_disk(str(tmp_path / "ds"))
-    assert isinstance(loaded, DatasetDict) and set(loaded) == {"train", "eval"}
+    assert isinstance(loaded, DatasetDict) and set(loaded) == {"train", "test"}
     total = len(read_jsonl(dataset))
-    assert loaded["train"].num_rows + loaded["eval"].num_rows == total
+    assert loaded["train"].num_rows + loaded["test"].num_rows == total
     assert f"train: {loaded['train'].num_rows} rows" in result.output
-    assert f"eval: {loaded['eval'].num_rows} rows" in result.output
+    assert f"test: {loaded['test'].num_rows} rows" in result.output
     assert leftovers(tmp_path) == []
 
 
@@ -238,11 +238,11 @@ def test_a_fraction_of_few_seeds_says_what_it_did(cli, tmp_path):
     result = cli("export", source, "--to", tmp_path / "x.jsonl", "--eval-fraction", "0.1")
     assert result.exit_code == 0, result.output
     assert "train: 2 rows from 2 seed families" in result.output
-    assert "eval: 1 rows from 1 seed families" in result.output
-    assert "1 of 3 seed families (33%) went to eval" in result.stderr
+    assert "test: 1 rows from 1 seed families" in result.output
+    assert "1 of 3 seed families (33%) went to test" in result.stderr
     none_in_eval = write_jsonl(tmp_path / "none.jsonl", [record(i) for i in _ids_with(0, 0.1)])
     refused = cli("export", none_in_eval, "--to", tmp_path / "y.jsonl", "--eval-fraction", "0.1")
-    assert refused.exit_code == 1 and "the eval split would be empty: 0 of 3 seed families" in refused.stderr
+    assert refused.exit_code == 1 and "the test split would be empty: 0 of 3 seed families" in refused.stderr
     assert not (tmp_path / "y-train.jsonl").exists() and leftovers(tmp_path) == []
 
 

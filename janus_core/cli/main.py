@@ -48,11 +48,14 @@ NO_PLUGIN_HELP = ("Turn off a built-in or entry-point plugin by name for this ru
 
 
 def split_options(f):
-    """--eval-fraction and --seed, for the commands that write a dataset (export, push)."""
-    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/eval split.")(f)
-    return click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-                        show_default=True, help="Share of seeds (with all their evolutions) that go to an eval "
-                        "split beside the train split; a seed's evolutions never straddle the two.")(f)
+    """--test-fraction (alias --eval-fraction) and --seed, for the commands that write a dataset (export, push)."""
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the train/test split.")(f)
+    return click.option("--test-fraction", "--eval-fraction", "eval_fraction",
+                        type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+                        help="Share of seeds (with all their evolutions) that go to a split named test beside the "
+                        "train split (FILE-train and FILE-test; a test split in hf-disk and on the Hub), as "
+                        "'datasets' names them; a seed's evolutions never straddle the two. --eval-fraction is "
+                        "the same option.")(f)
 
 
 def plugin_option(f):
@@ -86,21 +89,64 @@ def echo(message: Any = "", err: bool = False, **style: Any) -> None:
 
 
 def reports_errors(f):
-    """Show JanusErrors as plain messages (exit 1) instead of tracebacks."""
+    """Show JanusErrors as plain messages (exit 1) instead of tracebacks; as JSON lines (``{"event":
+    "error", "message": ...}``) for a command given ``--log-json``."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def say(message: str, prefix: str = "") -> None:
+            if kwargs.get("log_json"):
+                click.echo(json.dumps({"event": "error", "message": scrub(message)}), err=True)
+            else:
+                echo(prefix + scrub(message), fg="red", err=True)
+
         try:
             return f(*args, **kwargs)
         except SpecError as exc:
             for problem in exc.problems:
-                echo(scrub(str(problem)), fg="red", err=True)
+                say(str(problem))
             sys.exit(1)
         except JanusError as exc:
-            echo(f"error: {scrub(str(exc))}", fg="red", err=True)
+            say(str(exc), "error: ")
             sys.exit(1)
 
     return wrapper
+
+
+class PanelCommand(click.Command):
+    """A command whose ``--help`` lists its options in titled sections: ``panels`` maps a title to the
+    options' names; options no panel names (those plugins add) go under ``rest``."""
+
+    def __init__(self, *args: Any, panels: dict[str, tuple[str, ...]], rest: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.panels, self.rest = panels, rest
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        where = {name: title for title, names in self.panels.items() for name in names}
+        rows: dict[str, list[tuple[str, str]]] = {title: [] for title in [*self.panels, self.rest]}
+        help_option = self.get_help_option(ctx)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                name = "help" if param is help_option else param.name or ""
+                rows[where.get(name, self.rest)].append(record)
+        for title, records in rows.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+EPILOG = """\b
+Exit codes: 0 done; 1 an error (a spec problem, a run that made nothing, a check that found
+problems); 2 a usage error (an unknown option or value); 3 generate --target fell short;
+130 interrupted (Ctrl-C: rerun the same command to continue).
+
+\b
+Shell completion (commands, options, file names):
+  bash: eval "$(_JANUS_COMPLETE=bash_source janus)"   (in ~/.bashrc)
+  zsh:  eval "$(_JANUS_COMPLETE=zsh_source janus)"    (in ~/.zshrc)
+  fish: _JANUS_COMPLETE=fish_source janus | source    (in ~/.config/fish/completions/janus.fish)
+"""
 
 
 class JanusGroup(click.Group):
@@ -146,8 +192,9 @@ class JanusGroup(click.Group):
                 at += 1
 
 
-@click.group(cls=JanusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="janus-data", prog_name="janus")
+@click.group(cls=JanusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EPILOG)
+@click.version_option(None, "-V", "--version", package_name="janus-data", prog_name="janus")
 @plugin_option
 def cli() -> None:
     """Janus: synthetic fine-tuning data from a described situation.
@@ -212,38 +259,56 @@ def echo_reading(loaded: Spec, verbose: bool) -> None:
 @SPEC_ARG
 @VERBOSE
 @SQL_DIALECT
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON: the summary, or every problem "
+              "with its file, line, column, message and hint (exit 1).")
 @plugin_option
 @click.pass_context
 @reports_errors
-def validate(ctx: click.Context, spec: str, verbose: bool, sql_dialect: str | None) -> None:
+def validate(ctx: click.Context, spec: str, verbose: bool, sql_dialect: str | None, as_json: bool) -> None:
     """Check a spec folder: setup.yaml, the diagram, roles and plugin names.
 
     Prints every problem as FILE:LINE:COL with a hint and exits 1, or a short summary and 0.
     """
+    from dataclasses import asdict
+
     from janus_core.plan.graph import build_graph
     from janus_core.run.session import RunSettings, Session
 
-    loaded, plugins, notes = load_checked_spec(ctx, spec, sql_dialect)
-    the_plan = Session(loaded, plugins, RunSettings()).plan
+    try:
+        loaded, plugins, notes = load_checked_spec(ctx, spec, sql_dialect)
+        the_plan = Session(loaded, plugins, RunSettings()).plan
+    except SpecError as exc:
+        if not as_json:
+            raise
+        echo(json.dumps({"ok": False, "problems": [asdict(p) for p in exc.problems]}, indent=2))
+        sys.exit(1)
     graph, contexts = build_graph(loaded.diagram), the_plan.contexts
     s = loaded.setup
+    counts = the_plan.counts()
+    docs = the_plan.documents.summary() if the_plan.documents is not None else None
+    if docs and docs["unattached"]:
+        notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
+    if as_json:
+        echo(json.dumps({"ok": True, "setup": str(loaded.setup_path), "entities": graph.number_of_nodes(),
+                         "relationships": graph.number_of_edges(), "seed_contexts": len(contexts),
+                         "strategies": list(s.walk.strategies), "output_type": s.output_type,
+                         "seed_requests": counts.seeds, "derivations": counts.derivations, "rounds": counts.rounds,
+                         "documents": docs, "notes": notes,
+                         "reading": loaded.diagram.reading_details if verbose else []}, indent=2, default=str))
+        return
     echo(f"ok: {loaded.setup_path}", fg="green")
     echo(f"  diagram: {graph.number_of_nodes()} entities, {graph.number_of_edges()} relationships")
     echo(f"  walk: {len(contexts)} seed contexts ({', '.join(s.walk.strategies)})")
-    counts = the_plan.counts()
     echo(f"  {plan_line(counts, s.output_type)}")
     if the_plan.per_turn:
         echo(f"  counting: the original tool's: one seed per seed context and direction; the derivations "
                    f"are per turn of each seed ({counts.derivations} for seeds of one turn, "
                    f"{counts.derivations * 3} for three)")
-    if the_plan.documents is not None:
-        docs = the_plan.documents.summary()
+    if docs is not None:
         grounded = sum(1 for c in contexts if any(e in docs["by_entity"] for e in c.entities))
         echo(f"  documents: {docs['chunks']} chunks from {docs['sources']} files; {grounded} of "
                    f"{len(contexts)} seed contexts grounded; chunks per entity: "
                    + (", ".join(f"{k} {v}" for k, v in docs["by_entity"].items()) or "none"))
-        if docs["unattached"]:
-            notes.append(f"{docs['unattached']} document chunks name no entity and ground nothing")
     for note in notes:
         echo(f"  note: {note}", fg="yellow")
     echo_reading(loaded, verbose)
@@ -415,7 +480,20 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
         raise click.BadParameter(str(exc).removeprefix(f"--shard {value!r}: ")) from None
 
 
-@cli.command()
+GENERATE_PANELS = {
+    "What to generate": ("output_type", "generation", "s_factor", "d_factor", "rounds", "input_path", "turns",
+                         "target", "extend_limit", "max_seeds", "seed", "temperature", "sql_dialect"),
+    "Model": ("backend", "model", "options", "option_pairs", "batch", "batch_poll"),
+    "Budget and pace": ("concurrency", "rpm", "tpm", "retries", "rate_limit_wait", "max_requests", "max_cost",
+                        "executor", "ray_address", "workers", "shard"),
+    "Output": ("out", "sink", "overwrite", "retry_failed", "dry_run", "quiet", "log_json", "verbose"),
+    "Filters": ("against", "no_filters"),  # and the flags filter plugins add (the rest)
+    "Plugins and help": ("plugin_specs", "disabled_plugins", "help"),
+}
+
+
+@cli.command(cls=PanelCommand, panels=GENERATE_PANELS, rest="Filters",
+             epilog="Exit codes and shell completion: see 'janus --help'.")
 @click.argument("spec", required=False, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--target-folder", "target_folder", type=click.Path(exists=True, file_okay=False), hidden=True,
               help="The original tool's name for SPEC.")
@@ -435,8 +513,13 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
               help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
               "Overrides setup.yaml model.options; 'janus plugins' lists each backend's options. API keys "
               "are never options: they come from environment variables.")
+@click.option("-o", "option_pairs", multiple=True, nargs=2, metavar="KEY VALUE",
+              help="The same as --option KEY=VALUE, written as the llm tool takes it: -o threads 2.")
 @click.option("--type", "output_type", help="Output type: instruct, conversation, or one a plugin registers. "
               "Default: setup.yaml output_type.")
+@click.option("--generation", type=click.Choice(["one-shot", "turns"]), help="How records are written: one-shot "
+              "(one JSON reply holds a whole record) or turns (one plain-text request per turn, the user's side "
+              "role-played). Default: setup.yaml generation, else the backend's (turns for the embedded model).")
 @click.option("--s-factor", type=click.IntRange(1), help="Seeds per seed context and seed direction "
               "(default: setup.yaml s_factor).")
 @click.option("--d-factor", type=click.IntRange(0), help="Derivations per seed and derivational direction "
@@ -510,14 +593,20 @@ def _check_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--dry-run", is_flag=True, help="Print the planned requests (seeds per direction, derivations), "
               "estimated tokens and cost, and whether the run would continue --out's journal; call nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary.")
-@click.option("--log-json", is_flag=True, help="Progress and the summary as JSON lines on stderr, for scripts.")
+@click.option("--log-json", is_flag=True, help="Progress, notes, errors and the summary as JSON lines on stderr, "
+              "for scripts: nothing else is printed there. Without it and without a terminal (CI logs, nohup), "
+              "a plain progress line is printed every few seconds.")
+@click.option("--verbose", "-v", is_flag=True, help="Details: what the diagram reader skipped, statement by "
+              "statement, and every failure's reason (not only the first five).")
 @SQL_DIALECT
 @plugin_option
 @click.pass_context
 @reports_errors
 def generate(ctx: click.Context, spec: str | None, target_folder: str | None, backend_llm: str | None,
              backend: str | None, model: str | None, options: tuple[str, ...],
-             output_type: str | None, s_factor: int | None, d_factor: int | None, input_path: str | None,
+             option_pairs: tuple[tuple[str, str], ...],
+             output_type: str | None, generation: str | None, s_factor: int | None, d_factor: int | None,
+             input_path: str | None,
              turns: int, rounds: int | None,
              out: str | None,
              sink: str | None, overwrite: bool, retry_failed: bool, seed: int, temperature: float | None,
@@ -526,7 +615,8 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
              max_cost: float | None, max_seeds: int | None, target: int | None, extend_limit: int,
              batch: bool, batch_poll: float, executor: str, ray_address: str | None, workers: int, shard: Any,
              against: tuple[str, ...], no_filters: bool,
-             dry_run: bool, quiet: bool, log_json: bool, sql_dialect: str | None, **plugin_values: Any) -> None:
+             dry_run: bool, quiet: bool, log_json: bool, verbose: bool, sql_dialect: str | None,
+             **plugin_values: Any) -> None:
     """Generate a dataset from a spec folder and write it as records finish.
 
     Everything is journaled beside the output: rerunning the same command after a crash or a
@@ -547,8 +637,10 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
     chosen, given = plugin_filter_options(ctx, loaded.setup.filter_options, plugin_values)
     if no_filters and given:
         raise click.UsageError(f"--no-filters runs no filter, so {', '.join(given)} would do nothing")
+    options += tuple(f"{key}={value}" for key, value in option_pairs)  # -o KEY VALUE
     asked = GenerateSettings(
         backend=backend, model=model, options=_parse_options(options), out=out, output_type=output_type,
+        generation=generation,
         s_factor=s_factor, d_factor=d_factor, filter_options=chosen, no_filters=no_filters, input=input_path,
         turns=turns, rounds=rounds, sink=sink, overwrite=overwrite, retry_failed=retry_failed, seed=seed,
         temperature=temperature, concurrency=concurrency, rpm=rpm, tpm=tpm, retries=retries,
@@ -556,11 +648,16 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         target=target, extend_limit=extend_limit, batch=batch, batch_poll=batch_poll, executor=executor,
         ray_address=ray_address, workers=workers, shard=shard, against=against)
     settings = run_settings(loaded, plugins, asked, notes)  # the one path janus_core.generate takes too
+    from janus_core.cli.progress import choose_view
+
+    view = choose_view(log_json, quiet, verbose)
     for note in notes:
-        echo(f"note: {note}", fg="yellow", err=True)
+        view.note(note)
+    for line in loaded.diagram.reading_details if verbose else []:
+        view.note(line)
     session = Session(loaded, plugins, settings)
     for note in session.notes:  # what --input left out
-        echo(f"note: {note}", fg="yellow", err=True)
+        view.note(note)
     if dry_run:
         planned = session.estimate()
         estimate = planned.as_dict()
@@ -591,9 +688,7 @@ def generate(ctx: click.Context, spec: str | None, target_folder: str | None, ba
         if "target" in estimate:
             _echo_target(estimate["target"], extend_limit)
         return
-    from janus_core.cli.progress import JsonView, RichView
-
-    stats = session.run(JsonView(quiet) if log_json else RichView(quiet))
+    stats = session.run(view)
     if stats.target is not None:
         if stats.made < stats.target:
             sys.exit(3)
@@ -637,12 +732,14 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
           no_report: bool, spec_folder: str | None) -> None:
     """Report on a dataset: records by output type, direction and depth; coverage of the graph (what
     has records and what has none); near-duplicate rate; lengths; distinct-n diversity; judge scores;
-    failures by reason. Prints the report and writes it as Markdown with PNG plots.
+    failures by reason; turns per record, user and assistant words per message, three sample records.
+    Prints the report and writes it as Markdown with PNG plots (the 'plot' extra).
 
     OUT is a run's output or an export: JSON Lines, a JSON array, Parquet, or an hf-disk folder."""
     from pathlib import Path
 
-    from janus_core.data.report import build_report, markdown, write_report
+    from janus_core.cli.report_view import show_report
+    from janus_core.data.report import PLOT_EXTRA, build_report, plotting, write_report
     from janus_core.data.stats import evolution_tree
 
     path = Path(out)
@@ -655,11 +752,19 @@ def stats(ctx: click.Context, out: str, tree_of: str | None, as_json: bool, repo
     if as_json:
         echo(json.dumps(report, indent=2))
         return
-    echo(markdown(report, {}))
+    show_report(report)
     if not no_report:
         folder = Path(report_dir) if report_dir else path.with_name(path.name + ".report")
-        written = write_report(report, folder)
-        echo(f"report written to {written} (with its plots in {folder})", fg="green", err=True)
+        written, images = write_report(report, folder)
+        if images:
+            echo(f"report written to {written}, with {len(images)} plots beside it: "
+                 f"{', '.join(images.values())}", fg="green", err=True)
+        elif not plotting():
+            echo(f"report written to {written}; no plots were made: they need matplotlib, the 'plot' extra "
+                 f"({PLOT_EXTRA})", fg="yellow", err=True)
+        else:
+            echo(f"report written to {written}; no plots were made: the dataset has nothing to plot",
+                 fg="yellow", err=True)
 
 
 @cli.command()
@@ -692,8 +797,9 @@ def merge(parts: tuple[str, ...], out: str, overwrite: bool) -> None:
 @click.option("--repair", is_flag=True, help="Mend what can be mended: rewrite the output from a good journal, or "
               "keep a damaged journal aside (OUT.journal.sqlite.damaged-TIMESTAMP) and salvage its readable rows "
               "and the output's records into a new one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings (or what --repair did) as JSON.")
 @reports_errors
-def doctor(out: str, repair: bool) -> None:
+def doctor(out: str, repair: bool, as_json: bool) -> None:
     """Check a run's journal (integrity, version) and its output, and say what is wrong.
 
     Exits 1 if something needs repair. Safe while a run writes OUT (it only reads); --repair waits
@@ -704,12 +810,22 @@ def doctor(out: str, repair: bool) -> None:
     from janus_core.run.doctor import repair as mend
 
     if repair:
-        for line in mend(Path(out)):
+        done = mend(Path(out))
+        if as_json:
+            echo(json.dumps({"out": out, "repaired": list(done)}, indent=2))
+            return
+        for line in done:
             echo(line)
         return
     found = diagnose(Path(out))
-    for line in found.lines():
-        echo(line)
+    if as_json:
+        echo(json.dumps({"out": out, "healthy": found.healthy, "journal": found.journal, "problem": found.problem,
+                         "version": found.version, "counts": found.counts, "output_records": found.output_records,
+                         "output_bad_lines": found.output_bad_lines, "bad_rows": [list(r) for r in found.bad_rows],
+                         "lines": found.lines()}, indent=2))
+    else:
+        for line in found.lines():
+            echo(line)
     if not found.healthy:
         sys.exit(1)
 
@@ -743,7 +859,7 @@ def doctor(out: str, repair: bool) -> None:
 @reports_errors
 def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: float, sink: str | None,
                    eval_fraction: float, seed: int, overwrite: bool, reviewed: bool) -> None:
-    """Write a dataset in another format or store, optionally split into train and eval by seed.
+    """Write a dataset in another format or store, optionally split into train and test by seed.
 
     With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
     """
@@ -779,7 +895,8 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: 
 @reports_errors
 def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List loaded plugins, the package each comes from, what each registers, and the options each
-    backend (--option KEY=VALUE, setup.yaml model.options) and filter (filter_options) takes."""
+    backend (-o KEY VALUE, setup.yaml model.options) and filter (filter_options) takes, with their
+    defaults, and the flags plugins add to 'janus generate'."""
     from janus_core.plugins import KINDS
     from janus_core.sdk.options import option_help
 
@@ -788,13 +905,19 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     rows: dict[str, dict[str, Any]] = {}
 
     def row(name: str, origin: str) -> dict[str, Any]:
-        return rows.setdefault(name, {"name": name, "from": origin, **{k: [] for k in KINDS}, "options": {}})
+        return rows.setdefault(name, {"name": name, "from": origin, **{k: [] for k in KINDS}, "options": {},
+                                      "flags": {}})
 
     for name, plugin in plugins.pm.list_name_plugin():
         if plugin is not None:  # None: a name turned off (--no-plugin, JANUS_DISABLE_PLUGINS)
             row(name, plugins.origin(plugin))
     for kind in KINDS:
         for reg_name, reg in getattr(registry, kind).items():
+            if kind == "generate_options":  # shown as the flag a user types, with its help
+                flag = reg.obj.option.opts[0]
+                row(reg.plugin, "?")[kind].append(flag)
+                rows[reg.plugin]["flags"][flag] = reg.obj.option.help or ""
+                continue
             row(reg.plugin, "?")[kind].append(reg_name)
             if kind in ("backends", "filters"):
                 help_text = option_help(reg.obj.Options)
@@ -806,8 +929,12 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     for entry in rows.values():
         echo(f"{entry['name']}  ({entry['from']})", bold=True)
         for kind in KINDS:
-            if entry[kind]:
+            if entry[kind] and kind != "generate_options":
                 echo(f"  {kind.replace('_', ' ')}: {', '.join(entry[kind])}")
+        if entry["flags"]:
+            echo("  janus generate flags:")
+            for flag, text in entry["flags"].items():
+                echo(f"    {flag}: {text}")
         for owner, help_text in entry["options"].items():
             echo(f"  {owner} options:")
             for key, text in help_text.items():
@@ -815,13 +942,19 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the directions as a JSON list.")
 @plugin_option
 @click.pass_context
 @reports_errors
-def directions(ctx: click.Context) -> None:
+def directions(ctx: click.Context, as_json: bool) -> None:
     """List every registered evolving direction with its pack and description."""
     registry = get_plugins(ctx).registry
-    for name, reg in sorted(registry.directions.items(), key=lambda kv: (kv[1].obj.pack, kv[0])):
+    listed = sorted(registry.directions.items(), key=lambda kv: (kv[1].obj.pack, kv[0]))
+    if as_json:
+        echo(json.dumps([{"name": name, "pack": reg.obj.pack, "description": reg.obj.description,
+                          "plugin": reg.plugin} for name, reg in listed], indent=2))
+        return
+    for name, reg in listed:
         echo(f"{reg.obj.pack:>14}  {name:<20} {reg.obj.description}")
 
 

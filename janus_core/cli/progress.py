@@ -1,4 +1,6 @@
-"""How ``janus generate`` shows a run: a rich progress bar and summary, or JSON lines for scripts.
+"""How ``janus generate`` shows a run: a rich progress bar and summary on a terminal, a plain
+progress line every few seconds elsewhere (CI logs, ``nohup``, a notebook's shell), or JSON lines
+for scripts.
 
 The session (``janus_core.run.session``) reports what happens; these views draw it on stderr.
 """
@@ -28,14 +30,50 @@ def shown(text: Any) -> str:
     return escape(printable(scrub(str(text))))
 
 
-class RichView(RunView):
-    """A progress bar while the run goes (none with ``quiet``), then the summary."""
+def choose_view(log_json: bool, quiet: bool = False, verbose: bool = False) -> RichView:
+    """JSON lines with ``log_json``; else a progress bar on a terminal, plain progress lines elsewhere."""
+    if log_json:
+        return JsonView(quiet, verbose)
+    view = RichView(quiet, verbose)
+    return view if view.console.is_terminal else PlainView(quiet, verbose)
 
-    def __init__(self, quiet: bool = False):
+
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 45s, 3m05s, 2h10m."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class Pace:
+    """Records done per second since the view started watching, and the time left at that pace."""
+
+    def __init__(self, stats: Stats):
+        self.started, self.first = time.perf_counter(), stats.progress
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def eta(self, stats: Stats) -> float | None:
+        """Seconds left, or None while nothing is done yet (or nothing is planned)."""
+        done, left = stats.progress - self.first, stats.planned - stats.progress
+        if not stats.planned or left <= 0:
+            return 0.0 if stats.planned else None
+        return left * self.elapsed() / done if done > 0 else None
+
+
+class RichView(RunView):
+    """A progress bar while the run goes (none with ``quiet``), then the summary; ``verbose`` lists
+    every failure's reason, not only the first five."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False):
         from rich.console import Console
 
         self.console = Console(stderr=True, soft_wrap=True)
-        self.quiet = quiet
+        self.quiet, self.verbose = quiet, verbose
 
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]note[/]: {shown(text)}")
@@ -117,37 +155,75 @@ class RichView(RunView):
                 console.print(f"[green]target[/]: {stats.made} of {stats.target} records{grown}")
         if stats.stopped:
             console.print(f"[yellow]stopped[/]: {shown(stats.stopped)}; rerun the same command to continue")
-        for line in stats.errors[:5]:
+        for line in stats.errors if self.verbose else stats.errors[:5]:
             console.print(f"  [dim]{shown(line)}[/]")
+        if len(stats.errors) > 5 and not self.verbose:
+            console.print(f"  [dim]... {len(stats.errors) - 5} more (-v lists them all)[/]")
         negotiated = session.backend.negotiated
         if negotiated and negotiated.get("refused"):
             console.print(f"  structured output: {shown(negotiated.get('mode'))} (the server refused "
                           f"{shown(', '.join(map(str, negotiated['refused'])))})")
 
 
-class JsonView(RichView):
-    """Progress each second (none with ``quiet``) and the summary as JSON lines on stderr."""
+class PlainView(RichView):
+    """For a stderr that is no terminal: a plain progress line every ``every`` seconds and one when the
+    run ends (none with ``quiet``), then the summary."""
 
-    def note(self, text: str) -> None:
-        _emit({"event": "note", "note": text})
-
-    def started(self, session: Session, resumed: int) -> None:
-        pass
+    #: seconds between progress lines
+    every: float = 5.0
 
     async def watch(self, stats: Stats) -> None:
         if self.quiet:
             return
-        started = time.perf_counter()
+        pace = Pace(stats)
+        try:
+            while True:
+                await asyncio.sleep(self.every)
+                self.line(stats, pace)
+        finally:
+            self.line(stats, pace)
+
+    def line(self, stats: Stats, pace: Pace) -> None:
+        eta = pace.eta(stats)
+        of = f"/{stats.planned}" if stats.planned else ""
+        self.console.print(f"progress: {stats.progress}{of} done ({stats.records} new records, "
+                           f"{stats.failed + stats.earlier_failures} failed), {stats.in_flight} in flight, "
+                           f"${stats.cost:.4f}, {duration(pace.elapsed())} elapsed, eta "
+                           + ("unknown" if eta is None else duration(eta)), markup=False, highlight=False)
+
+
+class JsonView(RichView):
+    """Progress each second (none with ``quiet``), notes, and the summary as JSON lines on stderr:
+    nothing else is printed there."""
+
+    def note(self, text: str) -> None:
+        emit({"event": "note", "note": text})
+
+    def started(self, session: Session, resumed: int) -> None:
+        emit({"event": "started", "spec": session.spec.name, "output_type": session.spec.setup.output_type,
+              "backend": session.backend.name, "model": session.backend.model, "out": str(session.out),
+              "concurrency": session.engine.concurrency, "resumed": resumed})
+
+    async def watch(self, stats: Stats) -> None:
+        if self.quiet:
+            return
+        pace = Pace(stats)
         while True:
             await asyncio.sleep(1.0)
-            _emit({"event": "progress", "elapsed": round(time.perf_counter() - started, 1),
-                   "done": stats.progress, "planned": stats.planned, "records": stats.records,
-                   "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
-                   "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6)})
+            eta = pace.eta(stats)
+            emit({"event": "progress", "elapsed": round(pace.elapsed(), 1),
+                  "done": stats.progress, "planned": stats.planned, "records": stats.records,
+                  "failed": stats.failed, "in_flight": stats.in_flight, "requests": stats.requests,
+                  "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out, "cost": round(stats.cost, 6),
+                  "eta_seconds": None if eta is None else round(eta, 1)})
+
+    def interrupted(self, session: Session) -> None:
+        emit({"event": "interrupted", "out": str(session.out)})
 
     def finished(self, session: Session, stats: Stats) -> None:
-        _emit({"event": "summary", **summary_dict(stats, session.out)})
+        emit({"event": "summary", **summary_dict(stats, session.out)})
 
 
-def _emit(event: dict[str, Any]) -> None:
+def emit(event: dict[str, Any]) -> None:
+    """One JSON line on stderr, secrets masked."""
     print(scrub(json.dumps(event)), file=sys.stderr, flush=True)

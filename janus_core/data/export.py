@@ -1,4 +1,4 @@
-"""Write a dataset in another format or store, optionally split into train and eval by seed.
+"""Write a dataset in another format or store, optionally split into train and test by seed.
 
 Splitting by seed keeps every evolution of a seed on the same side, so no near-copy of a training
 example leaks into the evaluation set.
@@ -21,6 +21,9 @@ from janus_core.run.record_rows import record_problem
 from janus_core.run.staging import remove_stale, staged_folder
 from janus_core.sdk.errors import JanusError
 from janus_core.sdk.records import Record
+
+#: the held-out split's name: ``test``, as ``datasets`` names it (``--test-fraction``, alias ``--eval-fraction``)
+HELD_OUT = "test"
 
 
 def read_records(out: Path, left_out: Counter[str] | None = None) -> Iterator[Record]:
@@ -71,15 +74,15 @@ def _apply_reviews(records: Iterator[Record], reviews: dict[str, dict[str, Any]]
 
 
 def is_eval(seed_id: str, fraction: float, seed: int = 0) -> bool:
-    """Whether a seed's family goes to the eval split (stable for a given seed)."""
+    """Whether a seed's family goes to the held-out (test) split (stable for a given seed)."""
     digest = hashlib.sha256(f"{seed}|{seed_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
 def split_paths(to: Path) -> tuple[Path, Path]:
     if to.suffix:
-        return to.with_name(f"{to.stem}-train{to.suffix}"), to.with_name(f"{to.stem}-eval{to.suffix}")
-    return to / "train", to / "eval"
+        return to.with_name(f"{to.stem}-train{to.suffix}"), to.with_name(f"{to.stem}-{HELD_OUT}{to.suffix}")
+    return to / "train", to / HELD_OUT
 
 
 def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
@@ -94,17 +97,19 @@ def export_remote(out: Path, to: str, sink_cls: Any, fmt: str, eval_fraction: fl
     left_out: Counter[str] = Counter()
     records = reviewed_records(out) if reviewed else read_records(out, left_out)
     sink.open()
+    handed = 0
     for record in records:
         sink.write([record])
+        handed += 1
     sink.close()
-    return {"all": {"path": str(to), "written": sink.written, "skipped": sink.skipped,
+    return {"all": {"path": str(to), "written": handed - sink.skipped, "skipped": sink.skipped,
                     "report": sink.report() + left_out_note(out, left_out)}}
 
 
 def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 0.0, seed: int = 0,
            overwrite: bool = False, reviewed: bool = False,
            options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``out``'s records to ``to`` (and its eval split); returns per split the path, rows written,
+    """Write ``out``'s records to ``to`` (and its test split); returns per split the path, rows written,
     records skipped (and why), and the seed families it holds.
 
     ``reviewed`` writes only the records kept or edited in ``janus review``. Everything is written
@@ -116,9 +121,9 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
         return export_remote(out, str(to), sink_cls, fmt, eval_fraction, seed,
                              {"replace": overwrite, "flag": "--overwrite"}, reviewed)
     splits_itself = bool(getattr(sink_cls, "splits", False)) and eval_fraction > 0
-    split_names = ("all",) if eval_fraction <= 0 else ("train", "eval")
+    split_names = ("all",) if eval_fraction <= 0 else ("train", HELD_OUT)
     targets = {"all": to} if eval_fraction <= 0 or splits_itself else \
-        dict(zip(("train", "eval"), split_paths(to), strict=True))
+        dict(zip(("train", HELD_OUT), split_paths(to), strict=True))
     for path in targets.values():
         remove_stale(path)  # what an export killed before (kill -9) left beside it
         if path.exists() and not overwrite:
@@ -141,17 +146,17 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
         for sink in sinks.values():
             sink.open()
         for record in records:
-            name = "all" if eval_fraction <= 0 else ("eval" if is_eval(record.seed_id, eval_fraction, seed)
+            name = "all" if eval_fraction <= 0 else (HELD_OUT if is_eval(record.seed_id, eval_fraction, seed)
                                                      else "train")
             sink = sinks["all" if splits_itself else name]
-            before, reasons_before = sink.written, sink.skipped
-            sink.write([record])
-            if sink.written > before:
+            skipped_before = sink.skipped
+            sink.write([record])  # one record: a row, or counted in the sink's skipped
+            if sink.skipped > skipped_before:  # skipped: say why, per split
+                why = sink.last_skip_reason or f"have no {fmt} form"
+                skipped[name][why] += sink.skipped - skipped_before
+            else:
                 seeds[name].add(record.seed_id)
-                written[name] += sink.written - before
-            elif sink.skipped > reasons_before:  # skipped: say why, per split
-                why = getattr(sink, "last_skip_reason", None) or f"have no {fmt} form"
-                skipped[name][why] += sink.skipped - reasons_before
+                written[name] += 1
         _check_rows(written, seeds, skipped, fmt, eval_fraction, seed, left_out)
         for sink in sinks.values():
             sink.close()
@@ -173,7 +178,7 @@ def export(out: Path, to: Path, sink_cls: Any, fmt: str, eval_fraction: float = 
                      "skip_reasons": dict(skipped[name])}
               for name in split_names}
     if eval_fraction > 0:
-        result["train"]["notes"] = notes + split_notes(len(seeds["train"]), len(seeds["eval"]), eval_fraction)
+        result["train"]["notes"] = notes + split_notes(len(seeds["train"]), len(seeds[HELD_OUT]), eval_fraction)
     elif notes:
         result["all"]["notes"] = notes
     return result
@@ -185,8 +190,8 @@ def split_notes(train_seeds: int, eval_seeds: int, fraction: float) -> list[str]
     share = eval_seeds / total if total else 0.0
     if total >= 20 and abs(share - fraction) <= 0.05:
         return []
-    return [f"--eval-fraction {fraction:g} asked for {fraction:.0%} of the seeds; {eval_seeds} of {total} seed "
-            f"families ({share:.0%}) went to eval. The split draws whole seed families, so with few seeds the "
+    return [f"--test-fraction {fraction:g} asked for {fraction:.0%} of the seeds; {eval_seeds} of {total} seed "
+            f"families ({share:.0%}) went to {HELD_OUT}. The split draws whole seed families, so with few seeds the "
             "share is coarse: --seed N draws again."]
 
 
@@ -199,11 +204,11 @@ def _check_rows(written: dict[str, int], seeds: dict[str, set[str]], skipped: di
     if not sum(written.values()):
         raise JanusError(f"no {fmt} rows to write" + (f": {why}" if why else ": the run has no records")
                          + "; nothing was written")
-    empty = [name for name in ("train", "eval") if name in written and not written[name]]
+    empty = [name for name in ("train", HELD_OUT) if name in written and not written[name]]
     if empty:
         total = sum(len(s) for s in seeds.values())
-        raise JanusError(f"the {empty[0]} split would be empty: {len(seeds['eval'])} of {total} seed families fell "
-                         f"in eval at --eval-fraction {eval_fraction:g} (--seed {seed}); change the fraction or "
+        raise JanusError(f"the {empty[0]} split would be empty: {len(seeds[HELD_OUT])} of {total} seed families fell "
+                         f"in {HELD_OUT} at --test-fraction {eval_fraction:g} (--seed {seed}); change the fraction or "
                          "the seed. Nothing was written")
 
 

@@ -1,5 +1,6 @@
-"""The dataset report behind ``janus stats``: counts, graph coverage, duplicates, lengths,
-diversity, judge scores and failures, printed and written as Markdown with PNG plots.
+"""The dataset report behind ``janus stats``: counts, graph coverage, duplicates, lengths (turns per
+record, user and assistant words per message), diversity, judge scores, failures and three sample
+records, written as Markdown with PNG plots (the CLI renders it in the terminal).
 
 Coverage needs the spec: it is found through the run's journal (``meta.spec``: the folder the
 run was made from) or given with ``--spec``; without it the report lists only what the records visit.
@@ -8,6 +9,7 @@ run was made from) or given with ``--spec``; without it the report lists only wh
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import statistics
 from collections import Counter
@@ -25,6 +27,11 @@ WORD_CAP = 10_000
 _WORD = re.compile(r"\S+")
 _NONSPACE = re.compile(r"\S")
 _PIECE = 1 << 20
+#: sample records the report shows, and the characters of each message shown
+SAMPLES = 3
+SAMPLE_CHARS = 400
+#: the install hint when matplotlib is missing
+PLOT_EXTRA = "pip install 'janus-data[plot]'"
 
 
 def capped(text: str, cap: int = WORD_CAP) -> tuple[str, bool]:
@@ -231,25 +238,35 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
     tally, visits, duplicates = Tally(), Visits(), Duplicates(parents)
     diversity = {(side, n): DistinctN(n) for side in ("user", "assistant") for n in (1, 2)}
     lengths: list[int] = []
+    turns: list[int] = []
+    side_words: dict[str, list[int]] = {"user": [], "assistant": []}
+    samples: list[dict[str, Any]] = []
+    draw = random.Random(0)  # the same dataset shows the same samples
     judged: list[dict[str, Any]] = []
     long_messages = 0
-    for r in iter_run_records(out):
+    for index, r in enumerate(iter_run_records(out)):
         tally.add(r)
         visits.add(r)
         duplicates.add(r)
-        length = 0
+        _sample(samples, index, r, draw)
+        length = user_turns = 0
         for m in r.get("messages") or []:
             if not isinstance(m, dict):
                 continue
             text = _content(m)
             if m.get("role") != "system":
-                length += count_words(text)
+                words_here = count_words(text)
+                length += words_here
+                if m.get("role") in side_words:
+                    side_words[m["role"]].append(words_here)
+            user_turns += m.get("role") == "user"
             if m.get("role") in ("user", "assistant"):
                 shown, cut = capped(text)
                 long_messages += cut
                 for n in (1, 2):
                     diversity[m["role"], n].add(shown)
         lengths.append(length)
+        turns.append(user_turns)
         meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
         if isinstance(meta.get("judge"), dict):
             judged.append(_grades(meta["judge"]))
@@ -279,8 +296,10 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         "near_duplicates_whole": whole,
         "near_duplicate_rate_whole": round(whole / count, 4) if count else 0.0,
         "words_per_record": lengths,
-        "length": ({"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)}
-                   if lengths else {}),
+        "length": _spread(lengths),
+        "turns": _spread(turns),
+        "words_per_message": {side: _spread(found) for side, found in side_words.items()},
+        "samples": samples,
         "diversity": {f"{side}_distinct_{n}": d.value for (side, n), d in diversity.items()},
         "messages_over_word_cap": long_messages,
         "word_cap": WORD_CAP,
@@ -291,6 +310,31 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                   "eliminated_scores": [j["score"] for j in eliminated if j["score"] is not None]},
         "documents": dict(visits.chunks),
     })
+
+
+def _spread(values: list[int]) -> dict[str, Any]:
+    """min, median, mean and max of some counts ({} for none)."""
+    if not values:
+        return {}
+    return {"min": min(values), "median": statistics.median(values), "mean": round(statistics.mean(values), 1),
+            "max": max(values)}
+
+
+def _sample(samples: list[dict[str, Any]], index: int, record: dict[str, Any], draw: random.Random) -> None:
+    """Keep ``SAMPLES`` records drawn evenly from the whole stream (reservoir sampling), each message cut to
+    ``SAMPLE_CHARS`` characters."""
+    slot = index if index < SAMPLES else draw.randrange(index + 1)
+    if slot >= SAMPLES:
+        return
+    messages = [{"role": str(m.get("role")), "content": _content(m)[:SAMPLE_CHARS]
+                 + ("..." if len(_content(m)) > SAMPLE_CHARS else "")}
+                for m in record.get("messages") or [] if isinstance(m, dict)]
+    shown = {"id": str(record.get("id")), "direction": str(record.get("direction")), "depth": record.get("depth"),
+             "messages": messages}
+    if index < SAMPLES:
+        samples.append(shown)
+    else:
+        samples[slot] = shown
 
 
 def _grades(judge: dict[str, Any]) -> dict[str, Any]:
@@ -316,8 +360,9 @@ def _records(count: int) -> str:
     return f"{count} record" if count == 1 else f"{count} records"
 
 
-def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
-    """The report as Markdown, linking the PNG plots by file name; control characters shown as escapes."""
+def markdown(report: dict[str, Any], images: dict[str, str], samples: bool = True) -> str:
+    """The report as Markdown, linking the PNG plots by file name, with the sample records unless not
+    ``samples``; control characters shown as escapes."""
     cov = report["coverage"]
     lines = [f"# Dataset report: {Path(report['path']).name}", ""]
     run = report.get("run") or {}
@@ -362,6 +407,14 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
     if report["length"]:
         lines += [f"Words per record: min {report['length']['min']}, median {report['length']['median']}, "
                   f"max {report['length']['max']}.", ""]
+    if report.get("turns"):
+        t = report["turns"]
+        lines += [f"User turns per record: min {t['min']}, median {t['median']}, max {t['max']}.", ""]
+    per_message = report.get("words_per_message") or {}
+    if any(per_message.values()):
+        lines += ["| Words per message | User | Assistant |", "|---|---:|---:|",
+                  *(f"| {label} | {per_message['user'].get(key, '-')} | {per_message['assistant'].get(key, '-')} |"
+                    for key, label in (("median", "median"), ("mean", "mean"), ("max", "max"))), ""]
     if "lengths" in images:
         lines += [f"![lengths]({images['lengths']})", ""]
     judge = report["judge"]
@@ -382,19 +435,23 @@ def markdown(report: dict[str, Any], images: dict[str, str]) -> str:
     if report["documents"]:
         lines += ["## Document chunks used", "", *_table(report["documents"], ("Chunk", "Records"))]
     lines += ["## Failures by reason", "", *_table(report["failures"], ("Reason", "Jobs"))]
+    if samples and report.get("samples"):
+        lines += ["## Sample records", ""]
+        for sample in report["samples"]:
+            lines += [f"### `{sample['id']}` ({sample['direction']}, depth {sample['depth']})", ""]
+            for m in sample["messages"]:
+                fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", m["content"]))])
+                lines += [f"**{m['role']}**", "", fence + "text", m["content"], fence, ""]
     # names and reasons come from records and servers: their control characters are shown as escapes
     return printable("\n".join(lines))
 
 
 def plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
     """PNG plots (matplotlib, the 'plot' extra): lengths, judge scores, coverage. {} without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if not plotting():
         return {}
+    import matplotlib.pyplot as plt
+
     made = {}
 
     def save(fig: Any, name: str) -> None:
@@ -425,10 +482,21 @@ def plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
     return made
 
 
-def write_report(report: dict[str, Any], folder: Path) -> Path:
-    """Write report.md and its PNG plots into ``folder``; returns the Markdown file."""
+def plotting() -> bool:
+    """Whether matplotlib (the 'plot' extra) is there to draw the plots (set to its file backend)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    return True
+
+
+def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, dict[str, str]]:
+    """Write report.md and its PNG plots into ``folder``; returns the Markdown file and the plots made
+    (by name; none without matplotlib)."""
     folder.mkdir(parents=True, exist_ok=True)
     images = plots(report, folder)
     path = folder / "report.md"
     path.write_text(markdown(report, images) + "\n", encoding="utf-8")
-    return path
+    return path, images

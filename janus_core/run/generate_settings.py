@@ -24,6 +24,7 @@ class GenerateSettings:
     options: dict[str, Any] = field(default_factory=dict)
     out: str | None = None
     output_type: str | None = None
+    generation: str | None = None
     s_factor: int | None = None
     d_factor: int | None = None
     #: setup.yaml's ``filter_options`` as the run uses them (None: setup.yaml's as they are)
@@ -74,6 +75,8 @@ def run_settings(spec: Spec, plugins: Plugins, given: GenerateSettings, notes: l
     updates: dict[str, Any] = {}
     if given.output_type:
         updates["output_type"] = given.output_type
+    if given.generation:
+        updates["generation"] = given.generation
     if given.s_factor:
         updates["s_factor"] = given.s_factor
     if given.d_factor is not None:

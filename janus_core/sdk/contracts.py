@@ -371,8 +371,10 @@ class Sink:
     """Base class for dataset writers.
 
     A sink is built as ``SinkClass(path, options)`` and used as ``open()``, ``write(records)`` any
-    number of times, ``close()``. ``write`` must leave the data durable when it returns. Sinks count
-    the records they wrote (``written``) and those their format could not express (``skipped``).
+    number of times, ``close()``. ``write`` must leave the data durable when it returns. Sinks may
+    count the records their format could not express (``skipped``); ``janus export`` counts the rows
+    it hands to ``write`` itself. ``written`` and ``skipped`` are class-level defaults (0), so a sink
+    whose ``__init__`` does not call this one's still has them.
     ``options`` holds what the command asks of every sink: ``format`` (``janus export --format``),
     and for ``remote`` sinks the split and upload settings; a sink ignores what it does not use.
     """
@@ -383,6 +385,11 @@ class Sink:
     #: uploads a finished run when it closes (the Hub) instead of writing records as they finish;
     #: such a sink receives every record of a finished run and may split them itself
     remote: ClassVar[bool] = False
+    #: records written and records skipped (no form in the chosen format); ``+=`` makes them the instance's
+    written: int = 0
+    skipped: int = 0
+    #: why the last skipped record was skipped ("have no dpo form"), for the export's summary
+    last_skip_reason: str | None = None
 
     def __init__(self, path: Path, options: dict[str, Any] | None = None):
         self.path = Path(path)

@@ -82,8 +82,8 @@ def register_sinks(register: Callable[[type[Sink]], None]) -> None:
 
     A sink class has ``name`` and ``suffixes`` attributes, is built as ``SinkClass(path, options)``
     and implements ``write(records)``; ``open()`` and ``close()`` are optional. ``write`` must leave
-    the data durable when it returns, so a crash loses nothing already written. A sink counts the
-    records it wrote in ``written`` and those its format cannot express in ``skipped``; ``remote``
+    the data durable when it returns, so a crash loses nothing already written. A sink may count
+    the records its format cannot express in ``skipped`` (``janus export`` counts the rest); ``remote``
     sinks (an upload) receive a finished run and say what they did in ``report()``.
     """
 

@@ -42,16 +42,31 @@ TIMEOUT_HELP = "seconds before a request is abandoned: the whole request, readin
 
 
 def option_help(model: type[Options] | None) -> dict[str, str]:
-    """Each option's name and help text (its field description, with the default)."""
+    """Each option's name and help text (its field description, with the default as setup.yaml writes it)."""
     if model is None:
         return {}
     shown = {}
     for name, info in model.model_fields.items():
         text = info.description or ""
-        if not info.is_required() and info.default not in (None, "", (), []) and "default" not in text:
-            text += f" (default {info.default})"
+        if info.is_required():
+            text += " (required)"
+        elif "default" not in text:
+            text += f" (default {default_text(info.get_default(call_default_factory=True))})"
         shown[name] = text.strip()
     return shown
+
+
+def default_text(value: Any) -> str:
+    """An option's default as a user writes it: none, true, a, b, 2: 0.2."""
+    if value is None or value in ("", (), [], {}, set(), frozenset()):
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {default_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(default_text(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value))
+    return str(value)
 
 
 class OptionsError(BackendError):

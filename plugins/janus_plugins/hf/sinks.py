@@ -12,14 +12,14 @@ class HfDiskSink(FormattedSink):
     """A Hugging Face ``datasets`` dataset saved with ``save_to_disk`` (a folder).
 
     With the ``eval_fraction`` option (and ``seed``) it splits by seed itself and saves a
-    ``DatasetDict`` with train and eval splits (``dataset_dict.json``; ``load_from_disk`` opens it).
+    ``DatasetDict`` with train and test splits (``dataset_dict.json``; ``load_from_disk`` opens it).
     """
 
     name = "hf-disk"
     description = "Hugging Face datasets folder (save_to_disk)"
     suffixes = ()
     json_columns = True
-    #: writes the train/eval split itself, as one DatasetDict
+    #: writes the train/test split itself, as one DatasetDict
     splits = True
 
     def open(self) -> None:
@@ -32,11 +32,12 @@ class HfDiskSink(FormattedSink):
         self._rows: dict[str, list[dict[str, Any]]] = {}
 
     def write(self, records) -> None:
-        from janus_core.data.export import is_eval
+        from janus_core.data.export import HELD_OUT, is_eval
 
         for record in records:
             seed_id = record["seed_id"] if isinstance(record, dict) else record.seed_id
-            split = "eval" if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) else "train"
+            split = HELD_OUT if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) \
+                else "train"
             self._rows.setdefault(split, []).extend(self.rows([record]))
 
     def close(self) -> None:
@@ -45,7 +46,9 @@ class HfDiskSink(FormattedSink):
         if self.eval_fraction <= 0:
             Dataset.from_list(self._rows.get("train", [])).save_to_disk(str(self.path))
             return
-        DatasetDict({split: Dataset.from_list(self._rows.get(split, [])) for split in ("train", "eval")}
+        from janus_core.data.export import HELD_OUT
+
+        DatasetDict({split: Dataset.from_list(self._rows.get(split, [])) for split in ("train", HELD_OUT)}
                     ).save_to_disk(str(self.path))
 
 
@@ -54,7 +57,7 @@ class HubSink(FormattedSink):
 
     It uploads a finished run (``janus push``, ``janus export --sink hf-hub``) when it closes: Parquet
     under data/, a dataset card and the spec. Options besides ``format``: ``split`` (default train),
-    ``eval_fraction`` and ``seed`` (a share of seeds goes to the eval split), ``replace``, ``public``,
+    ``eval_fraction`` and ``seed`` (a share of seeds goes to the test split), ``replace``, ``public``,
     ``source`` (the run's file, for the card), ``spec`` (overrides the spec its journal recorded) and
     ``flag`` (the option that replaces, named in messages). See janus_plugins.hf.hub.
     """
@@ -75,18 +78,21 @@ class HubSink(FormattedSink):
             raise JanusError("the hf-hub sink uploads a finished run: use janus push OUT REPO_ID")
         self.split = str(self.options.get("split") or "train")
         self.eval_fraction = float(self.options.get("eval_fraction") or 0.0)
-        if self.eval_fraction > 0 and self.split == "eval":
-            raise JanusError("with an eval fraction the held-out rows go to the eval split; choose another split")
+        from janus_core.data.export import HELD_OUT
+
+        if self.eval_fraction > 0 and self.split == HELD_OUT:
+            raise JanusError(f"with a test fraction the held-out rows go to the {HELD_OUT} split; choose another "
+                             "split")
         self.seed = int(self.options.get("seed") or 0)
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self.result: Any = None  # hub.PushResult once closed
 
     def write(self, records) -> None:
-        from janus_core.data.export import is_eval
+        from janus_core.data.export import HELD_OUT, is_eval
 
         for record in records:
             seed_id = record["seed_id"] if isinstance(record, dict) else record.seed_id
-            split = "eval" if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) \
+            split = HELD_OUT if self.eval_fraction > 0 and is_eval(seed_id, self.eval_fraction, self.seed) \
                 else self.split
             self._rows.setdefault(split, []).extend(self.rows([record]))
 

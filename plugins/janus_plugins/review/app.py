@@ -96,6 +96,44 @@ def _walk_items(record: dict[str, Any]) -> tuple[list[str], list[str]]:
     return [str(e) for e in walk.get("entities") or []], [str(r) for r in walk.get("relationships") or []]
 
 
+def _names(items: list[str]) -> str:
+    """A, B and C."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+def describe_walk(walk: Any) -> str:
+    """The walk that seeded a record, in plain words: "the relationship COUNSELOR → COUNSELEE", "a path
+    through A, B and C" (not ``relationship: relationship:A->B#0``)."""
+    if not isinstance(walk, dict):
+        return ""
+    strategy, wid = str(walk.get("strategy") or ""), str(walk.get("id") or "")
+    entities = [str(e) for e in walk.get("entities") or []]
+    links = [re.sub(r"#\d+$", "", str(r)).replace("->", " → ") for r in walk.get("relationships") or []]
+    if strategy == "relationship" and links:
+        return f"the relationship {links[0]}"
+    if strategy == "neighbourhood" and entities:
+        return f"the neighbourhood of {entities[0]}" + (f": its links to {_names(entities[1:])}"
+                                                        if entities[1:] else "")
+    if strategy == "path" and entities:
+        return "a path through " + " → ".join(entities)
+    if strategy == "random" and entities:
+        return "a random walk through " + " → ".join(entities)
+    if strategy == "input":
+        return "a conversation from the input file" + (f" ({wid.partition(':')[2]})" if ":" in wid else "")
+    if entities:
+        return f"{strategy or 'a walk'} over {_names(entities)}"
+    return wid or strategy
+
+
+def inherited_count(record: dict[str, Any], parent: dict[str, Any] | None) -> int:
+    """How many of a record's first messages are its parent's, word for word (0 for a seed, or for an
+    evolution that rewrote the conversation)."""
+    if parent is None:
+        return 0
+    mine, theirs = record.get("messages") or [], parent.get("messages") or []
+    return len(theirs) if theirs and len(mine) > len(theirs) and mine[: len(theirs)] == theirs else 0
+
+
 def check_messages(messages: Any) -> list[dict[str, str]]:
     """Edited messages as the API accepts them: a non-empty list of {role, content} strings.
 
@@ -198,9 +236,15 @@ class ReviewData:
                        else f"{len(hits)} record ids start with {text!r}; type more of it")
 
     def detail(self, rid: str) -> dict[str, Any]:
+        """A record with its review, its place, its walk in words and how many of its first messages
+        (system message included) it inherited from its parent record."""
         self.refresh()
-        return {"record": self.records[self.index[rid]], "review": self.reviews.get(rid),
-                "position": self.index[rid] + 1, "total": len(self.records)}
+        record = self.records[self.index[rid]]
+        parent_at = self.index.get(str(record.get("parent_id")))
+        parent = self.records[parent_at] if parent_at is not None else None
+        return {"record": record, "review": self.reviews.get(rid), "position": self.index[rid] + 1,
+                "total": len(self.records), "walk_text": describe_walk(record.get("walk")),
+                "inherited": inherited_count(record, parent)}
 
     def decide(self, rid: str, state: str | None, messages: Any = None) -> dict[str, Any] | None:
         """Save a decision at once (None clears it); returns the review now stored."""
