@@ -141,3 +141,19 @@ def test_the_install_hint_keeps_its_brackets(tmp_path):
     assert "pip install 'janus-data[gemini]'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() and not journal_path(out).exists()
+
+
+def test_a_servers_words_are_never_read_as_console_markup(cli, tmp_path):
+    """The summary prints failures through rich: brackets in a server's message are shown as sent."""
+    said = "model [bold]x[/bold] needs pip install 'janus-data[gemini]' \\[literal]"
+
+    def refuse(body):
+        return 400, {"error": {"message": said, "type": "invalid_request_error"}}, {}
+
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(refuse) as server:
+        result = cli("generate", SPEC, "-m", "gpt-4o-mini", "--option", f"base_url={server.base_url}",
+                     "--max-seeds", "1", "--d-factor", "0", "--no-filters", "--out", out, "-q",
+                     env={"OPENAI_API_KEY": RIGHT_KEY})
+    assert result.exit_code == 1
+    assert said in result.output

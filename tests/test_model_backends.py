@@ -130,3 +130,13 @@ def test_a_local_run_costs_nothing_whatever_its_model_file_is_called(cli, tmp_pa
     summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
     assert summary["cost"] == 0 and summary["tokens_out"] > 0
     assert Path(gguf).is_symlink()
+
+
+def test_a_provider_litellm_does_not_know_is_refused_before_any_request(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    result = cli("generate", SPEC, "-m", "meta-llama/Llama-3.1-8B", "--max-seeds", "1", "--d-factor", "0",
+                 "--out", out)
+    assert result.exit_code == 1
+    assert "litellm does not know which provider serves 'meta-llama/Llama-3.1-8B'" in result.output
+    assert "hosted_vllm/NAME" in result.output and "Provider List" not in result.output
+    assert not journal_path(out).exists()
