@@ -4,6 +4,6 @@
 plugin that cannot load, a backend that refuses); the definitions live in ``janus_core.sdk.errors``.
 """
 
-from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
+from janus_core.sdk.errors import BackendError, ConfigurationError, JanusError, PluginError, Problem, SpecError
 
-__all__ = ["BackendError", "JanusError", "PluginError", "Problem", "SpecError"]
+__all__ = ["BackendError", "ConfigurationError", "JanusError", "PluginError", "Problem", "SpecError"]

@@ -81,7 +81,8 @@ class ProviderServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
-        #: answer every request with 401 quoting the credentials it carried, as careless servers do
+        #: answer every request with 400 quoting the credentials it carried, as careless servers do (400:
+        #: a failure the ledger keeps; a 401 would stop the run before the ledger, test_config_stops)
         self.echo_credentials = False
         #: headers every answer carries (a provider's rate-limit headers)
         self.answer_headers: dict[str, str] = {}
@@ -128,7 +129,7 @@ class ProviderServer:
             fault = self.faults.pop(0) if self.faults else None
         if self.echo_credentials:
             sent = {k: v for k, v in headers.items() if k in ("authorization", "x-goog-api-key", "api-key")}
-            return 401, error_body(self.shape, 401, f"invalid credentials: {sent}"), {}, 0.0
+            return 400, error_body(self.shape, 400, f"invalid credentials: {sent}"), {}, 0.0
         route = r"/v1/chat/completions$" if self.shape == "openai" else r"/v1beta/models/[^/:]+:generateContent$"
         if not re.search(route, path.split("?")[0]):
             return 404, error_body(self.shape, 404, f"no route {path}"), {}, 0.0

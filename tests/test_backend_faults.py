@@ -4,6 +4,7 @@ with each fault kind: 429 with Retry-After, 5xx, slow replies, malformed and tru
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -103,8 +104,18 @@ def test_truncated_json_is_reasked_with_more_room(cli, tmp_path, backend):
     assert max_tokens_of(shape, server.requests[1]) == 2 * 256
 
 
-def test_401_is_permanent_and_not_retried(cli, tmp_path, backend):
-    result, server, _out, _ = run(cli, tmp_path, backend, [Fault(401)] * 3)
+def test_401_stops_the_run_without_a_ledger_entry(cli, tmp_path, backend):
+    result, server, out, _ = run(cli, tmp_path, backend, [Fault(401)] * 3)
+    assert result.exit_code == 1
+    assert len(server.requests) == 1
+    assert "HTTP 401" in result.output and "rerun the same command" in result.output
+    assert "Traceback" not in result.output
+    with sqlite3.connect(f"{out}.journal.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM failures").fetchone() == (0,)
+
+
+def test_400_is_permanent_and_not_retried(cli, tmp_path, backend):
+    result, server, _out, _ = run(cli, tmp_path, backend, [Fault(400)] * 3)
     assert result.exit_code == 1
     assert len(server.requests) == 1
     assert "transport 1" in result.output
@@ -112,7 +123,7 @@ def test_401_is_permanent_and_not_retried(cli, tmp_path, backend):
 
 
 def test_failure_ledger_and_retry_failed(cli, tmp_path):
-    result, server, out, _ = run(cli, tmp_path, "openai", [Fault(401)])
+    result, server, out, _ = run(cli, tmp_path, "openai", [Fault(400)])
     assert result.exit_code == 1 and len(server.requests) == 1
     # a plain rerun skips the ledgered failure and pays nothing
     result, server, out, _ = run(cli, tmp_path, "openai", [])

@@ -32,11 +32,11 @@ def test_dry_run_plans_and_estimates_without_calling(cli, tmp_path):
     assert not out.exists() and not journal_path(out).exists()
 
 
-def test_dry_run_for_a_model_without_a_price(cli, tmp_path):
+def test_dry_run_of_the_embedded_model_costs_nothing(cli, tmp_path):
     result = cli("generate", SAMPLES / "marriage_counsel", "--dry-run", "--out", tmp_path / "o.jsonl")
     assert result.exit_code == 0
     assert "9 requests (3 seeds, 6 derivations) to local (SmolLM2-135M-Instruct)" in result.output
-    assert "estimated cost: unknown" in result.output
+    assert "estimated cost: $0.0000" in result.output  # the embedded model costs nothing
 
 
 def test_max_requests_stops_cleanly_and_a_rerun_continues(cli, tmp_path):

@@ -79,7 +79,7 @@ def test_bad_json_is_retried_then_counted(tmp_path):
 
 def test_permanent_http_error_is_a_failure_not_a_crash(tmp_path):
     def refuse(body):
-        return 401, {"error": {"message": "invalid api key", "type": "auth"}}, {}
+        return 400, {"error": {"message": "invalid request", "type": "invalid_request_error"}}, {}
 
     out = tmp_path / "data.jsonl"
     with OpenAICompatibleServer(refuse) as server:
@@ -89,7 +89,7 @@ def test_permanent_http_error_is_a_failure_not_a_crash(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "transport 3" in result.stderr
-    assert "HTTP 401" in result.stderr
+    assert "HTTP 400" in result.stderr
     assert SECRET not in result.stderr + result.stdout
 
 

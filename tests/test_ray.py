@@ -161,3 +161,19 @@ def test_a_429_holds_every_worker_not_only_the_one_that_got_it(cli, tmp_path):
     assert len(during) <= 1, [round(t - limited["at"], 2) for t in times]
     summary = json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
     assert summary["rate_limited"] >= 1
+
+
+def test_a_refused_key_stops_every_worker_and_a_plain_rerun_continues(cli, tmp_path):
+    def refuse(body):
+        return 401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}, {}
+
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(refuse) as server:
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2")
+    assert result.exit_code == 1
+    assert "HTTP 401" in result.output and "OPENAI_API_KEY" in result.output
+    with OpenAICompatibleServer(distinct_reply) as server:
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert "earlier failures" not in result.output
+    assert len(read_jsonl(out)) == 36

@@ -72,7 +72,7 @@ def leaks(text: str, key: str) -> list[str]:
 
 
 class EchoServer(ProviderServer):
-    """Answers request n with the key it carried, written in the n-th encoding: in a 401 error body
+    """Answers request n with the key it carried, written in the n-th encoding: in a 400 error body
     (``fail``), or in an otherwise good reply."""
 
     def __init__(self, shape: str, fail: bool):
@@ -96,7 +96,8 @@ class EchoServer(ProviderServer):
             name = list(ENCODINGS)[n % len(ENCODINGS)]
             echoed = self.echoed[name] = ENCODINGS[name](key)
         if self.fail:
-            return 401, error_body(self.shape, 401, f"invalid credentials: {echoed}"), {}, 0.0
+            # 400, not 401: a 401 stops the run at once (test_config_stops), this one reaches the ledger
+            return 400, error_body(self.shape, 400, f"invalid credentials: {echoed}"), {}, 0.0
         content = json.dumps({"instruction": "Plan our weekly budget meeting",
                               "response": f"Start with one shared hour; your key is {echoed} by the way."})
         if self.kind == "openai":

@@ -505,10 +505,12 @@ GENERATE_PANELS = {
 @click.option("--hf-hub-repo-id", hidden=True, help="The original tool's flag: refused, see 'janus push'.")
 @click.option("--hf-token", hidden=True, help="The original tool's flag: refused, see 'janus push'.")
 @click.option("--hf-append", is_flag=True, hidden=True, help="The original tool's flag: refused, see 'janus push'.")
-@click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, "
-              "else 'local', the embedded model.")
-@click.option("--model", help="Model name for the backend. Default: setup.yaml model.name, else the "
-              "backend's default.")
+@click.option("--backend", help="Backend name (see 'janus plugins'). Default: setup.yaml model.backend, else "
+              "the one the model name picks (gpt-*, o1/o3/o4*, chatgpt-*: openai; claude-*: anthropic; gemini-*: "
+              "gemini; provider/model: that backend, or litellm for other providers), else 'local', the embedded "
+              "model.")
+@click.option("--model", "-m", help="Model name for the backend; without --backend it picks the backend. "
+              "Default: setup.yaml model.name, else the backend's default.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Backend option, such as base_url=http://127.0.0.1:8000/v1 or threads=2; repeatable. "
               "Overrides setup.yaml model.options; 'janus plugins' lists each backend's options. API keys "

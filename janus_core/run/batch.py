@@ -126,7 +126,8 @@ class BatchCollector:
             batch_id = await self.backend.batch_submit([(key, request) for key, request, _ in chunk], local_id)
         except BackendError as exc:
             self.journal.set_batch(local_id, "failed")
-            self._answer(keys, {}, BackendError(f"{exc} (batch not submitted)", reason="batch_error"))
+            self._answer(keys, {}, BackendError(f"{exc} (batch not submitted)", reason="batch_error",
+                                                status=exc.status, config=exc.config))
             return
         self.journal.set_batch(local_id, "submitted", batch_id)
         self.counts["submitted"] += 1

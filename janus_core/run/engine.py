@@ -6,8 +6,12 @@
   ``retries``; only when no request has got past the rate limit for ``rate_limit_patience``
   seconds does the run stop, as at a budget, and a rerun continues.
 - Other transient errors (5xx, timeouts, dropped connections) are retried ``retries`` times with
-  exponential backoff and jitter, without slowing the pace; permanent ones (400, 401, 403,
-  refusals) are not retried.
+  exponential backoff and jitter, without slowing the pace; permanent ones (400, refusals) are not
+  retried.
+- A configuration error (a refused key: 401 or 403; a model the server does not know: 404; a
+  package that is not installed) stops the run at the first one, with a message that says what to
+  fix (``janus_core.run.config_stops``); it is no job's failure, so nothing goes to the ledger and
+  the same command continues once it is fixed.
 - A reply that does not parse is re-asked once with the error shown to the model; a truncated
   one (finish_reason "length") is re-asked once with twice the room.
 - Every response is cached in the journal before it is used, every record is in the journal
@@ -40,6 +44,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
 from janus_core.plan.jobs import Job, ParseFailure, Plan, decode
+from janus_core.run.config_stops import backend_stop, missing_package
 from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.reply_secrets import SECRET_IN_REPLY, secret_in_reply
@@ -57,7 +62,7 @@ from janus_core.sdk.contracts import (
     Sink,
 )
 from janus_core.sdk.credentials import scrub
-from janus_core.sdk.errors import BackendError, JanusError
+from janus_core.sdk.errors import BackendError, ConfigurationError, JanusError
 from janus_core.sdk.rate_headers import RateHeaders
 from janus_core.sdk.records import Record
 
@@ -191,6 +196,14 @@ class SharedBudget:
         """A request got no answer at all: its ``estimated`` tokens were not used."""
 
 
+class _ConfigStop(Exception):
+    """A backend's configuration error (``BackendError.config``): the whole run stops, no job fails."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class _Budget(Exception):
     """The run reached --max-requests or --max-cost, or the provider let nothing through for too long."""
 
@@ -283,6 +296,8 @@ class Engine:
         self._pending: dict[str, tuple[Completion, float]] = {}
         # set when the run must stop at once (a write failed, the failure path broke)
         self._fatal: BaseException | None = None
+        # set when a configuration error stops the run (a refused key, a missing package): its message
+        self._config_stop: str | None = None
         # finished records waiting for their group commit (see _commit)
         self._uncommitted: list[tuple[Job, Record]] = []
         # failures waiting for the same group commit, and the paid replies they came from
@@ -311,7 +326,10 @@ class Engine:
         return self.lane(role).backend
 
     def _price(self, completion: Completion, lane: _Lane) -> float:
-        """What a reply cost: litellm's price for its model, the batch price for a batched lane."""
+        """What a reply cost: litellm's price for its model, the batch price for a batched lane; $0 on
+        a backend that charges nothing (``Backend.priced``), whatever its model is called."""
+        if not lane.backend.priced:
+            return 0.0
         cost = cost_of(completion.model or lane.backend.model, completion.tokens_in, completion.tokens_out,
                        fallback=lane.backend.model)
         if self._batcher is not None and lane.backend is self._batcher.backend:
@@ -359,6 +377,8 @@ class Engine:
                 lane.rate.dropped()
             if lane.tokens:
                 lane.tokens.settle(estimate, 0)  # nothing was used
+            if exc.config:
+                raise _ConfigStop(backend_stop(lane.backend, exc)) from None
             raise
         except BaseException:  # cancelled, or a bug: the start still ends
             lane.rate.dropped()
@@ -857,6 +877,12 @@ class Engine:
         return note + (", none in the last round (the diagram's walks are exhausted)"
                        if ext.rounds and not ext.last_round_walks else "")
 
+    def _stop_for_config(self, message: str) -> None:
+        """Stop the run on a configuration error (the first one is reported); no job is failed."""
+        if self._config_stop is None:
+            self._config_stop = message
+        self._done.set()
+
     def _abort(self, exc: BaseException) -> None:
         """Stop the whole run now (the first cause is the one reported)."""
         if self._fatal is None:
@@ -874,6 +900,12 @@ class Engine:
                     await self._handle(job)
                 except (sqlite3.Error, _WriteFailed) as exc:
                     self._abort(exc)
+                    return
+                except _ConfigStop as stop:
+                    self._stop_for_config(stop.message)
+                    return
+                except ImportError as exc:  # a plugin's package is not installed: every job would fail alike
+                    self._stop_for_config(missing_package(exc))
                     return
                 except Exception as exc:  # a bug (or a plugin's) must not hang the run; it is still recorded
                     self._fail(job, "error", f"{type(exc).__name__}: {exc}", fresh=True)
@@ -902,7 +934,10 @@ class Engine:
 
     async def run(self) -> Stats:
         for backend in dict.fromkeys(lane.backend for lane in self._lanes.values()):
-            await backend.start()
+            try:
+                await backend.start()
+            except ImportError as exc:
+                raise ConfigurationError(missing_package(exc)) from None
         price_table()  # load litellm's price file now, not inside the first request
         started, cpu = time.perf_counter(), time.process_time()
         self._seeds = self.seed_jobs()
@@ -936,6 +971,9 @@ class Engine:
             raise RunAborted(f"stopped: {self.stats.stopped}. Records already finished are kept in the journal; "
                              "fix the cause (free disk space, ...) and rerun the same command to continue"
                              ) from self._fatal
+        if self._config_stop is not None:
+            self.stats.stopped = self._config_stop
+            raise ConfigurationError(self._config_stop)
         return self.stats
 
     def _keep_pending(self) -> None:

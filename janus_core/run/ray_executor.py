@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from janus_core.run.engine import SharedBudget
-from janus_core.sdk.errors import JanusError
+from janus_core.sdk.errors import ConfigurationError, JanusError
 
 #: seconds between the driver's looks at the workers
 POLL = 0.25
@@ -329,6 +329,12 @@ class RayRun:
                         summaries[index] = ray.get(done_ref)
                         if cursor is not None and not records and not cached:
                             del live[index]
+                    except ray.exceptions.RayTaskError as exc:  # a refused key: every share would stop alike
+                        if isinstance(exc.cause, ConfigurationError):
+                            for other, _ in live.values():  # the other shares would only hear the same
+                                ray.kill(other)
+                            raise ConfigurationError(str(exc.cause)) from None
+                        raise
                     except ray.exceptions.RayActorError:  # the worker died: its share starts again
                         restarts += 1
                         if restarts > 3 * self.count:

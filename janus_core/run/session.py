@@ -20,12 +20,13 @@ from janus_core.plan.graph import seed_contexts
 from janus_core.plan.jobs import Plan, PlanCounts
 from janus_core.plan.shards import Shard
 from janus_core.plugins import Plugins
-from janus_core.run.cost import check_max_cost, prices
+from janus_core.run.cost import check_max_cost, price_table, prices
 from janus_core.run.engine import Engine, EngineSettings, Stats
 from janus_core.run.journal import Journal, has_content, journal_files, journal_path
 from janus_core.run.lock import RunLock
 from janus_core.sdk.contracts import refuse_key_options
 from janus_core.sdk.errors import JanusError
+from janus_core.sdk.model_names import backend_for_model
 from janus_core.sdk.records import sha256_of
 from janus_core.sdk.schema import max_json_chars
 from janus_core.spec.model import Spec
@@ -74,11 +75,31 @@ def choose_sink(plugins: Plugins, path: Path, name: str | None) -> Any:
 
 
 def backend_choice(plugins: Plugins, spec: Spec, settings: RunSettings) -> tuple[Any, str | None, dict]:
+    """The backend class, model name and options of the run. Without ``--backend`` and setup.yaml's
+    ``model.backend``, the model name picks the backend (``janus_core.sdk.model_names``): ``gpt-4o-mini``
+    runs on openai, ``claude-...`` on anthropic, ``ollama/llama3.1`` on litellm; else the default."""
     model_options = spec.setup.model
-    name = settings.backend or model_options.backend or DEFAULT_BACKEND
+    model = settings.model or model_options.name
+    name = settings.backend or model_options.backend
+    if name is None:
+        picked = model_backend(model, plugins)
+        name, model = picked if picked is not None else (DEFAULT_BACKEND, model)
     backend_cls = plugins.registry.get("backends", name)
-    refuse_key_options(backend_cls, settings.model or model_options.name, settings.options, "--option")
-    return backend_cls, settings.model or model_options.name, {**model_options.options, **settings.options}
+    options = {**model_options.options, **settings.options}
+    refuse_key_options(backend_cls, model, settings.options, "--option")
+    backend_cls.check_model(model, options)
+    return backend_cls, model, options
+
+
+def model_backend(model: str | None, plugins: Plugins) -> tuple[str, str] | None:
+    """The registered backend a model name picks, and the name as it takes it; None when the name
+    picks none (or picks a backend turned off)."""
+    if not model:
+        return None
+    picked = backend_for_model(model)
+    if picked is None:  # a bare name the prefixes miss: litellm's model table may know its provider
+        picked = backend_for_model(model, price_table())
+    return picked if picked is not None and picked[0] in plugins.registry.backends else None
 
 
 def role_choices(plugins: Plugins, spec: Spec, settings: RunSettings) -> dict[str, tuple[Any, str | None, dict]]:
@@ -93,6 +114,7 @@ def role_choices(plugins: Plugins, spec: Spec, settings: RunSettings) -> dict[st
         model = given.name or (main_model if same else None)
         options = {**(main_options if same else {}), **given.options}
         refuse_key_options(cls, model, given.options, f"setup.yaml model.roles.{role}.options:")
+        cls.check_model(model, options)
         chosen[role] = (cls, model, options)
     return chosen
 
@@ -449,7 +471,7 @@ class Session:
                              "has one, for OpenAI and the servers that offer its batches endpoints)")
         check_max_cost(settings.engine.max_cost, [
             (cls.name, model or cls.default_model)
-            for cls, model, _ in [(self.backend_cls, self.model, None), *self.role_choices.values()]])
+            for cls, model, _ in [(self.backend_cls, self.model, None), *self.role_choices.values()] if cls.priced])
         #: what the user should know about the run's inputs (conversations --input or --against left out)
         self.notes: list[str] = []
         self.plan = make_plan(spec, plugins, settings, self.backend_cls, self.notes)
@@ -479,7 +501,7 @@ class Session:
         derive_in = counts.derivations * (seed_in / max(len(seeds), 1) + reply)
         tokens_in = int(seed_in + derive_in)
         tokens_out = int(reply * (len(seeds) + counts.derivations))
-        price = prices(model)
+        price = prices(model) if self.backend_cls.priced else (0.0, 0.0)
         discount = self.backend_cls.batch_discount if self.settings.engine.batch else 1.0
         done, refused = 0, None
         if not self.settings.overwrite:

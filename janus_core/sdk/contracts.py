@@ -100,6 +100,11 @@ class Backend:
     batch_discount: ClassVar[float] = 0.5
     #: The provider's limits on one batch: requests, and bytes of its JSONL input.
     batch_limits: ClassVar[tuple[int, int]] = (50_000, 200 * 2**20)
+    #: Whether requests cost money: False (the embedded model) prices every request at $0, whatever
+    #: the model is called, and ``--max-cost`` has nothing to count for it.
+    priced: ClassVar[bool] = True
+    #: The variable ``get_key`` read the key from (None: none was read), named when a server refuses it.
+    key_name: str | None = None
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         self.model = model or self.default_model
@@ -118,6 +123,11 @@ class Backend:
         return validate_options(cls.Options or NoOptions, options, f"{cls.name} backend")
 
     @classmethod
+    def check_model(cls, model: str | None, options: dict[str, Any]) -> None:
+        """Refuse (BackendError) a model name this backend cannot run, before anything is sent; the
+        default takes every name (a provider's server says which it knows)."""
+
+    @classmethod
     def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
         """The variables this backend reads its key from, for ``model`` and ``options``."""
         from janus_core.sdk.credentials import check_env_name
@@ -132,12 +142,12 @@ class Backend:
         from janus_core.sdk.errors import BackendError
 
         names = self.key_env_names(self.model, self.options.model_dump(exclude_none=True))
-        _name, value = read_key(names)
+        name, value = read_key(names)
         if value is None and required:
             wanted = (names[0] + (f" (or {' or '.join(names[1:])})" if len(names) > 1 else "")) if names \
                 else "named by the api_key_env option"
             raise BackendError(f"{self.name} backend: set the environment variable {wanted} to your API key")
-        self.secret = value
+        self.secret, self.key_name = value, name
         return value
 
     def redact(self, text: str) -> str:

