@@ -33,6 +33,19 @@ class QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def compat_backends(secret: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """``generate`` arguments ({url}: an OpenAI-compatible server's base URL) and environment for each
+    backend that can talk to an OpenAI-compatible server: openai (aiohttp and SDK transports) and litellm."""
+    return {
+        "openai": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}"],
+                   {"OPENAI_API_KEY": secret}),
+        "openai-sdk": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}",
+                        "--option", "transport=sdk"], {"OPENAI_API_KEY": secret}),
+        "litellm": (["--backend", "litellm", "--model", "openai/test-model", "--option", "api_base={url}",
+                     "--option", "api_key_env=JANUS_TEST_KEY"], {"JANUS_TEST_KEY": secret}),
+    }
+
+
 # A reply function gets the decoded request body and returns (status, body dict, headers).
 Reply = Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
-from servers import ProviderServer
+from servers import ProviderServer, compat_backends
 
 from janus_core.sdk.rate_headers import MAX_RESET, Quota, RateHeaders, duration, parse_rate_headers
 
@@ -89,14 +89,7 @@ def test_hostile_values_are_bounded():
     assert limits.requests.reset == 0.0
 
 
-BACKENDS = {
-    "openai": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}"],
-               {"OPENAI_API_KEY": SECRET}),
-    "openai-sdk": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}",
-                    "--option", "transport=sdk"], {"OPENAI_API_KEY": SECRET}),
-    "litellm": (["--backend", "litellm", "--model", "openai/test-model", "--option", "api_base={url}",
-                 "--option", "api_key_env=JANUS_TEST_KEY"], {"JANUS_TEST_KEY": SECRET}),
-}
+BACKENDS = compat_backends(SECRET)
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
