@@ -13,13 +13,25 @@ import time
 import pytest
 from conftest import SAMPLES, read_jsonl
 from servers import OpenAICompatibleServer, chat_completion, error_body
-from test_structured_negotiation import (BACKENDS, GOOD, LLAMA_CPP, SECRET, SEEDS, is_probe, journal_meta, mode_of,
-                                         prompt_of)
+from test_structured_negotiation import (
+    BACKENDS,
+    GOOD,
+    LLAMA_CPP,
+    SECRET,
+    SEEDS,
+    STRICT,
+    is_probe,
+    journal_meta,
+    mode_of,
+    prompt_of,
+)
 
 from janus_core.sdk import mode_cache
 from janus_core.sdk.structured import LADDER
 
 ACCEPTED, STATUS, MESSAGE = LLAMA_CPP  # takes json_object_schema and below, refuses json_schema
+#: what the probe sends such a server: it starts below the mode a real request was refused
+PROBED = ["json_object_schema"]
 
 
 def llama_cpp_reply(body):
@@ -58,7 +70,7 @@ def age_entries(folder, days):
 def test_a_remembered_mode_is_used_by_a_new_run_without_a_probe(cli, tmp_path, backend, mode_cache_dir):
     with OpenAICompatibleServer(llama_cpp_reply) as server:
         first, _, _ = run(cli, tmp_path, server, backend, "first")
-        assert [mode_of(b) for b in first if is_probe(b)] == ["json_schema", "json_object_schema"]
+        assert [mode_of(b) for b in first if is_probe(b)] == PROBED
         stored = cache_file(mode_cache_dir).read_text()
         # only a hash of where the mode holds, the mode and when: no URL, model, key or prompt
         assert server.base_url not in stored and "test-model" not in stored and SECRET not in stored
@@ -76,7 +88,7 @@ def test_the_mode_is_remembered_per_endpoint(cli, tmp_path):
         run(cli, tmp_path, server, "openai", "first")
     with OpenAICompatibleServer(llama_cpp_reply) as other:
         requests, _, _ = run(cli, tmp_path, other, "openai", "second")
-    assert [mode_of(b) for b in requests if is_probe(b)] == ["json_schema", "json_object_schema"]
+    assert [mode_of(b) for b in requests if is_probe(b)] == PROBED
 
 
 def test_an_expired_entry_is_not_used(cli, tmp_path, mode_cache_dir):
@@ -84,7 +96,7 @@ def test_an_expired_entry_is_not_used(cli, tmp_path, mode_cache_dir):
         run(cli, tmp_path, server, "openai", "first")
         age_entries(mode_cache_dir, 8)  # the default life is 7 days
         second, _, _ = run(cli, tmp_path, server, "openai", "second")
-        assert [mode_of(b) for b in second if is_probe(b)] == ["json_schema", "json_object_schema"]
+        assert [mode_of(b) for b in second if is_probe(b)] == PROBED
         # found again, so remembered afresh: the next run probes nothing
         third, _, _ = run(cli, tmp_path, server, "openai", "third")
     assert [mode_of(b) for b in third] == ["json_object_schema"] * SEEDS
@@ -106,7 +118,7 @@ def test_days_zero_turns_the_cache_off(cli, tmp_path, mode_cache_dir):
         run(cli, tmp_path, server, "openai", "first", {"JANUS_MODE_CACHE_DAYS": "0"})
         assert not cache_file(mode_cache_dir).exists()
         second, _, _ = run(cli, tmp_path, server, "openai", "second", {"JANUS_MODE_CACHE_DAYS": "0"})
-    assert [mode_of(b) for b in second if is_probe(b)] == ["json_schema", "json_object_schema"]
+    assert [mode_of(b) for b in second if is_probe(b)] == PROBED
 
 
 def test_a_bad_days_setting_is_a_note_and_the_default_holds(cli, tmp_path):
@@ -150,9 +162,9 @@ HOSTILE = {"garbage": _garbage, "deep": _deep, "huge": _huge, "wrong-shape": _wr
 def test_a_corrupt_or_hostile_cache_file_is_ignored_with_a_note(cli, tmp_path, mode_cache_dir, kind):
     HOSTILE[kind](cache_file(mode_cache_dir))
     with OpenAICompatibleServer(llama_cpp_reply) as server:
-        requests, result, out = run(cli, tmp_path, server, "openai", "first")
+        requests, result, _ = run(cli, tmp_path, server, "openai", "first")
         assert "ignored the structured-mode cache" in result.output
-        assert [mode_of(b) for b in requests if is_probe(b)] == ["json_schema", "json_object_schema"]
+        assert [mode_of(b) for b in requests if is_probe(b)] == PROBED
         if kind == "a-folder":  # cannot be replaced: the run went on without remembering
             return
         # rewritten whole with what was found: the next run uses it, with no note
@@ -170,33 +182,37 @@ def test_a_named_pipe_in_place_of_the_cache_does_not_hang_the_run(cli, tmp_path,
 
 
 def test_the_first_requests_are_not_held_behind_the_probe(cli, tmp_path):
-    """The probe's first answer is held back until every real request has reached the server: were
-    the real requests waiting for the probe, none would arrive (the hold ends after a generous limit
-    only so that a failing test ends). Each real request the server refused is sent again once, in the
-    mode the probe found."""
+    """The probe's answer is held back until every real request has reached the server: were the
+    real requests waiting for the probe, they would not all arrive (the hold ends after a generous
+    limit only so that a failing test ends). Each real request the server refused is sent again once,
+    in the mode the probe found."""
     every_real_request_came = threading.Event()
     seen_when_the_probe_answered: list[int] = []
+    prompts_seen: set[str] = set()
     real: list[dict] = []
 
     def reply(body):
         if is_probe(body):
             if not seen_when_the_probe_answered:
                 every_real_request_came.wait(timeout=60)
-                seen_when_the_probe_answered.append(len(real))
+                seen_when_the_probe_answered.append(len(prompts_seen))
         else:
             real.append(body)
-            if len(real) >= SEEDS:
+            prompts_seen.add(prompt_of(body))
+            if len(prompts_seen) == SEEDS:
                 every_real_request_came.set()
         return llama_cpp_reply(body)
 
     with OpenAICompatibleServer(reply) as server:
         requests, result, out = run(cli, tmp_path, server, "openai", "first", None, "--retries", "0")
     assert seen_when_the_probe_answered == [SEEDS]
-    # all six went out at once in json_schema, were refused, and went again once in the probe's mode
-    assert [mode_of(b) for b in real[:SEEDS]] == ["json_schema"] * SEEDS
-    assert [mode_of(b) for b in real[SEEDS:]] == ["json_object_schema"] * SEEDS
-    assert sorted(map(prompt_of, real[:SEEDS])) == sorted(map(prompt_of, real[SEEDS:]))
-    assert [mode_of(b) for b in requests if is_probe(b)] == ["json_schema", "json_object_schema"]
+    assert [mode_of(b) for b in requests if is_probe(b)] == PROBED
+    # each request was taken once, in the probe's mode; those refused were refused once, in json_schema
+    taken = [prompt_of(b) for b in real if mode_of(b) == "json_object_schema"]
+    refused = [prompt_of(b) for b in real if mode_of(b) != "json_object_schema"]
+    assert sorted(taken) == sorted(prompts_seen) and len(taken) == SEEDS
+    assert {mode_of(b) for b in real} - {"json_object_schema"} == {"json_schema"}
+    assert len(refused) == len(set(refused))
     assert "failures: none" in result.output
     assert journal_meta(out, "structured") == {"mode": "json_object_schema", "refused": ["json_schema"],
                                                "forced": False}
@@ -205,18 +221,22 @@ def test_the_first_requests_are_not_held_behind_the_probe(cli, tmp_path):
 def test_a_probe_that_cannot_tell_leaves_the_requests_to_step_down(cli, tmp_path, mode_cache_dir):
     """The probe meets an error that is not about the format: the refused requests step down
     themselves, one mode at a time, and the mode they settle on is remembered."""
+    accepted, status, message = STRICT  # json_object and below
 
     def reply(body):
         if is_probe(body):
             return 503, error_body("openai", 503, "overloaded"), {}
-        return llama_cpp_reply(body)
+        if mode_of(body) not in accepted:
+            return status, error_body("openai", status, message), {}
+        return 200, chat_completion(json.dumps(GOOD), model=body["model"]), {}
 
     with OpenAICompatibleServer(reply) as server:
         requests, _, out = run(cli, tmp_path, server, "openai", "first", None, "--retries", "0")
-        assert [mode_of(b) for b in requests if is_probe(b)] == ["json_schema"]
-        assert journal_meta(out, "structured")["mode"] == "json_object_schema"
+        assert [mode_of(b) for b in requests if is_probe(b)] == ["json_object_schema"]
+        assert journal_meta(out, "structured") == {"mode": "json_object", "forced": False,
+                                                   "refused": ["json_schema", "json_object_schema"]}
         again, _, _ = run(cli, tmp_path, server, "openai", "second")
-    assert [mode_of(b) for b in again] == ["json_object_schema"] * SEEDS
+    assert [mode_of(b) for b in again] == ["json_object"] * SEEDS
 
 
 def test_a_remembered_mode_the_server_now_refuses_steps_down_and_is_rewritten(cli, tmp_path, mode_cache_dir):

@@ -99,9 +99,9 @@ def test_run_negotiates_down_once_and_succeeds(cli, tmp_path, backend, kind, exp
     assert "failures: none" in result.output
     ladder = ["json_schema", "json_object_schema", "json_object", "none"]
     refused = ladder[: ladder.index(expected)]
-    # the probe walked down the ladder once; real requests went out in json_schema without waiting, and
-    # each one refused was sent once more, in the mode the probe found
-    assert [mode_of(body) for body in server.requests if is_probe(body)] == [*refused, expected]
+    # real requests went out in json_schema without waiting; at the first refusal the probe walked down
+    # the ladder from the next mode, and each request refused was sent once more, in the mode it found
+    assert [mode_of(body) for body in server.requests if is_probe(body)] == [*refused[1:], expected]
     real = [body for body in server.requests if not is_probe(body)]
     taken = [prompt_of(body) for body in real if mode_of(body) == expected]
     assert len(taken) == len(set(taken)) == SEEDS
@@ -241,7 +241,7 @@ def test_a_continued_run_starts_from_the_mode_its_journal_recorded(cli, tmp_path
     request in the recorded mode at once, none of them to probe or wait."""
     server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
     _, out = generate(cli, tmp_path, server, backend, "--max-requests", "3")
-    assert [mode_of(body) for body in server.requests if is_probe(body)] == ["json_schema", "json_object_schema"]
+    assert [mode_of(body) for body in server.requests if is_probe(body)] == ["json_object_schema"]
     assert [mode_of(body) for body in server.requests
             if not is_probe(body) and mode_of(body) != "json_schema"] == ["json_object_schema"] * 3
     for found in mode_cache_dir.iterdir():  # the journal alone says the mode: no remembered one

@@ -8,12 +8,13 @@ refuses the mode (HTTP 400, 422 or 500 whose message names ``response_format``, 
 
 Where the run's mode comes from, first that holds: the ``structured`` option (forced); the journal
 (a continued run); the user's cache of modes earlier runs found for the same backend, endpoint and
-model (``janus_core.sdk.mode_cache``, expiring); else a probe: one tiny request (``max_tokens`` 1, the
-smallest schema) walks down the ladder while the real requests go out at once in the strongest mode
-(which OpenAI-compatible servers usually take). Only requests the server refuses wait for the probe,
-then go again in the mode it found; a real request the server takes settles the mode first. A probe
-that cannot tell (its request failed for another reason) leaves each refused request to step down
-itself. What was found is written to the cache.
+model (``janus_core.sdk.mode_cache``, expiring); else every request goes out at once in the strongest
+mode (which OpenAI-compatible servers usually take), and the first one the server takes settles it.
+At the first refusal, a probe (one tiny request: ``max_tokens`` 1, the smallest schema) walks down the
+ladder from the next mode while requests go on in that mode; only requests the server refused wait
+for the probe, then go again once in the mode it found. A probe that cannot tell (its request failed
+for another reason) leaves each refused request to step down itself. A mode the server took is
+written to the cache.
 """
 
 from __future__ import annotations
@@ -149,8 +150,6 @@ class Negotiation:
         self._used = True
         if not self._settled:
             self.recall()
-            if not self._settled:
-                self._start_probe(post)
         while True:
             mode = self.mode
             try:
@@ -158,24 +157,31 @@ class Negotiation:
             except BackendError as exc:
                 if self.forced or mode == "none" or not refuses_mode(exc):
                     self._step_down(mode, exc)  # raises
+                if not self._settled:
+                    self._start_probe(post, mode)
                 await self._probe_done()
-                if self.mode == mode:  # the probe found nothing below it: this request steps down
+                if self.mode == mode:  # nothing moved below it: this request steps down
                     self._step_down(mode, exc)
                 continue  # again, in the mode now in use
-            if not self._settled:  # the server took a real request: that is the mode
-                self._settled, self.source = True, "requests"
+            if mode == self.mode and (not self._settled or self._unsaved):  # the server took the mode
+                if not self._settled:
+                    self._settled, self.source = True, "requests"
                 self._stop_probe()
-                self._remember()
-            elif self._unsaved and self.mode == mode:  # a mode stepped down to, now taken
                 self._remember()
             return result
 
-    def _start_probe(self, post: Post[Any]) -> None:
+    def _start_probe(self, post: Post[Any], refused: str) -> None:
+        """The first refusal of a run whose mode is not known: requests go on one mode down, and a
+        probe finds the mode from there (one probe a run; one that could not tell leaves the refused
+        requests to step down themselves)."""
         import asyncio
 
         probe = self._probe
         if probe is not None and probe.get_loop() is asyncio.get_running_loop():
-            return  # one probe a run: a probe that could not tell leaves the requests to step down
+            return
+        if self.mode == refused:
+            self.refused.append(refused)
+            self._index += 1
         self._probe = asyncio.get_running_loop().create_task(self._run_probe(post))
 
     async def _probe_done(self) -> None:
@@ -204,7 +210,8 @@ class Negotiation:
             break
         if self._settled or index < self._index:  # a real request settled it meanwhile
             return
-        self._index, self.refused = index, refused
+        self._index = index
+        self.refused.extend(refused)
         self._settled, self.source = True, "probe"
         self._remember()
 
