@@ -146,7 +146,7 @@ def _wrong_shape(path):
                                                           "short": {"mode": "none", "refused": [], "at": 1}}}))
 
 
-def _future(path):
+def _entries_a_list(path):
     path.write_text(json.dumps({"version": 1, "entries": [1, 2]}))
 
 
@@ -154,7 +154,7 @@ def _folder(path):
     path.mkdir()
 
 
-HOSTILE = {"garbage": _garbage, "deep": _deep, "huge": _huge, "wrong-shape": _wrong_shape, "list": _future,
+HOSTILE = {"garbage": _garbage, "deep": _deep, "huge": _huge, "wrong-shape": _wrong_shape, "list": _entries_a_list,
            "a-folder": _folder}
 
 
