@@ -54,12 +54,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--transport", default="aiohttp", choices=["aiohttp", "sdk", "sdk-httpx"])
     parser.add_argument("--structured", default="auto", help="the openai backend's structured option: auto "
-                        "(negotiated: the first request settles the mode while the others wait one round trip), "
-                        "or a mode the stub takes (json_schema), which skips that wait")
+                        "(every request starts in json_schema; the first the server takes settles it), or a "
+                        "forced mode the stub takes (json_schema)")
+    parser.add_argument("--mode-cache", choices=["fresh", "kept"], default="fresh",
+                        help="fresh (default): each Janus run starts with an empty cache of structured-output "
+                        "modes, as on first contact with a server; kept: runs share one, as on a user's machine")
     args = parser.parse_args()
     print(f"latency {args.latency * 1000:.0f} ms, transport {args.transport}, structured {args.structured}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["JANUS_CACHE_DIR"] = str(Path(tmp) / "cache")  # never the user's own cache
         dump = Path(tmp) / "bodies.jsonl"
         with StubServer(args.latency, dump=dump) as server:
             # a short Janus run first: its bodies are what the bare client sends
@@ -73,6 +77,8 @@ def main() -> None:
             for c in args.concurrency:
                 bound = c / args.latency
                 s_factor = max(1, math.ceil(bound * args.seconds / CONTEXTS_X_DIRECTIONS))
+                if args.mode_cache == "fresh":
+                    os.environ["JANUS_CACHE_DIR"] = str(Path(tmp) / f"cache-{c}")
                 cmd = janus_cmd(server.base_url, Path(tmp) / f"c{c}.jsonl", "--concurrency", str(c),
                                 "--s-factor", str(s_factor), "--d-factor", "0", "--option",
                                 f"transport={args.transport}", "--option", f"structured={args.structured}")

@@ -16,6 +16,15 @@ SAMPLES = ROOT / "samples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def mode_cache_dir(tmp_path_factory, monkeypatch):
+    """Each test's own cache of structured-output modes: none read from or written to the user's."""
+    folder = tmp_path_factory.mktemp("janus-cache")
+    monkeypatch.setenv("JANUS_CACHE_DIR", str(folder))
+    monkeypatch.delenv("JANUS_MODE_CACHE_DAYS", raising=False)
+    return folder
+
+
 @pytest.fixture
 def cli():
     """Invoke ``janus`` in-process: cli("validate", path) -> click Result."""

@@ -37,6 +37,16 @@ def mode_of(body: dict) -> str:
     return "json_object_schema" if "schema" in fmt else "json_object"
 
 
+def is_probe(body: dict) -> bool:
+    """Whether a body is the probe's one-token request (real requests ask for far more)."""
+    return body["max_tokens"] == 1
+
+
+def prompt_of(body: dict) -> str:
+    """A real request's prompt, whatever mode it was sent in (prompt-only mode appends the schema)."""
+    return "\n".join(m["content"].split("\n\nAnswer with one JSON value only")[0] for m in body["messages"])
+
+
 def server_accepting(accepted: set[str], status: int, message: str, content: str = json.dumps(GOOD)):
     """A server that refuses every mode outside ``accepted`` with ``status`` and ``message``."""
 
@@ -87,12 +97,17 @@ def test_run_negotiates_down_once_and_succeeds(cli, tmp_path, backend, kind, exp
     assert result.exit_code == 0, result.output
     assert len(read_jsonl(out)) == SEEDS
     assert "failures: none" in result.output
-    modes = [mode_of(body) for body in server.requests]
     ladder = ["json_schema", "json_object_schema", "json_object", "none"]
     refused = ladder[: ladder.index(expected)]
-    # each refused mode was tried by one request only, and every other request used the settled mode
-    assert modes[: len(refused)] == refused
-    assert modes[len(refused):] == [expected] * SEEDS
+    # real requests went out in json_schema without waiting; at the first refusal the probe walked down
+    # the ladder from the next mode, and each request refused was sent once more, in the mode it found
+    assert [mode_of(body) for body in server.requests if is_probe(body)] == [*refused[1:], expected]
+    real = [body for body in server.requests if not is_probe(body)]
+    taken = [prompt_of(body) for body in real if mode_of(body) == expected]
+    assert len(taken) == len(set(taken)) == SEEDS
+    turned_away = [prompt_of(body) for body in real if mode_of(body) != expected]
+    assert {mode_of(body) for body in real if mode_of(body) != expected} <= {"json_schema"}
+    assert len(turned_away) == len(set(turned_away)) and set(turned_away) <= set(taken)
     assert journal_meta(out, "structured") == {"mode": expected, "refused": refused, "forced": False}
     if refused:
         assert f"structured output: {expected}" in result.output
@@ -110,7 +125,7 @@ def test_schema_mode_carries_the_schema_and_max_tokens(cli, tmp_path):
     server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
     result, _ = generate(cli, tmp_path, server, "openai", "--max-seeds", "1")
     assert result.exit_code == 0, result.output
-    for body in server.requests:
+    for body in [body for body in server.requests if not is_probe(body)]:
         schema = body["response_format"].get("schema") or body["response_format"]["json_schema"]["schema"]
         assert schema["required"] == ["instruction", "response"]
         # always bounded: the longest reply the schema allows, at one character a token at least
@@ -125,7 +140,7 @@ def test_prompt_only_describes_the_shape_and_mends_the_reply(cli, tmp_path):
     assert result.exit_code == 0, result.output
     records = read_jsonl(out)
     assert [r["messages"][-1]["content"] for r in records] == [GOOD["response"]] * 2
-    settled = [body for body in server.requests if mode_of(body) == "none"]
+    settled = [body for body in server.requests if mode_of(body) == "none" and not is_probe(body)]
     assert len(settled) == 2
     for body in settled:
         prompt = body["messages"][-1]["content"]
@@ -136,10 +151,11 @@ def test_prompt_only_describes_the_shape_and_mends_the_reply(cli, tmp_path):
 def test_transient_errors_are_still_retried_while_negotiating(cli, tmp_path):
     calls = []
 
-    def reply(body):  # the first request meets a 503 that names nothing about the format
-        calls.append(mode_of(body))
-        if len(calls) == 1:
-            return 503, error_body("openai", 503, "overloaded, try again"), {}
+    def reply(body):  # the first real request meets a 503 that names nothing about the format
+        if not is_probe(body):
+            calls.append(mode_of(body))
+            if len(calls) == 1:
+                return 503, error_body("openai", 503, "overloaded, try again"), {}
         if mode_of(body) == "json_schema":
             return LLAMA_CPP[1], error_body("openai", LLAMA_CPP[1], LLAMA_CPP[2]), {}
         return 200, chat_completion(json.dumps(GOOD)), {}
@@ -147,7 +163,10 @@ def test_transient_errors_are_still_retried_while_negotiating(cli, tmp_path):
     result, out = generate(cli, tmp_path, OpenAICompatibleServer(reply), "openai", "--max-seeds", "1",
                            "--retries", "1")
     assert result.exit_code == 0, result.output
-    assert calls == ["json_schema", "json_schema", "json_object_schema"]
+    # retried once (the 503), then refused json_schema at most once more before the probe's mode
+    assert calls[0] == "json_schema" and calls[-1] == "json_object_schema"
+    assert calls[1:-1] in ([], ["json_schema"])
+    assert "failures: none" in result.output
     assert journal_meta(out, "structured")["mode"] == "json_object_schema"
 
 
@@ -211,17 +230,22 @@ def test_a_later_refusal_steps_down_within_the_request():
         backend = OpenAIBackend("test-model", {"base_url": server.base_url})
         first, second = asyncio.run(run(backend))
     assert json.loads(first.text) == json.loads(second.text) == GOOD
-    assert [mode_of(body) for body in server.requests] == ["json_schema", "json_schema", "json_object_schema"]
+    real = [body for body in server.requests if not is_probe(body)]
+    assert [mode_of(body) for body in real] == ["json_schema", "json_schema", "json_object_schema"]
     assert backend.negotiated == {"mode": "json_object_schema", "refused": ["json_schema"], "forced": False}
 
 
 @pytest.mark.parametrize("backend", ["openai", "litellm"])
-def test_a_continued_run_starts_from_the_mode_its_journal_recorded(cli, tmp_path, backend):
+def test_a_continued_run_starts_from_the_mode_its_journal_recorded(cli, tmp_path, backend, mode_cache_dir):
     """The first run finds that the server refuses json_schema; the run that continues it sends every
     request in the recorded mode at once, none of them to probe or wait."""
     server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
     _, out = generate(cli, tmp_path, server, backend, "--max-requests", "3")
-    assert [mode_of(body) for body in server.requests] == ["json_schema"] + ["json_object_schema"] * 3
+    assert [mode_of(body) for body in server.requests if is_probe(body)] == ["json_object_schema"]
+    assert [mode_of(body) for body in server.requests
+            if not is_probe(body) and mode_of(body) != "json_schema"] == ["json_object_schema"] * 3
+    for found in mode_cache_dir.iterdir():  # the journal alone says the mode: no remembered one
+        found.unlink()
     server = server_accepting(LLAMA_CPP[0], LLAMA_CPP[1], LLAMA_CPP[2])
     again, out = generate(cli, tmp_path, server, backend)
     assert again.exit_code == 0, again.output

@@ -579,6 +579,10 @@ class Session:
         earlier = journal.get_meta("structured")
         if earlier:  # a continued run: the backend starts from the mode its server took before
             self.backend.resume_negotiated(earlier)
+        for backend in (self.backend, *self.roles.values()):  # else the mode an earlier run found, if cached
+            note = backend.recall_negotiated()
+            if note:
+                view.note(note)
         record_run(journal, self.spec, self.settings, self.backend, self.plan, self.filters, self.roles)
         self.sink = sink = sink_cls(out, {})
         self.engine = Engine(self.plan, self.backend, journal, [sink], self.settings.engine, filters=self.filters,

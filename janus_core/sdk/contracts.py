@@ -169,6 +169,12 @@ class Backend:
         journal. A backend that negotiates starts from it rather than asking its server again;
         the default ignores it."""
 
+    def recall_negotiated(self) -> str | None:
+        """A new run: a backend that negotiates starts from what an earlier run against the same
+        server and model found, if the user's cache still holds it (``janus_core.sdk.mode_cache``);
+        returns a note for the user when the cache was ignored. The default does nothing."""
+        return None
+
     async def start(self) -> None:
         """Open connections or load models before the first request (optional)."""
 

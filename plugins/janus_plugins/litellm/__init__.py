@@ -48,7 +48,8 @@ class LiteLLMBackend(Backend):
         # a named variable must be set; the provider's usual one may be unset (local servers need none)
         self.get_key(required=bool(self.options.api_key_env))
         self.structured = self.options.structured
-        self.negotiation = Negotiation(self.name, self.structured)
+        # the endpoint: api_base, or the provider's own (the model's prefix names it)
+        self.negotiation = Negotiation(self.name, self.structured, self.options.api_base or "", self.model)
         self._client: Any = None
 
     def bounded_client(self) -> Any:
@@ -67,6 +68,7 @@ class LiteLLMBackend(Backend):
         return self._client
 
     async def aclose(self) -> None:
+        await self.negotiation.aclose()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -78,6 +80,9 @@ class LiteLLMBackend(Backend):
     def resume_negotiated(self, earlier: dict[str, Any]) -> None:
         self.negotiation.resume(earlier)
 
+    def recall_negotiated(self) -> str | None:
+        return self.negotiation.recall()
+
     @classmethod
     def key_env_names(cls, model: str | None, options: dict[str, Any] | None = None) -> tuple[str, ...]:
         """``api_key_env`` if given, else the usual variables of the model's provider prefix."""
@@ -85,7 +90,7 @@ class LiteLLMBackend(Backend):
             else provider_key_names(model or cls.default_model)
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
+        return await self.negotiation.send(request, self._complete)
 
     async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
         litellm = _litellm()

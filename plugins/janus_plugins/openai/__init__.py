@@ -56,7 +56,7 @@ class OpenAIBackend(Backend):
                                    "(or give base_url for a local server that needs none)")
             self.secret = "not-needed"
         self.structured = self.options.structured
-        self.negotiation = Negotiation(self.name, self.structured)
+        self.negotiation = Negotiation(self.name, self.structured, self._root, self.model)
         self.transport = self.options.transport
         self.timeout = self.options.timeout
         self._client: Any = None
@@ -88,8 +88,11 @@ class OpenAIBackend(Backend):
     def resume_negotiated(self, earlier: dict[str, Any]) -> None:
         self.negotiation.resume(earlier)
 
+    def recall_negotiated(self) -> str | None:
+        return self.negotiation.recall()
+
     async def complete(self, request: CompletionRequest) -> Completion:
-        return await self.negotiation.send(request, lambda mode: self._complete(request, mode))
+        return await self.negotiation.send(request, self._complete)
 
     async def _complete(self, request: CompletionRequest, structured: str | None) -> Completion:
         kwargs = chat_body(self.model, request, structured)
@@ -282,6 +285,7 @@ class OpenAIBackend(Backend):
                           rate_limits=rate_limits)
 
     async def aclose(self) -> None:
+        await self.negotiation.aclose()
         if self._client is not None:
             await self._client.close()
             self._client = None
