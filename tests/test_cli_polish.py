@@ -21,7 +21,7 @@ def section(text: str, title: str) -> str:
 def test_generate_help_is_grouped_in_panels(cli):
     text = cli("generate", "--help").output
     panels = {"What to generate": ["--type", "--generation", "--s-factor", "--target", "--max-seeds"],
-              "Model": ["--backend", "--model", "--option", "-o KEY VALUE", "--batch"],
+              "Model": ["--backend", "-m, --model", "--option", "-o KEY VALUE", "--batch"],
               "Budget and pace": ["--concurrency", "--rpm", "--max-cost", "--max-requests", "--shard"],
               "Output": ["--out", "--overwrite", "--dry-run", "--log-json", "-v, --verbose"],
               "Filters": ["--no-filters", "--against", "--min-score", "--language"]}

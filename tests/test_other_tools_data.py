@@ -55,7 +55,8 @@ def test_sharegpt_tool_turns_are_left_out_and_counted(cli):
     result = cli("generate", SAMPLES / "marriage_counsel", "--type", "follow-up", "--input", toolcall, "--dry-run",
                  "--log-json")
     assert result.exit_code == 0, result.output
-    assert f"note: --input {toolcall}: left out 2 conversations that {TOOLS}" in " ".join(result.stderr.split())
+    notes = [json.loads(line)["note"] for line in result.stderr.splitlines() if '"event": "note"' in line]
+    assert any(n.startswith(f"--input {toolcall}: left out 2 conversations that {TOOLS}") for n in notes), notes
     assert json.loads(result.stdout)["seed_requests"] == 0  # the 4 plain conversations are grown, not seeded
 
     from janus_core.plan.inputs import load_conversations

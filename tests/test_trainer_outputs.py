@@ -362,7 +362,7 @@ def test_stats_reports_judge_scores_of_eliminated_records(cli, tmp_path):
     assert read_jsonl(out) == []  # the judge eliminated both
     report = json.loads(cli("stats", out, "--json").output)["judge"]
     assert report["judged"] == 0 and report["eliminated"] == 2 and sorted(report["eliminated_scores"]) == [1, 2]
-    shown = cli("stats", out, "--no-report").output
+    shown = " ".join(cli("stats", out, "--no-report").output.split())  # rich wraps long lines
     assert "No record was judged" not in shown
     assert "2 more records were judged and eliminated" in shown and "mean 1.5, min 1, max 2" in shown
 
