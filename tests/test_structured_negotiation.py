@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import SAMPLES, fake_secret, read_jsonl
-from servers import OpenAICompatibleServer, chat_completion, error_body
+from servers import OpenAICompatibleServer, chat_completion, compat_backends, error_body
 
 from janus_core.run.journal import Journal, journal_path
 from janus_core.sdk.schema import max_json_chars
@@ -17,14 +17,7 @@ GOOD = {"instruction": "Plan our weekly budget meeting", "response": "Start with
 # marriage_counsel_instruct: 3 contexts x 2 seed directions, no derivations with --d-factor 0
 SEEDS = 6
 
-BACKENDS = {
-    "openai": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}"],
-               {"OPENAI_API_KEY": SECRET}),
-    "openai-sdk": (["--backend", "openai", "--model", "test-model", "--option", "base_url={url}",
-                    "--option", "transport=sdk"], {"OPENAI_API_KEY": SECRET}),
-    "litellm": (["--backend", "litellm", "--model", "openai/test-model", "--option", "api_base={url}",
-                 "--option", "api_key_env=JANUS_TEST_KEY"], {"JANUS_TEST_KEY": SECRET}),
-}
+BACKENDS = compat_backends(SECRET)
 
 
 def mode_of(body: dict) -> str:
