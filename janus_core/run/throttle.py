@@ -147,6 +147,16 @@ class AdaptiveRate:
 
     # --- what came back -----------------------------------------------------------------------------
 
+    def _capped(self, rate: float) -> float:
+        """``rate`` held to ``--rpm``, where one was given."""
+        return rate if self.ceiling is None else min(rate, self.ceiling)
+
+    def _prune(self, now: float) -> None:
+        """Forget answers older than ``horizon``."""
+        admitted = self.admitted
+        while admitted and admitted[0] < now - self.horizon:
+            admitted.popleft()
+
     def _ended(self, headers: RateHeaders | None, now: float) -> None:
         self.in_flight = max(0, self.in_flight - 1)
         if headers is not None:
@@ -160,17 +170,14 @@ class AdaptiveRate:
         if sent_at is not None and sent_at < self.last_cut and self.estimate is not None:
             # let through before the burst of 429s, answered after it: part of what the window held
             self.estimate += self._per_answer
-            self.rate = max(self.rate or 0.0, self.estimate)
-            if self.ceiling is not None:
-                self.rate = min(self.rate, self.ceiling)
+            self.rate = self._capped(max(self.rate or 0.0, self.estimate))
         self.last_answer = now
         if tokens > 0:
             per = self.tokens_per_request
             self.tokens_per_request = float(tokens) if per is None else 0.9 * per + 0.1 * tokens
         admitted = self.admitted
         admitted.append(now)
-        while admitted[0] < now - self.horizon:
-            admitted.popleft()
+        self._prune(now)
         if self.rate is not None and self.rate != self.ceiling:
             dt = min(1.0, now - self.grown_at)
             if self.reliable and self.estimate:
@@ -180,13 +187,8 @@ class AdaptiveRate:
                 lately = sum(1 for _ in takewhile(lambda t: t >= now - 5.0, reversed(admitted)))
                 recent = lately / min(5.0, max(now - (self.started or now), 1.0))
                 self.rate = min(self.rate * math.exp(self.grow * dt), max(self.rate, 2 * recent, 1.0))
-            if self.ceiling is not None:
-                self.rate = min(self.rate, self.ceiling)
+            self.rate = self._capped(self.rate)
         self.grown_at = now
-
-    def success(self) -> None:
-        """An answer that was not a 429, with nothing known of its headers or tokens."""
-        self.answered()
 
     def dropped(self) -> None:
         """A request that got no answer at all (a dropped connection, a timeout)."""
@@ -199,11 +201,9 @@ class AdaptiveRate:
         ``horizon`` seconds ago; a long hold that ends on the wall clock's minute says the window resets
         on the minute, so it is a minute long even when the run began part-way into it. Returns the
         rate and how many answers it rests on."""
-        admitted = self.admitted
         since = max(now - self.horizon, self.started if self.started is not None else now, self.window_start)
-        while admitted and admitted[0] < now - self.horizon:
-            admitted.popleft()
-        n = len(admitted) - bisect_left(admitted, since)
+        self._prune(now)
+        n = len(self.admitted) - bisect_left(self.admitted, since)
         span = max(1e-3, now - since) + retry_after
         if retry_after >= LONG_HOLD:
             end = self.wall() + retry_after
@@ -219,17 +219,16 @@ class AdaptiveRate:
         now = self.clock()
         self._ended(headers, now)
         retry_after = bounded_wait(retry_after)
-        if sent_at is None or sent_at >= self.last_cut:
+        new_burst = sent_at is None or sent_at >= self.last_cut
+        if new_burst:
             estimate, n = self._measure(now, retry_after or 0.0)
             self.estimate, self.reliable = estimate, n >= 8
             # nothing got through lately: a second apart (Retry-After, where said, holds longer), then grow
-            self.rate = max(self.min_rate, estimate if n else min(1.0, self.rate or 1.0))
-            if self.ceiling is not None:
-                self.rate = min(self.rate, self.ceiling)
+            self.rate = self._capped(max(self.min_rate, estimate if n else min(1.0, self.rate or 1.0)))
             self.last_cut = self.grown_at = now
         pause = min(self.max_pause, retry_after if retry_after is not None else 1 / self.rate)
         self.blocked_until = max(self.blocked_until, now + pause)
-        if self.last_cut == now:
+        if new_burst:
             self.probe_from = self.blocked_until  # the pace grows past the estimate from the hold's end
         if pause >= LONG_HOLD:  # a full window: it resets when the hold ends
             self.window_start = max(self.window_start, now + pause)
