@@ -1,13 +1,15 @@
 """Tokens per second of `janus generate` with the embedded local model against raw llama-cpp-python.
 
-    python bench/local.py [--seeds 4] [--threads 2] [--sample clinic] [--generation turns]
+    python bench/local.py [--seeds 16] [--threads 2] [--sequences 1 2 4 8 16] [--sample clinic]
 
 Runs `janus generate SAMPLE --backend local` (the README's sample, turn by turn, by default) for a
 few seed requests, with a bench plugin that notes each request the local backend receives. Then
 replays exactly those requests (messages, JSON schema or plain-text sampling, max_tokens,
 temperature, seed) through llama_cpp.Llama.create_chat_completion with the same model, context and
-threads. Both rates are generated tokens over wall time, model load included (Janus's from its
-engine timer, the raw one around load and calls). Target: Janus >= 0.9 of raw.
+threads, one at a time. Janus runs once per ``--sequences`` value (its ``--concurrency``:
+conversations decoded together) and the table prints the curve. Rates are generated tokens over
+wall time, model load included (Janus's from its engine timer, the raw one around load and calls).
+Target: >= 1.5 x raw at the default of 8; the records must not change with the number.
 """
 
 from __future__ import annotations
@@ -63,16 +65,31 @@ def raw(requests: list[dict], model_path: str, threads: int, n_ctx: int) -> tupl
     return tokens, time.perf_counter() - started
 
 
+def janus_run(spec: Path, plugin: Path, log: Path, out: Path, seeds: int, threads: int, sequences: int) -> dict:
+    """One `janus generate` with the recording local backend; the requests it made go to ``log``."""
+    log.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(spec),
+           "--backend", "local-recording", "--option", f"threads={threads}", "--concurrency", str(sequences),
+           "--out", str(out), "--max-seeds", str(seeds), "--d-factor", "0", "--log-json", "--quiet", "--overwrite"]
+    summary, _, _ = run_janus_measured(cmd)
+    summary["requests"] = [json.loads(line) for line in log.read_text().splitlines()]
+    summary["texts"] = {r["id"]: r["messages"] for r in map(json.loads, out.read_text().splitlines())}
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=4, help="seed requests (no evolutions)")
+    parser.add_argument("--seeds", type=int, default=16, help="seed records (no evolutions)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sequences", type=int, nargs="+", default=[1, 2, 4, 8, 16],
+                        help="--concurrency values: conversations decoded together")
     parser.add_argument("--sample", default="marriage_counsel", help="a bundled sample (default: the README's)")
     parser.add_argument("--generation", choices=["turns", "one-shot"], help="default: the local backend's (turns)")
     args = parser.parse_args()
     from janus_plugins.local import bundled_model_path
 
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    runs: dict[int, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         plugin, log = Path(tmp) / "recording_local.py", Path(tmp) / "requests.jsonl"
         plugin.write_text(RECORDER)
@@ -83,18 +100,20 @@ def main() -> None:
             shutil.copytree(SAMPLE.parent / args.sample, spec)
             with (spec / "setup.yaml").open("a", encoding="utf-8") as f:
                 f.write(f"\ngeneration: {args.generation}\n")
-        cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(spec),
-               "--backend", "local-recording", "--option", f"threads={args.threads}", "--out",
-               str(Path(tmp) / "local.jsonl"), "--max-seeds", str(args.seeds), "--d-factor", "0", "--log-json",
-               "--quiet", "--overwrite"]
-        summary, _, _ = run_janus_measured(cmd)
-        requests = [json.loads(line) for line in log.read_text().splitlines()]
-    janus = summary["tokens_out"] / summary["seconds"]
-    tokens, seconds = raw(requests, str(bundled_model_path()), args.threads, 4096)
+        for n in args.sequences:
+            runs[n] = janus_run(spec, plugin, log, Path(tmp) / f"local-{n}.jsonl", args.seeds, args.threads, n)
+    first = runs[args.sequences[0]]
+    tokens, seconds = raw(first["requests"], str(bundled_model_path()), args.threads, 4096)
     raw_rate = tokens / seconds
-    print(f"{len(requests)} requests; janus {summary['tokens_out']} tokens in {summary['seconds']:.2f} s = "
-          f"{janus:.1f} tokens/s; raw llama-cpp-python {tokens} tokens in {seconds:.2f} s = {raw_rate:.1f} tokens/s; "
-          f"ratio {janus / raw_rate:.3f} (target >= 0.9)")
+    print(f"raw llama-cpp-python, one request at a time: {len(first['requests'])} requests, {tokens} tokens in "
+          f"{seconds:.2f} s = {raw_rate:.1f} tokens/s")
+    print("sequences  requests  tokens  seconds  tokens/s  x raw  same records as the first run")
+    for n, run in runs.items():
+        rate = run["tokens_out"] / run["seconds"]
+        same = sum(first["texts"].get(key) == messages for key, messages in run["texts"].items())
+        print(f"{n:>9}  {len(run['requests']):>8}  {run['tokens_out']:>6}  {run['seconds']:>7.2f}  {rate:>8.1f}  "
+              f"{rate / raw_rate:>5.2f}  {same}/{len(run['texts'])}")
+    print("target: >= 1.5 x raw at the default (8)")
 
 
 if __name__ == "__main__":

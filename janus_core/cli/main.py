@@ -542,8 +542,9 @@ GENERATE_PANELS = {
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for walks, direction wording and sampling; the same seed gives the same requests.")
 @click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default: setup.yaml).")
-@click.option("--concurrency", type=click.IntRange(1), default=32, show_default=True,
-              help="Requests in flight at once (a backend may allow fewer; the embedded model runs one).")
+@click.option("--concurrency", type=click.IntRange(1),
+              help="Requests in flight at once (default 32; a backend may allow fewer). For the embedded "
+              "model: conversations decoded together (default 8, at most 32).")
 @click.option("--rpm", type=click.FloatRange(min=0, min_open=True), help="Most requests per minute to send "
               "(default: setup.yaml model.requests_per_minute). Without a limit Janus sends as fast as "
               "--concurrency allows and slows down on 429s.")

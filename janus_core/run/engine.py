@@ -69,7 +69,8 @@ from janus_core.sdk.records import Record
 
 @dataclass
 class EngineSettings:
-    concurrency: int = 32
+    #: requests in flight; None: the backend's default (``Backend.default_concurrency``), else 32
+    concurrency: int | None = None
     retries: int = 4
     requests_per_minute: float | None = None
     tokens_per_minute: int | None = None
@@ -149,6 +150,8 @@ class Stats:
 
 
 #: Group commit: finished records wait at most this long (seconds) or until this many are waiting.
+#: requests in flight when neither the run nor the backend says
+DEFAULT_CONCURRENCY = 32
 COMMIT_INTERVAL = 0.005
 COMMIT_BATCH = 256
 
@@ -252,8 +255,9 @@ class Engine:
         self.journal = journal
         self.sinks = sinks
         self.settings = settings or EngineSettings()
-        limit = backend.max_concurrency or self.settings.concurrency
-        self.concurrency = max(1, min(self.settings.concurrency, limit))
+        wanted = self.settings.concurrency or backend.default_concurrency or DEFAULT_CONCURRENCY
+        self.concurrency = max(1, min(wanted, backend.max_concurrency or wanted))
+        backend.set_concurrency(self.concurrency)
         pause = longest_pause(self.settings.rate_limit_patience)
         self.rate = AdaptiveRate(self.settings.requests_per_minute, max_pause=pause)
         self.tokens = TokenBudget(self.settings.tokens_per_minute) if self.settings.tokens_per_minute else None

@@ -38,7 +38,7 @@ class GenerateSettings:
     retry_failed: bool = False
     seed: int = 0
     temperature: float | None = None
-    concurrency: int = 32
+    concurrency: int | None = None
     rpm: float | None = None
     tpm: int | None = None
     retries: int = 4
@@ -101,7 +101,7 @@ def run_settings(spec: Spec, plugins: Plugins, given: GenerateSettings, notes: l
                             target=given.target, extend_limit=given.extend_limit, batch=given.batch,
                             batch_poll=given.batch_poll)
     if given.batch:  # every job in hand waits for its batch: hold as many as one batch takes
-        engine.concurrency = max(engine.concurrency, 50_000)
+        engine.concurrency = max(engine.concurrency or 0, 50_000)
     return RunSettings(backend=given.backend, model=given.model, options=dict(given.options), out=given.out,
                        sink=given.sink, overwrite=given.overwrite, seed=given.seed, temperature=given.temperature,
                        engine=engine, rounds=given.rounds, input=given.input, turns=given.turns,

