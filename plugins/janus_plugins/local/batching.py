@@ -111,7 +111,8 @@ class LoadedModel:
             if not template:
                 raise ValueError("the model has no chat template")
             ll = self._ll
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._text(ll.llama_vocab_eos(self.vocab)),
+            self._formatter = Jinja2ChatFormatter(template=template,
+                                                  eos_token=self._text(ll.llama_vocab_eos(self.vocab)),
                                                   bos_token=self._text(ll.llama_vocab_bos(self.vocab)))
         result = self._formatter(messages=messages)
         return self.tokenize(result.prompt, add_special=not result.added_special)
