@@ -28,8 +28,16 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from janus_core.sdk.contracts import (Backend, DiagramReader, Direction, Filter, GenerateOption, OutputType, Sink,
-                                          Tool)
+    from janus_core.sdk.contracts import (
+        Backend,
+        DiagramReader,
+        Direction,
+        Filter,
+        GenerateOption,
+        OutputType,
+        Sink,
+        Tool,
+    )
     from janus_core.sdk.records import Record
 
 hookspec = pluggy.HookspecMarker("janus")

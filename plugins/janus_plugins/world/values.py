@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faker import Faker
+
 from janus_plugins.world.schema import Column, Schema, Table, snake
 
 _START, _END = dt.date(2020, 1, 1), dt.date(2025, 12, 31)
