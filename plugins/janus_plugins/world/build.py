@@ -190,9 +190,10 @@ def _write(conn: sqlite3.Connection, schema: Schema, order: list[str], made: dic
     conn.execute("PRAGMA defer_foreign_keys = ON")  # cycles: the keys are checked once, at COMMIT
     conn.execute(f"CREATE TABLE {quote(META_TABLE)} (schema TEXT NOT NULL)")
     conn.execute(f"INSERT INTO {quote(META_TABLE)} VALUES (?)", (json.dumps(schema.to_json(), ensure_ascii=False),))
+    for name in order:  # every table first: SQLite refuses a row whose key names a missing table
+        conn.execute(schema.tables[name].ddl())
     for name in order:
         table = schema.tables[name]
-        conn.execute(table.ddl())
         names = [c.name for c in table.columns]
         sql = (f"INSERT INTO {quote(name)} ({', '.join(map(quote, names))}) "
                f"VALUES ({', '.join('?' * len(names))})")

@@ -285,6 +285,9 @@ def build_schema(diagram: Diagram) -> Schema:
         keys = [parent.column(k) for k in parent.primary]
         if r.columns[1] and all(any(c.name == n for c in parent.columns) for n in r.columns[1]):
             keys = [parent.column(n) for n in r.columns[1]]
+        referenced = tuple(k.name for k in keys)
+        if referenced != parent.primary and referenced not in parent.uniques:
+            parent.uniques.append(referenced)  # SQLite's foreign keys point at a primary or unique key
         mine = []
         for key in keys:
             cols, params, fk_names = naming[child.name]
