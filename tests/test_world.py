@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLES
 from janus_plugins.world import build_world, state_hash
 from janus_plugins.world.schema import build_schema, choices_of
@@ -42,7 +41,10 @@ def test_every_sample_builds_a_valid_world(cli, spec, tmp_path):
     assert len(counts) >= 2
 
 
-@pytest.mark.parametrize("case", sorted(p.parent.name for p in CORPUS.glob("*/schema.sql")) if CORPUS.is_dir() else ["-"])
+CASES = sorted(p.parent.name for p in CORPUS.glob("*/schema.sql")) if CORPUS.is_dir() else ["-"]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_every_corpus_schema_builds_a_valid_world(cli, case, tmp_path):
     if not CORPUS.is_dir():
         pytest.skip(f"{CORPUS} is absent: the corpus lives beside the repository, never in it")
@@ -133,8 +135,9 @@ def test_setup_tools_names_are_checked_where_written(cli, tmp_path):
 
 
 def test_schema_names_are_valid_function_names():
-    from janus_core import load_spec
     from janus_plugins.world.tools import tools_for
+
+    from janus_core import load_spec
 
     schema = build_schema(load_spec(SAMPLES / "sql_schema").diagram)
     names = [t.name for t in tools_for(schema)]
