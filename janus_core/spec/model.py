@@ -154,8 +154,9 @@ class Setup(_Strict):
     walk: WalkOptions = Field(default_factory=WalkOptions)
     limits: LimitOptions = Field(default_factory=LimitOptions)
     model: ModelOptions = Field(default_factory=ModelOptions)
-    #: the world's tools for tool-use data: allow, deny, describe (names from ``janus world SPEC --tools``)
-    tools: ToolOptions | None = None
+    tools: ToolOptions | None = Field(None, description="The world's tools for tool-use data: `allow`, `deny` "
+                                      "(names or globs) and `describe` (name -> text); list them with `janus world "
+                                      "SPEC --tools`.")
     er_diagram: str | None = None
     er_diagram_path: str | None = None
     #: the SQL dialect of a schema.sql diagram (sqlglot's name, e.g. postgres), when detection guesses wrong
