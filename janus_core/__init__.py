@@ -36,6 +36,7 @@ _EXPORTS = {
     "Sink": "janus_core.sdk.contracts",
     "GenerateOption": "janus_core.sdk.contracts",
     "Imported": "janus_core.sdk.contracts",
+    "Tool": "janus_core.sdk.contracts",
     "Options": "janus_core.sdk.options",
     "OptionsError": "janus_core.sdk.options",
     "Record": "janus_core.sdk.records",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
         OutputType,
         RememberingFilter,
         Sink,
+        Tool,
     )
     from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
     from janus_core.sdk.options import Options, OptionsError

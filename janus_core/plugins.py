@@ -27,13 +27,14 @@ from janus_core.sdk.contracts import (
     OutputType,
     Registered,
     Sink,
+    Tool,
 )
 from janus_core.sdk.errors import PluginError, did_you_mean
 
 ENTRY_POINT_GROUP = "janus"
 #: First-party plugins, loaded from ``janus_plugins.<name>`` in this order before any entry point.
 BUILTINS = ("erdiagram", "sql", "evol", "outputs", "filters", "sinks", "local", "openai", "litellm", "gemini",
-            "anthropic", "hf", "review")
+            "anthropic", "hf", "review", "world")
 DISABLE_ENV = "JANUS_DISABLE_PLUGINS"
 
 
@@ -41,12 +42,13 @@ def disabled_names(extra: tuple[str, ...] | list[str] = ()) -> set[str]:
     """Plugin names turned off by ``JANUS_DISABLE_PLUGINS`` (comma-separated) and ``--no-plugin``."""
     names = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     return names | set(extra)
-KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters", "generate_options")
+KINDS = ("backends", "directions", "output_types", "sinks", "diagram_readers", "filters", "generate_options",
+         "tools")
 #: What each kind's ``register`` takes: a subclass (backends, sinks) or an instance of its base class.
 BASES: dict[str, tuple[type, bool]] = {
     "backends": (Backend, True), "sinks": (Sink, True), "directions": (Direction, False),
     "output_types": (OutputType, False), "diagram_readers": (DiagramReader, False), "filters": (Filter, False),
-    "generate_options": (GenerateOption, False)}
+    "generate_options": (GenerateOption, False), "tools": (Tool, False)}
 
 
 class Registry:
@@ -63,6 +65,7 @@ class Registry:
     diagram_readers: dict[str, Registered]
     filters: dict[str, Registered]
     generate_options: dict[str, Registered]
+    tools: dict[str, Registered]
 
     def __init__(self, pm: pluggy.PluginManager):
         self._pm = pm

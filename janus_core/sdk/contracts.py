@@ -432,6 +432,32 @@ class Sink:
         return []
 
 
+class Tool:
+    """A tool an assistant may call on a world database (see the ``register_tools`` hook).
+
+    ``name`` (letters, digits, '_' and '-', at most 64 characters), ``description`` (plain words the
+    model reads) and ``parameters`` (a JSON Schema object) make its OpenAI function definition;
+    ``run(conn, arguments)`` does the work on the conversation's private copy of the world (an
+    ``sqlite3.Connection``; use parameterised SQL only) with arguments already checked against
+    ``parameters``, and returns a JSON-serialisable result. Raise ``LookupError`` for "no such
+    row" and ``ValueError`` for a request the tool refuses: the caller gets them as error results.
+    """
+
+    name: str = ""
+    description: str = ""
+    parameters: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}  # noqa: RUF012
+    #: writes to the world (create, update, delete); read-only tools leave this False
+    writes: bool = False
+
+    def run(self, conn: Any, arguments: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def definition(self) -> dict[str, Any]:
+        """The OpenAI function definition: ``{"type": "function", "function": {...}}``."""
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": self.parameters}}
+
+
 def no_dialects() -> tuple[str, ...]:
     """A diagram reader's dialects by default: none."""
     return ()

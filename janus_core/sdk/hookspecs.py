@@ -28,7 +28,16 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from janus_core.sdk.contracts import Backend, DiagramReader, Direction, Filter, GenerateOption, OutputType, Sink
+    from janus_core.sdk.contracts import (
+        Backend,
+        DiagramReader,
+        Direction,
+        Filter,
+        GenerateOption,
+        OutputType,
+        Sink,
+        Tool,
+    )
     from janus_core.sdk.records import Record
 
 hookspec = pluggy.HookspecMarker("janus")
@@ -137,6 +146,22 @@ def open_dataset(location: str) -> list[Record] | None:
     Return the records (``janus_core.Record``, as ``janus_core.plan.inputs.conversation_records``
     makes them), or None when ``location`` is not yours; the first plugin that answers wins.
     Raise ``JanusError`` with a clear message when it is yours but cannot be read.
+    """
+
+
+@hookspec
+def register_tools(register: Callable[[Tool], None]) -> None:
+    """Register tools an assistant may call on a world: ``register(instance)``, a ``janus_core.Tool``.
+
+    A world is the SQLite database ``janus world`` builds from the diagram; Janus makes get, search,
+    create, update, delete and lookup tools from the diagram itself, and registered tools join them
+    (a registered name replaces a generated one). A tool has ``name`` (``^[a-zA-Z0-9_-]{1,64}$``),
+    ``description`` and ``parameters`` (a JSON Schema object), and implements ``run(conn,
+    arguments)``: ``conn`` is the conversation's private ``sqlite3.Connection`` (run parameterised
+    SQL only), ``arguments`` are already checked against ``parameters``; return a JSON-serialisable
+    result. Raise ``LookupError`` (no such row) or ``ValueError`` (refused): the assistant gets an
+    error result, as from a real API. Each call runs within a row and time bound. setup.yaml's
+    ``tools:`` may allow, deny or describe any tool by name.
     """
 
 

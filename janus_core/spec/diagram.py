@@ -74,6 +74,9 @@ class Relationship:
     notes: list[str] = field(default_factory=list)
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
+    #: where the reader knows them (SQL DDL): the left entity's attributes that hold the link and
+    #: the right entity's attributes they reference, in order; empty when the diagram does not say
+    columns: tuple[tuple[str, ...], tuple[str, ...]] = field(default=((), ()), compare=False)
 
 
 @dataclass

@@ -110,6 +110,15 @@ class InlineDirection(_Strict):
                          instructions=(text,), template=self.template)
 
 
+class ToolOptions(_Strict):
+    """Which tools of the world (``janus world``) an assistant gets, and how they are described."""
+
+    allow: list[str] = Field(default_factory=list, description="Tool names or globs (get_*) to keep; empty: all.")
+    deny: list[str] = Field(default_factory=list, description="Tool names or globs to leave out (after allow).")
+    describe: dict[str, str] = Field(default_factory=dict,
+                                     description="A tool's name -> the description the assistant reads instead.")
+
+
 class ChunkingOptions(_Strict):
     """How ``documents:`` are cut into chunks, and how many chunks a seed context carries."""
 
@@ -145,6 +154,9 @@ class Setup(_Strict):
     walk: WalkOptions = Field(default_factory=WalkOptions)
     limits: LimitOptions = Field(default_factory=LimitOptions)
     model: ModelOptions = Field(default_factory=ModelOptions)
+    tools: ToolOptions | None = Field(None, description="The world's tools for tool-use data: `allow`, `deny` "
+                                      "(names or globs) and `describe` (name -> text); list them with `janus world "
+                                      "SPEC --tools`.")
     er_diagram: str | None = None
     er_diagram_path: str | None = None
     #: the SQL dialect of a schema.sql diagram (sqlglot's name, e.g. postgres), when detection guesses wrong
@@ -691,6 +703,27 @@ def check_plugins(spec: Spec, output_types: dict, directions: dict, filters: dic
                 notes.append(f"{key}: '{text}' is not a registered direction; it is used as a free-text "
                              f"style direction.{did_you_mean(text, directions)}")
     return notes
+
+
+def check_tool_names(spec: Spec, known: Collection[str]) -> None:
+    """SpecError at its place in setup.yaml for a ``tools:`` name or glob that matches no tool in ``known``."""
+    import fnmatch
+
+    options = spec.setup.tools
+    if options is None:
+        return
+    located = _Located(_read_text(spec.setup_path), display_path(spec.setup_path))
+    named = [(("tools", key, i), name, False) for key in ("allow", "deny")
+             for i, name in enumerate(getattr(options, key))]
+    named += [(("tools", "describe", name), name, True) for name in options.describe]
+    problems = []
+    for loc, name, key in named:
+        if not any(fnmatch.fnmatchcase(tool, name) for tool in known):
+            line, col = located.at(loc, key=key)
+            problems.append(Problem(located.path, line, col, f"tools.{loc[1]}: no tool named '{name}'."
+                                    f"{did_you_mean(name, known)}", "list the tools with 'janus world SPEC --tools'"))
+    if problems:
+        raise SpecError(problems)
 
 
 def spec_files(spec: Spec) -> dict[str, str]:

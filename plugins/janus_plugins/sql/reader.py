@@ -1119,7 +1119,8 @@ def _diagram(src: _Source, tables: dict, external: list[_Table]) -> Diagram:
             line, col = src.line_col(fk.offset)
             rel = Relationship(t.entity, parent, "zero-or-one" if cols in unique_sets else "zero-or-more",
                                "zero-or-one" if nullable else "exactly-one", identifying=cols <= pk,
-                               label=_label(fk, fk.table), line=line, column=col)
+                               label=_label(fk, fk.table), line=line, column=col,
+                               columns=_fk_columns(t, fk, tables, outside))
             _relationship_comments(rel, fk.comments)
             diagram.relationships.append(rel)
     for t in tables.values():
@@ -1137,6 +1138,17 @@ def _diagram(src: _Source, tables: dict, external: list[_Table]) -> Diagram:
         diagram.relationships.append(rel)
     diagram.source = diagram.to_mermaid()
     return diagram
+
+
+def _fk_columns(table: _Table, fk: _ForeignKey, tables: dict, outside: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The attribute names (as the diagram writes them) a foreign key joins: its own, the parent's."""
+    parent = _lookup(tables, fk.schema, fk.table) or outside[(fk.schema.lower() if fk.schema else None,
+                                                               fk.table.lower())]
+    refs = fk.ref_columns or parent.primary
+    mine = tuple(_mermaid_word(table.columns[c.lower()].name) for c in fk.columns)
+    theirs = tuple(_mermaid_word(parent.columns[c.lower()].name) if c.lower() in parent.columns else _mermaid_word(c)
+                   for c in refs)
+    return mine, theirs
 
 
 def _relationship_comments(rel: Relationship, comments: list[str]) -> None:
