@@ -115,7 +115,6 @@ def test_parquet_accepts_arguments_whose_keys_and_types_differ(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
     from datasets import load_dataset
-
     from janus_plugins.sinks import ParquetSink
     from janus_plugins.sinks.formats import trl
 
