@@ -839,7 +839,10 @@ def doctor(out: str, repair: bool, as_json: bool) -> None:
               "or a dataset id (owner/name) for hf-hub.")
 @click.option("--format", "fmt", default="messages", show_default=True,
               help="Row format: janus (whole record), messages (OpenAI/TRL conversational; axolotl "
-              "chat_template), sharegpt (from human/gpt: axolotl and LLaMA-Factory; TRL's SFT reads it but keeps the "
+              "chat_template; with tools: OpenAI's fine-tuning, 'tools' beside 'messages', arguments as JSON text), "
+              "trl (messages and a 'tools' column, each call's arguments a JSON object as TRL's chat templates read "
+              "them), sharegpt (from human/gpt, with tools LLaMA-Factory's function_call and observation turns and "
+              "'tools' column: axolotl and LLaMA-Factory; TRL's SFT reads it but keeps the "
               "roles human and gpt, which chat templates do not know: use messages for TRL), alpaca "
               "(earlier turns in 'history', which axolotl's alpaca type drops; LLaMA-Factory's mapping is written "
               "beside), janus-legacy, dpo (TRL conversational preference: prompt, chosen and rejected as message "
@@ -849,6 +852,12 @@ def doctor(out: str, repair: bool, as_json: bool) -> None:
 @click.option("--min-margin", type=click.FloatRange(min=0), default=1, show_default=True,
               help="dpo formats: leave out pairs whose chosen answer was rated less than this above the rejected "
               "one (ties teach nothing); they are counted.")
+@click.option("--reasoning", type=click.Choice(["inline", "field", "drop"]), default=None,
+              help="The reasoning a model returned with an answer: inline writes it as <think>...</think> before the "
+              "content, field as each message's reasoning_content (messages, trl, dpo formats), drop leaves it out "
+              "(the default: training on it teaches a model to think aloud, and OpenAI's fine-tuning refuses "
+              "unknown message keys). The janus format keeps the whole record; records without reasoning are "
+              "unchanged.")
 @click.option("--sink", help="Sink: jsonl, parquet, hf-disk, hf-hub (the Hugging Face Hub, like 'janus push') or "
               "a plugin's (default: by --to's suffix; a path without suffix means hf-disk).")
 @split_options
@@ -860,8 +869,8 @@ def doctor(out: str, repair: bool, as_json: bool) -> None:
 @plugin_option
 @click.pass_context
 @reports_errors
-def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: float, sink: str | None,
-                   eval_fraction: float, seed: int, overwrite: bool, reviewed: bool) -> None:
+def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: float, reasoning: str | None,
+                   sink: str | None, eval_fraction: float, seed: int, overwrite: bool, reviewed: bool) -> None:
     """Write a dataset in another format or store, optionally split into train and test by seed.
 
     With --reviewed, only what a reviewer kept or edited in 'janus review' is written.
@@ -875,7 +884,7 @@ def export_command(ctx: click.Context, out: str, to: str, fmt: str, min_margin: 
     target = Path(to)
     sink_cls = choose_sink(plugins, target, sink or (None if target.suffix else "hf-disk"))
     counts = export(Path(out), target, sink_cls, fmt, eval_fraction, seed, overwrite, reviewed,
-                    {"min_margin": min_margin})
+                    {"min_margin": min_margin, **({"reasoning": reasoning} if reasoning else {})})
     if "report" in counts.get("all", {}):
         for line in counts["all"]["report"]:
             echo(line)

@@ -1,7 +1,10 @@
 """Rows of columnar datasets: Parquet files and Hugging Face ``save_to_disk`` folders.
 
 Janus's own Parquet and hf-disk exports keep a whole record's nested provenance (walk, usage,
-meta) as JSON text, since its keys vary; those columns are decoded back into objects here.
+meta) as JSON text, since its keys vary; those columns are decoded back into objects here. Tools
+and tool calls are stored with Arrow's JSON type (pyarrow reads them as JSON text, ``datasets`` as
+objects), and a column of messages gives every message every key any message has (null where it had
+none): a whole record's messages get back their own keys only.
 Rows are read in batches, never the whole table at once.
 """
 
@@ -17,6 +20,8 @@ from janus_core.sdk.errors import JanusError
 
 #: a whole record's columns that columnar exports hold as JSON text
 JSON_TEXT_COLUMNS = ("walk", "usage", "meta")
+#: a record's function definitions, and a message's calls: stored with Arrow's JSON type
+TOOLS, TOOL_CALLS = "tools", "tool_calls"
 PARQUET_MAGIC = b"PAR1"
 BATCH_ROWS = 1024
 
@@ -53,7 +58,31 @@ def unpack_record(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(row.get(key), str):
             with contextlib.suppress(ValueError):  # text that is no JSON stays text; the record check names it
                 row[key] = json.loads(row[key])
+    if TOOLS in row:
+        if isinstance(row[TOOLS], list):
+            row[TOOLS] = [_decoded(tool) for tool in row[TOOLS]]
+        elif row[TOOLS] is None:  # a record without tools beside records with them
+            del row[TOOLS]
+    row["messages"] = [_own_keys(m) for m in row["messages"]]
     return row
+
+
+def _decoded(value: Any) -> Any:
+    """JSON text as the value it holds; anything else (an object ``datasets`` decoded already) as it is."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+def _own_keys(message: Any) -> Any:
+    """A message without the null keys a column of messages gave it, and its tool calls decoded."""
+    if not isinstance(message, dict):
+        return message
+    own = {k: v for k, v in message.items() if v is not None or k in ("role", "content")}
+    if isinstance(own.get(TOOL_CALLS), list):
+        own[TOOL_CALLS] = [_decoded(call) for call in own[TOOL_CALLS]]
+    return own
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

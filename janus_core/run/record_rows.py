@@ -26,7 +26,7 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "messages": list, "id": str, "seed_id": str, "parent_id": (str, type(None)), "direction": str,
     "walk": dict, "model": (str, type(None)), "prompt_sha256": str, "output_type": str}
 _OPTIONAL: dict[str, type | tuple[type, ...]] = {"depth": int, "usage": dict, "meta": dict,
-                                                  "created_at": (str, type(None))}
+                                                  "created_at": (str, type(None)), "tools": list}
 
 
 def bounded_loads(data: str | bytes, max_chars: int = MAX_ROW_CHARS, max_depth: int = MAX_DEPTH) -> Any:

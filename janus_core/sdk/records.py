@@ -18,7 +18,11 @@ PROVENANCE = ("id", "seed_id", "parent_id", "direction", "walk", "model", "promp
 
 #: What each provenance field (and the other fields of a whole record) means, for dataset cards.
 FIELD_HELP = {
-    "messages": "the training example: OpenAI-style chat messages (role and content)",
+    "messages": "the training example: OpenAI-style chat messages (role and content; an assistant message may "
+                "hold tool_calls, whose arguments are JSON text, and its reasoning; a tool message answers one call "
+                "by its tool_call_id)",
+    "tools": "the functions the assistant could call: OpenAI function definitions (name, description, parameters "
+             "as JSON Schema); absent when the record has none",
     "id": "the record's id: a hash of its place in the plan (walk, direction, repeat, and for an evolution its "
           "parent's id) and --seed, so a rerun of the same command gives the same ids and another seed other ids",
     "seed_id": "the id of the seed record this one descends from (its own id for a seed); splits keep a seed's "
@@ -82,11 +86,16 @@ class Record:
     #: What the output type adds: a preference set, rated answers, the source of a grown conversation.
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
+    #: The functions the assistant could call (OpenAI function definitions); left out of the record when empty,
+    #: so a record without tools is written as it was before records could hold them.
+    tools: list[dict[str, Any]] = field(default_factory=list)
     _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         # explicit rather than dataclasses.asdict, which deep-copies and is slow per record
-        return {"messages": self.messages, "id": self.id, "seed_id": self.seed_id, "parent_id": self.parent_id,
+        head: dict[str, Any] = {"messages": self.messages, "tools": self.tools} if self.tools else \
+            {"messages": self.messages}
+        return {**head, "id": self.id, "seed_id": self.seed_id, "parent_id": self.parent_id,
                 "direction": self.direction, "walk": self.walk, "model": self.model,
                 "prompt_sha256": self.prompt_sha256, "output_type": self.output_type, "depth": self.depth,
                 "usage": self.usage, "meta": self.meta, "created_at": self.created_at}

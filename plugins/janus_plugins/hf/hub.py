@@ -181,7 +181,9 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 def _table(rows: list[dict[str, Any]], fmt: str) -> Any:
     import pyarrow as pa
 
-    table = pa.Table.from_pylist(rows)
+    from janus_plugins.sinks.arrow_rows import arrow_table
+
+    table = arrow_table(rows)
     # a column that is empty in every row (parent_id of seeds) would be typed null, unlike later files
     for i, f in enumerate(table.schema):
         if pa.types.is_null(f.type):
@@ -277,7 +279,7 @@ def render_card(repo_id: str, info: RunInfo, fmt: str, columns: list[str], total
               (("Output type", "by_output_type"), ("Direction", "by_direction"), ("Depth", "by_depth"),
                ("Failure", "failures"))]
     provenance = [(name, FIELD_HELP[name], name in columns) for name in PROVENANCE]
-    extra = [(name, FIELD_HELP[name]) for name in ("output_type", "depth", "usage", "meta") if name in columns]
+    extra = [(name, FIELD_HELP[name]) for name in ("tools", "output_type", "depth", "usage", "meta") if name in columns]
     card = DatasetCard.from_template(
         data, template_path=str(TEMPLATE), repo_id=repo_id, info=info, fmt=fmt, columns=columns, splits=splits,
         totals=totals, pushed_at=pushed_at, spec_files=files, run=sorted((info.run or {}).items()),

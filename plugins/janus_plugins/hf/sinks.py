@@ -6,6 +6,7 @@ from typing import Any
 
 from janus_core.sdk.errors import JanusError
 from janus_plugins.sinks import FormattedSink
+from janus_plugins.sinks.arrow_rows import arrow_table, has_tool_columns
 
 
 class HfDiskSink(FormattedSink):
@@ -41,15 +42,23 @@ class HfDiskSink(FormattedSink):
             self._rows.setdefault(split, []).extend(self.rows([record]))
 
     def close(self) -> None:
-        from datasets import Dataset, DatasetDict
+        from datasets import DatasetDict
 
         if self.eval_fraction <= 0:
-            Dataset.from_list(self._rows.get("train", [])).save_to_disk(str(self.path))
+            dataset(self._rows.get("train", [])).save_to_disk(str(self.path))
             return
         from janus_core.data.export import HELD_OUT
 
-        DatasetDict({split: Dataset.from_list(self._rows.get(split, [])) for split in ("train", HELD_OUT)}
+        DatasetDict({split: dataset(self._rows.get(split, [])) for split in ("train", HELD_OUT)}
                     ).save_to_disk(str(self.path))
+
+
+def dataset(rows: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of ``rows``: tools and tool calls as its ``Json`` feature where rows have them
+    (their keys and types differ from row to row), else as ``datasets`` infers them."""
+    from datasets import Dataset
+
+    return Dataset(arrow_table(rows)) if has_tool_columns(rows) else Dataset.from_list(rows)
 
 
 class HubSink(FormattedSink):
