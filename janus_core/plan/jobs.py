@@ -134,6 +134,7 @@ class Plan:
         can_play = output_type.role_play_turns(limits, False) is not None
         self.generation = generation if can_play else "one-shot"
         self._role_temperatures = dict(role_temperatures or {})
+        output_type.prepare(spec, seed)
         output_type.generation = self.generation  # output types with extra requests (preference) follow it
         output_type.reply_temperature = (self.role_temperature("assistant") if self.generation == "turns"
                                          else self.temperature)

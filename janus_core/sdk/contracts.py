@@ -316,6 +316,11 @@ class OutputType:
         """Messages (user/assistant) from a reply already decoded from JSON; ValueError if unusable."""
         raise NotImplementedError
 
+    def prepare(self, spec: Any, seed: int) -> None:
+        """Called once when a run's plan is made, before any request, with the run's spec
+        (``janus_core.spec.model.Spec``) and ``--seed``: an output type that needs something built
+        from the spec (the tool-use types build their SQLite world) does it here. By default nothing."""
+
     def role_play_turns(self, limits: Limits, derive: bool) -> int | None:
         """User turns a record gets when written turn by turn (``generation: turns``): a user
         simulator writes each user turn, the assistant answers it. None (the default): this output

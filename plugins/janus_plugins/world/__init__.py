@@ -11,10 +11,11 @@ from typing import Any
 
 from janus_core import hookimpl
 from janus_plugins.world.build import WorldSummary, build_world, load_schema, state_hash
+from janus_plugins.world.run_world import run_world
 from janus_plugins.world.session import ToolSession
 from janus_plugins.world.tools import tools_for
 
-__all__ = ["ToolSession", "WorldSummary", "build_world", "load_schema", "state_hash", "tools_for"]
+__all__ = ["ToolSession", "WorldSummary", "build_world", "load_schema", "run_world", "state_hash", "tools_for"]
 
 
 @hookimpl
