@@ -29,8 +29,10 @@ from janus_core.sdk.contracts import Backend, BatchState, Completion, Completion
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, error_message, header_hints
 from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
+from janus_core.sdk.reasoning import message_reasoning, text_and_reasoning
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, reply_limit, usage_counts
 from janus_core.sdk.structured import Negotiation
+from janus_core.sdk.tool_calls import openai_tool_calls
 from janus_core.sdk.urls import join_url, split_query
 
 DEFAULT_ROOT = "https://api.openai.com/v1"
@@ -44,6 +46,7 @@ class OpenAIBackend(Backend):
     Options = Imported("janus_plugins.openai.options:OpenAIOptions")
     batches = True
     batch_limits = (50_000, 200 * 2**20)
+    tools_native = True
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -280,9 +283,13 @@ class OpenAIBackend(Backend):
             raise BackendError(f"openai backend: the model refused: {refusal or 'content filter'}", refusal=True)
         tokens_in, tokens_out = usage_counts(reply.get("usage"), ("prompt_tokens", "completion_tokens"),
                                              "openai backend")
-        return Completion(text=message.get("content") or "", model=reply.get("model") or self.model,
+        content = message.get("content")
+        text, reasoning = text_and_reasoning(content if isinstance(content, str) else "", message_reasoning(message))
+        return Completion(text=text, model=reply.get("model") or self.model,
                           finish_reason=choice.get("finish_reason"), tokens_in=tokens_in, tokens_out=tokens_out,
-                          rate_limits=rate_limits)
+                          rate_limits=rate_limits, tool_calls=openai_tool_calls(message.get("tool_calls"),
+                                                                                "openai backend"),
+                          reasoning=reasoning)
 
     async def aclose(self) -> None:
         await self.negotiation.aclose()
