@@ -99,6 +99,10 @@ class LiteLLMBackend(Backend):
         litellm = _litellm()
         kwargs = chat_body(self.model, request, structured)
         kwargs.update(num_retries=0, timeout=self.options.timeout)
+        if request.tools:
+            # plain function tools: litellm's MCP bridge (which imports the optional mcp package for
+            # any request with tools) has nothing to do
+            kwargs["_skip_mcp_handler"] = True
         if self.options.api_base:
             kwargs["api_base"] = self.options.api_base
         if self.secret:
