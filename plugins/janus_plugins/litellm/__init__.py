@@ -6,6 +6,10 @@ variable, chosen by the model's prefix (``anthropic/`` -> ``ANTHROPIC_API_KEY`` 
 ``janus_core.sdk.credentials.PROVIDER_KEYS``), or from the variable named by the ``api_key_env`` option,
 and are masked in every message. litellm's own retries are off: the engine retries, paces and counts.
 
+Tools go to litellm as ``tools=`` (it translates them for each provider); the reply's
+``tool_calls`` and reasoning (``reasoning_content``, a provider's ``reasoning``, ``<think>``) come
+back in the Completion.
+
 litellm reads its price table from the copy it ships (``LITELLM_LOCAL_MODEL_COST_MAP``), set before
 it is first imported, so no request leaves the machine except to the model.
 

@@ -11,6 +11,11 @@ one. The SDK's own retries are off in every case: the engine retries, paces and 
 transport keeps replies within ``max_reply_bytes``, follows no redirect and abandons a request
 after ``timeout`` seconds in all (``janus_core.sdk.reply_bounds``).
 
+Tools: a request's ``tools`` and ``tool_choice`` go out as Chat Completions has them; a reply's
+``tool_calls`` and its reasoning (``reasoning_content`` or ``reasoning``, as DeepSeek, vLLM and
+llama.cpp send it, or a leading ``<think>`` block in the text) come back in the Completion, on every
+transport.
+
 Batches (``janus generate --batch``): the Batch API's files and batches endpoints (upload the
 requests as JSONL, create the batch with Janus's local id in its metadata, poll it, read its output
 and error files), against OpenAI or any server that offers them. Batch bodies use the structured
