@@ -258,12 +258,13 @@ def _engine(backend, journal):
     return Engine(plan, backend, journal, [])
 
 
-def _ask(backend, journal, tools=TOOLS, messages=None):
+def _ask(backend, journal, tools=TOOLS, messages=None, **given):
+    """``Engine.ask`` with tools: its answer is the Completion (no ``completion=True`` needed)."""
     async def go():
         await backend.start()
         try:
             return await _engine(backend, journal).ask(copy.deepcopy(messages or HISTORY), None, role="assistant",
-                                                       tools=tools, tool_choice="auto")
+                                                       tools=tools, tool_choice="auto", **given)
         finally:
             await backend.aclose()
     return asyncio.run(go())
@@ -352,3 +353,24 @@ def test_a_secret_in_a_tool_call_is_not_kept(tmp_path, monkeypatch):
             _ask(OpenAIBackend("test-model", {"base_url": server.base_url}), journal)
         assert SECRET not in str(caught.value)
         assert journal.db.execute("SELECT count(*) FROM requests").fetchone()[0] == 0
+
+
+def test_a_request_without_tools_gets_the_dialogue_as_plain_text(tmp_path, monkeypatch):
+    """A judge reading a dialogue with calls: Anthropic refuses tool blocks in a request without tools."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    seen = []
+
+    def reply(params):
+        seen.append(params)
+        return {"id": "msg_1", "type": "message", "role": "assistant", "model": params["model"],
+                "stop_reason": "end_turn", "usage": {"input_tokens": 20, "output_tokens": 9},
+                "content": [{"type": "text", "text": "fine"}]}
+
+    with AnthropicServer(reply, SECRET) as server, Journal(tmp_path / "j.sqlite") as journal:
+        completion = _ask(AnthropicBackend("claude-test", {"base_url": server.base_url}), journal, tools=None,
+                          completion=True)
+    assert completion.text == "fine" and not completion.tool_calls
+    assert "tools" not in seen[0]
+    assert all(isinstance(m["content"], str) for m in seen[0]["messages"])
+    assert seen[0]["messages"][1] == {"role": "assistant",
+                                      "content": '{"tool": "get_patient", "arguments": {"patient_id": 3}}'}

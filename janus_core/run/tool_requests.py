@@ -1,32 +1,46 @@
 """Requests with tools, as the engine sends, keys and stores them.
 
-A backend with native tool calling (``Backend.tools_native``) gets the request as it is; any other
-gets it in the JSON call format (``janus_core.sdk.tool_calls``), and its reply is read back into
+A backend with native tool calling (``Backend.tools_native``) gets a request with tools as it is;
+any other gets it in the JSON call format (``janus_core.sdk.tool_calls``), and its reply is read back into
 ``tool_calls``, before the reply is cached, so a resumed run replays the calls as they were read.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, ToolCall
-from janus_core.sdk.tool_calls import SENT_KEYS, has_tool_turns, json_call_completion, json_call_request
+from janus_core.sdk.tool_calls import (
+    SENT_KEYS,
+    has_tool_turns,
+    json_call_completion,
+    json_call_request,
+    plain_messages,
+)
 
 #: the keys of a message that belong in its request key besides role and content
 _KEYED = tuple(k for k in SENT_KEYS if k not in ("role", "content"))
 
 
 def uses_json_calls(backend: Backend, request: CompletionRequest) -> bool:
-    """Whether ``request`` goes to ``backend`` in the JSON call format: it has tools or tool turns
-    and the backend has no native tool calling."""
-    return not backend.tools_native and (bool(request.tools) or has_tool_turns(request.messages))
+    """Whether ``request`` goes to ``backend`` in the JSON call format: it has tools and the backend
+    has no native tool calling."""
+    return bool(request.tools) and not backend.tools_native
 
 
 def request_for(backend: Backend, request: CompletionRequest) -> CompletionRequest:
-    """``request`` as ``backend`` is sent it."""
-    return json_call_request(request) if uses_json_calls(backend, request) else request
+    """``request`` as ``backend`` is sent it: in the JSON call format where the backend needs it; a
+    request without tools whose history holds calls and results (a judge reading a dialogue) with
+    that history as plain text, which every provider takes (Anthropic refuses tool blocks without
+    tools)."""
+    if uses_json_calls(backend, request):
+        return json_call_request(request)
+    if not request.tools and has_tool_turns(request.messages):
+        return replace(request, messages=plain_messages(request.messages))
+    return request
 
 
 def completion_for(backend: Backend, request: CompletionRequest, completion: Completion) -> Completion:
