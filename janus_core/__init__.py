@@ -34,6 +34,9 @@ _EXPORTS = {
     "OutputType": "janus_core.sdk.contracts",
     "RememberingFilter": "janus_core.sdk.contracts",
     "Sink": "janus_core.sdk.contracts",
+    "ToolCall": "janus_core.sdk.contracts",
+    "assistant_message": "janus_core.sdk.contracts",
+    "tool_message": "janus_core.sdk.contracts",
     "GenerateOption": "janus_core.sdk.contracts",
     "Imported": "janus_core.sdk.contracts",
     "Tool": "janus_core.sdk.contracts",
@@ -86,6 +89,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
         RememberingFilter,
         Sink,
         Tool,
+        ToolCall,
+        assistant_message,
+        tool_message,
     )
     from janus_core.sdk.errors import BackendError, JanusError, PluginError, Problem, SpecError
     from janus_core.sdk.options import Options, OptionsError

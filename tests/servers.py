@@ -190,6 +190,24 @@ class OpenAICompatibleServer(ProviderServer):
         return status, payload, extra, 0.0
 
 
+class GeminiServer(ProviderServer):
+    """The Gemini shape with a full reply function: ``reply(body) -> (status, body, headers)``."""
+
+    def __init__(self, reply: Reply):
+        super().__init__("gemini", lambda body: "")
+        self.full_reply = reply
+
+    def answer(self, path: str, body: dict[str, Any], headers: dict[str, str]):
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            self.paths.append(path)
+        if not re.search(r"/v1beta/models/[^/:]+:generateContent$", path.split("?")[0]):
+            return 404, error_body("gemini", 404, f"no route {path}"), {}, 0.0
+        status, payload, extra = self.full_reply(body)
+        return status, payload, extra, 0.0
+
+
 def anthropic_message(content: str, model: str = "claude-test") -> dict[str, Any]:
     """An Anthropic Messages API response body."""
     return {"id": "msg_test", "type": "message", "role": "assistant", "model": model, "stop_reason": "end_turn",

@@ -49,6 +49,7 @@ from janus_core.run.cost import cost_of, price_table
 from janus_core.run.journal import Journal
 from janus_core.run.reply_secrets import SECRET_IN_REPLY, secret_in_reply
 from janus_core.run.throttle import AdaptiveRate, TokenBudget
+from janus_core.run.tool_requests import completion_for, request_for, tools_key
 from janus_core.run.waits import hinted_wait, longest_pause
 from janus_core.sdk.contracts import (
     Backend,
@@ -228,10 +229,10 @@ def _describe_stop(exc: BaseException) -> str:
 
 
 def request_key(backend: Backend, request: CompletionRequest, schema_json: str) -> str:
-    """Content address of a request: backend, model, parameters, messages and schema."""
+    """Content address of a request: backend, model, parameters, messages, schema and tools."""
     head = f"{backend.name}\x1f{backend.model}\x1f{request.temperature}\x1f{request.max_tokens}\x1f{request.seed}"
     body = "\x1f".join(f"{m['role']}\x1e{m['content']}" for m in request.messages)
-    blob = f"{head}\x1d{body}\x1d{schema_json}"
+    blob = f"{head}\x1d{body}\x1d{schema_json}{tools_key(request)}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -319,7 +320,7 @@ class Engine:
             raise _Budget(f"--max-cost {s.max_cost} reached (spent {self.stats.cost:.4f})")
 
     def _estimate_tokens(self, request: CompletionRequest) -> int:
-        chars = sum(len(m["content"]) for m in request.messages)
+        chars = sum(len(m["content"] or "") for m in request.messages)
         return chars // 4 + (request.max_tokens or 512)
 
     def lane(self, role: str) -> _Lane:
@@ -360,10 +361,12 @@ class Engine:
         self.stats.in_flight += 1
         batched = self._batcher is not None and lane.backend is self._batcher.backend
         try:  # every start ends in one report to the pace, whatever happens
+            sent = request_for(lane.backend, request)  # tools in the JSON call format where not native
             if batched:
-                completion = await self._batcher.complete(request, key)
+                completion = await self._batcher.complete(sent, key)
             else:
-                completion = await lane.backend.complete(request)
+                completion = await lane.backend.complete(sent)
+            completion = completion_for(lane.backend, request, completion)
         except BackendError as exc:
             if shared is not None:
                 if exc.rate_limited:
@@ -599,13 +602,20 @@ class Engine:
 
     async def ask(self, messages: list[Message], schema: dict[str, Any] | None, temperature: float = 0.0,
                   seed: int = 0, raw: bool = False, role: str = "judge", max_tokens: int | None = None,
-                  completion: bool = False) -> Any:
+                  completion: bool = False, tools: list[dict[str, Any]] | None = None,
+                  tool_choice: str | None = None) -> Any:
         """A filter's or output type's extra request: cached, paced and counted like every request,
         sent to the ``role``'s model (the judge's unless said otherwise). Returns the decoded JSON
-        reply (None if it is not JSON), its text with ``raw``, or the Completion itself (text and
-        finish_reason) with ``completion``."""
+        reply (None if it is not JSON), its text with ``raw``, or the Completion itself (text,
+        finish_reason, tool_calls, reasoning) with ``completion`` or with ``tools`` (OpenAI function
+        definitions the model may call; ``tool_choice`` "auto", "required", "none" or a tool's name)."""
+        if tools:
+            if schema is not None:
+                raise TypeError("ask(): a request with tools takes no schema (give schema None)")
+            completion = True  # a tool request's answer is the Completion: its text, calls and reasoning
         request = CompletionRequest(messages=messages, schema=schema, schema_name="judge", max_tokens=max_tokens,
-                                    temperature=temperature, seed=seed)
+                                    temperature=temperature, seed=seed, tools=tools or None,
+                                    tool_choice=tool_choice if tools else None)
         key, reply = await self.complete(request, role)
         pending = self._pending.pop(key, None)
         if pending is not None:

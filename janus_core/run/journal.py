@@ -25,6 +25,7 @@ from typing import Any
 
 from janus_core.run.record_rows import MAX_ROW_CHARS, bounded_loads, load_record
 from janus_core.run.staging import remove_stale, staged_file
+from janus_core.run.tool_requests import restored_extra, stored_extra
 from janus_core.sdk import codec
 from janus_core.sdk.contracts import Completion
 from janus_core.sdk.credentials import scrub
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     key TEXT PRIMARY KEY, text TEXT NOT NULL, model TEXT, finish_reason TEXT,
     tokens_in INTEGER NOT NULL DEFAULT 0, tokens_out INTEGER NOT NULL DEFAULT 0,
-    cost REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+    cost REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL, extra TEXT);
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_key TEXT UNIQUE NOT NULL,
     data TEXT NOT NULL);
@@ -55,7 +56,7 @@ REVIEW_STATES = ("kept", "discarded", "edited")
 
 #: The journal layout this version writes. A journal without a ``schema_version`` meta key was
 #: written before versions existed (version 1) and is migrated when opened.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: ``PRAGMA application_id`` of a Janus journal ("JNUS"), so other tools can tell what the file is.
 APPLICATION_ID = 0x4A4E5553
 #: Tables every Janus journal has had since version 1.
@@ -148,8 +149,14 @@ def _v2_to_v3(db: sqlite3.Connection) -> None:
     """Version 3 adds the ``batches`` table (provider batch jobs, ``--batch``), made by SCHEMA."""
 
 
+def _v3_to_v4(db: sqlite3.Connection) -> None:
+    """Version 4 keeps a cached reply's tool calls and reasoning (JSON) in ``requests.extra``."""
+    if "extra" not in {row[1] for row in db.execute("PRAGMA table_info(requests)")}:
+        db.execute("ALTER TABLE requests ADD COLUMN extra TEXT")
+
+
 #: version -> the step that brings a journal of that version to the next one
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def _doctor_hint(path: Path) -> str:
@@ -339,25 +346,34 @@ class Journal:
     def cached(self, key: str) -> tuple[Completion, float] | None:
         if self.fresh and f"q|{key}" not in self._written:
             return None
-        row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost FROM requests "
+        row = self.db.execute("SELECT text, model, finish_reason, tokens_in, tokens_out, cost, extra FROM requests "
                               "WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
+        extra = restored_extra(row[6])
+        if extra is None:  # damaged: asked for again
+            return None
         return Completion(text=row[0], model=row[1], finish_reason=row[2], tokens_in=row[3],
-                          tokens_out=row[4]), row[5]
+                          tokens_out=row[4], **extra), row[5]
 
     def cache(self, key: str, completion: Completion, cost: float) -> None:
+        """Keep a paid reply (its tool calls and reasoning too) under its request key."""
         self._written.add(f"q|{key}")
-        self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self.db.execute("INSERT OR REPLACE INTO requests (key, text, model, finish_reason, tokens_in, tokens_out, "
+                        "cost, created_at, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (key, completion.text, completion.model, completion.finish_reason,
-                         completion.tokens_in, completion.tokens_out, cost, now()))
+                         completion.tokens_in, completion.tokens_out, cost, now(), stored_extra(completion)))
 
     def cached_requests(self) -> Iterator[tuple[str, Completion, float]]:
         """Every cached reply: (request key, completion, cost)."""
-        rows = self.db.execute("SELECT key, text, model, finish_reason, tokens_in, tokens_out, cost FROM requests")
-        for key, text, model, finish, tokens_in, tokens_out, cost in rows:
+        rows = self.db.execute("SELECT key, text, model, finish_reason, tokens_in, tokens_out, cost, extra "
+                               "FROM requests")
+        for key, text, model, finish, tokens_in, tokens_out, cost, extra in rows:
+            restored = restored_extra(extra)
+            if restored is None:
+                continue
             yield key, Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in,
-                                  tokens_out=tokens_out), cost
+                                  tokens_out=tokens_out, **restored), cost
 
     # --- records -------------------------------------------------------------------------------
 

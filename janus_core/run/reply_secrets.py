@@ -14,6 +14,8 @@ DETAIL = ("the reply held a key or token this run uses (as is or encoded), so it
 
 def secret_in_reply(completion: Completion) -> str | None:
     """The ledger detail for a reply that holds a loaded secret, or None for one that holds none."""
-    if holds_secret(completion.text) or holds_secret(completion.model or ""):
+    if holds_secret(completion.text) or holds_secret(completion.model or "") or \
+            holds_secret(completion.reasoning or "") or \
+            any(holds_secret(call.name) or holds_secret(call.arguments) for call in completion.tool_calls):
         return DETAIL
     return None

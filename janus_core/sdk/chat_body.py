@@ -9,6 +9,7 @@ from typing import Any
 from janus_core.sdk.contracts import CompletionRequest
 from janus_core.sdk.schema import max_reply_tokens
 from janus_core.sdk.structured import STRUCTURED_HELP, structured_option
+from janus_core.sdk.tool_calls import sent_messages
 
 __all__ = ["STRUCTURED_HELP", "chat_body", "structured_option"]
 
@@ -19,8 +20,9 @@ PROMPT_ONLY = ("Answer with one JSON value only: no text before or after it, no 
 
 def chat_body(model: str, request: CompletionRequest, structured: str | None) -> dict[str, Any]:
     """model, messages, temperature, max_tokens (always: a small server must not run away), seed,
-    and the reply's JSON shape in the ``structured`` mode (see janus_core.sdk.structured)."""
-    messages = request.messages
+    the tools and tool choice where the request has them, and the reply's JSON shape in the
+    ``structured`` mode (see janus_core.sdk.structured)."""
+    messages = sent_messages(request.messages)
     schema = request.schema
     if schema is not None and structured == "none":
         hint = PROMPT_ONLY.format(schema=json.dumps(schema, separators=(",", ":")))
@@ -31,6 +33,10 @@ def chat_body(model: str, request: CompletionRequest, structured: str | None) ->
                             "max_tokens": request.max_tokens or max_reply_tokens(schema)}
     if request.seed is not None:
         body["seed"] = request.seed
+    if request.tools:
+        body["tools"] = request.tools
+        if request.tool_choice:
+            body["tool_choice"] = tool_choice(request.tool_choice)
     if schema is None:
         return body
     if structured == "json_schema":
@@ -41,3 +47,11 @@ def chat_body(model: str, request: CompletionRequest, structured: str | None) ->
     elif structured == "json_object":
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+def tool_choice(choice: str) -> str | dict[str, Any]:
+    """A request's ``tool_choice`` in the Chat Completions shape: "auto", "required" and "none" as
+    they are, a tool's name as ``{"type": "function", "function": {"name": ...}}``."""
+    if choice in ("auto", "required", "none"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,12 +17,18 @@ if TYPE_CHECKING:
     from janus_core.sdk.rate_headers import RateHeaders
     from janus_core.sdk.records import Record
 
-Message = dict[str, str]
+#: One chat message in OpenAI's form: ``role`` and ``content``; an assistant message may also hold
+#: ``tool_calls`` (``ToolCall.to_dict`` each) and ``reasoning``, a ``tool`` message ``tool_call_id``.
+Message = dict[str, Any]
 
 
 @dataclass
 class CompletionRequest:
-    """One call to a backend: chat messages and, where the output type has one, a JSON schema."""
+    """One call to a backend: chat messages and, where the output type has one, a JSON schema.
+
+    ``tools`` are OpenAI function definitions (``{"type": "function", "function": {"name",
+    "description", "parameters"}}``) the model may call; ``tool_choice`` is "auto" (the default
+    when tools are given), "required", "none" or a tool's name. A request with tools has no schema."""
 
     messages: list[Message]
     schema: dict[str, Any] | None = None
@@ -30,6 +36,29 @@ class CompletionRequest:
     max_tokens: int | None = None
     temperature: float = 0.8
     seed: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call of a tool a model asked for: its id, the tool's name and the arguments as JSON text
+    (exactly as OpenAI's API gives them; they may not parse, which the caller checks)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The call as an entry of an OpenAI assistant message's ``tool_calls``."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolCall:
+        """A ``tool_calls`` entry in OpenAI's form (as ``to_dict`` writes it)."""
+        function = data.get("function") or {}
+        return cls(id=str(data.get("id") or ""), name=str(function.get("name") or ""),
+                   arguments=str(function.get("arguments") or ""))
 
 
 @dataclass
@@ -43,6 +72,27 @@ class Completion:
     tokens_in: int = 0
     tokens_out: int = 0
     rate_limits: RateHeaders | None = None
+    #: the tools the model called (a request with ``tools``), in the order it gave them
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    #: the reasoning the model returned beside its answer (``reasoning_content``, ``thinking``,
+    #: ``<think>``...), whatever the provider called it; None when it returned none
+    reasoning: str | None = None
+
+
+def assistant_message(completion: Completion) -> Message:
+    """The assistant message a completion makes: its text as ``content`` (possibly ""), its
+    ``tool_calls`` and ``reasoning`` where it has them."""
+    message: Message = {"role": "assistant", "content": completion.text}
+    if completion.tool_calls:
+        message["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
+    if completion.reasoning:
+        message["reasoning"] = completion.reasoning
+    return message
+
+
+def tool_message(call_id: str, content: str) -> Message:
+    """The message that hands a tool's result (text, often JSON) back to the model."""
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
 @dataclass(frozen=True)
@@ -105,6 +155,10 @@ class Backend:
     #: Whether requests cost money: False (the embedded model) prices every request at $0, whatever
     #: the model is called, and ``--max-cost`` has nothing to count for it.
     priced: ClassVar[bool] = True
+    #: Whether the backend passes a request's ``tools`` to its provider's own tool calling; when
+    #: False the engine describes the tools in the prompt and reads calls written as JSON instead
+    #: (``janus_core.sdk.tool_calls``), and renders tool calls and results in the history as text.
+    tools_native: ClassVar[bool] = False
     #: The variable ``get_key`` read the key from (None: none was read), named when a server refuses it.
     key_name: str | None = None
 
@@ -271,9 +325,10 @@ class Direction:
 
 
 #: ``ask(messages, schema, temperature=0.0, seed=0, raw=False, role="judge", max_tokens=None,
-#: completion=False)``: a filter's or output type's question to the run's backend; returns the decoded
-#: JSON reply (None if it is not JSON), the reply's text with ``raw=True``, or the Completion (text and
-#: ``finish_reason``) with ``completion=True``.
+#: completion=False, tools=None, tool_choice=None)``: a filter's or output type's question to the run's
+#: backend; returns the decoded JSON reply (None if it is not JSON), the reply's text with ``raw=True``,
+#: or the Completion (text, ``finish_reason``, ``tool_calls``, ``reasoning``) with ``completion=True``
+#: or with ``tools`` (OpenAI function definitions; give ``schema`` None then).
 Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
 
 

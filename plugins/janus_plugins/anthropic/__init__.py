@@ -1,7 +1,9 @@
 """Anthropic backend: the Messages API over plain aiohttp, and Message Batches for ``--batch``.
 
 The key comes from ``ANTHROPIC_API_KEY`` (or the variable named by the ``api_key_env`` option) and
-travels only in the ``x-api-key`` header. System messages become the request's ``system`` text; a
+travels only in the ``x-api-key`` header. System messages become the request's ``system`` text; tools
+become Anthropic tools, an assistant's ``tool_calls`` ``tool_use`` blocks and ``tool`` messages
+``tool_result`` blocks (``blocks``), and a reply's ``thinking`` blocks its reasoning; a
 JSON schema is asked for in the system text (the Messages API has no schema-constrained mode here),
 and the engine's parse and re-ask handle what comes back.
 
@@ -27,8 +29,9 @@ from janus_core.sdk.errors import BackendError, classify_status, error_message, 
 from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, origin, reply_limit, usage_counts
 from janus_core.sdk.urls import join_url
+from janus_plugins.anthropic.blocks import messages_body, read_content, tool_choice_body, tools_body
 
-FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
 class AnthropicBackend(Backend):
@@ -39,6 +42,7 @@ class AnthropicBackend(Backend):
     Options = Imported("janus_plugins.anthropic.options:AnthropicOptions")
     batches = True
     batch_limits = (100_000, 256 * 2**20)
+    tools_native = True
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -68,10 +72,13 @@ class AnthropicBackend(Backend):
         body: dict[str, Any] = {
             "model": self.model, "max_tokens": request.max_tokens or self.options.max_tokens,
             "temperature": min(1.0, max(0.0, request.temperature)),
-            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages
-                         if m["role"] != "system"]}
+            "messages": messages_body(request.messages)}
         if system:
             body["system"] = "\n\n".join(system)
+        if request.tools:
+            body["tools"] = tools_body(request.tools)
+            if request.tool_choice:
+                body["tool_choice"] = tool_choice_body(request.tool_choice)
         return body
 
     async def _call(self, method: str, url: str, body: Any = None, raw: bool = False,
@@ -116,13 +123,14 @@ class AnthropicBackend(Backend):
         if not isinstance(reply, dict) or not isinstance(reply.get("content"), list):
             raise BackendError("anthropic backend: the reply has no content", transient=True)
         stop = reply.get("stop_reason")
-        text = "".join(part.get("text", "") for part in reply["content"] if part.get("type") == "text")
+        text, calls, reasoning = read_content(reply["content"], "anthropic backend")
         if stop == "refusal":
             raise BackendError(f"anthropic backend: the model refused: {text[:200]}", refusal=True)
         tokens_in, tokens_out = usage_counts(reply.get("usage"), ("input_tokens", "output_tokens"),
                                              "anthropic backend")
         return Completion(text=text, model=reply.get("model") or self.model, finish_reason=FINISH.get(stop, stop),
-                          tokens_in=tokens_in, tokens_out=tokens_out, rate_limits=rate_limits)
+                          tokens_in=tokens_in, tokens_out=tokens_out, rate_limits=rate_limits, tool_calls=calls,
+                          reasoning=reasoning)
 
     # --- Message Batches ---------------------------------------------------------------------------
 

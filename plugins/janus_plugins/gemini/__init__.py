@@ -6,6 +6,9 @@ with ``response_json_schema``. Safety settings are configurable with the ``safet
 ``block_only_high``, ``block_medium_and_above``, ``block_low_and_above``, ``off``), or a mapping
 ``{HARM_CATEGORY_HARASSMENT: BLOCK_ONLY_HIGH, ...}`` in setup.yaml's model.options.
 
+Tools are function declarations; an assistant's ``tool_calls`` are ``functionCall`` parts, ``tool``
+messages ``functionResponse`` parts and thought parts the reply's reasoning (``parts``).
+
 Batch mode (``janus generate --batch``): ``client.aio.batches`` with inlined requests (each carrying
 its custom id in ``metadata.key``) and the Janus local id as the job's display name, so a rerun
 after a kill finds a job whose submission reply was lost.
@@ -24,6 +27,7 @@ from janus_core.sdk.contracts import Backend, BatchState, Completion, Completion
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, header_hints
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, reply_limit, token_count
+from janus_plugins.gemini.parts import contents, read_parts, tools_config
 
 #: printed without markup: a console would take ``[gemini]`` for a style
 INSTALL_HINT = "the gemini backend needs google-genai: pip install 'janus-data[gemini]'"
@@ -61,6 +65,7 @@ class GeminiBackend(Backend):
     key_env = PROVIDER_KEYS["gemini"]
     Options = Imported("janus_plugins.gemini.options:GeminiOptions")
     batches = True
+    tools_native = True
     #: inlined requests: the whole batch request stays under 20 MB
     batch_limits = (50_000, 20 * 2**20)
 
@@ -88,8 +93,7 @@ class GeminiBackend(Backend):
         return self._client
 
     def _contents(self, request: CompletionRequest) -> list[dict[str, Any]]:
-        return [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
-                for m in request.messages if m["role"] != "system"]
+        return contents(request.messages)
 
     def _config(self, request: CompletionRequest) -> dict[str, Any]:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
@@ -105,6 +109,8 @@ class GeminiBackend(Backend):
             config["response_json_schema"] = request.schema
         if self.safety:
             config["safety_settings"] = self.safety
+        if request.tools:
+            config.update(tools_config(request.tools, request.tool_choice))
         return config
 
     async def _sdk(self, call: Any) -> Any:
@@ -197,11 +203,12 @@ class GeminiBackend(Backend):
         if reason in REFUSED:
             raise BackendError(f"gemini backend: the model refused ({reason})", refusal=True)
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text = "".join(p.text or "" for p in parts)
+        text, calls, reasoning = read_parts(parts, "gemini backend")
         usage = reply.usage_metadata
         counts = (usage.prompt_token_count, usage.candidates_token_count) if usage else (None, None)
-        return Completion(text=text, model=getattr(reply, "model_version", None) or self.model,
-                          finish_reason=FINISH.get(reason, reason.lower()),
+        finish = "tool_calls" if calls and reason == "STOP" else FINISH.get(reason, reason.lower())
+        return Completion(text=text, model=getattr(reply, "model_version", None) or self.model, finish_reason=finish,
+                          tool_calls=calls, reasoning=reasoning,
                           tokens_in=token_count(counts[0], "promptTokenCount", "gemini backend"),
                           tokens_out=token_count(counts[1], "candidatesTokenCount", "gemini backend"))
 

@@ -6,6 +6,10 @@ variable, chosen by the model's prefix (``anthropic/`` -> ``ANTHROPIC_API_KEY`` 
 ``janus_core.sdk.credentials.PROVIDER_KEYS``), or from the variable named by the ``api_key_env`` option,
 and are masked in every message. litellm's own retries are off: the engine retries, paces and counts.
 
+Tools go to litellm as ``tools=`` (it translates them for each provider); the reply's
+``tool_calls`` and reasoning (``reasoning_content``, a provider's ``reasoning``, ``<think>``) come
+back in the Completion.
+
 litellm reads its price table from the copy it ships (``LITELLM_LOCAL_MODEL_COST_MAP``), set before
 it is first imported, so no request leaves the machine except to the model.
 
@@ -31,8 +35,10 @@ from janus_core.sdk.contracts import Backend, Completion, CompletionRequest, Imp
 from janus_core.sdk.credentials import PROVIDER_KEYS, provider_key_names, provider_of
 from janus_core.sdk.errors import BackendError, classify_status, header_hints
 from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
+from janus_core.sdk.reasoning import message_reasoning, text_and_reasoning
 from janus_core.sdk.reply_bounds import token_count
 from janus_core.sdk.structured import Negotiation
+from janus_core.sdk.tool_calls import openai_tool_calls
 
 
 class LiteLLMBackend(Backend):
@@ -40,6 +46,7 @@ class LiteLLMBackend(Backend):
     description = "any provider litellm supports (model names like anthropic/..., ollama/..., hosted_vllm/...)"
     default_model = "openai/gpt-4o-mini"
     Options = Imported("janus_plugins.litellm.options:LiteLLMOptions")
+    tools_native = True
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -96,6 +103,10 @@ class LiteLLMBackend(Backend):
         litellm = _litellm()
         kwargs = chat_body(self.model, request, structured)
         kwargs.update(num_retries=0, timeout=self.options.timeout)
+        if request.tools:
+            # plain function tools: litellm's MCP bridge (which imports the optional mcp package for
+            # any request with tools) has nothing to do
+            kwargs["_skip_mcp_handler"] = True
         if self.options.api_base:
             kwargs["api_base"] = self.options.api_base
         if self.secret:
@@ -135,13 +146,26 @@ class LiteLLMBackend(Backend):
         usage = getattr(reply, "usage", None)
         if choice.finish_reason == "content_filter":
             raise BackendError("litellm backend: the model refused (content filter)", refusal=True)
-        return Completion(text=choice.message.content or "", model=reply.model or self.model,
-                          finish_reason=choice.finish_reason,
+        message = reply_message(choice.message)
+        content = message.get("content")
+        text, reasoning = text_and_reasoning(content if isinstance(content, str) else "", message_reasoning(message))
+        return Completion(text=text, model=reply.model or self.model, finish_reason=choice.finish_reason,
+                          tool_calls=openai_tool_calls(message.get("tool_calls"), "litellm backend"),
+                          reasoning=reasoning,
                           tokens_in=token_count(getattr(usage, "prompt_tokens", None), "prompt_tokens",
                                                 "litellm backend"),
                           tokens_out=token_count(getattr(usage, "completion_tokens", None), "completion_tokens",
                                                  "litellm backend"),
                           rate_limits=_provider_limits(reply))
+
+
+def reply_message(message: Any) -> dict[str, Any]:
+    """litellm's reply message as a plain OpenAI-style dict (with the fields a provider added)."""
+    data = message.model_dump() if hasattr(message, "model_dump") else dict(message or {})
+    extra = data.get("provider_specific_fields")
+    if isinstance(extra, dict):  # fields litellm does not know, such as vLLM's ``reasoning``
+        data = {**extra, **{k: v for k, v in data.items() if v is not None}}
+    return data
 
 
 def _refused(exc: BaseException) -> BackendError | None:

@@ -143,9 +143,12 @@ class LocalBackend(Backend):
             reply = llama.create_chat_completion(
                 messages=request.messages, max_tokens=max_tokens or 512, temperature=request.temperature,
                 seed=request.seed if request.seed is not None else -1, **kwargs)
+        from janus_core.sdk.reasoning import text_and_reasoning
+
         choice = reply["choices"][0]
         usage = reply.get("usage") or {}
-        return Completion(text=choice["message"]["content"] or "", model=self.model,
+        text, reasoning = text_and_reasoning(choice["message"]["content"] or "")
+        return Completion(text=text, reasoning=reasoning, model=self.model,
                           finish_reason=choice.get("finish_reason"),
                           tokens_in=usage.get("prompt_tokens", 0), tokens_out=usage.get("completion_tokens", 0))
 

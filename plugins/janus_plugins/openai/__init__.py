@@ -11,6 +11,11 @@ one. The SDK's own retries are off in every case: the engine retries, paces and 
 transport keeps replies within ``max_reply_bytes``, follows no redirect and abandons a request
 after ``timeout`` seconds in all (``janus_core.sdk.reply_bounds``).
 
+Tools: a request's ``tools`` and ``tool_choice`` go out as Chat Completions has them; a reply's
+``tool_calls`` and its reasoning (``reasoning_content`` or ``reasoning``, as DeepSeek, vLLM and
+llama.cpp send it, or a leading ``<think>`` block in the text) come back in the Completion, on every
+transport.
+
 Batches (``janus generate --batch``): the Batch API's files and batches endpoints (upload the
 requests as JSONL, create the batch with Janus's local id in its metadata, poll it, read its output
 and error files), against OpenAI or any server that offers them. Batch bodies use the structured
@@ -29,8 +34,10 @@ from janus_core.sdk.contracts import Backend, BatchState, Completion, Completion
 from janus_core.sdk.credentials import PROVIDER_KEYS
 from janus_core.sdk.errors import BackendError, classify_status, error_message, header_hints
 from janus_core.sdk.rate_headers import RateHeaders, parse_rate_headers
+from janus_core.sdk.reasoning import message_reasoning, text_and_reasoning
 from janus_core.sdk.reply_bounds import MAX_BATCH_FILE_BYTES, ReplyRefused, reply_limit, usage_counts
 from janus_core.sdk.structured import Negotiation
+from janus_core.sdk.tool_calls import openai_tool_calls
 from janus_core.sdk.urls import join_url, split_query
 
 DEFAULT_ROOT = "https://api.openai.com/v1"
@@ -44,6 +51,7 @@ class OpenAIBackend(Backend):
     Options = Imported("janus_plugins.openai.options:OpenAIOptions")
     batches = True
     batch_limits = (50_000, 200 * 2**20)
+    tools_native = True
 
     def __init__(self, model: str | None = None, options: dict[str, Any] | None = None):
         super().__init__(model, options)
@@ -280,9 +288,13 @@ class OpenAIBackend(Backend):
             raise BackendError(f"openai backend: the model refused: {refusal or 'content filter'}", refusal=True)
         tokens_in, tokens_out = usage_counts(reply.get("usage"), ("prompt_tokens", "completion_tokens"),
                                              "openai backend")
-        return Completion(text=message.get("content") or "", model=reply.get("model") or self.model,
+        content = message.get("content")
+        text, reasoning = text_and_reasoning(content if isinstance(content, str) else "", message_reasoning(message))
+        return Completion(text=text, model=reply.get("model") or self.model,
                           finish_reason=choice.get("finish_reason"), tokens_in=tokens_in, tokens_out=tokens_out,
-                          rate_limits=rate_limits)
+                          rate_limits=rate_limits, tool_calls=openai_tool_calls(message.get("tool_calls"),
+                                                                                "openai backend"),
+                          reasoning=reasoning)
 
     async def aclose(self) -> None:
         await self.negotiation.aclose()
