@@ -166,7 +166,10 @@ class LocalBackend(Backend):
                 reply = await asyncio.wrap_future(batcher.submit(TextRequest(
                     tokens=tokens, max_tokens=max_tokens, temperature=request.temperature, seed=seed,
                     top_p=self.options.top_p, top_k=self.options.top_k, repeat_penalty=self.options.repeat_penalty)))
-                return Completion(text=reply.text, model=self.model, finish_reason=reply.finish_reason,
+                from janus_core.sdk.reasoning import text_and_reasoning
+
+                text, reasoning = text_and_reasoning(reply.text)
+                return Completion(text=text, reasoning=reasoning, model=self.model, finish_reason=reply.finish_reason,
                                   tokens_in=reply.tokens_in, tokens_out=reply.tokens_out)
         return await asyncio.to_thread(self._complete, request)
 
