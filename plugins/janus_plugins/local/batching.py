@@ -6,7 +6,8 @@ the step, so decoding the next token of N conversations in one batch costs littl
 key-value stream (``kv_unified`` off: a sequence attends over its own cells only, never padding
 from others) and its own sampler chain seeded by its request. A thread runs the steps: prompts
 are read in (several at once), then one token per live sequence per step; a finished sequence
-frees its slot for the next request.
+frees its slot for the next request, keeping its cells: the next request whose prompt begins
+with the same tokens (a conversation's next turn) takes that slot and reads in only the rest.
 
 What holds: a request's sampling depends only on its own logits and seed. The logits themselves
 come from matrix products whose summation order llama.cpp may choose by the number of tokens in
@@ -65,6 +66,14 @@ class _Slot:
     fed: int = 0  # prompt tokens read in so far
     out: list[int] = field(default_factory=list)
     pieces: list[bytes] = field(default_factory=list)
+
+
+def _common_prefix(a: list[int], b: list[int], most: int) -> int:
+    n = min(len(a), len(b), most)
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class LoadedModel:
@@ -150,7 +159,9 @@ class SequenceBatcher:
         self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self._batch = llama_cpp.llama_batch_init(STEP_TOKENS, 0, 1)
         self._waiting: deque[tuple[TextRequest, Future]] = deque()
-        self._free = list(range(sequences - 1, -1, -1))
+        self._free = list(range(sequences))
+        #: per sequence, the tokens whose key-value cells it still holds from its last request
+        self._kept: dict[int, list[int]] = {seq: [] for seq in range(sequences)}
         self._live: list[_Slot] = []
         self._cond = threading.Condition()
         self._closing = False
@@ -198,16 +209,29 @@ class SequenceBatcher:
         return chain
 
     def _admit(self) -> None:
+        """Give waiting requests the free sequences, each the one whose kept tokens share the
+        longest prefix with its prompt (turn-by-turn requests extend the previous turn's), whose
+        key-value cells are kept up to there and not read in again."""
+        ll = self._ll
         while self._waiting and self._free:
             request, future = self._waiting.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
-            seq = self._free.pop()
-            self._live.append(_Slot(seq, request, future, self._sampler(request)))
+            tokens = request.tokens
+            seq, common = max(((seq, _common_prefix(self._kept[seq], tokens, len(tokens) - 1)) for seq in self._free),
+                              key=lambda pair: pair[1])
+            self._free.remove(seq)
+            ll.llama_memory_seq_rm(self._memory, seq, common, -1)
+            self._kept[seq] = []
+            self._live.append(_Slot(seq, request, future, self._sampler(request), fed=common))
 
     def _release(self, slot: _Slot, reply: TextReply | None, error: BaseException | None = None) -> None:
         ll = self._ll
-        ll.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
+        if reply is None:
+            ll.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
+        else:  # the cells read in: the prompt and every reply token fed back (not a last one cut by length)
+            fed = slot.out if reply.finish_reason == "stop" else slot.out[:-1]
+            self._kept[slot.seq] = slot.request.tokens + fed
         ll.llama_sampler_free(slot.sampler)
         self._live.remove(slot)
         self._free.append(slot.seq)
