@@ -21,6 +21,7 @@ SPEC = """\
 description: A small town library's front desk.
 user_role: LIBRARIAN
 assistant_role: DATA ASSISTANT
+assistant_in_diagram: false
 output_type: text-to-sql
 seed_directions: [general]
 derivational_directions: [sql-aggregate]
@@ -33,6 +34,7 @@ limits: {{message_chars: 400}}
 DIAGRAM = """erDiagram
     MEMBER ||--o{ LOAN : borrows
     BOOK ||--o{ LOAN : "is lent in"
+    LIBRARIAN ||--o{ LOAN : records
     MEMBER {
         int id PK
         string name
@@ -80,13 +82,16 @@ def good(table):
     return f"How many {table.lower()} records do we have?", f'SELECT count(*) FROM "{table}"'
 
 
-def run(tmp_path, reply, *args, extra=""):
+def run(tmp_path, reply, *args, extra="", kept=True):
+    """A run of the stand-in; ``kept``: whether it makes records (a run that makes none exits 1). The
+    filters run only where ``extra`` names them."""
     with OpenAICompatibleServer(reply) as server:
         spec = write_spec(tmp_path / "spec", server.base_url, extra)
         out = tmp_path / "o.jsonl"
-        result = run_janus("generate", spec, "--out", out, "--no-filters", "--d-factor", "0", "-q", "--seed", "7",
-                           *args, env={"OPENAI_API_KEY": SECRET})
-    assert result.returncode == 0, result.stderr
+        flags = [] if "filters:" in extra else ["--no-filters"]
+        result = run_janus("generate", spec, "--out", out, *flags, "--d-factor", "0", "-q", "--seed", "7", *args,
+                           env={"OPENAI_API_KEY": SECRET})
+    assert result.returncode == (0 if kept else 1), result.stderr
     assert "Traceback" not in result.stderr
     records = read_jsonl(out) if out.exists() else []
     with Journal(journal_path(out)) as journal:
@@ -114,9 +119,10 @@ def test_records_hold_the_schema_question_sql_and_its_result(tmp_path):
         assert meta["result"]["rows"][0][0] > 0
         assert meta["checks"] == ["sql-read-only", "sql-runs", "sql-answers"]
     # the model saw the walk's tables, the diagram's note as a comment and a few rows
-    prompt = asked[0]["messages"][-1]["content"]
-    assert "-- fiction, history or science" in prompt or "BOOK" not in prompt
-    assert "A few of their rows" in prompt
+    prompts = [b["messages"][-1]["content"] for b in asked]
+    assert all("A few rows of its tables" in p and "CREATE TABLE" in p for p in prompts)
+    books = [p for p in prompts if 'CREATE TABLE "BOOK"' in p]
+    assert books and all('"genre" TEXT, -- fiction, history or science' in p for p in books)
 
 
 @pytest.mark.parametrize(("sql", "rule"), [
@@ -132,7 +138,7 @@ def test_each_failing_check_is_eliminated_under_its_rule_and_the_world_never_cha
     from janus_plugins.world import build_world, state_hash
 
     records, failures, _ = run(tmp_path, answering(lambda t: (f"How many {t.lower()} records are there?",
-                                                              sql.format(t=t))))
+                                                              sql.format(t=t))), kept=False)
     assert records == [] and failures
     assert {reason for reason, _ in failures} == {f"eliminated:{rule}"}
     # the run's world is the one its seed builds, every row still there
@@ -144,7 +150,7 @@ def test_each_failing_check_is_eliminated_under_its_rule_and_the_world_never_cha
 
 def test_a_failed_check_keeps_the_checks_passed_before_it_for_stats(tmp_path):
     _, failures, _ = run(tmp_path, answering(lambda t: (f"Which {t.lower()} records are there?",
-                                                        f'SELECT * FROM "{t}" WHERE 0')))
+                                                        f'SELECT * FROM "{t}" WHERE 0')), kept=False)
     out = tmp_path / "o.jsonl"
     with Journal(journal_path(out)) as journal:
         metas = [f["job"]["meta"] for f in journal.failures()]
@@ -159,7 +165,7 @@ def test_the_judge_grades_results_when_the_run_enables_it(tmp_path):
             return 200, chat_completion(json.dumps({"feedback": "counts the wrong thing", "score": 2})), {}
         return answering(good)(body)
 
-    records, failures, _ = run(tmp_path / "low", low, extra="filters: [judge]\n")
+    records, failures, _ = run(tmp_path / "low", low, extra="filters: [judge]\n", kept=False)
     assert records == [] and failures
     assert {reason for reason, _ in failures} == {"eliminated:sql-judge"}
     assert all("counts the wrong thing" in detail for _, detail in failures)

@@ -181,9 +181,9 @@ class TextToSql(OutputType):
         else:
             tables = self.tables(getattr(context, "entities", ()))
         schema = "\n\n".join(_ddl(t) for t in tables)
-        prompt = (f"The database (SQLite) holds these tables:\n{schema}\n\nA few of their rows:\n"
+        prompt = (f"The database is the SQLite one the system message shows. A few rows of its tables:\n"
                   f"{self._samples(tables)}\n\nAsk only what these tables can answer, with values that occur in "
-                  "them; refer to tables and columns by the names above, quoted as shown where needed.")
+                  "them; in the query, refer to tables and columns by the names the schema gives, quoted as shown.")
         return {"system": f"{OPENING}\n\n{schema}", "opening": OPENING, "prompt": prompt,
                 "meta": {"schema": schema, "tables": [t.name for t in tables]}}
 
