@@ -4,8 +4,8 @@
 ``QueryResult``: the columns, the first rows and how many rows the query gave. Everything else is
 refused (``QueryRefused``): more than one statement, a statement that does not begin with SELECT or
 WITH, or one the authorizer stops (``WITH ... DELETE``). Three locks keep the world as it is whatever
-the text says: the file is opened read-only (SQLite's ``mode=ro`` URI), ``PRAGMA query_only`` is on, and an authorizer denies
-every action but reading tables and calling functions (no writes, ATTACH, PRAGMA or temporary
+the text says: the file is opened read-only (SQLite's ``mode=ro`` URI), ``PRAGMA query_only`` is on,
+and an authorizer denies every action but reading tables and calling functions (no writes, ATTACH, PRAGMA or temporary
 tables; nor reading the world's own ``__janus_world__`` table). A query that fails, runs past its
 time budget (a progress handler interrupts it) or gives more than ``max_rows`` rows raises
 ``QueryFailed``. Both are ValueErrors with a plain-English message.
