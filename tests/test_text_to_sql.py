@@ -232,3 +232,22 @@ def test_a_run_with_the_embedded_model_completes_and_every_kept_query_runs(tmp_p
     world = build_world(SAMPLES / "clinic", seed=0, out=tmp_path / "w.sqlite")
     for r in records:
         assert run_query(world.path, r["meta"]["sql"]).row_count == r["meta"]["result"]["row_count"]
+
+
+def test_stats_reports_the_pass_rate_of_each_check(tmp_path):
+    def half(table):  # the MEMBER questions count members; the others list rows where a count is asked for
+        sql = 'SELECT count(*) FROM "MEMBER"' if table == "MEMBER" else f'SELECT * FROM "{table}"'
+        return f"How many {table.lower()} records are there?", sql
+
+    records, failures, _ = run(tmp_path, answering(half))
+    kept, eliminated = len(records), len(failures)
+    assert kept and eliminated
+    result = run_janus("stats", tmp_path / "o.jsonl", "--json", "--no-report")
+    assert result.returncode == 0, result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    total = kept + eliminated
+    assert checks["sql-read-only"] == {"passed": total, "failed": 0, "pass_rate": 1.0}
+    assert checks["sql-runs"] == {"passed": total, "failed": 0, "pass_rate": 1.0}
+    assert checks["sql-answers"] == {"passed": kept, "failed": eliminated, "pass_rate": round(kept / total, 4)}
+    shown = run_janus("stats", tmp_path / "o.jsonl", "--no-report")
+    assert "sql-answers" in shown.stdout and f"{kept / total:.1%}" in shown.stdout
