@@ -251,3 +251,22 @@ def test_stats_reports_the_pass_rate_of_each_check(tmp_path):
     assert checks["sql-answers"] == {"passed": kept, "failed": eliminated, "pass_rate": round(kept / total, 4)}
     shown = run_janus("stats", tmp_path / "o.jsonl", "--no-report")
     assert "sql-answers" in shown.stdout and f"{kept / total:.1%}" in shown.stdout
+
+
+@pytest.mark.parametrize(("sql", "error"), [
+    ('UPDATE "BOOK" SET title = NULL', "QueryRefused"), ("PRAGMA writable_schema = 1", "QueryRefused"),
+    ("ATTACH 'x.db' AS x", "QueryRefused"), ('WITH a AS (SELECT 1) INSERT INTO "BOOK" (title) SELECT 1', "QueryRefused"),
+    ('SELECT 1; DROP TABLE "BOOK"', "QueryRefused"), ("This query lists the books", "QueryFailed"),
+    ("SELECT * FROM __janus_world__", "QueryFailed"),
+    ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c", "QueryFailed"),
+])
+def test_queries_run_read_only_and_bounded(tmp_path, sql, error):
+    from janus_plugins.world import build_world
+    from janus_plugins.world.query import run_query
+
+    world = build_world(write_spec(tmp_path / "spec", "http://127.0.0.1:9/v1"), seed=7, out=tmp_path / "w.sqlite")
+    with pytest.raises(ValueError) as caught:
+        run_query(world.path, sql)
+    assert type(caught.value).__name__ == error
+    fenced = run_query(world.path, '```sql\nSELECT count(*) FROM "BOOK" -- books; all of them\n;\n```')
+    assert fenced.rows == [[world.rows["BOOK"]]]

@@ -10,9 +10,9 @@ query that answers it (JSON: ``{"question", "sql"}``). Evolutions (``sql-join``,
 ``finish`` runs the query on the world, read-only and bounded (``janus_plugins.world.query``), and
 keeps the record only when every check passes; each failure is eliminated under its own rule:
 
-- ``sql-read-only``: the SQL is one SELECT (or WITH ... SELECT) statement; anything else (a DELETE,
-  two statements, a PRAGMA) is refused before it runs, and the world could not change anyway;
-- ``sql-runs``: it runs on the world (no SQL error, within 2 s and 10,000 rows);
+- ``sql-read-only``: the SQL is one SELECT (or WITH ... SELECT) statement; another statement (a
+  DELETE, two statements, a PRAGMA) is refused before it runs, and the world could not change anyway;
+- ``sql-runs``: it is SQL and runs on the world (no SQL error, within 2 s and 10,000 rows);
 - ``sql-answers``: the result's shape fits the question (``shape_problem``);
 - ``sql-judge`` (only when the run enables the ``judge`` filter): the judge, shown the question,
   the SQL and the result, grades 1 to 5 whether the result answers the question; below 3 fails.

@@ -2,13 +2,14 @@
 
 ``run_query(world, sql)`` takes one SELECT (or WITH ... SELECT) statement and returns a
 ``QueryResult``: the columns, the first rows and how many rows the query gave. Everything else is
-refused (``QueryRefused``): more than one statement, a statement that does not begin with SELECT or
-WITH, or one the authorizer stops (``WITH ... DELETE``). Three locks keep the world as it is whatever
-the text says: the file is opened read-only (SQLite's ``mode=ro`` URI), ``PRAGMA query_only`` is on,
-and an authorizer denies every action but reading tables and calling functions (no writes, ATTACH, PRAGMA or temporary
-tables; nor reading the world's own ``__janus_world__`` table). A query that fails, runs past its
-time budget (a progress handler interrupts it) or gives more than ``max_rows`` rows raises
-``QueryFailed``. Both are ValueErrors with a plain-English message.
+refused (``QueryRefused``): more than one statement, another SQLite statement (INSERT, PRAGMA...),
+or one the authorizer stops (``WITH ... DELETE``); text that is no SQL statement at all fails.
+Three locks keep the world as it is whatever the text says: the file is opened read-only (SQLite's
+``mode=ro`` URI), ``PRAGMA query_only`` is on, and an authorizer denies every action but reading
+tables and calling functions (no writes, ATTACH, PRAGMA or temporary tables; nor reading the
+world's own ``__janus_world__`` table). A query that fails, runs past its time budget (a progress
+handler interrupts it) or gives more than ``max_rows`` rows raises ``QueryFailed``. Both are
+ValueErrors with a plain-English message.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ MAX_ROWS = 10_000
 KEPT_ROWS = 10
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.S)
+#: the first words of SQLite's other statements (a text that begins otherwise is no SQL at all)
+_STATEMENTS = {"INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH",
+               "PRAGMA", "VACUUM", "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE",
+               "EXPLAIN", "VALUES"}
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 
 
@@ -60,14 +65,17 @@ def strip_sql(text: str) -> str:
 
 
 def check_statement(sql: str) -> str:
-    """``sql`` as one statement (see ``strip_sql``); QueryRefused unless it is a single SELECT/WITH."""
+    """``sql`` as one statement (see ``strip_sql``); QueryRefused unless it is a single SELECT/WITH,
+    QueryFailed for text that is no SQL statement."""
     text = strip_sql(sql)
     bare = _COMMENTS.sub(" ", text).strip()
     if not bare:
         raise QueryRefused("the SQL is empty")
     first = bare.split(None, 1)[0].upper()
     if first not in ("SELECT", "WITH"):
-        raise QueryRefused(f"only a SELECT (or WITH ... SELECT) statement is run, not {first}")
+        if first.rstrip("(") in _STATEMENTS:
+            raise QueryRefused(f"only a SELECT (or WITH ... SELECT) statement is run, not {first}")
+        raise QueryFailed(f"not an SQL statement (it begins {bare[:30]!r})")
     if not sqlite3.complete_statement(text + "\n;") or _more_than_one(text):
         raise QueryRefused("the SQL holds more than one statement (or an unfinished one)")
     return text
