@@ -255,7 +255,8 @@ def test_stats_reports_the_pass_rate_of_each_check(tmp_path):
 
 @pytest.mark.parametrize(("sql", "error"), [
     ('UPDATE "BOOK" SET title = NULL', "QueryRefused"), ("PRAGMA writable_schema = 1", "QueryRefused"),
-    ("ATTACH 'x.db' AS x", "QueryRefused"), ('WITH a AS (SELECT 1) INSERT INTO "BOOK" (title) SELECT 1', "QueryRefused"),
+    ("ATTACH 'x.db' AS x", "QueryRefused"),
+    ('WITH a AS (SELECT 1) INSERT INTO "BOOK" (title) SELECT 1', "QueryRefused"),
     ('SELECT 1; DROP TABLE "BOOK"', "QueryRefused"), ("This query lists the books", "QueryFailed"),
     ("SELECT * FROM __janus_world__", "QueryFailed"),
     ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c", "QueryFailed"),
