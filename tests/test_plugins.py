@@ -23,7 +23,9 @@ def test_builtins_come_through_entry_points(cli):
     assert rows["openai"]["backends"] == ["openai"]
     assert rows["evol"]["directions"] == ["general", "diverse", "in-depth", "add-constraints", "deepening",
                                           "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
-    assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference"]
+    assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference",
+                                               "text-to-sql"]
+    assert rows["outputs"]["directions"] == ["sql-join", "sql-aggregate", "sql-filter"]
     assert rows["sinks"]["sinks"] + rows["hf"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
     assert rows["filters"]["filters"] == ["control-characters", "no-change", "refusal", "stopwords-only", "leakage",
                                           "role-consistency", "length", "text-quality", "scenario-consistency",

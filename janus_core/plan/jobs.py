@@ -266,7 +266,7 @@ class Plan:
         if job.key in self._drawn:
             return self._drawn[job.key]
         parent_meta = job.parent.meta if job.parent is not None else None
-        drawn = self.output_type.sample(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
+        drawn = self.output_type.sample_walk(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta, job.context)
         if drawn and drawn.get("system"):
             drawn = {**drawn, "system": self.drawn_system(drawn)}
         self._drawn[job.key] = drawn
@@ -288,6 +288,8 @@ class Plan:
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
             values["output_format"] += "\n\nThe assistant follows this system message:\n" + drawn["system"]
+        if drawn and drawn.get("prompt"):
+            values["output_format"] += "\n\n" + drawn["prompt"]
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)

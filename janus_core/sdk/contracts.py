@@ -335,7 +335,12 @@ Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
 class NoRecord(Exception):
     """Raised by ``OutputType.finish`` when its replies make no usable record (a preference pair the
     judge could not tell apart): the job is eliminated, in the failure ledger as
-    ``eliminated:OUTPUT_TYPE`` with this message."""
+    ``eliminated:RULE`` (``rule``, the check that failed, e.g. "sql-runs"; by default the output
+    type's name) with this message."""
+
+    def __init__(self, message: str = "", rule: str | None = None):
+        super().__init__(message)
+        self.rule = rule
 
 
 class OutputType:
@@ -392,6 +397,14 @@ class OutputType:
         ``{"system": str, "meta": dict}``; "system" is shown to the model and starts the record's
         messages, "meta" is kept in the record. None (the default): nothing is drawn."""
         return None
+
+    def sample_walk(self, rng: random.Random, parent_meta: dict[str, Any] | None,
+                    context: Any) -> dict[str, Any] | None:
+        """``sample`` for a job whose draw depends on its walk (``context``: the job's
+        ``janus_core.plan.graph.SeedContext``, its entities and relationships), such as the tables a
+        text-to-sql question is about; the dict may also hold "prompt", text added to the job's
+        prompt after the output format (never to the record). By default ``sample``."""
+        return self.sample(rng, parent_meta)
 
     async def finish(self, record: Record, ask: Ask, rng: random.Random) -> Record:
         """More requests after the first reply (more answers, a judge): ``ask(messages, schema,

@@ -1,4 +1,5 @@
-"""Built-in output types: 'instruct' (one exchange) and 'conversation' (several turns).
+"""Built-in output types: 'instruct' (one exchange) and 'conversation' (several turns); the others
+('follow-up', 'system-message', 'preference', 'text-to-sql') live in the modules beside this one.
 
 Replies are validated with pydantic models (built on first use, to keep plugin loading light);
 the validation error is what the engine shows the model when it asks again.
@@ -130,9 +131,19 @@ class Conversation(OutputType):
 def register_output_types(register):
     from .follow_up import FollowUp
     from .preferences import Preference, SystemMessage
+    from .text_to_sql import TextToSql
 
     register(Instruct())
     register(Conversation())
     register(FollowUp())
     register(SystemMessage())
     register(Preference())
+    register(TextToSql())
+
+
+@hookimpl
+def register_directions(register):
+    from .text_to_sql import SQL_DIRECTIONS
+
+    for direction in SQL_DIRECTIONS:
+        register(direction)
