@@ -56,8 +56,8 @@ def test_builtin_backend_options_are_listed_with_their_help(cli):
     rows = {row["name"]: row for row in json.loads(cli("plugins", "--json").output)}
     transport = rows["openai"]["options"]["openai"]["transport"]
     assert transport.startswith("aiohttp (direct and fastest)") and transport.endswith("(default aiohttp)")
-    assert set(rows["local"]["options"]["local"]) == {"model_path", "threads", "n_ctx", "sequence_ctx", "top_p", "top_k",
-                                                      "repeat_penalty"}
+    assert set(rows["local"]["options"]["local"]) == {"model_path", "threads", "n_ctx", "sequence_ctx", "top_p",
+                                                      "top_k", "repeat_penalty"}
     assert set(rows["gemini"]["options"]["gemini"]) == {"base_url", "api_version", "safety", "timeout",
                                                        "max_reply_bytes"}
     assert rows["filters"]["options"]["length"]["max_words"].startswith("most words in the whole record")
