@@ -55,6 +55,8 @@ class TextReply:
     finish_reason: str
     tokens_in: int
     tokens_out: int
+    #: prompt tokens whose cells a sequence kept from an earlier request (not read in again)
+    tokens_reused: int = 0
 
 
 @dataclass
@@ -64,6 +66,7 @@ class _Slot:
     future: Future
     sampler: Any
     fed: int = 0  # prompt tokens read in so far
+    reused: int = 0  # of which kept from the sequence's last request
     out: list[int] = field(default_factory=list)
     pieces: list[bytes] = field(default_factory=list)
 
@@ -223,7 +226,7 @@ class SequenceBatcher:
             self._free.remove(seq)
             ll.llama_memory_seq_rm(self._memory, seq, common, -1)
             self._kept[seq] = []
-            self._live.append(_Slot(seq, request, future, self._sampler(request), fed=common))
+            self._live.append(_Slot(seq, request, future, self._sampler(request), fed=common, reused=common))
 
     def _release(self, slot: _Slot, reply: TextReply | None, error: BaseException | None = None) -> None:
         ll = self._ll
@@ -321,4 +324,4 @@ class SequenceBatcher:
     def _finish(self, slot: _Slot, reason: str) -> None:
         text = b"".join(slot.pieces).decode("utf-8", errors="ignore")
         self._release(slot, TextReply(text=text, finish_reason=reason, tokens_in=len(slot.request.tokens),
-                                      tokens_out=len(slot.out)))
+                                      tokens_out=len(slot.out), tokens_reused=slot.reused))
