@@ -581,7 +581,7 @@ class Engine:
                     rng = random.Random(f"{self.plan.seed}|{job.key}|finish")
                     record = await output_type.finish(record, self.ask, rng)
             except NoRecord as exc:  # the output type's own elimination (a pair the judge cannot tell apart)
-                raise _Failed(f"eliminated:{output_type.name}", str(exc), record.meta) from None
+                raise _Failed(f"eliminated:{exc.rule or output_type.name}", str(exc), record.meta) from None
             except (ValueError, TypeError) as exc:
                 raise _Failed("schema", f"{output_type.name}: {exc}") from None
             record.usage = usage

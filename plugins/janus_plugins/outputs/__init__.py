@@ -130,9 +130,11 @@ class Conversation(OutputType):
 def register_output_types(register):
     from .follow_up import FollowUp
     from .preferences import Preference, SystemMessage
+    from .tool_use import ToolUse
 
     register(Instruct())
     register(Conversation())
     register(FollowUp())
     register(SystemMessage())
     register(Preference())
+    register(ToolUse())
