@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def _handle(world: World, table: Table, row: dict[str, Any], rng: random.Random)
         raise LookupError(f"no way to find a {table.word}")
     args = {table.column(c).param: row[c] for c in table.primary}
     words = " and ".join(f"{plain(c)} {row[c]}" for c in table.primary)
-    return f"the {plain(table.word)}'s {words}", (get.name, args)
+    return f"the {plain(table.word)} with {words}", (get.name, args)
 
 
 def _path(table: Table, found_by_search: bool) -> tuple[Any, ...]:
@@ -329,7 +330,16 @@ def _one(world: World, kind: str, tables: list[Table], rng: random.Random) -> _S
     return None
 
 
-def _sentence(parts: list[str]) -> str:
+def _sentence(steps: list[_Step]) -> str:
+    """The steps' goals as one sentence; a row named again is "the same one"."""
+    parts, seen = [], set()
+    for step in steps:
+        goal = step.goal
+        for known in step.known:
+            if known in seen:
+                goal = re.sub(r"the [\w ]+? \(" + re.escape(known) + r"\)", "the same one", goal)
+            seen.add(known)
+        parts.append(goal.rstrip("."))
     text = parts[0] if len(parts) == 1 else "first " + parts[0] + ", then " + ", then ".join(parts[1:])
     return text[0].upper() + text[1:] + "."
 
@@ -386,7 +396,7 @@ def _run(world: World, kind: str, steps: list[_Step]) -> Task | None:
                 if value is not None:
                     facts.append({"fact": what, "value": value})
         known = list(dict.fromkeys(k for s in steps for k in s.known))
-        return Task(kind=kind, goal=_sentence([s.goal for s in steps]), known=known, calls=calls, facts=facts,
+        return Task(kind=kind, goal=_sentence(steps), known=known, calls=calls, facts=facts,
                     state_hash=session.state_hash(), writes=any(s.writes for s in steps))
     finally:
         session.close()
