@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from janus_core.data.check_rates import CheckRates
+from janus_core.data.check_rates import markdown as check_sections
 from janus_core.data.dedup import words
 from janus_core.sdk.credentials import scrub_data
 from janus_core.sdk.terminal import printable
@@ -244,6 +246,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
     draw = random.Random(0)  # the same dataset shows the same samples
     judged: list[dict[str, Any]] = []
     long_messages = 0
+    checked = CheckRates()
     for index, r in enumerate(iter_run_records(out)):
         tally.add(r)
         visits.add(r)
@@ -268,6 +271,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         lengths.append(length)
         turns.append(user_turns)
         meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
+        checked.add(meta)
         if isinstance(meta.get("judge"), dict):
             judged.append(_grades(meta["judge"]))
     del parents
@@ -275,6 +279,9 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
     with Journal.beside(out) as journal:
         run: dict[str, Any] = (journal.get_meta("run") if journal is not None else None) or {}
         if journal is not None:
+            for f in journal.failures():
+                if f["reason"].startswith("eliminated:"):
+                    checked.add(f["job"].get("meta"))
             eliminated = [_grades(f["job"]["meta"]["judge"]) for f in journal.failures()
                           if f["reason"].startswith("eliminated:") and isinstance(f["job"].get("meta"), dict)
                           and isinstance(f["job"]["meta"].get("judge"), dict)]
@@ -309,6 +316,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                   "eliminated": len(eliminated),
                   "eliminated_scores": [j["score"] for j in eliminated if j["score"] is not None]},
         "documents": dict(visits.chunks),
+        "checks": checked.rates(),
+        "tool_usage": checked.usage(),
     })
 
 
@@ -434,6 +443,7 @@ def markdown(report: dict[str, Any], images: dict[str, str], samples: bool = Tru
                      else "none usable."), ""]
     if report["documents"]:
         lines += ["## Document chunks used", "", *_table(report["documents"], ("Chunk", "Records"))]
+    lines += check_sections(report.get("checks") or {}, report.get("tool_usage") or {})
     lines += ["## Failures by reason", "", *_table(report["failures"], ("Reason", "Jobs"))]
     if samples and report.get("samples"):
         lines += ["## Sample records", ""]
