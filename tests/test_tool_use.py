@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_jsonl
+from conftest import has_local_model, read_jsonl
 from janus_plugins.outputs.tool_use import checks, planner
 from janus_plugins.outputs.tool_use.dialogue import DONE
 from servers import OpenAICompatibleServer, chat_completion
@@ -233,3 +233,24 @@ def test_a_task_is_planned_from_the_walk_and_its_gold_calls_succeed(tmp_path):
 ])
 def test_facts_are_matched_in_their_usual_forms(value, said, ok):
     assert checks.told(value, checks.normalise(said)) is ok
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not has_local_model(), reason="needs the 'local' extra (llama-cpp-python)")
+def test_the_embedded_model_runs_and_the_ledger_counts_its_failures(cli, tmp_path):
+    """The embedded model answers in the JSON call format: the run completes, every job is either a
+    record that passed every check or a failure under a named reason."""
+    out = tmp_path / "out.jsonl"
+    result = cli("generate", _spec(tmp_path), "--backend", "local", "--option", "threads=2", "--max-seeds", "2",
+                 "--out", out, env={"HF_HUB_OFFLINE": "1", "JANUS_CACHE_DIR": str(tmp_path / "cache")})
+    assert "Traceback" not in result.output
+    kept = read_jsonl(out) if out.exists() else []
+    failures = _failures(out)
+    assert len(kept) + len(failures) == 2, (kept, failures)
+    for r in kept:
+        assert all(r["meta"]["checks"].values())
+    for f in failures:
+        reason = f["reason"]
+        if reason.removeprefix("eliminated:") in checks.RULES:
+            meta = f["job"]["meta"]
+            assert meta["checks"][reason.removeprefix("eliminated:")] is False
