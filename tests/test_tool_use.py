@@ -54,8 +54,10 @@ class Oracle:
             return [("cancel_everything", {}), *gold]
         if self.mode == "fails":
             get = next(t["function"] for t in tools if t["function"]["name"].startswith("get_")
-                       and all(p.get("type") == "integer" for p in t["function"]["parameters"]["properties"].values()))
-            return [(get["name"], {p: 987654 for p in get["parameters"]["properties"]}), *gold]
+                       and not any("enum" in p for p in t["function"]["parameters"]["properties"].values()))
+            missing = {p: 987654 if s.get("type") == "integer" else "no such row"
+                       for p, s in get["parameters"]["properties"].items()}
+            return [(get["name"], missing), *gold]
         if self.mode == "state":  # reads only: the writes the goal asks for are never made
             writes = {"update_", "create_", "delete_"}
             return [(n, a) for n, a in gold if not n.startswith(tuple(writes))]

@@ -106,7 +106,8 @@ class ToolUse(OutputType):
         if not task:
             raise NoRecord("the walk's entities allow no task whose gold calls all succeed on the world",
                            rule="tool-task")
-        with ToolSession(self.world.path, self.world.tools) as session:
+        names = set(task.get("tools") or [t.name for t in self.world.tools])
+        with ToolSession(self.world.path, [t for t in self.world.tools if t.name in names]) as session:
             record.tools = session.definitions()
             dialogue = await converse(
                 ask, session, list(record.messages), goal=task["goal"], known=task["known"],

@@ -46,6 +46,8 @@ class Task:
     facts: list[dict[str, Any]] = field(default_factory=list)
     state_hash: str = ""
     writes: bool = False
+    #: the tools the assistant is offered: those of the walk's tables, the gold calls' and plugins'
+    tools: list[str] = field(default_factory=list)
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)
@@ -363,8 +365,19 @@ def plan_task(world: World, entities: list[str], rng: random.Random) -> Task | N
             continue
         task = _run(world, kind, [s for s in steps if s is not None])
         if task is not None:
+            task.tools = offered(world, tables, task)
             return task
     return None
+
+
+def offered(world: World, tables: list[Table], task: Task) -> list[str]:
+    """The tools a task's assistant gets: every tool on the walk's tables (a lookup when either end is
+    one), the gold calls' tools and every tool that is not the world's own (a plugin's), in the
+    world's order. Fewer tools than the whole world's keep a small model's context small."""
+    names = {t.name for t in tables}
+    gold = {c["name"] for c in task.calls}
+    return [t.name for t in world.tools if t.name in gold or not isinstance(t, WorldTool) or t.table.name in names
+            or (t.link is not None and t.link[0].name in names)]
 
 
 def _dig(value: Any, path: tuple[Any, ...]) -> Any:
