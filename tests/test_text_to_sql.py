@@ -117,7 +117,7 @@ def test_records_hold_the_schema_question_sql_and_its_result(tmp_path):
         assert meta["schema"] in system["content"]
         assert meta["result"]["columns"] == ["count(*)"] and meta["result"]["row_count"] == 1
         assert meta["result"]["rows"][0][0] > 0
-        assert meta["checks"] == ["sql-read-only", "sql-runs", "sql-answers"]
+        assert meta["checks"] == {"sql-read-only": True, "sql-runs": True, "sql-answers": True}
     # the model saw the walk's tables, the diagram's note as a comment and a few rows
     prompts = [b["messages"][-1]["content"] for b in asked]
     assert all("A few rows of its tables" in p and "CREATE TABLE" in p for p in prompts)
@@ -154,7 +154,8 @@ def test_a_failed_check_keeps_the_checks_passed_before_it_for_stats(tmp_path):
     out = tmp_path / "o.jsonl"
     with Journal(journal_path(out)) as journal:
         metas = [f["job"]["meta"] for f in journal.failures()]
-    assert metas and all(m["checks"] == ["sql-read-only", "sql-runs"] for m in metas)
+    assert metas and all(m["checks"] == {"sql-read-only": True, "sql-runs": True, "sql-answers": False}
+                         for m in metas)
     assert all("no rows" in detail for _, detail in failures)
 
 
@@ -171,7 +172,7 @@ def test_the_judge_grades_results_when_the_run_enables_it(tmp_path):
     assert all("counts the wrong thing" in detail for _, detail in failures)
     records, failures, asked = run(tmp_path / "high", answering(good), extra="filters: [judge]\n")
     assert records and not failures
-    assert all(r["meta"]["sql_judge"]["score"] == 4 and r["meta"]["checks"][-1] == "sql-judge" for r in records)
+    assert all(r["meta"]["sql_judge"]["score"] == 4 and r["meta"]["checks"]["sql-judge"] for r in records)
     # without the judge, no result is graded
     records, _, asked = run(tmp_path / "none", answering(good))
     assert records and not any(m["content"].startswith("A user asked") for b in asked for m in b["messages"])
@@ -249,9 +250,9 @@ def test_stats_reports_the_pass_rate_of_each_check(tmp_path):
     assert result.returncode == 0, result.stderr
     checks = json.loads(result.stdout)["checks"]
     total = kept + eliminated
-    assert checks["sql-read-only"] == {"passed": total, "failed": 0, "pass_rate": 1.0}
-    assert checks["sql-runs"] == {"passed": total, "failed": 0, "pass_rate": 1.0}
-    assert checks["sql-answers"] == {"passed": kept, "failed": eliminated, "pass_rate": round(kept / total, 4)}
+    assert checks["sql-read-only"] == {"checked": total, "passed": total, "rate": 1.0}
+    assert checks["sql-runs"] == {"checked": total, "passed": total, "rate": 1.0}
+    assert checks["sql-answers"] == {"checked": total, "passed": kept, "rate": round(kept / total, 4)}
     shown = run_janus("stats", tmp_path / "o.jsonl", "--no-report")
     assert "sql-answers" in shown.stdout and f"{kept / total:.1%}" in shown.stdout
 

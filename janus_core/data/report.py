@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from janus_core.data.check_rates import CheckRates
+from janus_core.data.check_rates import markdown as check_sections
 from janus_core.data.dedup import words
 from janus_core.sdk.credentials import scrub_data
 from janus_core.sdk.terminal import printable
@@ -231,7 +233,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
 
     The records are streamed twice (a record's message hashes, then everything else), never held
     together; a message's first ``WORD_CAP`` words count for duplicates and diversity."""
-    from janus_core.data.stats import CheckRates, Tally, failure_counts, iter_run_records
+    from janus_core.data.stats import Tally, failure_counts, iter_run_records
     from janus_core.run.journal import Journal
 
     parents = {str(r.get("id")): _digests(r) for r in iter_run_records(out)}
@@ -243,8 +245,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
     samples: list[dict[str, Any]] = []
     draw = random.Random(0)  # the same dataset shows the same samples
     judged: list[dict[str, Any]] = []
-    checks = CheckRates()
     long_messages = 0
+    checked = CheckRates()
     for index, r in enumerate(iter_run_records(out)):
         tally.add(r)
         visits.add(r)
@@ -269,7 +271,7 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         lengths.append(length)
         turns.append(user_turns)
         meta = r.get("meta") if isinstance(r.get("meta"), dict) else {}
-        checks.add(meta)
+        checked.add(meta)
         if isinstance(meta.get("judge"), dict):
             judged.append(_grades(meta["judge"]))
     del parents
@@ -279,7 +281,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
         if journal is not None:
             ledger = journal.failures()
             for f in ledger:
-                checks.add(f["job"].get("meta"), f["reason"])
+                if f["reason"].startswith("eliminated:"):
+                    checked.add(f["job"].get("meta"))
             eliminated = [_grades(f["job"]["meta"]["judge"]) for f in ledger
                           if f["reason"].startswith("eliminated:") and isinstance(f["job"].get("meta"), dict)
                           and isinstance(f["job"]["meta"].get("judge"), dict)]
@@ -314,7 +317,8 @@ def build_report(out: Path, spec: str | Path | None = None, seed: int | None = N
                   "eliminated": len(eliminated),
                   "eliminated_scores": [j["score"] for j in eliminated if j["score"] is not None]},
         "documents": dict(visits.chunks),
-        "checks": checks.as_dict(),
+        "checks": checked.rates(),
+        "tool_usage": checked.usage(),
     })
 
 
@@ -440,12 +444,8 @@ def markdown(report: dict[str, Any], images: dict[str, str], samples: bool = Tru
                      else "none usable."), ""]
     if report["documents"]:
         lines += ["## Document chunks used", "", *_table(report["documents"], ("Chunk", "Records"))]
+    lines += check_sections(report.get("checks") or {}, report.get("tool_usage") or {})
     lines += ["## Failures by reason", "", *_table(report["failures"], ("Reason", "Jobs"))]
-    if report.get("checks"):
-        lines += ["## Checks", "", "Each check of the output type (text-to-sql, tool-use): jobs that passed it, "
-                  "jobs eliminated by it, and its pass rate.", "", "| Check | Passed | Failed | Pass rate |",
-                  "|---|---:|---:|---:|", *(f"| `{k}` | {v['passed']} | {v['failed']} | {v['pass_rate']:.1%} |"
-                                          for k, v in report["checks"].items()), ""]
     if samples and report.get("samples"):
         lines += ["## Sample records", ""]
         for sample in report["samples"]:

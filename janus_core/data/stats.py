@@ -134,37 +134,6 @@ class Tally:
                 "cost": round(self.cost, 6)}
 
 
-class CheckRates:
-    """Pass rates per named check, for output types whose checks each eliminate under their own rule
-    (text-to-sql's ``sql-runs``...): every record lists in ``meta.checks`` the checks it passed, a
-    kept one and an eliminated one alike (the ledger keeps an eliminated record's meta), and an
-    elimination ``eliminated:RULE`` of a job whose meta has that list is a failure of RULE."""
-
-    def __init__(self) -> None:
-        self.passed: Counter[str] = Counter()
-        self.failed: Counter[str] = Counter()
-
-    @staticmethod
-    def _checks(meta: Any) -> list[str] | None:
-        checks = meta.get("checks") if isinstance(meta, dict) else None
-        return [c for c in checks if isinstance(c, str)] if isinstance(checks, list) else None
-
-    def add(self, meta: Any, reason: str | None = None) -> None:
-        """A record's meta (kept: no ``reason``), or an eliminated job's meta and failure reason."""
-        checks = self._checks(meta)
-        if checks is None:
-            return
-        self.passed.update(dict.fromkeys(checks, 1))
-        if reason and reason.startswith("eliminated:"):
-            self.failed[reason.split(":", 1)[1]] += 1
-
-    def as_dict(self) -> dict[str, dict[str, Any]]:
-        """{check: {"passed", "failed", "pass_rate"}}, in the order the checks were first seen."""
-        rules = list(dict.fromkeys([*self.passed, *self.failed]))
-        return {r: {"passed": self.passed[r], "failed": self.failed[r],
-                    "pass_rate": round(self.passed[r] / (self.passed[r] + self.failed[r]), 4)} for r in rules}
-
-
 def _depth_order(item: tuple[Any, int]) -> tuple[bool, float, str]:
     depth = item[0]
     numeric = isinstance(depth, (int, float)) and not isinstance(depth, bool)

@@ -124,6 +124,8 @@ class Plan:
                                   for d in dict.fromkeys(self.setup.derivational_directions)]
         if self.grows:
             self.derive_directions = [output_type.grow_direction]
+        elif not output_type.derives:
+            self.derive_directions = []
         #: the original tool's conversation counting: one seed per direction, every turn evolved
         self.per_turn = self.setup.counting == "original" and output_type.name == "conversation" \
             and not self.grows
@@ -266,7 +268,7 @@ class Plan:
         if job.key in self._drawn:
             return self._drawn[job.key]
         parent_meta = job.parent.meta if job.parent is not None else None
-        drawn = self.output_type.sample_walk(random.Random(f"{self.seed}|{job.key}|sample"), parent_meta, job.context)
+        drawn = self.output_type.sample_for(job.context, random.Random(f"{self.seed}|{job.key}|sample"), parent_meta)
         if drawn and drawn.get("system"):
             drawn = {**drawn, "system": self.drawn_system(drawn)}
         self._drawn[job.key] = drawn
@@ -288,8 +290,8 @@ class Plan:
         drawn = self.sample(job)
         if drawn and drawn.get("system"):
             values["output_format"] += "\n\nThe assistant follows this system message:\n" + drawn["system"]
-        if drawn and drawn.get("prompt"):
-            values["output_format"] += "\n\n" + drawn["prompt"]
+        if drawn and drawn.get("brief"):
+            values["output_format"] += "\n\n" + drawn["brief"]
         if job.parent is not None:
             shown = [m for m in job.parent.messages if m["role"] != "system"]
             values["previous"] = transcript(shown, s.user_role, s.assistant_role)

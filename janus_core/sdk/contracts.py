@@ -335,8 +335,8 @@ Ask = Callable[[list[Message], dict[str, Any]], Awaitable[Any]]
 class NoRecord(Exception):
     """Raised by ``OutputType.finish`` when its replies make no usable record (a preference pair the
     judge could not tell apart): the job is eliminated, in the failure ledger as
-    ``eliminated:RULE`` (``rule``, the check that failed, e.g. "sql-runs"; by default the output
-    type's name) with this message."""
+    ``eliminated:RULE`` with this message; ``rule`` names the check that failed (default: the
+    output type's name)."""
 
     def __init__(self, message: str = "", rule: str | None = None):
         super().__init__(message)
@@ -357,6 +357,9 @@ class OutputType:
     grows: ClassVar[bool] = False
     #: The direction every growing step takes (needed when ``grows``).
     grow_direction: ClassVar[Direction | None] = None
+    #: Whether records are evolved along the derivational directions; False: seeds only (a tool-use
+    #: dialogue is checked against its own planned task, which an evolution would not keep).
+    derives: ClassVar[bool] = True
     #: How this run writes records, set by the plan before any request: "one-shot" (one JSON reply
     #: per record) or "turns" (one plain-text request per turn). ``finish`` may follow it.
     generation: str = "one-shot"
@@ -395,15 +398,13 @@ class OutputType:
     def sample(self, rng: random.Random, parent_meta: dict[str, Any] | None) -> dict[str, Any] | None:
         """Something drawn per job (a preference set), the same every time for the same job:
         ``{"system": str, "meta": dict}``; "system" is shown to the model and starts the record's
-        messages, "meta" is kept in the record. None (the default): nothing is drawn."""
+        messages, "meta" is kept in the record; an optional "brief" is shown to the model in the job's
+        request (after the output format) and not kept. None (the default): nothing is drawn."""
         return None
 
-    def sample_walk(self, rng: random.Random, parent_meta: dict[str, Any] | None,
-                    context: Any) -> dict[str, Any] | None:
-        """``sample`` for a job whose draw depends on its walk (``context``: the job's
-        ``janus_core.plan.graph.SeedContext``, its entities and relationships), such as the tables a
-        text-to-sql question is about; the dict may also hold "prompt", text added to the job's
-        prompt after the output format (never to the record). By default ``sample``."""
+    def sample_for(self, context: Any, rng: random.Random, parent_meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``sample`` for a job whose seed context (``janus_core.plan.graph.SeedContext``: the walk's
+        entities and relationships) the draw may use; by default ``sample``."""
         return self.sample(rng, parent_meta)
 
     async def finish(self, record: Record, ask: Ask, rng: random.Random) -> Record:

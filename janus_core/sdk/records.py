@@ -115,17 +115,25 @@ def _messages_of(record: Record | dict[str, Any]) -> list[Message]:
     return record.get("messages", []) if isinstance(record, dict) else record.messages
 
 
+def spoken(messages: list[Message]) -> list[Message]:
+    """The messages that hold words people say: no ``tool`` results, no assistant message that only
+    calls tools (its content empty). Text checks read these."""
+    return [m for m in messages if m.get("role") != "tool"
+            and not (m.get("tool_calls") and not str(m.get("content") or "").strip())]
+
+
 def new_messages(record: Record | dict[str, Any], parent: Record | dict[str, Any] | None) -> list[Message]:
     """What a record adds to its parent: the messages after the parent's when it continues the
     parent's conversation; otherwise (a seed, a rewritten instruction) every message but the system one.
+    Only ``spoken`` messages: tool results and bare tool calls are no text to check.
 
     ``record`` and ``parent`` may be Records or their dicts (a dataset file's lines)."""
     messages = _messages_of(record)
     if parent is not None:
         before = _messages_of(parent)
         if messages[: len(before)] == before:
-            return messages[len(before):]
-    return [m for m in messages if m.get("role") != "system"]
+            return spoken(messages[len(before):])
+    return spoken([m for m in messages if m.get("role") != "system"])
 
 
 def added_text(record: Record | dict[str, Any], parent: Record | dict[str, Any] | None) -> str:

@@ -117,6 +117,9 @@ class ToolOptions(_Strict):
     deny: list[str] = Field(default_factory=list, description="Tool names or globs to leave out (after allow).")
     describe: dict[str, str] = Field(default_factory=dict,
                                      description="A tool's name -> the description the assistant reads instead.")
+    calls_per_turn: int = Field(6, ge=1, le=32, description="Tool calls an assistant turn may make (tool-use data); "
+                                "calls beyond them are not run, and the assistant is asked for its answer.")
+    rows: int = Field(20, ge=1, le=10_000, description="Rows per table of the world a tool-use run acts in.")
 
 
 class ChunkingOptions(_Strict):

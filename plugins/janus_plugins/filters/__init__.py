@@ -39,7 +39,7 @@ from typing import Any
 
 from janus_core import hookimpl
 from janus_core.sdk.contracts import Ask, Filter, RememberingFilter
-from janus_core.sdk.records import added_text, new_messages
+from janus_core.sdk.records import added_text, new_messages, spoken
 
 STOP_WORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -306,7 +306,7 @@ class Length(Filter):
     async def check(self, record, parent, ask: Ask) -> str | None:
         o = self.options
         total_words = total_chars = 0
-        for message in record.messages:
+        for message in spoken(record.messages):
             count = len(message["content"].split())
             if message["role"] != "system" and count < o.min_words:
                 return f"a {message['role']} message has {count} words, under {o.min_words}"

@@ -132,6 +132,7 @@ def register_output_types(register):
     from .follow_up import FollowUp
     from .preferences import Preference, SystemMessage
     from .text_to_sql import TextToSql
+    from .tool_use import ToolUse
 
     register(Instruct())
     register(Conversation())
@@ -139,6 +140,7 @@ def register_output_types(register):
     register(SystemMessage())
     register(Preference())
     register(TextToSql())
+    register(ToolUse())
 
 
 @hookimpl

@@ -20,7 +20,8 @@ keeps the record only when every check passes; each failure is eliminated under 
 The record: system (the schema), user (the question), assistant (the SQL as plain text, not in a code
 fence: text-to-SQL training sets such as Spider, BIRD and the SQL-create-context sets hold the bare
 query, which an execution check runs as it is); ``meta`` holds the schema, question, SQL, the result
-(columns, first 10 rows, row count) and the checks it passed (``checks``, read by ``janus stats``).
+(columns, first 10 rows, row count) and its checks (``checks``: rule -> passed, up to the first that
+failed; read by ``janus stats``).
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class TextToSql(OutputType):
             conn.close()
         return "\n\n".join(blocks)
 
-    def sample_walk(self, rng: random.Random, parent_meta: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    def sample_for(self, context: Any, rng: random.Random, parent_meta: dict[str, Any] | None) -> dict[str, Any]:
         if self._schema is None:
             raise RuntimeError("text-to-sql: prepare(spec, seed) was not called")
         if parent_meta and parent_meta.get("schema"):  # an evolution asks about the same tables
@@ -184,7 +185,7 @@ class TextToSql(OutputType):
         prompt = (f"The database is the SQLite one the system message shows. A few rows of its tables:\n"
                   f"{self._samples(tables)}\n\nAsk only what these tables can answer, with values that occur in "
                   "them; in the query, refer to tables and columns by the names the schema gives, quoted as shown.")
-        return {"system": f"{OPENING}\n\n{schema}", "opening": OPENING, "prompt": prompt,
+        return {"system": f"{OPENING}\n\n{schema}", "opening": OPENING, "brief": prompt,
                 "meta": {"schema": schema, "tables": [t.name for t in tables]}}
 
     def schema(self, limits: Limits) -> dict[str, Any]:
@@ -222,20 +223,21 @@ class TextToSql(OutputType):
         question = next(m["content"] for m in record.messages if m["role"] == "user")
         sql = record.messages[-1]["content"]
         meta = record.meta
-        meta.update({"question": question, "sql": sql, "checks": []})
+        checks: dict[str, bool] = {}
+        meta.update({"question": question, "sql": sql, "checks": checks})
         try:
             result = run_query(self.world, sql).to_json()
         except QueryRefused as exc:
-            raise NoRecord(str(exc), rule="sql-read-only") from None
+            raise _failed(checks, "sql-read-only", str(exc)) from None
         except ValueError as exc:
-            meta["checks"].append("sql-read-only")
-            raise NoRecord(str(exc), rule="sql-runs") from None
-        meta["checks"] += ["sql-read-only", "sql-runs"]
+            checks["sql-read-only"] = True
+            raise _failed(checks, "sql-runs", str(exc)) from None
+        checks.update({"sql-read-only": True, "sql-runs": True})
         meta["result"] = result
         problem = shape_problem(question, result)
         if problem:
-            raise NoRecord(problem, rule="sql-answers")
-        meta["checks"].append("sql-answers")
+            raise _failed(checks, "sql-answers", problem)
+        checks["sql-answers"] = True
         if self.judging:
             await self._judge(meta, ask)
         return record
@@ -256,8 +258,14 @@ class TextToSql(OutputType):
             score, feedback = parse_judgement(reply)
         except ValueError as exc:
             meta["sql_judge"] = {"score": None, "feedback": str(exc)}
-            raise NoRecord(f"the judge gave no usable grade: {exc}", rule="sql-judge") from None
+            raise _failed(meta["checks"], "sql-judge", f"the judge gave no usable grade: {exc}") from None
         meta["sql_judge"] = {"score": score, "feedback": feedback[:1000]}
         if score < JUDGE_PASS:
-            raise NoRecord(f"the judge graded the result {score:g} of 5: {feedback[:200]}", rule="sql-judge")
-        meta["checks"].append("sql-judge")
+            raise _failed(meta["checks"], "sql-judge", f"the judge graded the result {score:g} of 5: {feedback[:200]}")
+        meta["checks"]["sql-judge"] = True
+
+
+def _failed(checks: dict[str, bool], rule: str, message: str) -> NoRecord:
+    """The elimination for ``rule``, noted in the record's checks (rule -> passed) for ``janus stats``."""
+    checks[rule] = False
+    return NoRecord(message, rule=rule)
