@@ -24,7 +24,7 @@ def test_builtins_come_through_entry_points(cli):
     assert rows["evol"]["directions"] == ["general", "diverse", "in-depth", "add-constraints", "deepening",
                                           "concretizing", "increase-reasoning", "complicate-input", "in-breadth"]
     assert rows["outputs"]["output_types"] == ["instruct", "conversation", "follow-up", "system-message", "preference",
-                                               "text-to-sql"]
+                                               "text-to-sql", "tool-use"]
     assert rows["outputs"]["directions"] == ["sql-join", "sql-aggregate", "sql-filter"]
     assert rows["sinks"]["sinks"] + rows["hf"]["sinks"] == ["jsonl", "parquet", "hf-disk", "hf-hub"]
     assert rows["filters"]["filters"] == ["control-characters", "no-change", "refusal", "stopwords-only", "leakage",
