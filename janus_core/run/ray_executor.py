@@ -303,7 +303,7 @@ def _worker_class(ray: Any) -> Any:
             from janus_core.sdk.records import Record
 
             plugins = load_plugins(*self.recipe)
-            session = Session(self.spec, plugins, self.settings)
+            session = self.session = Session(self.spec, plugins, self.settings)
             backend = session.backend_cls(model=session.model, options=session.options)
             with Journal(Path(str(self.out) + ".journal.sqlite")) as journal, journal.transaction():
                 journal.set_meta("fingerprint", fingerprint(self.spec, backend.name, backend.model, self.settings,
@@ -316,18 +316,16 @@ def _worker_class(ray: Any) -> Any:
                     journal.add_record(job_key, Record.from_dict(data))
 
         def run(self) -> dict[str, Any]:
-            from janus_core.plugins import load_plugins
-            from janus_core.run.session import Session, summary_dict
+            from janus_core.run.session import summary_dict
 
-            plugins = load_plugins(*self.recipe)
             try:
-                stats = Session(self.spec, plugins, self.settings).run()
+                stats = self.session.run()  # the one ``prime`` built
             finally:
                 self.settings.engine.shared_budget.close()
             return summary_dict(stats, self.out)
 
         def drain(self, cursor: tuple[int, int, int]) -> tuple[tuple[int, int, int], list, list, list]:
-            """What the scratch journal holds past ``cursor`` (record seq, cache rowid, failure count)."""
+            """What the scratch journal holds past ``cursor`` (record seq, cache rowid, failure rowid)."""
             import sqlite3
 
             path = Path(str(self.out) + ".journal.sqlite")
@@ -335,19 +333,21 @@ def _worker_class(ray: Any) -> Any:
                 return cursor, [], [], []
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             try:
-                seq, rowid, _seen = cursor
+                seq, rowid, seen = cursor
                 try:
                     records = db.execute("SELECT seq, job_key, data FROM records WHERE seq > ? ORDER BY seq",
                                          (seq,)).fetchall()
                     cached = db.execute("SELECT rowid, key, text, model, finish_reason, tokens_in, tokens_out, cost "
                                         "FROM requests WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
-                    failures = db.execute("SELECT job_key, reason, detail, job FROM failures").fetchall()
+                    failures = db.execute("SELECT rowid, job_key, reason, detail, job FROM failures WHERE rowid > ? "
+                                          "ORDER BY rowid", (seen,)).fetchall()
                 except sqlite3.OperationalError:  # the tables are being made
                     return cursor, [], [], []
             finally:
                 db.close()
-            cursor = (records[-1][0] if records else seq, cached[-1][0] if cached else rowid, len(failures))
-            return cursor, [(k, d) for _, k, d in records], [row[1:] for row in cached], failures
+            cursor = (records[-1][0] if records else seq, cached[-1][0] if cached else rowid,
+                      failures[-1][0] if failures else seen)
+            return cursor, [(k, d) for _, k, d in records], [row[1:] for row in cached], [f[1:] for f in failures]
 
     return ShardWorker
 
@@ -390,22 +390,25 @@ class RayRun:
 
         generation = {i: 0 for i in range(self.count)}
 
-        def start(index: int) -> tuple[Any, Any]:
-            name = f"janus-worker-{index}-{generation[index]}"  # the n-th worker of share ``index``
-            generation[index] += 1
-            worker = worker_cls.options(name=name).remote(
-                session.spec, session.plugins.recipe, settings, index, self.count)
+        def start(*indexes: int) -> dict[int, tuple[Any, Any]]:
+            """Start the workers of these shares, together (each Ray actor takes a while to start)."""
             cached = [(k, c.text, c.model, c.finish_reason, c.tokens_in, c.tokens_out, cost)
                       for k, c, cost in journal.cached_requests()]
-            ray.get(worker.prime.remote(held[index], cached))
-            return worker, worker.run.remote()
+            workers = {}
+            for index in indexes:
+                name = f"janus-worker-{index}-{generation[index]}"  # the n-th worker of share ``index``
+                generation[index] += 1
+                workers[index] = worker_cls.options(name=name).remote(
+                    session.spec, session.plugins.recipe, settings, index, self.count)
+            ray.get([worker.prime.remote(held[index], cached) for index, worker in workers.items()])
+            return {index: (worker, worker.run.remote()) for index, worker in workers.items()}
 
-        live = {i: start(i) for i in range(self.count)}
+        live = start(*range(self.count))
         cursors = {i: (0, 0, 0) for i in range(self.count)}
         summaries: dict[int, dict] = {}
         restarts = 0
         while live:
-            time.sleep(POLL)
+            ray.wait([ref for _, ref in live.values()], num_returns=1, timeout=POLL)  # a worker that ends: at once
             for index, (worker, done_ref) in list(live.items()):
                 finished, _ = ray.wait([done_ref], timeout=0)
                 try:
@@ -461,7 +464,7 @@ class RayRun:
                         if restarts > 3 * self.count:
                             raise JanusError("Ray workers keep dying; records already finished are kept, rerun "
                                              "to continue") from None
-                        live[index] = start(index)
+                        live.update(start(index))
                         cursors[index] = (0, 0, 0)
         stats.seconds = time.perf_counter() - started
         stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
