@@ -417,37 +417,43 @@ class RayRun:
                     records, cached, failures, cursor = [], [], [], None
                 if cursor is not None:
                     cursors[index] = cursor
-                for key, text, model, finish, tokens_in, tokens_out, cost in cached:
-                    journal.cache(key, Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in,
-                                                  tokens_out=tokens_out), cost)
-                for job_key, reason, detail, job in failures:
-                    if journal.failure_for(job_key) is None and journal.record_for(job_key, session.plan.seed) is None:
-                        journal.add_failure(job_key, reason, detail, json.loads(job))
-                        stats.failures[reason] += 1
-                for job_key, text in records:
-                    data = text if isinstance(text, dict) else json.loads(text)
-                    parent_id = data.get("parent_id")
-                    why = None
-                    if parent_id in dropped:
-                        why = ("duplicate", f"evolved from record {parent_id}, a duplicate")
-                    elif data["id"] not in by_id:
-                        why = self._duplicate(remembering, Record.from_dict(data), by_id.get(parent_id))
-                    if why is not None:
-                        dropped.add(data["id"])
-                        journal.add_failure(job_key, f"eliminated:{why[0]}", why[1], {"key": job_key})
-                        stats.failures[f"eliminated:{why[0]}"] += 1
-                        continue
-                    by_id[data["id"]] = data
-                    record = Record.from_dict(data)
-                    if journal.add_record(job_key, record):
-                        held[index].append((job_key, data))
-                        for sink in sinks:
-                            sink.write([record])
-                        stats.records += 1
-                        stats.requests += 1
-                        stats.tokens_in += record.usage.get("tokens_in", 0)
-                        stats.tokens_out += record.usage.get("tokens_out", 0)
-                        stats.cost += record.usage.get("cost", 0.0)
+                written: list[Any] = []
+                with journal.transaction():  # one commit for all a look brought, journal before the output
+                    for key, text, model, finish, tokens_in, tokens_out, cost in cached:
+                        journal.cache(key, Completion(text=text, model=model, finish_reason=finish,
+                                                      tokens_in=tokens_in, tokens_out=tokens_out), cost)
+                    for job_key, reason, detail, job in failures:
+                        if (journal.failure_for(job_key) is None
+                                and journal.record_for(job_key, session.plan.seed) is None):
+                            journal.add_failure(job_key, reason, detail, json.loads(job))
+                            stats.failures[reason] += 1
+                    for job_key, text in records:
+                        data = text if isinstance(text, dict) else json.loads(text)
+                        record = Record.from_dict(data)
+                        parent_id = data.get("parent_id")
+                        why = None
+                        if parent_id in dropped:
+                            why = ("duplicate", f"evolved from record {parent_id}, a duplicate")
+                        elif remembering and data["id"] not in by_id:
+                            why = self._duplicate(remembering, record, by_id.get(parent_id))
+                        if why is not None:
+                            dropped.add(data["id"])
+                            journal.add_failure(job_key, f"eliminated:{why[0]}", why[1], {"key": job_key})
+                            stats.failures[f"eliminated:{why[0]}"] += 1
+                            continue
+                        by_id[data["id"]] = data
+                        if journal.add_record(job_key, record):
+                            held[index].append((job_key, data))
+                            written.append(record)
+                for record in written:
+                    stats.records += 1
+                    stats.requests += 1
+                    stats.tokens_in += record.usage.get("tokens_in", 0)
+                    stats.tokens_out += record.usage.get("tokens_out", 0)
+                    stats.cost += record.usage.get("cost", 0.0)
+                if written:
+                    for sink in sinks:
+                        sink.write(written)
                 if finished:
                     try:
                         summaries[index] = ray.get(done_ref)
