@@ -321,7 +321,9 @@ def _worker_class(ray: Any) -> Any:
             try:
                 stats = self.session.run()  # the one ``prime`` built
             finally:
-                self.settings.engine.shared_budget.close()
+                budget = self.settings.engine.shared_budget
+                budget.close()
+                ray.get(budget.governor.report.remote())  # the governor has what close gave back first
             return summary_dict(stats, self.out)
 
         def drain(self, cursor: tuple[int, int, int]) -> tuple[tuple[int, int, int], list, list, list]:
@@ -476,7 +478,9 @@ class RayRun:
         stats.requests = sum(s.get("requests", 0) for s in summaries.values()) or stats.requests
         stats.restarts = restarts
         stats.already_at_turns = sum(s.get("already_at_turns", 0) for s in summaries.values())
-        stats.rate_limited = ray.get(governor.report.remote())["rate_limited"]
+        report = ray.get(governor.report.remote())
+        stats.rate_limited = report["rate_limited"]
+        stats.leases = {k: report[k] for k in ("lease_calls", "leases", "permits", "returned")}
         stats.stopped = next((s["stopped"] for s in summaries.values() if s.get("stopped")), None)
         return stats
 
