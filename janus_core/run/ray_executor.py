@@ -8,10 +8,15 @@ run's one journal and output, journal first, as a local run does. So a run on Ra
 ids a local run with the same ``--seed`` makes, and a driver killed and rerun resumes like a local
 run: each new worker starts from the records and replies the driver's journal already holds.
 
-Budgets and paces are global: one governor actor grants leave for each request (``--max-requests``
-exactly across workers), paces the grants with the local run's own throttle (``--rpm``, ``--tpm``,
-and its slow-down on 429s, which every worker reports to it), and adds up what the replies cost
-(``--max-cost``), so the run keeps the limits a local run would.
+Budgets and paces are global: one governor actor hands out leases of permits, each permit with the
+time it may send at on the run's pace (the local run's own throttle: ``--rpm``, ``--tpm``, and its
+slow-down on 429s, which every worker reports to it). A worker sends at those times without asking
+again, asks for its next lease while half of the last is left, and gives back what a lease did not use
+when it expires (a second past its last send time), when a 429 of its own cuts it, and at its end;
+leased permits count as in flight until used or given back, and never more are leased than
+``--max-requests`` leaves (exact across workers). The governor adds up what the replies cost
+(``--max-cost``), so the run keeps the limits a local run would. The driver takes what a worker
+finished in one journal transaction per look.
 
 A worker that dies is replaced by one given everything the driver holds for its share, so its
 unfinished seeds are made again and nothing delivered is paid for twice. Duplicates across workers
