@@ -177,3 +177,45 @@ def test_a_refused_key_stops_every_worker_and_a_plain_rerun_continues(cli, tmp_p
     assert result.exit_code == 0, result.output
     assert "earlier failures" not in result.output
     assert len(read_jsonl(out)) == 36
+
+
+def summary_of(result):
+    return json.loads([line for line in result.output.splitlines() if '"summary"' in line][-1])
+
+
+def test_a_paced_run_sends_on_leased_permits_without_asking_for_each_request(cli, tmp_path):
+    sent: list[float] = []
+
+    def reply(body):
+        sent.append(time.monotonic())
+        return distinct_reply(body)
+
+    with OpenAICompatibleServer(reply) as server:
+        result = generate(cli, server, tmp_path / "o.jsonl", "--no-filters", "--executor", "ray", "--workers", "2",
+                          "--rpm", "600", "--log-json")
+        assert result.exit_code == 0, result.output
+    assert len(read_jsonl(tmp_path / "o.jsonl")) == len(sent) == 36
+    leases = summary_of(result)["leases"]
+    # a lease holds up to a second of the pace (10 requests at 600 a minute): a few round trips, not one each
+    assert leases["lease_calls"] * 3 <= len(sent), leases
+    assert leases["permits"] - leases["returned"] == len(sent)  # every permit was used or given back
+    # the two workers together kept the run's pace (a lower bound only: sending slower is never wrong)
+    assert sent[-1] - sent[0] >= 0.8 * (len(sent) - 1) / 10
+
+
+def test_max_requests_is_exact_with_leases_and_unused_permits_come_back(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    with OpenAICompatibleServer(distinct_reply) as server:
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2",
+                          "--max-requests", "25", "--rpm", "3000", "--log-json")
+        assert result.exit_code == 0, result.output
+        assert len(server.requests) == 25 and len(read_jsonl(out)) == 25
+        leases = summary_of(result)["leases"]
+        assert leases["permits"] - leases["returned"] == 25
+        # the rest, unpaced: a worker leases 32 permits at a time (its --concurrency) and gives back
+        # what its share did not need
+        result = generate(cli, server, out, "--no-filters", "--executor", "ray", "--workers", "2", "--log-json")
+        assert result.exit_code == 0, result.output
+        assert len(server.requests) == 36 and len(read_jsonl(out)) == 36
+    leases = summary_of(result)["leases"]
+    assert leases["returned"] > 0 and leases["permits"] - leases["returned"] == 11

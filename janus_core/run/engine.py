@@ -116,6 +116,8 @@ class Stats:
     batches: dict[str, int] = field(default_factory=dict)
     #: --executor ray: workers started again after they died
     restarts: int = 0
+    #: --executor ray: the governor's leases (asked for, granted, permits leased and given back unused)
+    leases: dict[str, int] = field(default_factory=dict)
     earlier_failures: int = 0
     skipped: int = 0
     #: --input conversations that already had --turns user turns (or more) and were left as they were

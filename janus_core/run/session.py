@@ -674,7 +674,7 @@ def summary_dict(stats: Stats, out: Path) -> dict[str, Any]:
             "cpu_seconds": round(stats.cpu_seconds, 3), "by_model": stats.by_model, "batches": dict(stats.batches),
             "restarts": stats.restarts,
             "requests_per_second": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
-            "stopped": stats.stopped, **target_summary(stats)}
+            "stopped": stats.stopped, **({"leases": stats.leases} if stats.leases else {}), **target_summary(stats)}
 
 
 def target_summary(stats: Stats) -> dict[str, Any]:

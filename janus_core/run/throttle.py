@@ -262,6 +262,14 @@ class TokenBudget:
                 return
             await asyncio.sleep((tokens - self.tokens) / self.per_second)
 
+    def reserve(self, tokens: int) -> float:
+        """Take ``tokens`` now, into debt if need be; returns when the bucket will have held them (a
+        lease of permits sends at these times, without waiting here)."""
+        tokens = min(float(tokens), self.capacity)
+        self._refill()
+        self.tokens -= tokens
+        return self.updated + max(0.0, -self.tokens) / self.per_second
+
     def settle(self, estimated: int, actual: int) -> None:
         """Give back (or charge) the difference once the real token count is known."""
         self._refill()
