@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from janus_core import hookimpl
-from janus_plugins.world.build import WorldSummary, build_world, load_schema, state_hash
-from janus_plugins.world.run_world import run_world
-from janus_plugins.world.session import ToolSession
-from janus_plugins.world.tools import tools_for
+
+#: the API, imported on first use: loading plugins for `janus --help` stays cheap
+_API = {"build_world": "build", "WorldSummary": "build", "load_schema": "build", "state_hash": "build",
+        "run_world": "cached", "ToolSession": "session", "tools_for": "tools"}
 
 __all__ = ["ToolSession", "WorldSummary", "build_world", "load_schema", "run_world", "state_hash", "tools_for"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{module}"), name)
 
 
 @hookimpl
