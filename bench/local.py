@@ -70,7 +70,8 @@ def janus_run(spec: Path, plugin: Path, log: Path, out: Path, seeds: int, thread
     log.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "janus_core.cli", "--plugin", str(plugin), "generate", str(spec),
            "--backend", "local-recording", "--option", f"threads={threads}", "--concurrency", str(sequences),
-           "--out", str(out), "--max-seeds", str(seeds), "--s-factor", str(seeds), "--d-factor", "0", "--log-json", "--quiet", "--overwrite"]
+           "--out", str(out), "--max-seeds", str(seeds), "--s-factor", str(seeds), "--d-factor", "0", "--log-json",
+           "--quiet", "--overwrite"]
     summary, _, _ = run_janus_measured(cmd)
     summary["requests"] = [json.loads(line) for line in log.read_text().splitlines()]
     summary["texts"] = {r["id"]: r["messages"] for r in map(json.loads, out.read_text().splitlines())}
