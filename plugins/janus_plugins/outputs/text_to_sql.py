@@ -180,7 +180,7 @@ class TextToSql(OutputType):
             names = parent_meta.get("tables") or []
             tables = [self._schema.tables[n] for n in names if n in self._schema.tables] or self.tables(())
         else:
-            tables = self.tables(getattr(context, "entities", ()))
+            tables = self.tables(context.entities)
         schema = "\n\n".join(_ddl(t) for t in tables)
         prompt = (f"The database is the SQLite one the system message shows. A few rows of its tables:\n"
                   f"{self._samples(tables)}\n\nAsk only what these tables can answer, with values that occur in "

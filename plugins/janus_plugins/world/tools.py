@@ -269,7 +269,7 @@ def tools_for(world: Schema | str | Path, extra: Iterable[Tool] = (), spec: Any 
               if t.action in ("search", "create", "delete")]
     named = _unique([*tools, *link_tools(schema, max_rows)])
     named.update({t.name: t for t in extra})
-    options = getattr(getattr(spec, "setup", None), "tools", None)
+    options = spec.setup.tools if spec is not None else None
     if options is None:
         return list(named.values())
     from janus_core.spec.model import check_tool_names
