@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,22 +30,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    """(base URL, model id as the server lists it) of a running llama_cpp.server."""
+@contextmanager
+def serving(log: Path, *args: str) -> Iterator[tuple[str, str]]:
+    """(base URL, model id as the server lists it) of a llama_cpp.server on the bundled GGUF, with
+    ``args`` added to its command line; stopped on leaving."""
     pytest.importorskip("llama_cpp.server.app", reason="llama_cpp.server cannot import: install the 'local' extra "
                                                        "(llama-cpp-python[server])")
     from janus_plugins.local import bundled_model_path
 
     port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
-                                 "--host", "127.0.0.1", "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT)
+                                 "--host", "127.0.0.1", "--port", str(port), *args], stdout=sink,
+                                stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        model = wait_for_models(base, proc, log)
-        yield base, model
+        yield base, wait_for_models(base, proc, log)
     finally:
         proc.terminate()
         try:
@@ -51,6 +53,13 @@ def llama_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    """(base URL, model id as the server lists it) of a running llama_cpp.server."""
+    with serving(tmp_path_factory.mktemp("llama-server") / "server.log") as server:
+        yield server
 
 
 def wait_for_models(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> str:

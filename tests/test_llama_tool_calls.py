@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 
 import pytest
 from conftest import fake_secret, has_local_model
-from test_llama_server import free_port, wait_for_models
+from test_llama_server import serving
 
 from janus_core.sdk.contracts import CompletionRequest, assistant_message, tool_message
 
@@ -30,26 +28,9 @@ GET_PATIENT = {"type": "function", "function": {
 @pytest.fixture(scope="module")
 def function_server(tmp_path_factory):
     """The base URL of a llama_cpp.server with the chatml-function-calling chat format."""
-    pytest.importorskip("llama_cpp.server.app", reason="llama_cpp.server cannot import: install the 'local' extra")
-    from janus_plugins.local import bundled_model_path
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-tools") / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-                                 "--chat_format", "chatml-function-calling"], stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_for_models(base, proc, log)
+    with serving(tmp_path_factory.mktemp("llama-tools") / "server.log", "--n_ctx", "2048",
+                 "--chat_format", "chatml-function-calling") as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _backend(name, base):
