@@ -219,3 +219,20 @@ def test_max_requests_is_exact_with_leases_and_unused_permits_come_back(cli, tmp
         assert len(server.requests) == 36 and len(read_jsonl(out)) == 36
     leases = summary_of(result)["leases"]
     assert leases["returned"] > 0 and leases["permits"] - leases["returned"] == 11
+
+
+def test_a_cached_reply_keeps_its_tool_calls_and_reasoning_between_journals():
+    """What the driver and the workers pass between their journals carries the tool calls and the
+    reasoning the journal keeps, so a primed worker replays a tool-use turn as it was."""
+    from janus_core.run.ray_executor import cached_completion
+    from janus_core.run.tool_requests import stored_extra
+    from janus_core.sdk.contracts import Completion, ToolCall
+
+    reply = Completion(text="", model="m", finish_reason="tool_calls", tokens_in=3, tokens_out=2,
+                       tool_calls=[ToolCall(id="call_1", name="get_patient", arguments='{"id": 2}')],
+                       reasoning="look the patient up first")
+    moved = cached_completion(reply.text, reply.model, reply.finish_reason, reply.tokens_in, reply.tokens_out,
+                              stored_extra(reply))
+    assert moved.tool_calls == reply.tool_calls and moved.reasoning == reply.reasoning
+    plain = cached_completion("hi", "m", "stop", 1, 1, None)
+    assert plain.tool_calls == [] and plain.reasoning is None

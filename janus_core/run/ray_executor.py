@@ -46,6 +46,17 @@ LEASE_SECONDS = 1.0
 LEASE_GRACE = 10.0
 
 
+def cached_completion(text: str, model: str, finish: str | None, tokens_in: int, tokens_out: int,
+                      extra: str | None) -> Any:
+    """A cached reply moved between the driver's and a worker's journals, its tool calls and reasoning
+    (``extra``, as the journal keeps them) included."""
+    from janus_core.run.tool_requests import restored_extra
+    from janus_core.sdk.contracts import Completion
+
+    return Completion(text=text, model=model, finish_reason=finish, tokens_in=tokens_in, tokens_out=tokens_out,
+                      **(restored_extra(extra) or {}))
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -304,7 +315,6 @@ def _worker_class(ray: Any) -> Any:
             from janus_core.plugins import load_plugins
             from janus_core.run.journal import Journal
             from janus_core.run.session import Session, fingerprint, record_run
-            from janus_core.sdk.contracts import Completion
             from janus_core.sdk.records import Record
 
             plugins = load_plugins(*self.recipe)
@@ -314,9 +324,8 @@ def _worker_class(ray: Any) -> Any:
                 journal.set_meta("fingerprint", fingerprint(self.spec, backend.name, backend.model, self.settings,
                                                             session.plan.documents))
                 record_run(journal, self.spec, self.settings, backend, session.plan, [])
-                for key, text, model, finish, tokens_in, tokens_out, cost in cached:
-                    journal.cache(key, Completion(text=text, model=model, finish_reason=finish,
-                                                  tokens_in=tokens_in, tokens_out=tokens_out), cost)
+                for key, text, model, finish, tokens_in, tokens_out, cost, extra in cached:
+                    journal.cache(key, cached_completion(text, model, finish, tokens_in, tokens_out, extra), cost)
                 for job_key, data in records:
                     journal.add_record(job_key, Record.from_dict(data))
 
@@ -344,8 +353,8 @@ def _worker_class(ray: Any) -> Any:
                 try:
                     records = db.execute("SELECT seq, job_key, data FROM records WHERE seq > ? ORDER BY seq",
                                          (seq,)).fetchall()
-                    cached = db.execute("SELECT rowid, key, text, model, finish_reason, tokens_in, tokens_out, cost "
-                                        "FROM requests WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
+                    cached = db.execute("SELECT rowid, key, text, model, finish_reason, tokens_in, tokens_out, cost, "
+                                        "extra FROM requests WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
                     failures = db.execute("SELECT rowid, job_key, reason, detail, job FROM failures WHERE rowid > ? "
                                           "ORDER BY rowid", (seen,)).fetchall()
                 except sqlite3.OperationalError:  # the tables are being made
@@ -369,7 +378,8 @@ class RayRun:
     def run(self, journal: Any, sinks: list[Any], stats: Any) -> Any:
         import json
 
-        from janus_core.sdk.contracts import Completion, RememberingFilter
+        from janus_core.run.tool_requests import stored_extra
+        from janus_core.sdk.contracts import RememberingFilter
         from janus_core.sdk.records import Record
 
         ray = self.ray
@@ -399,7 +409,7 @@ class RayRun:
 
         def start(*indexes: int) -> dict[int, tuple[Any, Any]]:
             """Start the workers of these shares, together (each Ray actor takes a while to start)."""
-            cached = [(k, c.text, c.model, c.finish_reason, c.tokens_in, c.tokens_out, cost)
+            cached = [(k, c.text, c.model, c.finish_reason, c.tokens_in, c.tokens_out, cost, stored_extra(c))
                       for k, c, cost in journal.cached_requests()]
             workers = {}
             for index in indexes:
@@ -426,9 +436,8 @@ class RayRun:
                     cursors[index] = cursor
                 written: list[Any] = []
                 with journal.transaction():  # one commit for all a look brought, journal before the output
-                    for key, text, model, finish, tokens_in, tokens_out, cost in cached:
-                        journal.cache(key, Completion(text=text, model=model, finish_reason=finish,
-                                                      tokens_in=tokens_in, tokens_out=tokens_out), cost)
+                    for key, text, model, finish, tokens_in, tokens_out, cost, extra in cached:
+                        journal.cache(key, cached_completion(text, model, finish, tokens_in, tokens_out, extra), cost)
                     for job_key, reason, detail, job in failures:
                         if (journal.failure_for(job_key) is None
                                 and journal.record_for(job_key, session.plan.seed) is None):
